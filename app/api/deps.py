@@ -1,0 +1,44 @@
+"""FastAPI dependencies, as ``Annotated`` aliases the routes use."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from app.config import Settings
+from app.errors import Unauthorized
+from app.faces.service import FaceService
+
+
+def get_settings_dep(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_face_service(request: Request) -> FaceService:
+    service: FaceService = request.app.state.faces
+    return service
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+FaceServiceDep = Annotated[FaceService, Depends(get_face_service)]
+
+
+def secret_matches(given: str | None, expected: str) -> bool:
+    """Constant-time comparison, for timing attack prevention."""
+    return given is not None and hmac.compare_digest(given.encode(), expected.encode())
+
+
+def require_operator(
+    settings: SettingsDep,
+    x_api_key: Annotated[str | None, Header(description="The operator key, when one is configured.")] = None,
+) -> None:
+    """Operator endpoints: open when ``FACEGATE_OPERATOR_API_KEY`` is unset, else the key must match."""
+    key = settings.operator_api_key
+    if key is not None and not secret_matches(x_api_key, key.get_secret_value()):
+        raise Unauthorized("A valid X-API-Key header is required.")
+
+
+OperatorDep = Depends(require_operator)

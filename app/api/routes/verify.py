@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, UploadFile
+
+from app.api.deps import FaceServiceDep, OperatorDep, SettingsDep
+from app.errors import ErrorResponse, PayloadTooLarge
+from app.faces.verdict import Verdict
+
+router = APIRouter(tags=["verify"])
+
+_ERRORS: dict[int | str, dict[str, object]] = {
+    code: {"model": ErrorResponse} for code in (401, 404, 413, 415, 422, 429, 503)
+}
+
+
+@router.post("/verify", dependencies=[OperatorDep], responses=_ERRORS)
+async def verify(
+    faces: FaceServiceDep,
+    settings: SettingsDep,
+    image: Annotated[UploadFile, File(description="The picture to check.")],
+    politician: Annotated[
+        str | None, Form(description="Slug of the politician the picture should show; empty to identify.")
+    ] = None,
+) -> Verdict:
+    """Check one picture by hand: one face, and whether it is the named politician."""
+    if image.size is not None and image.size > settings.max_upload_bytes:
+        raise PayloadTooLarge(f"The file has {image.size} bytes; the limit is {settings.max_upload_bytes}.")
+    data = await image.read(settings.max_upload_bytes + 1)
+    return await faces.verify_upload(data, politician or None)

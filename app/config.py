@@ -1,0 +1,89 @@
+"""Settings, read once from the environment (prefix ``FACEGATE_``) and injected everywhere."""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# dlib's own recommendation: "0.6 is typical best performance" for its ResNet descriptor.
+DEFAULT_TOLERANCE = 0.6
+MIB = 1024 * 1024
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Action(StrEnum):
+    """What facegate does in NocoDB with a rejected row."""
+
+    DELETE = "delete"
+    FLAG = "flag"
+    DRY_RUN = "dry-run"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FACEGATE_", env_file=".env", extra="ignore")
+
+    # Faces and references.
+    reference_dir: Path = PROJECT_ROOT / "reference_faces"
+    data_dir: Path = PROJECT_ROOT / "data"
+    tolerance: float = Field(DEFAULT_TOLERANCE, gt=0, le=2)
+    # Detections scoring below this are HOG false positives (logos, patterns); real faces score >= 0.7.
+    min_detection_score: float = Field(0.3, ge=-1, le=5)
+    # Long side of the copy faces are detected on; faces are encoded from a larger copy.
+    detect_max_side: int = Field(1024, ge=256, le=8192)
+    encode_max_side: int = Field(2048, ge=256, le=16384)
+
+    # Image intake.
+    max_upload_bytes: int = Field(20 * MIB, ge=1024)
+    max_image_pixels: int = Field(50_000_000, ge=10_000)
+
+    # Processes that run dlib: dlib is not thread-safe, so parallelism is by process.
+    workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=64)
+
+    # Access.
+    operator_api_key: SecretStr | None = None
+    webhook_secret: SecretStr | None = None
+    cors_origins: Annotated[list[str], NoDecode] = []
+    verify_rate_per_minute: int = Field(60, ge=0)
+
+    # NocoDB.
+    nocodb_url: str | None = None
+    nocodb_api_token: SecretStr | None = None
+    nocodb_table_id: str | None = None
+    nocodb_image_field: str = "Image"
+    nocodb_politician_field: str = "Politician"
+    nocodb_status_field: str = "Status"
+    # Absolute attachment URLs are fetched only from NocoDB's own origin or these (S3 buckets).
+    attachment_allowed_origins: Annotated[list[str], NoDecode] = []
+    action: Action = Action.DELETE
+    sweep_interval_seconds: float = Field(300, ge=0)  # 0 disables the periodic sweep
+    form_url: str | None = None
+
+    @field_validator("cors_origins", "attachment_allowed_origins", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip().rstrip("/") for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("operator_api_key", "webhook_secret", "nocodb_api_token", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # An empty secret verifies against an empty key, which anyone can forge.
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @property
+    def reference_cache_dir(self) -> Path:
+        return self.data_dir / "reference_cache"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

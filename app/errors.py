@@ -1,0 +1,164 @@
+"""facegate's one error hierarchy, and the one handler that renders it.
+
+    FacegateError
+    ├── InputError (4xx: the caller's request is at fault; never retried)
+    │   ├── Unauthorized            401
+    │   ├── NotFound                404
+    │   │   └── UnknownPolitician   404
+    │   ├── PayloadTooLarge         413
+    │   ├── UnsupportedMediaType    415
+    │   ├── InvalidRequest          422
+    │   └── RateLimited             429
+    └── ServiceError (5xx: facegate or a dependency is not able to answer now)
+        ├── NotReady                503
+        └── ReferenceError_         500 (a reference photo or profile is broken)
+
+Image problems found while decoding are not errors of the service: they become a
+``rejected`` verdict with reason ``unreadable_image`` (see ``app.faces.intake``).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+
+class ErrorBody(BaseModel):
+    """The JSON shape of every error facegate answers."""
+
+    code: str
+    message: str
+    detail: Any | None = None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+class FacegateError(Exception):
+    status_code = 500
+    code = "internal_error"
+
+    def __init__(self, message: str, *, detail: Any | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+
+
+class InputError(FacegateError):
+    status_code = 400
+    code = "bad_request"
+
+
+class Unauthorized(InputError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class NotFound(InputError):
+    status_code = 404
+    code = "not_found"
+
+
+class UnknownPolitician(NotFound):
+    code = "unknown_politician"
+
+
+class PayloadTooLarge(InputError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(InputError):
+    status_code = 415
+    code = "unsupported_media_type"
+
+
+class InvalidRequest(InputError):
+    status_code = 422
+    code = "invalid_request"
+
+
+class RateLimited(InputError):
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, detail={"retry_after": retry_after})
+        self.retry_after = retry_after
+
+
+class ServiceError(FacegateError):
+    status_code = 500
+    code = "internal_error"
+
+
+class NotReady(ServiceError):
+    status_code = 503
+    code = "not_ready"
+
+
+class ReferenceSetError(ServiceError):
+    """A reference photo or profile cannot be used; the message names the file."""
+
+    code = "reference_error"
+
+
+def error_response(status_code: int, code: str, message: str, detail: Any = None) -> JSONResponse:
+    body = ErrorResponse(error=ErrorBody(code=code, message=message, detail=detail))
+    headers = {}
+    if status_code == 401:
+        headers["WWW-Authenticate"] = "API-Key"
+    if isinstance(detail, dict) and "retry_after" in detail:
+        headers["Retry-After"] = str(detail["retry_after"])
+    return JSONResponse(body.model_dump(), status_code=status_code, headers=headers)
+
+
+_STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "invalid_request",
+    429: "rate_limited",
+}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Render every error, ours, FastAPI's and Starlette's, in the one ``ErrorResponse`` shape."""
+
+    @app.exception_handler(FacegateError)
+    async def _facegate(_: Request, exc: FacegateError) -> JSONResponse:
+        if exc.status_code >= 500:
+            log.error("request failed: %s", exc.message)
+        return error_response(exc.status_code, exc.code, exc.message, exc.detail)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # Input echoes are dropped: a rejected upload must not travel back in the error.
+        errors = [
+            {"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type")}
+            for err in exc.errors()
+        ]
+        return error_response(422, "invalid_request", "The request is not valid.", errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _STATUS_CODES.get(exc.status_code, "http_error")
+        return error_response(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error", exc_info=exc)
+        return error_response(500, "internal_error", "Internal error.")

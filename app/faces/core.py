@@ -1,0 +1,94 @@
+"""The matcher: pure numpy, arrays in and arrays out, no I/O.
+
+Encodings are dlib's 128-d face descriptors, ``float64``. Two faces are the same person when the
+Euclidean distance of their descriptors is within a tolerance (0.6 is dlib's recommended value).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+ENCODING_DIM = 128
+Matrix = npt.NDArray[np.float64]
+
+# Below this squared distance the fast ``|a|^2 + |b|^2 - 2ab`` form loses digits to cancellation,
+# so those few entries are recomputed from the difference itself.
+_EXACT_BELOW_SQUARED = 1e-4
+
+
+@dataclass(frozen=True)
+class ReferenceMatrix:
+    """All reference encodings of all politicians, grouped by politician.
+
+    ``encodings`` is ``(N, 128) float64``; the rows of politician ``labels[i]`` are the contiguous
+    slice ``starts[i]:starts[i + 1]`` (``starts`` has one more entry than ``labels``). Every
+    politician has at least one row. ``squared_norms`` is ``(N,)``, precomputed for the fast metric.
+    """
+
+    labels: tuple[str, ...]
+    encodings: Matrix
+    starts: npt.NDArray[np.intp]
+    squared_norms: Matrix
+
+    @classmethod
+    def build(cls, by_politician: dict[str, Sequence[Matrix]]) -> ReferenceMatrix:
+        """Stack per-politician encodings (each ``(128,)``) into one grouped matrix."""
+        labels = tuple(sorted(slug for slug, rows in by_politician.items() if len(rows)))
+        blocks = [np.asarray(by_politician[slug], dtype=np.float64).reshape(-1, ENCODING_DIM) for slug in labels]
+        encodings = np.concatenate(blocks) if blocks else np.empty((0, ENCODING_DIM))
+        counts = [len(block) for block in blocks]
+        starts = np.concatenate([[0], np.cumsum(counts, dtype=np.intp)]).astype(np.intp)
+        return cls(
+            labels=labels,
+            encodings=np.ascontiguousarray(encodings),
+            starts=starts,
+            squared_norms=np.einsum("ij,ij->i", encodings, encodings),
+        )
+
+    def __len__(self) -> int:
+        return int(self.encodings.shape[0])
+
+    def count(self, slug: str) -> int:
+        i = self.labels.index(slug)
+        return int(self.starts[i + 1] - self.starts[i])
+
+
+def distance_matrix(faces: Matrix, references: ReferenceMatrix) -> Matrix:
+    """Euclidean distances of M faces to N references, ``(M, 128)`` -> ``(M, N)``, in one product.
+
+    Agrees with ``face_recognition.face_distance`` (``norm(known - face, axis=1)``) to 1e-9.
+    """
+    faces = np.asarray(faces, dtype=np.float64).reshape(-1, ENCODING_DIM)
+    if faces.shape[0] == 0 or len(references) == 0:
+        return np.zeros((faces.shape[0], len(references)))
+    squared = faces @ references.encodings.T
+    squared *= -2.0
+    squared += np.einsum("ij,ij->i", faces, faces)[:, None]
+    squared += references.squared_norms[None, :]
+    close = squared < _EXACT_BELOW_SQUARED
+    if close.any():
+        rows, cols = np.nonzero(close)
+        diff = faces[rows] - references.encodings[cols]
+        squared[rows, cols] = np.einsum("ij,ij->i", diff, diff)
+    np.maximum(squared, 0.0, out=squared)
+    return np.sqrt(squared, out=squared)
+
+
+def min_per_politician(distances: Matrix, references: ReferenceMatrix) -> Matrix:
+    """Each face's smallest distance to each politician, ``(M, N)`` -> ``(M, P)``.
+
+    Columns follow ``references.labels``.
+    """
+    if distances.shape[0] == 0 or not references.labels:
+        return np.zeros((distances.shape[0], len(references.labels)))
+    return np.minimum.reduceat(distances, references.starts[:-1], axis=1)
+
+
+def nearest(per_politician: Matrix) -> tuple[npt.NDArray[np.intp], Matrix]:
+    """Index and distance of each face's nearest politician, ``(M, P)`` -> ``(M,)``, ``(M,)``."""
+    index = np.argmin(per_politician, axis=1)
+    return index, per_politician[np.arange(per_politician.shape[0]), index]

@@ -1,0 +1,136 @@
+"""Face detection and encoding with dlib, the models of ``face_recognition_models``.
+
+dlib objects are not thread-safe: one ``FaceEngine`` lives in each worker process (``app.faces.pool``).
+``face_recognition``'s own API module is not imported here, because importing it turns on Pillow's
+``LOAD_TRUNCATED_IMAGES`` for the whole process; the same models are called directly instead.
+
+How a face is counted (the detector runs on a copy whose long side is ``detect_max_side``):
+1. HOG detection without upsampling finds faces of about 80 px and more in that copy (about 1/13
+   of the long side). If it finds any, those are the faces, and smaller faces are background.
+2. Otherwise a second pass with 2x upsampling finds faces down to about 40 px (1/26).
+3. In both passes a detection counts only when its score reaches ``min_detection_score``: logos,
+   patterns and fabric make weak HOG hits (seen at 0.05), real faces score 0.7 and more.
+Faces are then encoded from the larger ``encode_max_side`` copy, so small faces keep their detail.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from app.faces.core import ENCODING_DIM, Matrix
+from app.faces.intake import DecodedImage
+from app.faces.verdict import Box
+
+FIRST_PASS_UPSAMPLE = 0
+SECOND_PASS_UPSAMPLE = 1
+NUM_JITTERS = 1  # face_recognition's default; more jitters cost linearly for little gain
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    detect_max_side: int
+    encode_max_side: int
+    min_detection_score: float
+
+    def cache_key_fields(self) -> dict[str, Any]:
+        """What changes an encoding: part of the reference cache key."""
+        import dlib
+
+        return {
+            "dlib": dlib.__version__,
+            "models": _models_version(),
+            "detect_max_side": self.detect_max_side,
+            "encode_max_side": self.encode_max_side,
+            "min_detection_score": self.min_detection_score,
+            "first_pass_upsample": FIRST_PASS_UPSAMPLE,
+            "second_pass_upsample": SECOND_PASS_UPSAMPLE,
+            "jitters": NUM_JITTERS,
+        }
+
+
+@dataclass(frozen=True)
+class FoundFaces:
+    """The faces of one image: boxes as displayed, encodings ``(M, 128) float64``."""
+
+    boxes: list[Box]
+    encodings: Matrix
+    width: int
+    height: int
+
+
+def _models_version() -> str:
+    with warnings.catch_warnings():
+        # face_recognition_models imports the deprecated pkg_resources.
+        warnings.simplefilter("ignore")
+        import face_recognition_models
+    return str(getattr(face_recognition_models, "__version__", "unknown"))
+
+
+class FaceEngine:
+    """dlib's HOG detector, 5-point landmarks and ResNet descriptor, loaded once."""
+
+    def __init__(self, config: EngineConfig) -> None:
+        import dlib
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import face_recognition_models as models
+
+        self.config = config
+        self._detector = dlib.get_frontal_face_detector()
+        self._landmarks = dlib.shape_predictor(models.pose_predictor_five_point_model_location())
+        self._encoder = dlib.face_recognition_model_v1(models.face_recognition_model_location())
+
+    def find_faces(self, decoded: DecodedImage) -> FoundFaces:
+        """Detect the faces that count (see the module docstring) and encode each."""
+        import dlib
+
+        config = self.config
+        work = decoded.pixels(config.encode_max_side)
+        detect = decoded.pixels(config.detect_max_side) if max(work.shape[:2]) > config.detect_max_side else work
+        rects = self._detect(detect, FIRST_PASS_UPSAMPLE) or self._detect(detect, SECOND_PASS_UPSAMPLE)
+        if not rects:
+            return FoundFaces([], np.empty((0, ENCODING_DIM)), decoded.width, decoded.height)
+
+        to_work = work.shape[1] / detect.shape[1]
+        work_rects = dlib.rectangles()
+        for r in rects:
+            work_rects.append(
+                dlib.rectangle(
+                    round(r[0] * to_work), round(r[1] * to_work), round(r[2] * to_work), round(r[3] * to_work)
+                )
+            )
+        shapes = dlib.full_object_detections()
+        for rect in work_rects:
+            shapes.append(self._landmarks(work, rect))
+        # One batched call: dlib runs the descriptor network over all chips together.
+        descriptors = self._encoder.compute_face_descriptor(work, shapes, NUM_JITTERS)
+        encodings = np.array([np.asarray(d, dtype=np.float64) for d in descriptors]).reshape(-1, ENCODING_DIM)
+
+        to_display = decoded.width / detect.shape[1]
+        boxes = [_display_box(r, to_display, decoded.width, decoded.height) for r in rects]
+        return FoundFaces(boxes, encodings, decoded.width, decoded.height)
+
+    def _detect(self, pixels: npt.NDArray[np.uint8], upsample: int) -> list[tuple[int, int, int, int]]:
+        """``(left, top, right, bottom)`` of detections scoring at least the threshold."""
+        rects, scores, _ = self._detector.run(pixels, upsample, 0.0)
+        return [
+            (r.left(), r.top(), r.right(), r.bottom())
+            for r, score in zip(rects, scores, strict=True)
+            if score >= self.config.min_detection_score
+        ]
+
+
+def _display_box(rect: tuple[int, int, int, int], scale: float, width: int, height: int) -> Box:
+    left, top, right, bottom = rect
+    return Box(
+        top=max(0, round(top * scale)),
+        right=min(width, round(right * scale)),
+        bottom=min(height, round(bottom * scale)),
+        left=max(0, round(left * scale)),
+    )

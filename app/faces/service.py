@@ -1,0 +1,118 @@
+"""Verification: bytes and an optional claimed politician in, a ``Verdict`` out.
+
+Used by ``POST /verify`` (``verify_upload``, strict about what is not an image) and by the moderation
+loop (``verify_image``, which turns every bad image into a ``rejected`` verdict).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from app.errors import (
+    FacegateError,
+    InvalidRequest,
+    NotReady,
+    PayloadTooLarge,
+    ReferenceSetError,
+    UnknownPolitician,
+    UnsupportedMediaType,
+)
+from app.faces.core import ENCODING_DIM
+from app.faces.intake import ImageRejected, RejectKind
+from app.faces.pool import FacePool
+from app.faces.references import EncodingCache, ReferenceSet, load_reference_set
+from app.faces.verdict import Decision, Reason, Verdict, decide
+
+log = logging.getLogger(__name__)
+
+_UPLOAD_ERRORS: dict[RejectKind, type[FacegateError]] = {
+    RejectKind.EMPTY: InvalidRequest,
+    RejectKind.TOO_LARGE: PayloadTooLarge,
+    RejectKind.UNSUPPORTED: UnsupportedMediaType,
+}
+
+
+class FaceService:
+    """Holds the reference set and the worker pool; decides images."""
+
+    def __init__(
+        self, *, pool: FacePool, reference_dir: Path, cache: EncodingCache, default_tolerance: float
+    ) -> None:
+        self.pool = pool
+        self.reference_dir = reference_dir
+        self.cache = cache
+        self.default_tolerance = default_tolerance
+        self._references: ReferenceSet | None = None
+        self.load_error: str | None = None
+        self._reload_lock = asyncio.Lock()
+
+    @property
+    def ready(self) -> bool:
+        return self._references is not None
+
+    @property
+    def references(self) -> ReferenceSet:
+        if self._references is None:
+            raise NotReady("The reference faces are not loaded.", detail={"load_error": self.load_error})
+        return self._references
+
+    async def reload(self) -> ReferenceSet:
+        """Re-read the reference folder; on error the previous set stays in use."""
+        async with self._reload_lock:
+            try:
+                loaded = await load_reference_set(reference_dir=self.reference_dir, cache=self.cache, pool=self.pool)
+            except ReferenceSetError as exc:
+                self.load_error = exc.message
+                log.error("reference faces not loaded: %s", exc.message)
+                raise
+            self._references, self.load_error = loaded, None
+            return loaded
+
+    def check_politician(self, slug: str | None) -> None:
+        if slug is not None and slug not in self.references.politicians:
+            raise UnknownPolitician(f"Unknown politician {slug!r}.", detail={"known": sorted(self.references.politicians)})
+
+    async def verify_upload(self, data: bytes, politician: str | None) -> Verdict:
+        """Verify an operator's upload: an empty, oversized or non-image file is a 4xx error."""
+        self.check_politician(politician)
+        try:
+            return await self._verify(data, politician)
+        except ImageRejected as exc:
+            error = _UPLOAD_ERRORS.get(exc.kind)
+            if error is None:
+                return self.unreadable(politician)
+            raise error(exc.message) from exc
+
+    async def verify_image(self, data: bytes, politician: str | None) -> tuple[Verdict, str | None]:
+        """Verify an image from NocoDB; every bad image is a rejection. Also returns the problem."""
+        try:
+            return await self._verify(data, politician), None
+        except ImageRejected as exc:
+            return self.unreadable(politician), exc.message
+
+    async def _verify(self, data: bytes, politician: str | None) -> Verdict:
+        references = self.references
+        found = await self.pool.find_faces(data)
+        return decide(
+            boxes=found.boxes,
+            encodings=found.encodings,
+            references=references.matrix,
+            tolerances=references.tolerances,
+            default_tolerance=self.default_tolerance,
+            expected=politician,
+        )
+
+    def unreadable(self, politician: str | None) -> Verdict:
+        references = self._references or ReferenceSet.empty()
+        return decide(
+            boxes=[],
+            encodings=np.empty((0, ENCODING_DIM)),
+            references=references.matrix,
+            tolerances=references.tolerances,
+            default_tolerance=self.default_tolerance,
+            expected=politician,
+        ).model_copy(update={"decision": Decision.REJECTED, "reason": Reason.UNREADABLE_IMAGE})

