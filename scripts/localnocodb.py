@@ -132,6 +132,17 @@ def _run_npm(args: list[str], cwd: Path) -> None:
     _log(f"npm {args[0]} took {time.monotonic() - started:.0f} s")
 
 
+def install_dir_for(cache_root: Path | None = None) -> Path:
+    """Where ``install`` puts (or has put) NocoDB for the current lock file."""
+    root = cache_root if cache_root is not None else default_cache_root()
+    return root / cache_key()
+
+
+def is_installed(cache_root: Path | None = None) -> bool:
+    """Whether a completed install for the current lock file exists (install() would be instant)."""
+    return (install_dir_for(cache_root) / INSTALL_MARKER).exists()
+
+
 def install(cache_root: Path | None = None) -> Path:
     """Install the NocoDB npm package into the cache and return its folder (which holds server.js).
 
@@ -139,11 +150,10 @@ def install(cache_root: Path | None = None) -> Path:
     nocodb-sdk's preinstall (``npx only-allow pnpm``) fails under npm; sqlite3 is then the only
     package whose native build we need, hence the separate ``npm rebuild sqlite3``.
     """
-    root = cache_root if cache_root is not None else default_cache_root()
-    key = cache_key()
-    target = root / key
+    target = install_dir_for(cache_root)
+    key = target.name
     marker = target / INSTALL_MARKER
-    with _file_lock(root / f"{key}.lock"):
+    with _file_lock(target.parent / f"{key}.lock"):
         target.mkdir(parents=True, exist_ok=True)
         # server.js is not part of the key: refresh it on every call so edits take effect.
         _copy_if_changed(PACKAGE_DIR / "server.js", target / "server.js")
@@ -155,8 +165,11 @@ def install(cache_root: Path | None = None) -> Path:
         marker.unlink(missing_ok=True)
         for name in PACKAGE_FILES:
             _copy_if_changed(PACKAGE_DIR / name, target / name)
-        # npm ci wipes node_modules first, so it also repairs an interrupted install.
-        _run_npm(["ci", "--ignore-scripts", "--no-audit", "--no-fund"], target)
+        # A clean slate repairs an interrupted install. Not `npm ci`: it rejects this lock file
+        # ("Missing: @msgpackr-extract/msgpackr-extract-darwin-arm64"), because npm leaves other
+        # platforms' optional packages out of it; `npm install` honours the lock all the same.
+        shutil.rmtree(target / "node_modules", ignore_errors=True)
+        _run_npm(["install", "--ignore-scripts", "--no-audit", "--no-fund", "--no-save"], target)
         _run_npm(["rebuild", "sqlite3"], target)
         marker.write_text(f"{key}\n")
         _log(f"NocoDB installed in {time.monotonic() - started:.0f} s")
@@ -309,7 +322,9 @@ class LocalNocoDB:
             {
                 "PORT": str(port),
                 "NC_TOOL_DIR": str(data_dir),
-                "NC_DISABLE_TELE": "1",
+                # NocoDB compares these with the string "true": "1" would leave telemetry on.
+                "NC_DISABLE_TELE": "true",
+                "NC_DISABLE_ERR_REPORTS": "true",
                 # Without it NocoDB refuses webhooks to 127.0.0.1 (a "private IP").
                 "NC_ALLOW_LOCAL_HOOKS": "true",
                 "NC_AUTH_JWT_SECRET": _jwt_secret(data_dir),

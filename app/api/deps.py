@@ -10,6 +10,7 @@ from fastapi import Depends, Header, Request
 from app.config import Settings
 from app.errors import Unauthorized
 from app.faces.service import FaceService
+from app.moderation.runtime import Moderation
 
 
 def get_settings_dep(request: Request) -> Settings:
@@ -42,3 +43,11 @@ def require_operator(
 
 
 OperatorDep = Depends(require_operator)
+
+
+def get_moderation(request: Request) -> Moderation:
+    moderation: Moderation = request.app.state.moderation
+    return moderation
+
+
+ModerationDep = Annotated[Moderation, Depends(get_moderation)]

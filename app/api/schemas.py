@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
+
+from app.moderation.store import DecisionRecord, Job
 
 
 class PoliticianOut(BaseModel):
@@ -24,3 +27,78 @@ class Readiness(BaseModel):
     status: Literal["ready"] = "ready"
     politicians: int
     reference_photos: int
+
+
+class DecisionOut(BaseModel):
+    id: int
+    table_id: str
+    row_id: int
+    politician: str | None
+    decision: str
+    reason: str
+    detail: str | None
+    distances: list[dict[str, float]] = Field(
+        description="Per face of each image: distance to each politician."
+    )
+    action: str | None = Field(
+        description="What was done in NocoDB: approved, deleted, flagged, already_gone..."
+    )
+    decided_at: datetime
+    acted_at: datetime | None
+
+    @classmethod
+    def from_record(cls, record: DecisionRecord) -> DecisionOut:
+        return cls(
+            id=record.id,
+            table_id=record.table_id,
+            row_id=record.row_id,
+            politician=record.politician,
+            decision=record.decision,
+            reason=record.reason,
+            detail=record.detail,
+            distances=record.distances,
+            action=record.action,
+            decided_at=_time(record.decided_at),
+            acted_at=_time(record.acted_at) if record.acted_at is not None else None,
+        )
+
+
+class DecisionPage(BaseModel):
+    items: list[DecisionOut]
+    next_cursor: int | None
+
+
+class JobOut(BaseModel):
+    id: int
+    table_id: str
+    row_id: int
+    source: str
+    state: str
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_job(cls, job: Job) -> JobOut:
+        return cls(
+            id=job.id,
+            table_id=job.table_id,
+            row_id=job.row_id,
+            source=job.source,
+            state=job.state.value,
+            attempts=job.attempts,
+            last_error=job.last_error,
+            created_at=_time(job.created_at),
+            updated_at=_time(job.updated_at),
+        )
+
+
+class JobPage(BaseModel):
+    items: list[JobOut]
+    counts: dict[str, int]
+    next_cursor: int | None
+
+
+def _time(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)

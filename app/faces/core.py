@@ -6,7 +6,7 @@ Euclidean distance of their descriptors is within a tolerance (0.6 is dlib's rec
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,10 +35,12 @@ class ReferenceMatrix:
     squared_norms: Matrix
 
     @classmethod
-    def build(cls, by_politician: dict[str, Sequence[Matrix]]) -> ReferenceMatrix:
+    def build(cls, by_politician: Mapping[str, Sequence[Matrix]]) -> ReferenceMatrix:
         """Stack per-politician encodings (each ``(128,)``) into one grouped matrix."""
         labels = tuple(sorted(slug for slug, rows in by_politician.items() if len(rows)))
-        blocks = [np.asarray(by_politician[slug], dtype=np.float64).reshape(-1, ENCODING_DIM) for slug in labels]
+        blocks = [
+            np.asarray(by_politician[slug], dtype=np.float64).reshape(-1, ENCODING_DIM) for slug in labels
+        ]
         encodings = np.concatenate(blocks) if blocks else np.empty((0, ENCODING_DIM))
         counts = [len(block) for block in blocks]
         starts = np.concatenate([[0], np.cumsum(counts, dtype=np.intp)]).astype(np.intp)

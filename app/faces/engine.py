@@ -92,7 +92,9 @@ class FaceEngine:
 
         config = self.config
         work = decoded.pixels(config.encode_max_side)
-        detect = decoded.pixels(config.detect_max_side) if max(work.shape[:2]) > config.detect_max_side else work
+        detect = (
+            decoded.pixels(config.detect_max_side) if max(work.shape[:2]) > config.detect_max_side else work
+        )
         rects = self._detect(detect, FIRST_PASS_UPSAMPLE) or self._detect(detect, SECOND_PASS_UPSAMPLE)
         if not rects:
             return FoundFaces([], np.empty((0, ENCODING_DIM)), decoded.width, decoded.height)
@@ -102,7 +104,10 @@ class FaceEngine:
         for r in rects:
             work_rects.append(
                 dlib.rectangle(
-                    round(r[0] * to_work), round(r[1] * to_work), round(r[2] * to_work), round(r[3] * to_work)
+                    round(r[0] * to_work),
+                    round(r[1] * to_work),
+                    round(r[2] * to_work),
+                    round(r[3] * to_work),
                 )
             )
         shapes = dlib.full_object_detections()

@@ -15,13 +15,13 @@ from enum import StrEnum
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image, ImageFile, ImageOps
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 try:  # HEIC/HEIF (iPhone photos), when pillow-heif is installed.
     from pillow_heif import register_heif_opener
 
     register_heif_opener()
-    _HEIF = ("HEIF",)
+    _HEIF: tuple[str, ...] = ("HEIF",)
 except ImportError:  # pragma: no cover - pillow-heif is a declared dependency
     _HEIF = ()
 
@@ -90,15 +90,19 @@ def decode(data: bytes, limits: Limits) -> DecodedImage:
     if not data:
         raise ImageRejected(RejectKind.EMPTY, "The file is empty.")
     if len(data) > limits.max_bytes:
-        raise ImageRejected(RejectKind.TOO_LARGE, f"The file has {len(data)} bytes; the limit is {limits.max_bytes}.")
+        raise ImageRejected(
+            RejectKind.TOO_LARGE,
+            f"The file has {len(data)} bytes; the limit is {limits.max_bytes}.",
+        )
     if ImageFile.LOAD_TRUNCATED_IMAGES:
         # Something imported face_recognition.api into this process; it must not decide for us.
         ImageFile.LOAD_TRUNCATED_IMAGES = False
-    image = _open(data, limits)
-    image_format = str(image.format)
+    opened = _open(data, limits)
+    image: Image.Image = opened
+    image_format = str(opened.format)
     try:
         display_width, display_height = _displayed_size(image)
-        _reduce_while_decoding(image, limits.max_side)
+        _reduce_while_decoding(opened, limits.max_side)
         image.load()
         image = _exif_transposed(image)
         image = _to_rgb(image)
@@ -108,7 +112,9 @@ def decode(data: bytes, limits: Limits) -> DecodedImage:
         raise
     except Exception as exc:
         # Pillow answers crafted or damaged files with a zoo of exception types; all mean the same.
-        raise ImageRejected(RejectKind.UNREADABLE, f"The {image_format} image cannot be decoded: {exc}") from exc
+        raise ImageRejected(
+            RejectKind.UNREADABLE, f"The {image_format} image cannot be decoded: {exc}"
+        ) from exc
     return DecodedImage(image=image, width=display_width, height=display_height, format=image_format)
 
 
@@ -119,9 +125,10 @@ def _open(data: bytes, limits: Limits) -> ImageFile.ImageFile:
             image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageRejected(RejectKind.TOO_LARGE, "The image declares too many pixels.") from exc
-    except Image.UnidentifiedImageError as exc:
+    except UnidentifiedImageError as exc:
         raise ImageRejected(
-            RejectKind.UNSUPPORTED, "The file is not an image in a supported format (JPEG, PNG, WebP, GIF, BMP, TIFF, HEIC, AVIF)."
+            RejectKind.UNSUPPORTED,
+            "The file is not an image in a supported format (JPEG, PNG, WebP, GIF, BMP, TIFF, HEIC, AVIF).",
         ) from exc
     except Exception as exc:
         raise ImageRejected(RejectKind.UNREADABLE, f"The image header cannot be read: {exc}") from exc
@@ -130,7 +137,8 @@ def _open(data: bytes, limits: Limits) -> ImageFile.ImageFile:
         raise ImageRejected(RejectKind.UNREADABLE, "The image declares no pixels.")
     if width * height > limits.max_pixels:
         raise ImageRejected(
-            RejectKind.TOO_LARGE, f"The image declares {width}x{height} pixels; the limit is {limits.max_pixels} pixels."
+            RejectKind.TOO_LARGE,
+            f"The image declares {width}x{height} pixels; the limit is {limits.max_pixels} pixels.",
         )
     return image
 

@@ -27,7 +27,19 @@ from app.faces.pool import FacePool
 log = logging.getLogger(__name__)
 
 PROFILE_FILE = "profile.toml"
-PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic", ".heif", ".avif"}
+PHOTO_SUFFIXES = {
+    ".jpg",
+    ".jpeg",
+    ".png",
+    ".webp",
+    ".gif",
+    ".bmp",
+    ".tif",
+    ".tiff",
+    ".heic",
+    ".heif",
+    ".avif",
+}
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
@@ -78,7 +90,9 @@ def read_politicians(reference_dir: Path) -> list[Politician]:
             raise ReferenceSetError(f"{profile_path}: missing.") from exc
         except (tomllib.TOMLDecodeError, ValidationError, UnicodeDecodeError) as exc:
             raise ReferenceSetError(f"{profile_path}: {exc}") from exc
-        photos = tuple(sorted(p for p in folder.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES and p.is_file()))
+        photos = tuple(
+            sorted(p for p in folder.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES and p.is_file())
+        )
         if not photos:
             raise ReferenceSetError(f"{folder}: no reference photo ({', '.join(sorted(PHOTO_SUFFIXES))}).")
         politicians.append(Politician(folder.name, profile, photos))
@@ -102,7 +116,7 @@ class EncodingCache:
             value = np.load(path, allow_pickle=False)
         except (OSError, ValueError):
             return None
-        return value if value.shape == (ENCODING_DIM,) else None
+        return np.asarray(value, dtype=np.float64) if value.shape == (ENCODING_DIM,) else None
 
     def put(self, key: str, encoding: Matrix) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -118,7 +132,7 @@ async def load_reference_set(*, reference_dir: Path, cache: EncodingCache, pool:
 
     async def encode(photo: Path) -> Matrix:
         nonlocal computed
-        data = photo.read_bytes()
+        data = await asyncio.to_thread(photo.read_bytes)
         key = cache.key(data)
         cached = cache.get(key)
         if cached is not None:
@@ -131,8 +145,9 @@ async def load_reference_set(*, reference_dir: Path, cache: EncodingCache, pool:
             what = "no face" if not found.boxes else f"{len(found.boxes)} faces"
             raise ReferenceSetError(f"{photo}: {what} found; a reference photo must show exactly one face.")
         computed += 1
-        cache.put(key, found.encodings[0])
-        return found.encodings[0]
+        encoding: Matrix = found.encodings[0]
+        await asyncio.to_thread(cache.put, key, encoding)
+        return encoding
 
     by_politician: dict[str, list[Matrix]] = {}
     for politician in politicians:

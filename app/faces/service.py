@@ -64,7 +64,9 @@ class FaceService:
         """Re-read the reference folder; on error the previous set stays in use."""
         async with self._reload_lock:
             try:
-                loaded = await load_reference_set(reference_dir=self.reference_dir, cache=self.cache, pool=self.pool)
+                loaded = await load_reference_set(
+                    reference_dir=self.reference_dir, cache=self.cache, pool=self.pool
+                )
             except ReferenceSetError as exc:
                 self.load_error = exc.message
                 log.error("reference faces not loaded: %s", exc.message)
@@ -74,7 +76,10 @@ class FaceService:
 
     def check_politician(self, slug: str | None) -> None:
         if slug is not None and slug not in self.references.politicians:
-            raise UnknownPolitician(f"Unknown politician {slug!r}.", detail={"known": sorted(self.references.politicians)})
+            raise UnknownPolitician(
+                f"Unknown politician {slug!r}.",
+                detail={"known": sorted(self.references.politicians)},
+            )
 
     async def verify_upload(self, data: bytes, politician: str | None) -> Verdict:
         """Verify an operator's upload: an empty, oversized or non-image file is a 4xx error."""

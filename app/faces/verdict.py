@@ -75,7 +75,9 @@ def decide(
     ]
     tolerance = tolerances.get(expected, default_tolerance) if expected else default_tolerance
 
-    def verdict(decision: Decision, reason: Reason, politician: str | None, tol: float = tolerance) -> Verdict:
+    def verdict(
+        decision: Decision, reason: Reason, politician: str | None, tol: float = tolerance
+    ) -> Verdict:
         return Verdict(decision=decision, reason=reason, politician=politician, faces=faces, tolerance=tol)
 
     if not faces:
@@ -85,10 +87,19 @@ def decide(
     face = faces[0]
     if expected is not None:
         matched = bool(per_politician[0, references.labels.index(expected)] <= tolerance)
-        return verdict(Decision.APPROVED if matched else Decision.REJECTED, Reason.MATCH if matched else Reason.NO_MATCH, expected)
+        return verdict(
+            Decision.APPROVED if matched else Decision.REJECTED,
+            Reason.MATCH if matched else Reason.NO_MATCH,
+            expected,
+        )
     if face.best_match is None:
         return verdict(Decision.REJECTED, Reason.NO_MATCH, None)
-    return verdict(Decision.APPROVED, Reason.MATCH, face.best_match, tolerances.get(face.best_match, default_tolerance))
+    return verdict(
+        Decision.APPROVED,
+        Reason.MATCH,
+        face.best_match,
+        tolerances.get(face.best_match, default_tolerance),
+    )
 
 
 def _face_result(box: Box, distances: Matrix, labels: tuple[str, ...], tolerance_row: Matrix) -> FaceResult:

@@ -21,7 +21,8 @@ async def verify(
     settings: SettingsDep,
     image: Annotated[UploadFile, File(description="The picture to check.")],
     politician: Annotated[
-        str | None, Form(description="Slug of the politician the picture should show; empty to identify.")
+        str | None,
+        Form(description="Slug of the politician the picture should show; empty to identify."),
     ] = None,
 ) -> Verdict:
     """Check one picture by hand: one face, and whether it is the named politician."""

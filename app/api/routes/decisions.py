@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from app.api.deps import ModerationDep, OperatorDep
+from app.api.schemas import DecisionOut, DecisionPage, JobOut, JobPage
+from app.errors import ErrorResponse
+from app.moderation.store import JobState
+
+router = APIRouter(tags=["moderation"], dependencies=[OperatorDep], responses={401: {"model": ErrorResponse}})
+
+
+@router.get("/decisions")
+async def list_decisions(
+    moderation: ModerationDep,
+    row_id: Annotated[int | None, Query(ge=1)] = None,
+    decision: Annotated[str | None, Query(pattern="^(approved|rejected)$")] = None,
+    reason: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: Annotated[int | None, Query(ge=1, description="next_cursor of the previous page")] = None,
+) -> DecisionPage:
+    """The decision log, newest first (operator)."""
+    records = await asyncio.to_thread(
+        moderation.store.decisions,
+        row_id=row_id,
+        decision=decision,
+        reason=reason,
+        limit=limit,
+        before_id=cursor,
+    )
+    items = [DecisionOut.from_record(r) for r in records]
+    return DecisionPage(items=items, next_cursor=records[-1].id if len(records) == limit else None)
+
+
+@router.get("/jobs")
+async def list_jobs(
+    moderation: ModerationDep,
+    state: JobState | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: Annotated[int | None, Query(ge=1)] = None,
+) -> JobPage:
+    """The moderation queue, newest first, with the errors of failed jobs (operator)."""
+    jobs = await asyncio.to_thread(moderation.store.jobs, state=state, limit=limit, before_id=cursor)
+    counts = await asyncio.to_thread(moderation.store.counts)
+    return JobPage(
+        items=[JobOut.from_job(j) for j in jobs],
+        counts=counts,
+        next_cursor=jobs[-1].id if len(jobs) == limit else None,
+    )

@@ -1,0 +1,278 @@
+"""The NocoDB records API (v2) and attachment downloads, over one ``httpx.AsyncClient``.
+
+The transport is injectable (``httpx.MockTransport`` in unit tests). Idempotent calls are retried a
+bounded number of times on the operational errors (connection, timeout, 5xx, 429, honouring
+``Retry-After``); what still fails is raised as ``NocoDBUnavailable`` so the job queue retries later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import posixpath
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote, urljoin, urlsplit
+
+import httpx
+
+from app.integrations.nocodb.errors import (
+    AttachmentRefused,
+    NocoDBRequestError,
+    NocoDBUnavailable,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+DOWNLOAD_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+# Per-read timeouts do not stop a server that drips a byte at a time: the whole download has a deadline.
+DOWNLOAD_DEADLINE_SECONDS = 60.0
+RETRY_STATUS_CODES = frozenset({429, 500, 502, 503, 504})
+MAX_ATTEMPTS = 3
+BACKOFF_SECONDS = (0.5, 1.5)
+MAX_RETRY_AFTER_SECONDS = 10.0
+PAGE_SIZE = 100
+MAX_REDIRECTS = 3
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[dict[str, Any]]
+    is_last: bool
+
+
+class NocoDBClient:
+    """One NocoDB instance, authenticated with an API token (``xc-token``)."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_token: str | None,
+        allowed_origins: Sequence[str] = (),
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/") + "/"
+        self._origin = _origin(self.base_url)
+        self._allowed_origins = {self._origin, *(o.rstrip("/") for o in allowed_origins)}
+        headers = {"xc-token": api_token} if api_token else {}
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url, headers=headers, timeout=DEFAULT_TIMEOUT, transport=transport
+        )
+        # Attachments carry no credentials: a URL on another origin must never see the token.
+        self._files = httpx.AsyncClient(timeout=DOWNLOAD_TIMEOUT, transport=transport, follow_redirects=False)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+        await self._files.aclose()
+
+    # Records.
+
+    async def list_rows(
+        self,
+        table_id: str,
+        *,
+        where: str,
+        fields: Sequence[str],
+        offset: int = 0,
+        limit: int = PAGE_SIZE,
+    ) -> Page:
+        params = {
+            "where": where,
+            "fields": ",".join(fields),
+            "sort": "Id",
+            "limit": limit,
+            "offset": offset,
+        }
+        body = await self._json("GET", f"api/v2/tables/{table_id}/records", params=params)
+        page_info = body.get("pageInfo") or {}
+        rows = [row for row in body.get("list") or [] if isinstance(row, dict)]
+        return Page(rows=rows, is_last=bool(page_info.get("isLastPage", len(rows) < limit)))
+
+    async def iter_rows(
+        self, table_id: str, *, where: str, fields: Sequence[str]
+    ) -> AsyncIterator[dict[str, Any]]:
+        offset = 0
+        while True:
+            page = await self.list_rows(table_id, where=where, fields=fields, offset=offset)
+            for row in page.rows:
+                yield row
+            if page.is_last or not page.rows:
+                return
+            offset += len(page.rows)
+
+    async def get_row(self, table_id: str, row_id: int) -> dict[str, Any] | None:
+        """The row, or None when it does not exist (any more)."""
+        try:
+            row = await self._json("GET", f"api/v2/tables/{table_id}/records/{row_id}")
+        except NocoDBRequestError as exc:
+            if exc.status_code == 404:
+                return None
+            raise
+        return row if isinstance(row, dict) else None
+
+    async def update_row(self, table_id: str, row_id: int, fields: Mapping[str, Any]) -> None:
+        await self._json("PATCH", f"api/v2/tables/{table_id}/records", json={"Id": row_id, **fields})
+
+    async def delete_row(self, table_id: str, row_id: int) -> bool:
+        """Delete one row; False when it was already gone."""
+        try:
+            await self._json("DELETE", f"api/v2/tables/{table_id}/records", json=[{"Id": row_id}])
+        except NocoDBRequestError as exc:
+            if exc.status_code == 404:
+                return False
+            raise
+        return True
+
+    async def _json(self, method: str, url: str, **kwargs: Any) -> Any:
+        response = await self._send(self._http, method, url, **kwargs)
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise NocoDBUnavailable(f"NocoDB answered {method} {url} with a body that is not JSON.") from exc
+        return body
+
+    async def _send(self, client: httpx.AsyncClient, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """Send with bounded retries on operational errors; raise the client's errors."""
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                response = await client.request(method, url, **kwargs)
+            except httpx.TransportError as exc:  # connect, read, write, pool, timeouts, protocol
+                error = NocoDBUnavailable(f"NocoDB is unreachable ({method} {url}): {type(exc).__name__}")
+                error.__cause__ = exc
+            else:
+                if response.status_code < 400:
+                    return response
+                message = _error_message(response)
+                if response.status_code not in RETRY_STATUS_CODES:
+                    raise NocoDBRequestError(
+                        f"NocoDB refused {method} {url}: {response.status_code} {message}",
+                        status_code=response.status_code,
+                    )
+                error = NocoDBUnavailable(
+                    f"NocoDB failed {method} {url}: {response.status_code} {message}",
+                    status_code=response.status_code,
+                    retry_after=_retry_after(response),
+                )
+            if attempt + 1 < MAX_ATTEMPTS:
+                delay = error.retry_after or BACKOFF_SECONDS[min(attempt, len(BACKOFF_SECONDS) - 1)]
+                await asyncio.sleep(min(delay, MAX_RETRY_AFTER_SECONDS))
+        raise error
+
+    # Attachments.
+
+    def attachment_urls(self, attachment: Mapping[str, Any]) -> list[str]:
+        """Where an attachment cell's file may be fetched, most durable first; refuses other origins."""
+        candidates = [attachment.get(key) for key in ("path", "signedPath", "url", "signedUrl")]
+        urls: list[str] = []
+        refused: list[str] = []
+        for candidate in candidates:
+            if not isinstance(candidate, str) or not candidate:
+                continue
+            try:
+                urls.append(self._resolve(candidate))
+            except AttachmentRefused as exc:
+                refused.append(exc.message)
+        if not urls:
+            raise AttachmentRefused("; ".join(refused) or "The attachment has no path or URL.")
+        return list(dict.fromkeys(urls))
+
+    def _resolve(self, location: str) -> str:
+        parts = urlsplit(location)
+        if parts.scheme or parts.netloc:
+            if parts.scheme not in {"http", "https"}:
+                raise AttachmentRefused(f"Attachment URL scheme {parts.scheme!r} is not allowed.")
+            url = location
+        else:
+            segments = unquote(parts.path).split("/")
+            if ".." in segments or "\\" in parts.path or parts.path.startswith("/"):
+                raise AttachmentRefused("Attachment path leaves NocoDB's download folder.")
+            url = urljoin(self.base_url, posixpath.normpath(parts.path)) + (
+                f"?{parts.query}" if parts.query else ""
+            )
+        if _origin(url) not in self._allowed_origins:
+            raise AttachmentRefused(f"Attachment origin {_origin(url)} is not NocoDB's and not allowed.")
+        return url
+
+    async def download(self, attachment: Mapping[str, Any], *, max_bytes: int) -> bytes:
+        """The attachment's bytes, streamed with a byte limit; tries each allowed location in turn."""
+        last: Exception | None = None
+        for url in self.attachment_urls(attachment):
+            try:
+                return await self._download(url, max_bytes=max_bytes)
+            except NocoDBRequestError as exc:
+                if isinstance(exc, AttachmentRefused) and exc.status_code is None:
+                    raise  # too large or a forbidden redirect: another copy is no better
+                last = exc
+        assert last is not None
+        raise last
+
+    async def _download(self, url: str, *, max_bytes: int) -> bytes:
+        try:
+            async with asyncio.timeout(DOWNLOAD_DEADLINE_SECONDS):
+                return await self._download_following(url, max_bytes=max_bytes)
+        except TimeoutError as exc:
+            raise NocoDBUnavailable("Attachment download took too long.") from exc
+
+    async def _download_following(self, url: str, *, max_bytes: int) -> bytes:
+        for _ in range(MAX_REDIRECTS + 1):
+            try:
+                async with self._files.stream("GET", url) as response:
+                    if response.is_redirect:
+                        url = self._resolve(urljoin(url, response.headers.get("location", "")))
+                        continue
+                    if response.status_code in RETRY_STATUS_CODES:
+                        raise NocoDBUnavailable(
+                            f"Attachment download failed: {response.status_code}",
+                            status_code=response.status_code,
+                            retry_after=_retry_after(response),
+                        )
+                    if response.status_code >= 400:
+                        raise AttachmentRefused(
+                            f"Attachment download refused: {response.status_code}",
+                            status_code=response.status_code,
+                        )
+                    declared = response.headers.get("content-length", "")
+                    if declared.isdigit() and int(declared) > max_bytes:
+                        raise AttachmentRefused(
+                            f"The attachment has {declared} bytes; the limit is {max_bytes}."
+                        )
+                    chunks: list[bytes] = []
+                    size = 0
+                    async for chunk in response.aiter_bytes():
+                        size += len(chunk)
+                        if size > max_bytes:
+                            raise AttachmentRefused(f"The attachment is larger than {max_bytes} bytes.")
+                        chunks.append(chunk)
+                    return b"".join(chunks)
+            except httpx.TransportError as exc:
+                raise NocoDBUnavailable(f"Attachment download failed: {type(exc).__name__}") from exc
+        raise AttachmentRefused("Too many redirects for the attachment.")
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    port = parts.port
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    host = (parts.hostname or "").lower()
+    return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
+
+
+def _error_message(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200]
+    if isinstance(body, dict):
+        return str(body.get("msg") or body.get("message") or body.get("error") or body)[:200]
+    return str(body)[:200]
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after", "")
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None

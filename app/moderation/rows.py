@@ -1,0 +1,114 @@
+"""NocoDB rows as facegate sees them: the few cells moderation needs, and an idempotency key.
+
+Only what moderation needs is kept: the row Id, its creation time, the politician named and where
+the attachments are. Other cells of the form (and attachment titles, which are the uploader's file
+names) are dropped before anything is stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from app.moderation.store import NewJob
+
+CREATED_AT_FIELDS = ("CreatedAt", "created_at", "createdAt")
+ATTACHMENT_KEYS = (
+    "id",
+    "path",
+    "signedPath",
+    "url",
+    "signedUrl",
+    "mimetype",
+    "size",
+    "width",
+    "height",
+)
+
+
+@dataclass(frozen=True)
+class FieldNames:
+    image: str
+    politician: str
+    status: str
+
+
+@dataclass(frozen=True)
+class UploadRow:
+    row_id: int
+    created_at: str | None
+    politician: str | None
+    attachments: list[dict[str, Any]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "Id": self.row_id,
+            "CreatedAt": self.created_at,
+            "politician": self.politician,
+            "attachments": self.attachments,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> UploadRow:
+        return cls(
+            data["Id"],
+            data.get("CreatedAt"),
+            data.get("politician"),
+            list(data.get("attachments") or []),
+        )
+
+    def identity(self) -> str:
+        """What tells this row from a later row that got the same Id after a deletion."""
+        created = _normalise_time(self.created_at)
+        files = ",".join(
+            sorted(str(a.get("id") or a.get("path") or a.get("url") or "") for a in self.attachments)
+        )
+        return f"{created}|{files}"
+
+
+def parse_row(raw: Mapping[str, Any], fields: FieldNames) -> UploadRow:
+    """Keep the cells moderation needs; raises ``ValueError`` without a positive integer Id."""
+    row_id = raw.get("Id", raw.get("id"))
+    if isinstance(row_id, bool) or not isinstance(row_id, int) or row_id < 1:
+        raise ValueError("a row needs a positive integer Id")
+    created = next((raw[f] for f in CREATED_AT_FIELDS if isinstance(raw.get(f), str)), None)
+    politician = raw.get(fields.politician)
+    cell = raw.get(fields.image)
+    attachments = [
+        {k: a[k] for k in ATTACHMENT_KEYS if k in a and isinstance(a[k], str | int | float)}
+        for a in (cell if isinstance(cell, list) else [])
+        if isinstance(a, Mapping)
+    ]
+    return UploadRow(
+        row_id=row_id,
+        created_at=created,
+        politician=(politician.strip() or None) if isinstance(politician, str) else None,
+        attachments=attachments,
+    )
+
+
+def row_key(table_id: str, row: UploadRow) -> str:
+    """The idempotency key of a row: NocoDB reuses Ids, so the key also covers time and files."""
+    digest = hashlib.sha256(f"{table_id}|{row.row_id}|{row.identity()}".encode()).hexdigest()[:24]
+    return f"{table_id}:{row.row_id}:{digest}"
+
+
+def new_job(table_id: str, row: UploadRow) -> NewJob:
+    return NewJob(row_key=row_key(table_id, row), table_id=table_id, row_id=row.row_id, row=row.to_json())
+
+
+def _normalise_time(value: str | None) -> str:
+    # The webhook and the records API may format CreatedAt differently; the instant is the same.
+    if not value:
+        return ""
+    text = value.strip().replace("T", " ").replace("Z", "+00:00")
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return value
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return str(int(parsed.timestamp()))

@@ -1,0 +1,106 @@
+"""Builds the moderation loop from settings and runs its tasks for the app's lifetime."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+import httpx
+
+from app.config import Settings
+from app.faces.service import FaceService
+from app.integrations.nocodb.client import NocoDBClient
+from app.moderation.rows import FieldNames
+from app.moderation.service import ModerationService
+from app.moderation.store import Store
+from app.moderation.worker import QueueRunner, Sweeper
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_GRACE_SECONDS = 20.0
+STORE_FILE = "facegate.db"
+
+
+@dataclass
+class Moderation:
+    store: Store
+    fields: FieldNames
+    table_id: str | None
+    nocodb: NocoDBClient | None = None
+    runner: QueueRunner | None = None
+    sweeper: Sweeper | None = None
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @classmethod
+    def build(
+        cls,
+        settings: Settings,
+        faces: FaceService,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> Moderation:
+        fields = FieldNames(
+            image=settings.nocodb_image_field,
+            politician=settings.nocodb_politician_field,
+            status=settings.nocodb_status_field,
+        )
+        moderation = cls(
+            store=Store(settings.data_dir / STORE_FILE),
+            fields=fields,
+            table_id=settings.nocodb_table_id,
+        )
+        if not (settings.nocodb_url and settings.nocodb_table_id):
+            log.warning(
+                "FACEGATE_NOCODB_URL or FACEGATE_NOCODB_TABLE_ID unset: webhooks are queued, not decided"
+            )
+            return moderation
+        token = settings.nocodb_api_token.get_secret_value() if settings.nocodb_api_token else None
+        nocodb = NocoDBClient(
+            base_url=settings.nocodb_url,
+            api_token=token,
+            allowed_origins=settings.attachment_allowed_origins,
+            transport=transport,
+        )
+        service = ModerationService(
+            store=moderation.store,
+            faces=faces,
+            nocodb=nocodb,
+            fields=fields,
+            action=settings.action,
+            max_download_bytes=settings.max_upload_bytes,
+        )
+        runner = QueueRunner(store=moderation.store, moderation=service, concurrency=settings.workers)
+        moderation.nocodb = nocodb
+        moderation.runner = runner
+        moderation.sweeper = Sweeper(
+            store=moderation.store,
+            nocodb=nocodb,
+            table_id=settings.nocodb_table_id,
+            fields=fields,
+            runner=runner,
+        )
+        return moderation
+
+    def start(self, sweep_interval: float) -> None:
+        if self.runner is not None:
+            self.tasks.append(asyncio.create_task(self.runner.run(), name="queue-runner"))
+        if self.sweeper is not None:
+            self.tasks.append(asyncio.create_task(self.sweeper.run(sweep_interval), name="sweeper"))
+
+    def wake(self) -> None:
+        if self.runner is not None:
+            self.runner.wake.set()
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.stop(SHUTDOWN_GRACE_SECONDS)
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self.nocodb is not None:
+            await self.nocodb.aclose()
+        self.store.close()

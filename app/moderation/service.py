@@ -1,0 +1,139 @@
+"""Deciding one queued row: download its images, verify each, act in NocoDB, log the decision.
+
+A job may run again after a crash or a NocoDB outage, so each step is safe to repeat: the verdict is
+logged before any action (a replay acts on the logged verdict instead of deciding again), and before
+acting the row is read back to check it is still the same upload (NocoDB reuses Ids after deletions).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from app.config import Action
+from app.errors import NotReady
+from app.faces.service import FaceService
+from app.faces.verdict import Decision, Reason, Verdict
+from app.integrations.nocodb.client import NocoDBClient
+from app.integrations.nocodb.errors import AttachmentRefused
+from app.moderation.rows import FieldNames, UploadRow, parse_row
+from app.moderation.store import DecisionRecord, Job, Store
+
+log = logging.getLogger(__name__)
+
+APPROVED_STATUS = "approved"
+
+
+@dataclass(frozen=True)
+class RowVerdict:
+    decision: Decision
+    reason: Reason | str
+    politician: str | None
+    detail: str | None
+    distances: list[dict[str, float]]
+
+
+class ModerationService:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        faces: FaceService,
+        nocodb: NocoDBClient,
+        fields: FieldNames,
+        action: Action,
+        max_download_bytes: int,
+    ) -> None:
+        self.store = store
+        self.faces = faces
+        self.nocodb = nocodb
+        self.fields = fields
+        self.action = action
+        self.max_download_bytes = max_download_bytes
+
+    async def process(self, job: Job) -> str:
+        """Decide and act on one row; returns the action taken. NocoDB errors propagate to the queue."""
+        row = UploadRow.from_json(job.row)
+        record = await asyncio.to_thread(self.store.decision_for, job.row_key)
+        if record is None:
+            verdict = await self.decide(row)
+            record = await asyncio.to_thread(
+                self.store.record_decision,
+                job=job,
+                politician=verdict.politician,
+                decision=verdict.decision.value,
+                reason=str(verdict.reason),
+                detail=verdict.detail,
+                distances=verdict.distances,
+            )
+        if record.action is not None:
+            return record.action  # a replay after the action was recorded: nothing more to do
+        action = await self.act(job, row, record)
+        approval = (job, record.politician or "", row.attachments) if action == "approved" else None
+        await asyncio.to_thread(self.store.record_action, job.row_key, action, approval=approval)
+        log.info(
+            "row decided",
+            extra={
+                "job_id": job.id,
+                "row_id": job.row_id,
+                "decision": record.decision,
+                "reason": record.reason,
+                "action": action,
+            },
+        )
+        return action
+
+    async def decide(self, row: UploadRow) -> RowVerdict:
+        """Every image must pass for the row to be approved; the first rejected image decides."""
+        if not self.faces.ready:
+            raise NotReady("The reference faces are not loaded.")
+        claimed = row.politician
+        if claimed is not None and claimed not in self.faces.references.politicians:
+            return RowVerdict(
+                Decision.REJECTED,
+                "unknown_politician",
+                claimed,
+                f"Unknown politician {claimed!r}.",
+                [],
+            )
+        if not row.attachments:
+            return RowVerdict(Decision.REJECTED, Reason.NO_IMAGE, claimed, None, [])
+        distances: list[dict[str, float]] = []
+        verdict: Verdict | None = None
+        for attachment in row.attachments:
+            try:
+                data = await self.nocodb.download(attachment, max_bytes=self.max_download_bytes)
+            except AttachmentRefused as exc:
+                return RowVerdict(Decision.REJECTED, Reason.UNREADABLE_IMAGE, claimed, exc.message, distances)
+            verdict, problem = await self.faces.verify_image(data, claimed)
+            del data  # the upload's bytes are not kept a moment longer than needed
+            distances.extend(face.distances for face in verdict.faces)
+            if verdict.decision is Decision.REJECTED:
+                return RowVerdict(verdict.decision, verdict.reason, verdict.politician, problem, distances)
+        assert verdict is not None
+        return RowVerdict(Decision.APPROVED, Reason.MATCH, verdict.politician, None, distances)
+
+    async def act(self, job: Job, row: UploadRow, record: DecisionRecord) -> str:
+        """Apply the decision in NocoDB; returns what was done."""
+        if self.action is Action.DRY_RUN:
+            return "none (dry-run)"
+        current = await self.nocodb.get_row(job.table_id, job.row_id)
+        if current is None or not self._same_upload(current, row):
+            return "already_gone"
+        if record.decision == Decision.APPROVED:
+            await self.nocodb.update_row(job.table_id, job.row_id, {self.fields.status: APPROVED_STATUS})
+            return "approved"
+        if self.action is Action.FLAG:
+            status = f"rejected: {record.reason}"
+            await self.nocodb.update_row(job.table_id, job.row_id, {self.fields.status: status})
+            return "flagged"
+        deleted = await self.nocodb.delete_row(job.table_id, job.row_id)
+        return "deleted" if deleted else "already_gone"
+
+    def _same_upload(self, current: dict[str, Any], row: UploadRow) -> bool:
+        try:
+            return parse_row(current, self.fields).identity() == row.identity()
+        except ValueError:
+            return False

@@ -1,0 +1,161 @@
+"""The queue runner and the sweep: asyncio tasks in the app's process.
+
+The runner claims due jobs and decides up to ``concurrency`` rows at a time; the pixel work happens
+in the face worker processes. The sweep lists NocoDB rows whose status is blank and queues the ones
+facegate has not seen, so rows inserted while facegate was down (NocoDB never re-sends a webhook)
+are decided too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from app.errors import NotReady, ServiceError
+from app.integrations.nocodb.client import NocoDBClient
+from app.integrations.nocodb.errors import NocoDBRequestError, NocoDBUnavailable
+from app.moderation.rows import FieldNames, new_job, parse_row
+from app.moderation.service import ModerationService
+from app.moderation.store import Job, Store
+
+log = logging.getLogger(__name__)
+
+# Bounded backoff: 2, 4, 8 ... seconds, at most a minute; the job stays queued until NocoDB is back.
+BACKOFF_BASE_SECONDS = 2.0
+BACKOFF_MAX_SECONDS = 60.0
+# A job whose face worker crashes again and again is a poison image: give up after this many tries.
+MAX_WORKER_CRASHES = 3
+IDLE_POLL_SECONDS = 1.0
+SWEEP_RETRY_SECONDS = 15.0
+
+
+def backoff(attempts: int) -> float:
+    return float(min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(0, attempts - 1)))
+
+
+class QueueRunner:
+    def __init__(self, *, store: Store, moderation: ModerationService, concurrency: int) -> None:
+        self.store = store
+        self.moderation = moderation
+        self.concurrency = concurrency
+        self.wake = asyncio.Event()
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._stopping = False
+
+    async def run(self) -> None:
+        """Run until cancelled; in-flight jobs are finished or handed back to the queue."""
+        await asyncio.to_thread(self.store.requeue_running)
+        while not self._stopping:
+            free = self.concurrency - len(self._in_flight)
+            jobs = await asyncio.to_thread(self.store.claim, free) if free > 0 else []
+            for job in jobs:
+                task = asyncio.create_task(self._run_one(job))
+                self._in_flight.add(task)
+                task.add_done_callback(self._done)
+            if not jobs:
+                due = await asyncio.to_thread(self.store.next_due_in)
+                timeout = IDLE_POLL_SECONDS if due is None else min(max(due, 0.05), IDLE_POLL_SECONDS)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), timeout)
+                self.wake.clear()
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        self.wake.set()
+
+    async def stop(self, grace_seconds: float) -> None:
+        """Let in-flight jobs finish for ``grace_seconds``; the rest return to the queue."""
+        self._stopping = True
+        self.wake.set()
+        if self._in_flight:
+            _, pending = await asyncio.wait(set(self._in_flight), timeout=grace_seconds)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        await asyncio.to_thread(self.store.requeue_running)
+
+    async def _run_one(self, job: Job) -> None:
+        try:
+            await self.moderation.process(job)
+        except NocoDBUnavailable as exc:
+            delay = max(backoff(job.attempts), exc.retry_after or 0.0)
+            log.warning("NocoDB unavailable, job %d retried in %.0fs: %s", job.id, delay, exc.message)
+            await asyncio.to_thread(self.store.retry_later, job.id, exc.message, delay)
+            return
+        except NocoDBRequestError as exc:
+            log.error("NocoDB refused job %d: %s", job.id, exc.message)
+            await asyncio.to_thread(self.store.fail, job.id, exc.message)
+            return
+        except NotReady as exc:
+            await asyncio.to_thread(self.store.retry_later, job.id, exc.message, backoff(job.attempts))
+            return
+        except ServiceError as exc:
+            if job.attempts >= MAX_WORKER_CRASHES:
+                await asyncio.to_thread(self.store.fail, job.id, exc.message)
+            else:
+                await asyncio.to_thread(self.store.retry_later, job.id, exc.message, backoff(job.attempts))
+            return
+        except asyncio.CancelledError:
+            raise  # shutdown: requeue_running hands it back
+        except Exception as exc:
+            log.exception("job %d failed unexpectedly", job.id)
+            await asyncio.to_thread(self.store.fail, job.id, f"internal error: {type(exc).__name__}")
+            return
+        await asyncio.to_thread(self.store.finish, job.id)
+
+
+class Sweeper:
+    """Queues the undecided rows (blank status) that no webhook brought."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        nocodb: NocoDBClient,
+        table_id: str,
+        fields: FieldNames,
+        runner: QueueRunner,
+    ) -> None:
+        self.store = store
+        self.nocodb = nocodb
+        self.table_id = table_id
+        self.fields = fields
+        self.runner = runner
+
+    async def sweep(self) -> int:
+        """One pass over the undecided rows; returns how many were queued."""
+        where = f"({self.fields.status},blank)"
+        wanted = ["Id", "CreatedAt", self.fields.politician, self.fields.image, self.fields.status]
+        queued = 0
+        batch = []
+        async for raw in self.nocodb.iter_rows(self.table_id, where=where, fields=wanted):
+            try:
+                batch.append(new_job(self.table_id, parse_row(raw, self.fields)))
+            except ValueError:
+                continue
+            if len(batch) >= 500:
+                queued += await asyncio.to_thread(self.store.enqueue, batch, source="sweep")
+                batch = []
+        if batch:
+            queued += await asyncio.to_thread(self.store.enqueue, batch, source="sweep")
+        if queued:
+            log.info("sweep queued %d undecided rows", queued)
+            self.runner.wake.set()
+        return queued
+
+    async def run(self, interval: float) -> None:
+        """Sweep now, then every ``interval`` seconds (0: only now)."""
+        while True:
+            try:
+                await self.sweep()
+            except (NocoDBUnavailable, NocoDBRequestError) as exc:
+                # Even with the periodic sweep off, the start-up sweep must happen once NocoDB is back.
+                log.warning("sweep failed, retried later: %s", exc.message)
+                await asyncio.sleep(
+                    min(interval, SWEEP_RETRY_SECONDS) if interval > 0 else SWEEP_RETRY_SECONDS
+                )
+                continue
+            if interval <= 0:
+                return
+            await asyncio.sleep(interval)
