@@ -70,6 +70,23 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         faces.pool.close()
 
 
+def _declare_error_shape(schema: dict[str, Any]) -> dict[str, Any]:
+    """FastAPI documents its own 422 body; facegate answers every error in ``ErrorResponse``."""
+    components = schema["components"]["schemas"]
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    for path in schema["paths"].values():
+        for operation in path.values():
+            for status, response in operation.get("responses", {}).items():
+                content = response.get("content", {}).get("application/json", {})
+                if content.get("schema", {}).get("$ref", "").endswith("/HTTPValidationError"):
+                    content["schema"] = {"$ref": "#/components/schemas/ErrorResponse"}
+                    response["description"] = (
+                        "Validation Error" if status == "422" else response["description"]
+                    )
+    return schema
+
+
 def create_app(
     settings: Settings | None = None, *, nocodb_transport: httpx.AsyncBaseTransport | None = None
 ) -> FastAPI:
@@ -92,7 +109,7 @@ def create_app(
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
             schema["components"]["schemas"].update(webhooks.openapi_schemas())
-            app.openapi_schema = schema
+            app.openapi_schema = _declare_error_shape(schema)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

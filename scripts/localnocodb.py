@@ -1,8 +1,8 @@
 """Run a real NocoDB (npm package, embedded SQLite) on this machine.
 
-Used by the integration tests and by the README's "run" command. The npm install is ~1.4 GB and takes minutes,
-so it lives in a cache folder outside the checkout, keyed by a hash of ``package-lock.json``: changing the lock
-file gives a fresh install, and every later run reuses it.
+Used by the integration tests and by the README's "run" command. The npm install is ~1.4 GB and takes
+minutes, so it lives in a cache folder outside the checkout, keyed by a hash of ``package-lock.json``:
+changing the lock file gives a fresh install, and every later run reuses it.
 
 CLI::
 
@@ -118,7 +118,7 @@ def _run_npm(args: list[str], cwd: Path) -> None:
     _log(f"$ npm {' '.join(args)}  (in {cwd})")
     started = time.monotonic()
     # Output goes to our stderr (fd 2) so progress is visible and stdout stays clean for the CLI.
-    result = subprocess.run(  # noqa: PLW1510 - checked below with a better message
+    result = subprocess.run(
         [npm, *args],
         cwd=cwd,
         stdin=subprocess.DEVNULL,
@@ -189,6 +189,8 @@ def free_port() -> int:
 
 def _port_is_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # Like node's listen(): connections in TIME_WAIT after a restart must not count as "in use".
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((HOST, port))
         except OSError:

@@ -100,10 +100,12 @@ def decode(data: bytes, limits: Limits) -> DecodedImage:
     opened = _open(data, limits)
     image: Image.Image = opened
     image_format = str(opened.format)
+    full_size = opened.size
     try:
-        display_width, display_height = _displayed_size(image)
         _reduce_while_decoding(opened, limits.max_side)
+        # Load before reading EXIF: for PNG, reading EXIF loads the pixels and hides a decoding error.
         image.load()
+        display_width, display_height = _displayed_size(image, full_size)
         image = _exif_transposed(image)
         image = _to_rgb(image)
         if max(image.size) > limits.max_side:
@@ -143,8 +145,8 @@ def _open(data: bytes, limits: Limits) -> ImageFile.ImageFile:
     return image
 
 
-def _displayed_size(image: Image.Image) -> tuple[int, int]:
-    width, height = image.size
+def _displayed_size(image: Image.Image, full_size: tuple[int, int]) -> tuple[int, int]:
+    width, height = full_size
     if _orientation(image) in _TRANSPOSED_ORIENTATIONS:
         return height, width
     return width, height

@@ -16,7 +16,7 @@ from scripts.localnocodb import LocalNocoDB, free_port, install, is_installed
 
 INTEGRATION_DIR = Path(__file__).resolve().parent
 ADMIN_EMAIL = "admin@facegate.test"
-ADMIN_PASSWORD = "Integration-Test-Password-1"  # noqa: S105 - a throwaway local instance
+ADMIN_PASSWORD = "Integration-Test-Password-1"  # a throwaway local instance
 # A cold npm install (~2 min) plus sqlite3's compile (~1-2 min) plus NocoDB's first start can
 # exceed pyproject's per-test timeout of 300 s; it runs inside the first test's fixture setup.
 COLD_INSTALL_TIMEOUT_SECONDS = 1500

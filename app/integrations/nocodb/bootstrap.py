@@ -22,11 +22,11 @@ import httpx
 logger = logging.getLogger(__name__)
 
 REQUEST_TIMEOUT_SECONDS: Final = 30.0
-TOKEN_DESCRIPTION: Final = "facegate"
+TOKEN_DESCRIPTION: Final = "facegate"  # noqa: S105 - a label, not a secret
 HOOK_TITLE: Final = "facegate"
 DEFAULT_FORM_TITLE: Final = "Upload"
 WEBHOOK_PATH: Final = "/webhooks/nocodb"
-SECRET_HEADER: Final = "X-Facegate-Secret"
+SECRET_HEADER: Final = "X-Facegate-Secret"  # noqa: S105 - a header name
 # Without a body template NocoDB's v3 webhooks POST an empty body.
 WEBHOOK_BODY_TEMPLATE: Final = "{{ json event }}"
 

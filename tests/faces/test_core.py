@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from PIL import ImageFile
+
+from app.faces.core import ReferenceMatrix, distance_matrix, min_per_politician, nearest
+
+
+def _random(rng: np.random.Generator, n: int) -> np.ndarray:
+    return rng.normal(0, 0.1, size=(n, 128))
+
+
+def test_distance_matrix_matches_pairwise_norms() -> None:
+    rng = np.random.default_rng(1)
+    refs = {"a": list(_random(rng, 3)), "b": list(_random(rng, 5)), "c": list(_random(rng, 1))}
+    matrix = ReferenceMatrix.build(refs)
+    faces = _random(rng, 4)
+    d = distance_matrix(faces, matrix)
+    assert d.shape == (4, 9)
+    expected = np.linalg.norm(faces[:, None, :] - matrix.encodings[None, :, :], axis=2)
+    np.testing.assert_allclose(d, expected, atol=1e-12)
+
+
+def test_grouping_and_minimum_per_politician() -> None:
+    rng = np.random.default_rng(2)
+    a, b = _random(rng, 2), _random(rng, 3)
+    matrix = ReferenceMatrix.build({"b": list(b), "a": list(a)})
+    assert matrix.labels == ("a", "b")
+    assert matrix.count("a") == 2 and matrix.count("b") == 3
+    faces = np.stack([a[1] + 1e-3, b[2] + 1e-3])
+    per = min_per_politician(distance_matrix(faces, matrix), matrix)
+    assert per.shape == (2, 2)
+    np.testing.assert_allclose(per[0, 0], np.linalg.norm(faces[0] - a[1]), atol=1e-12)
+    np.testing.assert_allclose(per[1, 1], np.linalg.norm(faces[1] - b[2]), atol=1e-12)
+    index, dist = nearest(per)
+    assert list(index) == [0, 1]
+    assert dist[0] == pytest.approx(per[0, 0])
+
+
+def test_identical_vectors_have_exactly_zero_distance() -> None:
+    # The |a|^2 + |b|^2 - 2ab shortcut cancels badly near zero; the core recomputes those entries.
+    rng = np.random.default_rng(3)
+    refs = _random(rng, 4)
+    matrix = ReferenceMatrix.build({"x": list(refs)})
+    d = distance_matrix(refs, matrix)
+    np.testing.assert_array_less(np.diag(d), 1e-15)
+
+
+def test_empty_inputs() -> None:
+    empty = ReferenceMatrix.build({})
+    assert distance_matrix(np.empty((0, 128)), empty).shape == (0, 0)
+    assert distance_matrix(np.zeros((2, 128)), empty).shape == (2, 0)
+    assert min_per_politician(np.zeros((2, 0)), empty).shape == (2, 0)
+    matrix = ReferenceMatrix.build({"x": [np.zeros(128)]})
+    assert distance_matrix(np.empty((0, 128)), matrix).shape == (0, 1)
+
+
+def test_agrees_with_face_recognition_on_real_encodings(real_encodings: dict[str, np.ndarray]) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import face_recognition
+    # Importing face_recognition.api turns this on for the process; the intake must not inherit it.
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    names = sorted(real_encodings)
+    known = np.stack([real_encodings[n] for n in names])
+    matrix = ReferenceMatrix.build({"all": list(known)})
+    ours = distance_matrix(known, matrix)
+    for i, name in enumerate(names):
+        theirs = face_recognition.face_distance(known, real_encodings[name])
+        np.testing.assert_allclose(ours[i], theirs, rtol=0, atol=1e-9)

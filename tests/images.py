@@ -1,0 +1,77 @@
+"""Test pictures made from the downloaded sample photos (never committed; see scripts/fetch_samples.py)."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from pathlib import Path
+
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / ".samples"
+
+
+def sample(name: str) -> bytes:
+    path = SAMPLES / name
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: run `python3 scripts/fetch_samples.py` first")
+    return path.read_bytes()
+
+
+def open_sample(name: str) -> Image.Image:
+    return Image.open(io.BytesIO(sample(name)))
+
+
+def encode(image: Image.Image, fmt: str, **options: object) -> bytes:
+    out = io.BytesIO()
+    image.save(out, fmt, **options)
+    return out.getvalue()
+
+
+def exif_rotated(name: str, orientation: int = 6) -> bytes:
+    """A JPEG stored sideways with an EXIF Orientation tag, as phones write them; displays upright."""
+    upright = open_sample(name).convert("RGB")
+    stored = {
+        6: upright.transpose(Image.Transpose.ROTATE_90),
+        8: upright.transpose(Image.Transpose.ROTATE_270),
+    }[orientation]
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    return encode(stored, "JPEG", quality=92, exif=exif.tobytes())
+
+
+def side_by_side(*names: str, height: int = 600) -> bytes:
+    """Several sample faces pasted next to each other: a picture with several faces."""
+    parts = []
+    for name in names:
+        image = open_sample(name).convert("RGB")
+        parts.append(image.resize((round(image.width * height / image.height), height)))
+    canvas = Image.new("RGB", (sum(p.width for p in parts), height), "white")
+    x = 0
+    for part in parts:
+        canvas.paste(part, (x, 0))
+        x += part.width
+    return encode(canvas, "JPEG", quality=90)
+
+
+def png_declaring(width: int, height: int) -> bytes:
+    """A tiny PNG whose header declares ``width`` x ``height`` pixels (a decompression bomb's header)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    # A few bytes of a deflate stream; decoding would need width * height * 3 bytes.
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 1024))
+        + chunk(b"IEND", b"")
+    )
