@@ -1,0 +1,112 @@
+"""``facegate`` command line: ``facegate bootstrap`` sets up a NocoDB for facegate."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import sys
+from pathlib import Path
+
+from app.config import Settings
+from app.faces.references import read_politicians
+from app.integrations.nocodb.bootstrap import BootstrapError, BootstrapResult, bootstrap
+
+PASSWORD_ENV = "NOCODB_ADMIN_PASSWORD"  # noqa: S105 - the name of a variable, not a secret
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            key, sep, value = line.partition("=")
+            if sep and not line.lstrip().startswith("#"):
+                values[key.strip()] = value.strip()
+    return values
+
+
+def write_env_file(path: Path, updates: dict[str, str]) -> None:
+    """Set ``updates`` in a dotenv file, keeping its other lines; the file is private (0600)."""
+    lines = path.read_text().splitlines() if path.exists() else []
+    seen: set[str] = set()
+    out = []
+    for line in lines:
+        key = line.partition("=")[0].strip()
+        if key in updates and not line.lstrip().startswith("#"):
+            out.append(f"{key}={updates[key]}")
+            seen.add(key)
+        else:
+            out.append(line)
+    out += [f"{key}={value}" for key, value in updates.items() if key not in seen]
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    path.write_text("\n".join(out) + "\n")
+
+
+async def run_bootstrap(
+    *, nocodb_url: str, email: str, password: str, facegate_url: str, env_file: Path, reference_dir: Path
+) -> BootstrapResult:
+    """Bootstrap NocoDB and write the settings facegate needs into ``env_file``; idempotent."""
+    current = read_env_file(env_file)
+    secret = current.get("FACEGATE_WEBHOOK_SECRET") or secrets.token_urlsafe(32)
+    result = await bootstrap(
+        base_url=nocodb_url,
+        email=email,
+        password=password,
+        facegate_url=facegate_url,
+        webhook_secret=secret,
+        politicians=[p.slug for p in read_politicians(reference_dir)],
+        api_token=current.get("FACEGATE_NOCODB_API_TOKEN") or None,
+    )
+    write_env_file(
+        env_file,
+        {
+            "FACEGATE_NOCODB_URL": nocodb_url,
+            "FACEGATE_NOCODB_API_TOKEN": result.api_token,
+            "FACEGATE_NOCODB_TABLE_ID": result.table_id,
+            "FACEGATE_WEBHOOK_SECRET": secret,
+            "FACEGATE_FORM_URL": result.form_url,
+        },
+    )
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="facegate")
+    commands = parser.add_subparsers(dest="command", required=True)
+    boot = commands.add_parser(
+        "bootstrap", help="create the uploads table, public form and webhook in NocoDB"
+    )
+    boot.add_argument("--nocodb-url", required=True)
+    boot.add_argument(
+        "--email", required=True, help=f"NocoDB admin e-mail; the password is read from ${PASSWORD_ENV}"
+    )
+    boot.add_argument("--facegate-url", default="http://127.0.0.1:8000", help="where NocoDB reaches facegate")
+    boot.add_argument("--env-file", type=Path, default=Path(".env"), help="settings file to write")
+    args = parser.parse_args(argv)
+
+    password = os.environ.get(PASSWORD_ENV)
+    if not password:
+        parser.error(f"set ${PASSWORD_ENV} to the NocoDB admin password")
+    try:
+        result = asyncio.run(
+            run_bootstrap(
+                nocodb_url=args.nocodb_url,
+                email=args.email,
+                password=password,
+                facegate_url=args.facegate_url,
+                env_file=args.env_file,
+                reference_dir=Settings().reference_dir,
+            )
+        )
+    except BootstrapError as exc:
+        print(f"facegate bootstrap: {exc}", file=sys.stderr)
+        return 1
+    print(f"table {result.table_id}; settings written to {args.env_file}")
+    print(f"public upload form: {result.form_url}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
