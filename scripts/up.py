@@ -69,25 +69,16 @@ def main() -> int:
         print(
             "\n"
             f"  Upload form (open it, upload a photo):  {result.form_url}\n"
-            f"  NocoDB admin ({email}; password in {data_dir / 'nocodb-admin.json'}): {nocodb.url}\n"
-            f"  facegate: http://127.0.0.1:{args.port}   decisions: /decisions   check by hand: POST /verify\n",
+            f"  NocoDB admin: {nocodb.url} ({email}, password in {data_dir / 'nocodb-admin.json'})\n"
+            f"  facegate: http://127.0.0.1:{args.port} (/decisions, /verify, /docs)\n",
             flush=True,
         )
         env = os.environ | {"FACEGATE_DATA_DIR": str(data_dir / "facegate")}
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "app.main:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(args.port),
-            ],
-            cwd=ROOT,
-            env=env,
-        )
+        host = ["--host", "127.0.0.1", "--port", str(args.port)]
+        command = [sys.executable, "-m", "uvicorn", "app.main:app", *host]
+        server = subprocess.Popen(command, cwd=ROOT, env=env)
+        # SIGTERM ends this script like Ctrl-C does, so both servers always stop.
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
         try:
             return server.wait()
         except KeyboardInterrupt:
