@@ -31,6 +31,7 @@ class Readiness(BaseModel):
 
 class DecisionOut(BaseModel):
     id: int
+    row_key: str = Field(description="One upload: NocoDB reuses row Ids, so the key adds time and files.")
     table_id: str
     row_id: int
     politician: str | None
@@ -50,6 +51,7 @@ class DecisionOut(BaseModel):
     def from_record(cls, record: DecisionRecord) -> DecisionOut:
         return cls(
             id=record.id,
+            row_key=record.row_key,
             table_id=record.table_id,
             row_id=record.row_id,
             politician=record.politician,
@@ -70,6 +72,7 @@ class DecisionPage(BaseModel):
 
 class JobOut(BaseModel):
     id: int
+    row_key: str
     table_id: str
     row_id: int
     source: str
@@ -83,6 +86,7 @@ class JobOut(BaseModel):
     def from_job(cls, job: Job) -> JobOut:
         return cls(
             id=job.id,
+            row_key=job.row_key,
             table_id=job.table_id,
             row_id=job.row_id,
             source=job.source,

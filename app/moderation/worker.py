@@ -149,9 +149,10 @@ class Sweeper:
         while True:
             try:
                 await self.sweep()
-            except (NocoDBUnavailable, NocoDBRequestError) as exc:
-                # Even with the periodic sweep off, the start-up sweep must happen once NocoDB is back.
-                log.warning("sweep failed, retried later: %s", exc.message)
+            except Exception as exc:
+                # Even with the periodic sweep off, the start-up sweep must happen once NocoDB is back;
+                # nothing NocoDB answers may end the sweeper for the rest of the process's life.
+                log.warning("sweep failed, retried later: %s", getattr(exc, "message", type(exc).__name__))
                 await asyncio.sleep(
                     min(interval, SWEEP_RETRY_SECONDS) if interval > 0 else SWEEP_RETRY_SECONDS
                 )

@@ -56,7 +56,7 @@ class NocoDBClient:
     ) -> None:
         self.base_url = base_url.rstrip("/") + "/"
         self._origin = _origin(self.base_url)
-        self._allowed_origins = {self._origin, *(o.rstrip("/") for o in allowed_origins)}
+        self._allowed_origins = {self._origin, *(_origin(o) for o in allowed_origins)}
         headers = {"xc-token": api_token} if api_token else {}
         self._http = httpx.AsyncClient(
             base_url=self.base_url, headers=headers, timeout=DEFAULT_TIMEOUT, transport=transport
@@ -87,21 +87,29 @@ class NocoDBClient:
             "offset": offset,
         }
         body = await self._json("GET", f"api/v2/tables/{table_id}/records", params=params)
-        page_info = body.get("pageInfo") or {}
+        if not isinstance(body, dict) or not isinstance(body.get("list", []), list):
+            raise NocoDBUnavailable("NocoDB answered the records list with an unexpected body.")
+        page_info = body["pageInfo"] if isinstance(body.get("pageInfo"), dict) else {}
         rows = [row for row in body.get("list") or [] if isinstance(row, dict)]
         return Page(rows=rows, is_last=bool(page_info.get("isLastPage", len(rows) < limit)))
 
     async def iter_rows(
         self, table_id: str, *, where: str, fields: Sequence[str]
     ) -> AsyncIterator[dict[str, Any]]:
-        offset = 0
+        """Every matching row, by ascending Id.
+
+        Pages by key (``Id > last``), not by offset: rows decided while the sweep pages through the
+        filtered set would otherwise shift the later rows out of reach.
+        """
+        last_id = 0
         while True:
-            page = await self.list_rows(table_id, where=where, fields=fields, offset=offset)
+            page = await self.list_rows(table_id, where=f"{where}~and(Id,gt,{last_id})", fields=fields)
+            ids = [row["Id"] for row in page.rows if isinstance(row.get("Id"), int)]
             for row in page.rows:
                 yield row
-            if page.is_last or not page.rows:
+            if page.is_last or not ids or max(ids) <= last_id:
                 return
-            offset += len(page.rows)
+            last_id = max(ids)
 
     async def get_row(self, table_id: str, row_id: int) -> dict[str, Any] | None:
         """The row, or None when it does not exist (any more)."""
@@ -180,6 +188,12 @@ class NocoDBClient:
         return list(dict.fromkeys(urls))
 
     def _resolve(self, location: str) -> str:
+        try:
+            return self._resolve_url(location)
+        except ValueError as exc:  # urlsplit and .port refuse malformed hosts and ports
+            raise AttachmentRefused(f"Attachment URL is malformed: {exc}") from exc
+
+    def _resolve_url(self, location: str) -> str:
         parts = urlsplit(location)
         if parts.scheme or parts.netloc:
             if parts.scheme not in {"http", "https"}:
@@ -248,7 +262,9 @@ class NocoDBClient:
                         chunks.append(chunk)
                     return b"".join(chunks)
             except httpx.TransportError as exc:
-                raise NocoDBUnavailable(f"Attachment download failed: {type(exc).__name__}") from exc
+                raise NocoDBUnavailable(
+                    f"NocoDB is unreachable (attachment download): {type(exc).__name__}"
+                ) from exc
         raise AttachmentRefused("Too many redirects for the attachment.")
 
 

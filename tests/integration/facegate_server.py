@@ -1,0 +1,82 @@
+"""facegate as a real server process (uvicorn), so tests can stop, kill and restart it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+START_TIMEOUT_SECONDS = 90.0
+
+
+class FacegateServer:
+    def __init__(self, *, port: int, env: Mapping[str, str], workdir: Path) -> None:
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.env = dict(env)
+        self.workdir = workdir  # no .env there: the settings come from ``env`` only
+        self.log_path = workdir / "facegate.log"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        assert self._process is None, "already started"
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("FACEGATE_")} | self.env
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "app.main:app",
+            "--app-dir",
+            str(ROOT),
+            "--port",
+            str(self.port),
+        ]
+        with self.log_path.open("ab") as log:  # the child keeps its own copy of the descriptor
+            self._process = subprocess.Popen(
+                command,
+                cwd=self.workdir,
+                env=environment,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"facegate exited at start-up:\n{self.log_tail()}")
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"facegate not ready after {START_TIMEOUT_SECONDS} s:\n{self.log_tail()}")
+
+    def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 40.0) -> None:
+        if self._process is None:
+            return
+        os.killpg(self._process.pid, sig)
+        try:
+            self._process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self._process.pid, signal.SIGKILL)
+            self._process.wait(10)
+        self._process = None
+
+    def pause(self) -> None:
+        assert self._process is not None
+        os.killpg(self._process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self._process is not None
+        os.killpg(self._process.pid, signal.SIGCONT)
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])

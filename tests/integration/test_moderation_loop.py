@@ -1,0 +1,297 @@
+"""The moderation loop end to end: a real NocoDB, its real webhook, facegate as a real server.
+
+Uploads go through NocoDB's public shared-form endpoint, as the form page in a browser sends them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import statistics
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from app.integrations.nocodb.bootstrap import BootstrapResult, bootstrap
+from app.moderation.rows import FieldNames, parse_row, row_key
+from scripts.localnocodb import free_port
+from tests.images import ROOT, sample, side_by_side
+from tests.integration.conftest import NocoDBInstance
+from tests.integration.facegate_server import FacegateServer
+
+WEBHOOK_SECRET = "loop-test-secret"
+OPERATOR_KEY = "loop-operator-key"
+DECIDE_TIMEOUT_SECONDS = 90.0
+LATENCIES: list[float] = []
+FIELDS = FieldNames(image="Image", politician="Politician", status="Status")
+
+
+@dataclass(frozen=True)
+class Loop:
+    nocodb: NocoDBInstance
+    setup: BootstrapResult
+    facegate: FacegateServer
+
+    def api(self) -> httpx.Client:
+        return httpx.Client(base_url=self.nocodb.url, headers={"xc-token": self.setup.api_token}, timeout=30)
+
+    def submit(self, politician: str, image: bytes, name: str = "upload.jpg") -> dict[str, Any]:
+        """One upload through the public form: multipart, no credentials."""
+        response = httpx.post(
+            f"{self.nocodb.url}/api/v2/public/shared-view/{self.setup.form_uuid}/rows",
+            data={"data": json.dumps({"Politician": politician})},
+            files={"Image": (name, image, "image/jpeg")},
+            timeout=30,
+        )
+        assert response.status_code == 200, response.text
+        row: dict[str, Any] = response.json()
+        return row
+
+    def row(self, row_id: int) -> dict[str, Any] | None:
+        with self.api() as api:
+            response = api.get(f"/api/v2/tables/{self.setup.table_id}/records/{row_id}")
+        if response.status_code == 404:
+            return None
+        response.raise_for_status()
+        body: dict[str, Any] = response.json()
+        return body or None  # NocoDB answers {} for some missing rows
+
+    def wait_final(self, row: dict[str, Any], expected: str, started: float | None = None) -> None:
+        """Poll NocoDB until the row is approved or gone; ``expected`` is 'approved' or 'deleted'."""
+        deadline = time.monotonic() + DECIDE_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            current = self.row(row["Id"])
+            state = (
+                "deleted" if current is None else "approved" if current.get("Status") == "approved" else None
+            )
+            if state is not None:
+                assert state == expected, f"row {row['Id']}: {state}, expected {expected}"
+                if started is not None:
+                    LATENCIES.append(time.monotonic() - started)
+                return
+            time.sleep(0.1)
+        raise AssertionError(
+            f"row {row['Id']} undecided after {DECIDE_TIMEOUT_SECONDS} s:\n{self.facegate.log_tail()}"
+        )
+
+    def decisions(self, row_id: int) -> list[dict[str, Any]]:
+        response = httpx.get(
+            f"{self.facegate.url}/decisions",
+            params={"row_id": row_id, "limit": 500},
+            headers={"X-API-Key": OPERATOR_KEY},
+            timeout=10,
+        )
+        response.raise_for_status()
+        items: list[dict[str, Any]] = response.json()["items"]
+        return items
+
+
+@pytest.fixture(scope="module")
+def loop(nocodb: NocoDBInstance, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
+    port = free_port()
+    setup = asyncio.run(
+        bootstrap(
+            base_url=nocodb.url,
+            email=nocodb.admin_email,
+            password=nocodb.admin_password,
+            facegate_url=f"http://127.0.0.1:{port}",
+            webhook_secret=WEBHOOK_SECRET,
+            politicians=["obama", "biden"],
+            base_title="moderation-loop",
+        )
+    )
+    workdir = tmp_path_factory.mktemp("facegate")
+    shutil.copytree(ROOT / "reference_faces", workdir / "reference_faces")
+    server = FacegateServer(
+        port=port,
+        workdir=workdir,
+        env={
+            "FACEGATE_REFERENCE_DIR": str(workdir / "reference_faces"),
+            "FACEGATE_DATA_DIR": str(workdir / "data"),
+            "FACEGATE_WORKERS": "2",
+            "FACEGATE_NOCODB_URL": nocodb.url,
+            "FACEGATE_NOCODB_API_TOKEN": setup.api_token,
+            "FACEGATE_NOCODB_TABLE_ID": setup.table_id,
+            "FACEGATE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "FACEGATE_OPERATOR_API_KEY": OPERATOR_KEY,
+            "FACEGATE_SWEEP_INTERVAL_SECONDS": "5",
+        },
+    )
+    server.start()
+    try:
+        yield Loop(nocodb=nocodb, setup=setup, facegate=server)
+    finally:
+        server.stop()
+        if LATENCIES:
+            ordered = sorted(LATENCIES)
+            p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+            print(
+                f"\n[moderation loop] submission to final row state: n={len(ordered)}"
+                f" p50={statistics.median(ordered):.2f}s p95={p95:.2f}s max={ordered[-1]:.2f}s"
+            )
+
+
+def _decisions_of(loop: Loop, row: dict[str, Any]) -> list[dict[str, Any]]:
+    """The decisions about this upload (a row Id may have served several uploads)."""
+    key = row_key(loop.setup.table_id, parse_row(row, FIELDS))
+    return [d for d in loop.decisions(row["Id"]) if d["row_key"] == key]
+
+
+def _assert_decided_once(loop: Loop, row: dict[str, Any], decision: str, reason: str, action: str) -> None:
+    decisions = _decisions_of(loop, row)
+    assert len(decisions) == 1, decisions
+    (record,) = decisions
+    assert (record["decision"], record["reason"], record["action"]) == (decision, reason, action)
+
+
+def test_matching_photo_is_approved(loop: Loop) -> None:
+    started = time.monotonic()
+    row = loop.submit("obama", sample("obama2.jpg"))
+    loop.wait_final(row, "approved", started)
+    _assert_decided_once(loop, row, "approved", "match", "approved")
+
+
+def test_other_person_is_deleted(loop: Loop) -> None:
+    started = time.monotonic()
+    row = loop.submit("obama", sample("biden.jpg"))
+    loop.wait_final(row, "deleted", started)
+    _assert_decided_once(loop, row, "rejected", "no_match", "deleted")
+
+
+def test_photo_without_face_is_deleted(loop: Loop) -> None:
+    started = time.monotonic()
+    row = loop.submit("biden", sample("cat.png"), "cat.png")
+    loop.wait_final(row, "deleted", started)
+    _assert_decided_once(loop, row, "rejected", "no_face", "deleted")
+
+
+def test_photo_with_two_faces_is_deleted(loop: Loop) -> None:
+    started = time.monotonic()
+    row = loop.submit("obama", side_by_side("obama2.jpg", "biden.jpg"))
+    loop.wait_final(row, "deleted", started)
+    _assert_decided_once(loop, row, "rejected", "multiple_faces", "deleted")
+
+
+def test_not_an_image_is_deleted(loop: Loop) -> None:
+    row = loop.submit("obama", b"<html><body>not a picture</body></html>", "face.jpg")
+    loop.wait_final(row, "deleted")
+    _assert_decided_once(loop, row, "rejected", "unreadable_image", "deleted")
+
+
+def test_ten_rows_in_one_bulk_insert_are_all_decided(loop: Loop) -> None:
+    photos = {"obama2.jpg": "approved", "biden.jpg": "deleted"}
+    with loop.api() as api:
+        stored = {}
+        for name in photos:
+            response = api.post("/api/v2/storage/upload", files={"files": (name, sample(name), "image/jpeg")})
+            response.raise_for_status()
+            stored[name] = response.json()
+        names = [name for _ in range(5) for name in photos]
+        body = [{"Politician": "obama", "Image": stored[name]} for name in names]
+        started = time.monotonic()
+        response = api.post(f"/api/v2/tables/{loop.setup.table_id}/records", json=body)
+        response.raise_for_status()
+        ids = [r["Id"] for r in response.json()]
+        rows = [api.get(f"/api/v2/tables/{loop.setup.table_id}/records/{i}").json() for i in ids]
+    assert len(rows) == 10
+    for row, name in zip(rows, names, strict=True):
+        loop.wait_final(row, photos[name], started)
+        assert len(_decisions_of(loop, row)) == 1
+
+
+def test_rows_submitted_while_facegate_is_down_are_decided_after_it_starts(loop: Loop) -> None:
+    loop.facegate.stop()
+    rows = [
+        (loop.submit("obama", sample("obama3.jpg")), "approved"),
+        (loop.submit("biden", sample("obama2.jpg")), "deleted"),
+        (loop.submit("biden", sample("rocket.jpg")), "deleted"),
+    ]
+    time.sleep(1)  # NocoDB's webhooks for these rows fail now, and are never sent again
+    loop.facegate.start()  # the start-up sweep finds them
+    for row, expected in rows:
+        loop.wait_final(row, expected)
+        assert len(_decisions_of(loop, row)) == 1
+
+
+def test_nocodb_down_while_jobs_wait_then_back(loop: Loop) -> None:
+    # Real rows, whose webhooks are lost while facegate is down; then NocoDB goes down too, and
+    # facegate receives the rows' insert events (the v3 body NocoDB sends): the jobs cannot download
+    # nor act, and must wait in the queue until NocoDB is back.
+    loop.facegate.stop()
+    rows = [
+        (loop.submit("obama", sample("obama.jpg")), "approved"),
+        (loop.submit("obama", sample("biden.jpg")), "deleted"),
+        (loop.submit("biden", sample("biden.jpg")), "approved"),
+        (loop.submit("biden", sample("obama3.jpg")), "deleted"),
+    ]
+    loop.nocodb.server.stop()
+    try:
+        loop.facegate.start()
+        event = {
+            "type": "records.after.insert",
+            "version": "v3",
+            "data": {"table_id": loop.setup.table_id, "table_name": "Uploads", "rows": [r for r, _ in rows]},
+        }
+        response = httpx.post(
+            f"{loop.facegate.url}/webhooks/nocodb", json=event, headers={"X-Facegate-Secret": WEBHOOK_SECRET}
+        )
+        assert response.status_code == 202 and response.json()["queued"] == 4
+        keys = {row_key(loop.setup.table_id, parse_row(row, FIELDS)) for row, _ in rows}
+        deadline = time.monotonic() + 30
+        waiting: list[dict[str, Any]] = []
+        while time.monotonic() < deadline and len(waiting) < len(rows):
+            time.sleep(0.3)
+            jobs = httpx.get(
+                f"{loop.facegate.url}/jobs", headers={"X-API-Key": OPERATOR_KEY}, timeout=10
+            ).json()
+            waiting = [
+                j
+                for j in jobs["items"]
+                if j["row_key"] in keys and j["last_error"] and j["state"] == "queued"
+            ]
+        assert len(waiting) == len(rows), jobs
+        assert all("unreachable" in j["last_error"] for j in waiting), waiting
+        time.sleep(3)  # a few retries against the dead NocoDB
+    finally:
+        loop.nocodb.server.start()
+    for row, expected in rows:
+        loop.wait_final(row, expected)
+        _assert_decided_once(loop, row, *_expected_decision(expected))
+
+
+def _expected_decision(expected: str) -> tuple[str, str, str]:
+    return (
+        ("approved", "match", "approved") if expected == "approved" else ("rejected", "no_match", "deleted")
+    )
+
+
+def test_replayed_webhook_does_not_act_on_a_reused_row_id(loop: Loop) -> None:
+    # NocoDB reuses the highest Id after it is deleted: a replay of the old event must not touch the new row.
+    rejected = loop.submit("obama", sample("biden.jpg"))
+    loop.wait_final(rejected, "deleted")
+    old_event = {
+        "type": "records.after.insert",
+        "version": "v3",
+        "data": {"table_id": loop.setup.table_id, "table_name": "Uploads", "rows": [rejected]},
+    }
+    reused = loop.submit("obama", sample("obama2.jpg"))
+    assert reused["Id"] == rejected["Id"]
+    loop.wait_final(reused, "approved")
+    response = httpx.post(
+        f"{loop.facegate.url}/webhooks/nocodb",
+        json=old_event,
+        headers={"X-Facegate-Secret": WEBHOOK_SECRET},
+        timeout=10,
+    )
+    assert response.status_code == 202
+    assert response.json()["queued"] == 0
+    time.sleep(1)
+    current = loop.row(reused["Id"])
+    assert current is not None and current["Status"] == "approved"
+    assert len(_decisions_of(loop, rejected)) == 1
+    assert len(_decisions_of(loop, reused)) == 1
