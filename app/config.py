@@ -75,7 +75,8 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         # An empty secret verifies against an empty key, which anyone can forge.
-        if isinstance(value, str) and not value.strip():
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if isinstance(text, str) and not text.strip():
             return None
         return value
 

@@ -92,6 +92,9 @@ def create_app(
 ) -> FastAPI:
     """The app; tests pass their own settings and, for a fake NocoDB, an httpx transport."""
     settings = settings or get_settings()
+    if not logging.getLogger().handlers:
+        # Under uvicorn only its own loggers have handlers; facegate's decisions should show too.
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = FastAPI(
         title="facegate",
         version="0.1.0",

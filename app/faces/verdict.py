@@ -11,7 +11,7 @@ from enum import StrEnum
 import numpy as np
 from pydantic import BaseModel, Field
 
-from app.faces.core import Matrix, ReferenceMatrix, distance_matrix, min_per_politician
+from app.faces.core import Matrix, ReferenceMatrix, politician_distances
 
 
 class Decision(StrEnum):
@@ -68,7 +68,7 @@ def decide(
     most the politician's tolerance. Without a claim, the face's best match is the politician whose
     distance is smallest relative to that politician's tolerance.
     """
-    per_politician = min_per_politician(distance_matrix(encodings, references), references)
+    per_politician = politician_distances(encodings, references)
     tolerance_row = np.array([tolerances.get(slug, default_tolerance) for slug in references.labels])
     faces = [
         _face_result(box, per_politician[i], references.labels, tolerance_row) for i, box in enumerate(boxes)

@@ -73,16 +73,7 @@ class ModerationService:
         action = await self.act(job, row, record)
         approval = (job, record.politician or "", row.attachments) if action == "approved" else None
         await asyncio.to_thread(self.store.record_action, job.row_key, action, approval=approval)
-        log.info(
-            "row decided",
-            extra={
-                "job_id": job.id,
-                "row_id": job.row_id,
-                "decision": record.decision,
-                "reason": record.reason,
-                "action": action,
-            },
-        )
+        log.info("job %d: row %d %s (%s), %s", job.id, job.row_id, record.decision, record.reason, action)
         return action
 
     async def decide(self, row: UploadRow) -> RowVerdict:

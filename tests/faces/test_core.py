@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import ImageFile
 
-from app.faces.core import ReferenceMatrix, distance_matrix, min_per_politician, nearest
+from app.faces.core import ReferenceMatrix, distance_matrix, min_per_politician, politician_distances
 
 
 def _random(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -35,9 +35,8 @@ def test_grouping_and_minimum_per_politician() -> None:
     assert per.shape == (2, 2)
     np.testing.assert_allclose(per[0, 0], np.linalg.norm(faces[0] - a[1]), atol=1e-12)
     np.testing.assert_allclose(per[1, 1], np.linalg.norm(faces[1] - b[2]), atol=1e-12)
-    index, dist = nearest(per)
-    assert list(index) == [0, 1]
-    assert dist[0] == pytest.approx(per[0, 0])
+    np.testing.assert_allclose(politician_distances(faces, matrix), per, atol=1e-12)
+    assert list(np.argmin(per, axis=1)) == [0, 1]
 
 
 def test_identical_vectors_have_exactly_zero_distance() -> None:

@@ -1,0 +1,71 @@
+"""A fake NocoDB records API and file server, as an ``httpx.MockTransport`` handler."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+BASE = "http://nocodb.test"
+TABLE = "tbl1"
+
+
+@dataclass
+class FakeNocoDB:
+    rows: dict[int, dict[str, Any]] = field(default_factory=dict)
+    files: dict[str, bytes] = field(default_factory=dict)
+    calls: list[tuple[str, str]] = field(default_factory=list)
+    fail_with: int | None = None  # answer every records call with this status
+
+    def add(self, row_id: int, politician: str | None, *images: tuple[str, bytes]) -> dict[str, Any]:
+        attachments = []
+        for name, data in images:
+            path = f"download/2026/01/01/{row_id}/{name}"
+            self.files[path] = data
+            attachments.append(
+                {"id": f"att-{row_id}-{name}", "path": path, "title": name, "mimetype": "image/jpeg"}
+            )
+        row = {
+            "Id": row_id,
+            "CreatedAt": "2026-01-01 00:00:00+00:00",
+            "Politician": politician,
+            "Status": None,
+        }
+        row["Image"] = attachments or None
+        self.rows[row_id] = row
+        return row
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        self.calls.append((request.method, path))
+        if path.startswith("/download/"):
+            data = self.files.get(path.lstrip("/"))
+            return httpx.Response(200, content=data) if data is not None else httpx.Response(404)
+        if self.fail_with is not None:
+            return httpx.Response(self.fail_with, json={"msg": "failing on purpose"})
+        assert request.headers.get("xc-token") == "token"
+        records = f"/api/v2/tables/{TABLE}/records"
+        if request.method == "GET" and path.startswith(records + "/"):
+            row = self.rows.get(int(path.rsplit("/", 1)[1]))
+            return httpx.Response(200, json=row) if row else _not_found()
+        if request.method == "PATCH" and path == records:
+            body = json.loads(request.content)
+            if body["Id"] not in self.rows:
+                return _not_found()
+            self.rows[body["Id"]].update(body)
+            return httpx.Response(200, json={"Id": body["Id"]})
+        if request.method == "DELETE" and path == records:
+            (item,) = json.loads(request.content)
+            if self.rows.pop(item["Id"], None) is None:
+                return _not_found()
+            return httpx.Response(200, json=[item])
+        return httpx.Response(400, json={"msg": f"unexpected {request.method} {path}"})
+
+    def actions(self) -> list[tuple[str, str]]:
+        return [(m, p) for m, p in self.calls if m in {"PATCH", "DELETE"}]
+
+
+def _not_found() -> httpx.Response:
+    return httpx.Response(404, json={"error": "ERR_RECORD_NOT_FOUND"})

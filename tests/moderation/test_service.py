@@ -1,0 +1,154 @@
+"""Deciding and acting on one row, with the real face workers and a fake NocoDB."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from app.config import Action
+from app.faces.service import FaceService
+from app.integrations.nocodb.client import NocoDBClient
+from app.integrations.nocodb.errors import NocoDBUnavailable
+from app.moderation.rows import FieldNames, new_job, parse_row
+from app.moderation.service import ModerationService
+from app.moderation.store import Job, Store
+from tests.images import sample, side_by_side
+from tests.moderation.fake_nocodb import BASE, TABLE, FakeNocoDB
+
+FIELDS = FieldNames(image="Image", politician="Politician", status="Status")
+
+
+@pytest.fixture
+def faces(client: TestClient) -> FaceService:
+    service: FaceService = client.app.state.faces  # type: ignore[attr-defined]
+    return service
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    store = Store(tmp_path / "facegate.db")
+    yield store
+    store.close()
+
+
+def _service(
+    fake: FakeNocoDB, store: Store, faces: FaceService, action: Action = Action.DELETE
+) -> ModerationService:
+    nocodb = NocoDBClient(base_url=BASE, api_token="token", transport=httpx.MockTransport(fake.handler))
+    return ModerationService(
+        store=store, faces=faces, nocodb=nocodb, fields=FIELDS, action=action, max_download_bytes=20_000_000
+    )
+
+
+def _job(store: Store, row: dict[str, object]) -> Job:
+    store.enqueue([new_job(TABLE, parse_row(row, FIELDS))], source="test")
+    (job,) = store.claim(10)
+    return job
+
+
+def _run(service: ModerationService, job: Job) -> str:
+    return asyncio.run(service.process(job))
+
+
+def test_matching_upload_is_approved(faces: FaceService, store: Store) -> None:
+    fake = FakeNocoDB()
+    job = _job(store, fake.add(1, "obama", ("a.jpg", sample("obama2.jpg"))))
+    assert _run(_service(fake, store, faces), job) == "approved"
+    assert fake.rows[1]["Status"] == "approved"
+    (decision,) = store.decisions()
+    assert (decision.decision, decision.reason, decision.action) == ("approved", "match", "approved")
+    assert decision.distances[0]["obama"] < 0.6
+
+
+@pytest.mark.parametrize(
+    ("action", "expected_action", "row_left"),
+    [
+        (Action.DELETE, "deleted", False),
+        (Action.FLAG, "flagged", True),
+        (Action.DRY_RUN, "none (dry-run)", True),
+    ],
+)
+def test_rejection_follows_the_action_setting(
+    faces: FaceService, store: Store, action: Action, expected_action: str, row_left: bool
+) -> None:
+    fake = FakeNocoDB()
+    job = _job(store, fake.add(1, "obama", ("a.png", sample("cat.png"))))
+    assert _run(_service(fake, store, faces, action), job) == expected_action
+    assert (1 in fake.rows) is row_left
+    if action is Action.FLAG:
+        assert fake.rows[1]["Status"] == "rejected: no_face"
+    if action is Action.DRY_RUN:
+        assert fake.actions() == [] and fake.rows[1]["Status"] is None
+
+
+def test_every_image_must_pass(faces: FaceService, store: Store) -> None:
+    fake = FakeNocoDB()
+    row = fake.add(
+        1, "obama", ("a.jpg", sample("obama2.jpg")), ("b.jpg", side_by_side("obama2.jpg", "biden.jpg"))
+    )
+    assert _run(_service(fake, store, faces), _job(store, row)) == "deleted"
+    assert store.decisions()[0].reason == "multiple_faces"
+
+
+def test_row_without_image(faces: FaceService, store: Store) -> None:
+    fake = FakeNocoDB()
+    assert _run(_service(fake, store, faces), _job(store, fake.add(1, "obama"))) == "deleted"
+    assert store.decisions()[0].reason == "no_image"
+
+
+def test_unknown_politician(faces: FaceService, store: Store) -> None:
+    fake = FakeNocoDB()
+    row = fake.add(1, "nobody", ("a.jpg", sample("obama2.jpg")))
+    assert _run(_service(fake, store, faces), _job(store, row)) == "deleted"
+    assert store.decisions()[0].reason == "unknown_politician"
+
+
+def test_attachment_on_a_foreign_host_is_not_fetched(faces: FaceService, store: Store) -> None:
+    fake = FakeNocoDB()
+    row = fake.add(1, "obama")
+    row["Image"] = [{"id": "x", "url": "http://169.254.169.254/latest/meta-data"}]
+    assert _run(_service(fake, store, faces), _job(store, row)) == "deleted"
+    (decision,) = store.decisions()
+    assert decision.reason == "unreadable_image" and "not allowed" in (decision.detail or "")
+    assert not any("169.254" in p for _, p in fake.calls)
+
+
+def test_a_new_row_with_a_reused_id_is_left_alone(faces: FaceService, store: Store) -> None:
+    fake = FakeNocoDB()
+    job = _job(store, fake.add(1, "obama", ("a.jpg", sample("biden.jpg"))))
+    fake.add(1, "obama", ("other.jpg", sample("obama2.jpg")))  # deleted meanwhile, Id reused
+    assert _run(_service(fake, store, faces), job) == "already_gone"
+    assert fake.actions() == [] and 1 in fake.rows
+
+
+def test_replay_after_the_action_does_nothing_more(faces: FaceService, store: Store) -> None:
+    fake = FakeNocoDB()
+    service = _service(fake, store, faces)
+    job = _job(store, fake.add(1, "obama", ("a.jpg", sample("biden.jpg"))))
+    assert _run(service, job) == "deleted"
+    calls = len(fake.calls)
+    assert _run(service, job) == "deleted"
+    assert len(fake.calls) == calls
+
+
+def test_nocodb_down_while_acting_keeps_the_verdict_and_acts_once_later(
+    faces: FaceService, store: Store
+) -> None:
+    fake = FakeNocoDB()
+    service = _service(fake, store, faces)
+    job = _job(store, fake.add(1, "obama", ("a.jpg", sample("obama2.jpg"))))
+    fake.fail_with = 503
+    with pytest.raises(NocoDBUnavailable):
+        _run(service, job)
+    (decision,) = store.decisions()
+    assert decision.action is None and decision.decision == "approved"
+    fake.fail_with = None
+    downloads = sum(p.startswith("/download/") for _, p in fake.calls)
+    assert _run(service, job) == "approved"
+    assert sum(p.startswith("/download/") for _, p in fake.calls) == downloads  # not decided again
+    assert [m for m, _ in fake.actions()] == ["PATCH"]

@@ -1,0 +1,92 @@
+"""The queue runner's handling of each outcome, with a stand-in for the moderation service."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from app.errors import NotReady, ServiceError
+from app.integrations.nocodb.errors import NocoDBRequestError, NocoDBUnavailable
+from app.moderation.store import Job, JobState, NewJob, Store
+from app.moderation.worker import BACKOFF_MAX_SECONDS, MAX_WORKER_CRASHES, QueueRunner, backoff
+
+
+class Outcome:
+    """``process`` raises the given exceptions in turn, then succeeds."""
+
+    def __init__(self, *errors: Exception) -> None:
+        self.errors = list(errors)
+        self.processed: list[int] = []
+
+    async def process(self, job: Job) -> str:
+        self.processed.append(job.id)
+        if self.errors:
+            raise self.errors.pop(0)
+        return "approved"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    store = Store(tmp_path / "q.db")
+    store.enqueue([NewJob("k1", "t", 1, {"Id": 1})], source="test")
+    yield store
+    store.close()
+
+
+def _run_once(store: Store, outcome: Outcome) -> Job:
+    runner = QueueRunner(store=store, moderation=outcome, concurrency=2)  # type: ignore[arg-type]
+    (job,) = store.claim(1)
+    asyncio.run(runner._run_one(job))
+    (after,) = store.jobs()
+    return after
+
+
+def test_success_finishes_the_job(store: Store) -> None:
+    assert _run_once(store, Outcome()).state is JobState.DONE
+
+
+@pytest.mark.parametrize("error", [NocoDBUnavailable("down"), NotReady("loading")])
+def test_operational_errors_keep_the_job_queued(store: Store, error: Exception) -> None:
+    job = _run_once(store, Outcome(error))
+    assert job.state is JobState.QUEUED and job.last_error
+    assert store.next_due_in() is not None and store.next_due_in() > 1  # type: ignore[operator]
+
+
+def test_refused_request_fails_the_job_for_operators(store: Store) -> None:
+    job = _run_once(store, Outcome(NocoDBRequestError("refused: 403", status_code=403)))
+    assert job.state is JobState.FAILED and job.last_error == "refused: 403"
+
+
+def test_a_worker_crash_is_retried_then_given_up(store: Store) -> None:
+    for attempt in range(1, MAX_WORKER_CRASHES + 1):
+        store._db.execute("UPDATE jobs SET next_attempt_at = 0")
+        job = _run_once(store, Outcome(ServiceError("worker died")))
+        assert job.attempts == attempt
+        assert job.state is (JobState.FAILED if attempt == MAX_WORKER_CRASHES else JobState.QUEUED)
+
+
+def test_backoff_is_bounded() -> None:
+    assert [backoff(n) for n in (1, 2, 3)] == [2.0, 4.0, 8.0]
+    assert backoff(50) == BACKOFF_MAX_SECONDS
+
+
+def test_runner_drains_the_queue_and_stops_cleanly(store: Store) -> None:
+    store.enqueue([NewJob(f"k{i}", "t", i, {"Id": i}) for i in range(2, 6)], source="test")
+    outcome = Outcome()
+
+    async def scenario() -> None:
+        runner = QueueRunner(store=store, moderation=outcome, concurrency=2)  # type: ignore[arg-type]
+        task = asyncio.create_task(runner.run())
+        for _ in range(100):
+            if store.counts()["done"] == 5:
+                break
+            await asyncio.sleep(0.05)
+        await runner.stop(1.0)
+        await asyncio.wait_for(task, 2)
+
+    asyncio.run(scenario())
+    assert store.counts()["done"] == 5
+    assert sorted(outcome.processed) == [1, 2, 3, 4, 5]
