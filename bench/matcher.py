@@ -1,7 +1,8 @@
 """The matcher against a bare matrix product of the same size, side by side in one run.
 
 `uv run python -m bench.matcher` prints, for M faces against N references, the median time of
-``politician_distances`` (distances, per-politician minimum) and of ``faces @ references.T`` alone, and their ratio.
+``politician_distances`` (distances, per-politician minimum), of ``faces @ references.T`` alone,
+and their ratio.
 """
 
 from __future__ import annotations

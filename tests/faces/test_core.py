@@ -3,7 +3,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-import pytest
 from PIL import ImageFile
 
 from app.faces.core import ReferenceMatrix, distance_matrix, min_per_politician, politician_distances
