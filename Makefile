@@ -31,6 +31,11 @@ test: lint
 test-fast: setup
 	$(UV) run pytest -m "not integration"
 
+# Speed and memory, measured side by side (not part of `make test`; a smoke run of it is).
+bench: setup
+	$(UV) run python -m scripts.localnocodb install
+	$(UV) run python -m bench.run
+
 openapi: setup
 	$(UV) run python -m scripts.export_openapi
 
