@@ -11,6 +11,7 @@
     │   └── RateLimited             429
     └── ServiceError (5xx: facegate or a dependency is not able to answer now)
         ├── NotReady                503
+        ├── UpstreamUnavailable     503 (NocoDB cannot be reached now)
         └── ReferenceError_         500 (a reference photo or profile is broken)
 
 Image problems found while decoding are not errors of the service: they become a
@@ -104,6 +105,11 @@ class ServiceError(FacegateError):
 class NotReady(ServiceError):
     status_code = 503
     code = "not_ready"
+
+
+class UpstreamUnavailable(ServiceError):
+    status_code = 503
+    code = "upstream_unavailable"
 
 
 class ReferenceSetError(ServiceError):

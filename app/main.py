@@ -10,10 +10,13 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
+from fastapi.staticfiles import StaticFiles
 
+from app.api.headers import SecurityHeaders
 from app.api.limits import BodySizeLimit
-from app.api.routes import decisions, health, politicians, verify, webhooks
+from app.api.routes import approved, decisions, health, politicians, site, verify, webhooks
 from app.config import MIB, Settings, get_settings
 from app.errors import ReferenceSetError, install_error_handlers
 from app.faces.engine import EngineConfig
@@ -105,8 +108,20 @@ def create_app(
     app.state.nocodb_transport = nocodb_transport
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes + BODY_OVERHEAD_BYTES)
-    for module in (health, verify, politicians, webhooks, decisions):
+    if settings.cors_origins:
+        # The campaign's own site may read the carousel data; nothing else crosses origins.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET"],
+            allow_headers=["If-None-Match"],
+            expose_headers=["ETag", "Last-Modified"],
+            max_age=600,
+        )
+    app.add_middleware(SecurityHeaders)
+    for module in (health, verify, politicians, webhooks, decisions, approved, site):
         app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=site.STATIC_DIR), name="static")
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

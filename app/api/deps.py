@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
+from app.carousel.service import Carousel
 from app.config import Settings
 from app.errors import Unauthorized
 from app.faces.service import FaceService
@@ -51,3 +52,11 @@ def get_moderation(request: Request) -> Moderation:
 
 
 ModerationDep = Annotated[Moderation, Depends(get_moderation)]
+
+
+def get_carousel(request: Request) -> Carousel:
+    carousel: Carousel = request.app.state.moderation.carousel
+    return carousel
+
+
+CarouselDep = Annotated[Carousel, Depends(get_carousel)]

@@ -10,12 +10,15 @@ from pydantic import BaseModel, Field
 from app.moderation.store import DecisionRecord, Job
 
 
-class PoliticianOut(BaseModel):
+class PoliticianProfile(BaseModel):
     slug: str
     name: str
     role: str = Field(description="Official role.")
     country: str
     description: str
+
+
+class PoliticianOut(PoliticianProfile):
     reference_photos: int
 
 
@@ -60,8 +63,8 @@ class DecisionOut(BaseModel):
             detail=record.detail,
             distances=record.distances,
             action=record.action,
-            decided_at=_time(record.decided_at),
-            acted_at=_time(record.acted_at) if record.acted_at is not None else None,
+            decided_at=epoch_to_datetime(record.decided_at),
+            acted_at=epoch_to_datetime(record.acted_at) if record.acted_at is not None else None,
         )
 
 
@@ -93,8 +96,8 @@ class JobOut(BaseModel):
             state=job.state.value,
             attempts=job.attempts,
             last_error=job.last_error,
-            created_at=_time(job.created_at),
-            updated_at=_time(job.updated_at),
+            created_at=epoch_to_datetime(job.created_at),
+            updated_at=epoch_to_datetime(job.updated_at),
         )
 
 
@@ -104,5 +107,24 @@ class JobPage(BaseModel):
     next_cursor: int | None
 
 
-def _time(epoch: float) -> datetime:
+def epoch_to_datetime(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
+
+
+class ApprovedItem(BaseModel):
+    id: int
+    politician: PoliticianProfile
+    image_url: str = Field(description="A JPEG served by facegate (long side at most 1600 px).")
+    thumbnail_url: str = Field(description="A carousel-size JPEG served by facegate (at most 480 px).")
+    approved_at: datetime
+
+
+class ApprovedPage(BaseModel):
+    items: list[ApprovedItem]
+    next_cursor: int | None = Field(
+        description="Pass as `cursor` for the next (older) page; null at the end."
+    )
+
+
+class Site(BaseModel):
+    form_url: str | None = Field(description="The public upload form, for the page's call to action.")

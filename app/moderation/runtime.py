@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from app.carousel.service import Carousel, Renditions
 from app.config import Settings
+from app.faces.intake import Limits
 from app.faces.service import FaceService
 from app.integrations.nocodb.client import NocoDBClient
 from app.moderation.rows import FieldNames
@@ -21,6 +23,7 @@ log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE_SECONDS = 20.0
 STORE_FILE = "facegate.db"
+RENDITIONS_DIR = "renditions"
 
 
 @dataclass
@@ -28,6 +31,7 @@ class Moderation:
     store: Store
     fields: FieldNames
     table_id: str | None
+    carousel: Carousel
     nocodb: NocoDBClient | None = None
     runner: QueueRunner | None = None
     sweeper: Sweeper | None = None
@@ -46,11 +50,11 @@ class Moderation:
             politician=settings.nocodb_politician_field,
             status=settings.nocodb_status_field,
         )
-        moderation = cls(
-            store=Store(settings.data_dir / STORE_FILE),
-            fields=fields,
-            table_id=settings.nocodb_table_id,
-        )
+        store = Store(settings.data_dir / STORE_FILE)
+        renditions = Renditions(settings.data_dir / RENDITIONS_DIR)
+        limits = Limits(settings.max_upload_bytes, settings.max_image_pixels, settings.encode_max_side)
+        carousel = Carousel(store=store, nocodb=None, renditions=renditions, limits=limits)
+        moderation = cls(store=store, fields=fields, table_id=settings.nocodb_table_id, carousel=carousel)
         if not (settings.nocodb_url and settings.nocodb_table_id):
             log.warning(
                 "FACEGATE_NOCODB_URL or FACEGATE_NOCODB_TABLE_ID unset: webhooks are queued, not decided"
@@ -74,12 +78,14 @@ class Moderation:
         runner = QueueRunner(store=moderation.store, moderation=service, concurrency=settings.workers)
         moderation.nocodb = nocodb
         moderation.runner = runner
+        carousel.nocodb = nocodb
         moderation.sweeper = Sweeper(
-            store=moderation.store,
+            store=store,
             nocodb=nocodb,
             table_id=settings.nocodb_table_id,
             fields=fields,
             runner=runner,
+            on_approvals_removed=renditions.discard,
         )
         return moderation
 

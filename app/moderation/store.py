@@ -291,6 +291,49 @@ class Store:
                     (row_key, job.table_id, job.row_id, politician, json.dumps(attachments), now),
                 )
 
+    def approvals(
+        self, *, politician: str | None = None, limit: int = 50, before_id: int | None = None
+    ) -> list[Approval]:
+        """Approved uploads still live, newest first."""
+        query, args = "SELECT * FROM approvals WHERE removed_at IS NULL", list[object]()
+        if politician is not None:
+            query, args = query + " AND politician = ?", [*args, politician]
+        if before_id is not None:
+            query, args = query + " AND id < ?", [*args, before_id]
+        with self._lock:
+            rows = self._db.execute(query + " ORDER BY id DESC LIMIT ?", [*args, limit]).fetchall()
+        return [_approval(r) for r in rows]
+
+    def approval(self, approval_id: int) -> Approval | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT * FROM approvals WHERE id = ? AND removed_at IS NULL", (approval_id,)
+            ).fetchone()
+        return None if row is None else _approval(row)
+
+    def live_approval_keys(self, table_id: str) -> dict[str, int]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT row_key, id FROM approvals WHERE table_id = ? AND removed_at IS NULL", (table_id,)
+            ).fetchall()
+        return {r[0]: r[1] for r in rows}
+
+    def remove_approvals(self, approval_ids: Sequence[int]) -> None:
+        """The rows are gone from NocoDB (a moderator deleted them): the carousel drops them."""
+        now = time.time()
+        with self._tx() as db:
+            db.executemany(
+                "UPDATE approvals SET removed_at = ? WHERE id = ?", [(now, i) for i in approval_ids]
+            )
+
+    def approvals_version(self) -> ApprovalsVersion:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT COUNT(*) FILTER (WHERE removed_at IS NULL), COALESCE(MAX(id), 0),"
+                " MAX(COALESCE(MAX(approved_at), 0), COALESCE(MAX(removed_at), 0)) FROM approvals"
+            ).fetchone()
+        return ApprovalsVersion(live=row[0], last_id=row[1], changed_at=row[2])
+
     def decisions(
         self,
         *,
@@ -311,6 +354,26 @@ class Store:
         return [_decision(r) for r in rows]
 
 
+@dataclass(frozen=True)
+class Approval:
+    id: int
+    row_key: str
+    table_id: str
+    row_id: int
+    politician: str
+    attachments: list[dict[str, Any]]
+    approved_at: float
+
+
+@dataclass(frozen=True)
+class ApprovalsVersion:
+    """Changes whenever an approval is added or removed: the carousel's ETag and Last-Modified."""
+
+    live: int
+    last_id: int
+    changed_at: float
+
+
 def _job(row: sqlite3.Row, **override: Any) -> Job:
     values = {
         "id": row["id"],
@@ -326,6 +389,18 @@ def _job(row: sqlite3.Row, **override: Any) -> Job:
         "updated_at": row["updated_at"],
     }
     return Job(**(values | override))
+
+
+def _approval(row: sqlite3.Row) -> Approval:
+    return Approval(
+        id=row["id"],
+        row_key=row["row_key"],
+        table_id=row["table_id"],
+        row_id=row["row_id"],
+        politician=row["politician"],
+        attachments=json.loads(row["attachments_json"]),
+        approved_at=row["approved_at"],
+    )
 
 
 def _decision(row: sqlite3.Row) -> DecisionRecord:

@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
 from app.errors import NotReady, ServiceError
 from app.integrations.nocodb.client import NocoDBClient
 from app.integrations.nocodb.errors import NocoDBRequestError, NocoDBUnavailable
-from app.moderation.rows import FieldNames, new_job, parse_row
-from app.moderation.service import ModerationService
+from app.moderation.rows import FieldNames, new_job, parse_row, row_key
+from app.moderation.service import APPROVED_STATUS, ModerationService
 from app.moderation.store import Job, Store
 
 log = logging.getLogger(__name__)
@@ -106,7 +107,8 @@ class QueueRunner:
 
 
 class Sweeper:
-    """Queues the undecided rows (blank status) that no webhook brought."""
+    """Queues the undecided rows (blank status) that no webhook brought, and drops the approvals of
+    rows that a moderator deleted in NocoDB since."""
 
     def __init__(
         self,
@@ -116,12 +118,14 @@ class Sweeper:
         table_id: str,
         fields: FieldNames,
         runner: QueueRunner,
+        on_approvals_removed: Callable[[list[int]], None] = lambda ids: None,
     ) -> None:
         self.store = store
         self.nocodb = nocodb
         self.table_id = table_id
         self.fields = fields
         self.runner = runner
+        self.on_approvals_removed = on_approvals_removed
 
     async def sweep(self) -> int:
         """One pass over the undecided rows; returns how many were queued."""
@@ -144,11 +148,31 @@ class Sweeper:
             self.runner.wake.set()
         return queued
 
+    async def sweep_approvals(self) -> int:
+        """Drop approvals whose row is no longer approved in NocoDB; returns how many."""
+        live = await asyncio.to_thread(self.store.live_approval_keys, self.table_id)
+        if not live:
+            return 0
+        where = f"({self.fields.status},eq,{APPROVED_STATUS})"
+        wanted = ["Id", "CreatedAt", self.fields.image]
+        async for raw in self.nocodb.iter_rows(self.table_id, where=where, fields=wanted):
+            try:
+                live.pop(row_key(self.table_id, parse_row(raw, self.fields)), None)
+            except ValueError:
+                continue
+        removed = list(live.values())
+        if removed:
+            await asyncio.to_thread(self.store.remove_approvals, removed)
+            await asyncio.to_thread(self.on_approvals_removed, removed)
+            log.info("%d approved uploads are gone from NocoDB; removed from the carousel", len(removed))
+        return len(removed)
+
     async def run(self, interval: float) -> None:
         """Sweep now, then every ``interval`` seconds (0: only now)."""
         while True:
             try:
                 await self.sweep()
+                await self.sweep_approvals()
             except Exception as exc:
                 # Even with the periodic sweep off, the start-up sweep must happen once NocoDB is back;
                 # nothing NocoDB answers may end the sweeper for the rest of the process's life.

@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import hashlib
+from email.utils import formatdate
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, Response
+
+from app.api.deps import CarouselDep, FaceServiceDep
+from app.api.schemas import ApprovedItem, ApprovedPage, PoliticianProfile, epoch_to_datetime
+from app.carousel.service import Rendition
+from app.errors import ErrorResponse
+from app.faces.references import SLUG_PATTERN, ReferenceSet
+
+router = APIRouter(tags=["carousel"])
+
+# Pollers revalidate every time; an unchanged list costs a 304 and no body.
+LIST_CACHE_CONTROL = "no-cache"
+# A rendition never changes once made; a removed upload drops out of the list, not out of caches.
+IMAGE_CACHE_CONTROL = "public, max-age=86400"
+
+
+def _profile(references: ReferenceSet, slug: str) -> PoliticianProfile:
+    politician = references.politicians.get(slug)
+    if politician is None:  # removed from reference_faces/ since the approval
+        return PoliticianProfile(slug=slug, name=slug, role="", country="", description="")
+    p = politician.profile
+    return PoliticianProfile(
+        slug=slug, name=p.name, role=p.role, country=p.country, description=p.description
+    )
+
+
+@router.get(
+    "/approved",
+    response_model=ApprovedPage,
+    responses={
+        304: {"description": "Not modified since the ETag given in If-None-Match."},
+        422: {"model": ErrorResponse},
+    },
+)
+async def list_approved(
+    request: Request,
+    response: Response,
+    carousel: CarouselDep,
+    faces: FaceServiceDep,
+    politician: Annotated[str | None, Query(pattern=SLUG_PATTERN.pattern)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[int | None, Query(ge=1, description="next_cursor of the previous page")] = None,
+) -> ApprovedPage | Response:
+    """Approved uploads for the carousel, newest first; conditional requests answer 304."""
+    version = await carousel.version()
+    state = f"{version.live}:{version.last_id}:{version.changed_at}:{politician}:{limit}:{cursor}"
+    etag = f'W/"{hashlib.sha256(state.encode()).hexdigest()[:20]}"'
+    headers = {"ETag": etag, "Cache-Control": LIST_CACHE_CONTROL}
+    if version.changed_at:
+        headers["Last-Modified"] = formatdate(version.changed_at, usegmt=True)
+    if etag in {tag.strip() for tag in request.headers.get("if-none-match", "").split(",")}:
+        return Response(status_code=304, headers=headers)
+    page = await carousel.page(politician=politician, limit=limit, cursor=cursor)
+    references = faces.references
+    response.headers.update(headers)
+    return ApprovedPage(
+        items=[
+            ApprovedItem(
+                id=a.id,
+                politician=_profile(references, a.politician),
+                image_url=f"/approved/{a.id}/image",
+                thumbnail_url=f"/approved/{a.id}/thumbnail",
+                approved_at=epoch_to_datetime(a.approved_at),
+            )
+            for a in page.items
+        ],
+        next_cursor=page.next_cursor,
+    )
+
+
+@router.get(
+    "/approved/{approval_id}/{rendition}",
+    response_class=Response,
+    responses={
+        200: {"content": {"image/jpeg": {}}, "description": "The JPEG rendition."},
+        404: {"model": ErrorResponse},
+        503: {"model": ErrorResponse},
+    },
+)
+async def approved_image(
+    carousel: CarouselDep, approval_id: Annotated[int, Path(ge=1)], rendition: Rendition
+) -> Response:
+    """An approved upload's image (`image`) or carousel-size copy (`thumbnail`), as JPEG."""
+    data = await carousel.image(approval_id, rendition)
+    return Response(
+        data,
+        media_type="image/jpeg",
+        headers={"Cache-Control": IMAGE_CACHE_CONTROL, "ETag": f'"{approval_id}-{rendition.value}"'},
+    )
