@@ -5,7 +5,9 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 export UV
 
-.PHONY: setup run test lint test-fast openapi bench clean
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: setup browser run test lint test-fast openapi bench clean
 
 $(CURDIR)/.tools/bin/uv:
 	python3 -m venv .tools && .tools/bin/pip install --quiet uv
@@ -13,6 +15,12 @@ $(CURDIR)/.tools/bin/uv:
 setup: $(UV)
 	$(UV) sync --frozen
 	$(UV) run python scripts/fetch_samples.py
+
+# Headless Chromium and its driver from Debian's packages, for the carousel's browser test.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
 
 run: setup
 	$(UV) run python -m scripts.up
@@ -23,7 +31,7 @@ lint: setup
 	$(UV) run mypy
 	$(UV) run python -m scripts.export_openapi --check
 
-test: lint
+test: lint browser
 	$(UV) run python -m scripts.localnocodb install
 	$(UV) run pytest -p no:cacheprovider -rs --junitxml=artifacts/junit.xml
 

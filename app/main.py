@@ -98,6 +98,7 @@ def create_app(
     if not logging.getLogger().handlers:
         # Under uvicorn only its own loggers have handlers; facegate's decisions should show too.
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per NocoDB call is noise
     app = FastAPI(
         title="facegate",
         version="0.1.0",

@@ -21,7 +21,7 @@ from PIL import Image
 from app.errors import NotFound, ServiceError, UpstreamUnavailable
 from app.faces.intake import ImageRejected, Limits, decode
 from app.integrations.nocodb.client import NocoDBClient
-from app.integrations.nocodb.errors import AttachmentRefused, NocoDBUnavailable
+from app.integrations.nocodb.errors import AttachmentRefused, NocoDBError
 from app.moderation.store import Approval, ApprovalsVersion, Store
 
 log = logging.getLogger(__name__)
@@ -96,19 +96,18 @@ class Carousel:
         if self.nocodb is None or not approval.attachments:
             raise NotFound(f"The image of approved upload {approval.id} is not available.")
         try:
-            return await self.nocodb.download(approval.attachments[0], max_bytes=self.limits.max_bytes)
-        except AttachmentRefused as exc:
-            if (
-                exc.status_code == 404
-                and await self.nocodb.get_row(approval.table_id, approval.row_id) is None
-            ):
-                await asyncio.to_thread(self.store.remove_approvals, [approval.id])
-                raise NotFound(f"Approved upload {approval.id} was deleted in NocoDB.") from exc
-            raise UpstreamUnavailable(
-                f"The image of approved upload {approval.id} cannot be fetched."
-            ) from exc
-        except NocoDBUnavailable as exc:
+            try:
+                return await self.nocodb.download(approval.attachments[0], max_bytes=self.limits.max_bytes)
+            except AttachmentRefused as exc:
+                if exc.status_code != 404 or await self.nocodb.get_row(approval.table_id, approval.row_id):
+                    raise UpstreamUnavailable(
+                        f"The image of approved upload {approval.id} cannot be fetched."
+                    ) from exc
+        except NocoDBError as exc:
             raise UpstreamUnavailable("NocoDB is unavailable; the image will be fetched later.") from exc
+        await asyncio.to_thread(self.store.remove_approvals, [approval.id])
+        await asyncio.to_thread(self.renditions.discard, [approval.id])
+        raise NotFound(f"Approved upload {approval.id} was deleted in NocoDB.")
 
     def _render_all(self, approval_id: int, original: bytes) -> None:
         try:

@@ -1,0 +1,130 @@
+"""The carousel page in a real browser (Debian's headless Chromium, driven by Selenium), fed by
+uploads that went through the real NocoDB form and facegate's moderation."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+
+from tests.images import ROOT, sample
+from tests.integration.conftest import NocoDBInstance
+from tests.integration.loop import Loop, running_loop
+
+ARTIFACTS = ROOT / "artifacts"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+PAGE_TIMEOUT_SECONDS = 30.0
+
+
+@pytest.fixture(scope="module")
+def loop(nocodb: NocoDBInstance, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
+    yield from running_loop(nocodb, tmp_path_factory, base_title="carousel")
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chrome]:
+    """Headless Chromium from Debian's packages; no browser is downloaded."""
+    for binary in (CHROMIUM, CHROMEDRIVER):
+        assert Path(binary).exists(), (
+            f"{binary} missing: `make test` installs Debian's chromium and chromium-driver"
+        )
+    os.environ["SE_OFFLINE"] = "true"  # Selenium Manager must not try to download a driver
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1280,1000",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium')}",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+CARDS_SCRIPT = """
+return Array.from(document.querySelectorAll('.card')).map((card) => {
+  const img = card.querySelector('img.carousel-image');
+  return {
+    slug: card.dataset.politician,
+    name: card.querySelector('.name').textContent,
+    role: card.querySelector('.role').textContent,
+    country: card.querySelector('.country').textContent,
+    labels: Array.from(card.querySelectorAll('dt')).map((dt) => dt.textContent),
+    empty: !card.querySelector('.empty').hidden,
+    src: img.hidden ? null : img.getAttribute('src'),
+    loaded: !img.hidden && img.complete && img.naturalWidth > 0,
+  };
+});
+"""
+
+
+def _cards(browser: webdriver.Chrome, ready: Any) -> list[dict[str, Any]]:
+    """Poll the page until ``ready(cards)`` holds."""
+    deadline = time.monotonic() + PAGE_TIMEOUT_SECONDS
+    cards: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        cards = browser.execute_script(CARDS_SCRIPT)
+        if cards and ready(cards):
+            return cards
+        time.sleep(0.2)
+    raise AssertionError(f"the page never got ready: {cards}")
+
+
+def test_empty_state_invites_uploads(loop: Loop, browser: webdriver.Chrome) -> None:
+    browser.get(loop.facegate.url + "/")
+    cards = _cards(browser, lambda cards: all(c["empty"] for c in cards))
+    assert {c["slug"] for c in cards} == {"obama", "biden"}
+    assert "No approved uploads yet" in browser.find_element("css selector", ".card .empty").text
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "carousel-empty.png"))
+
+
+def test_approved_uploads_show_under_the_right_politician(loop: Loop, browser: webdriver.Chrome) -> None:
+    uploads = [("obama", "obama2.jpg", "approved"), ("obama", "obama3.jpg", "approved")]
+    uploads += [("biden", "biden.jpg", "approved"), ("obama", "biden.jpg", "deleted")]
+    for politician, photo, expected in uploads:
+        loop.wait_final(loop.submit(politician, sample(photo)), expected)
+    approved = httpx.get(f"{loop.facegate.url}/approved").json()["items"]
+    by_politician = {
+        slug: [i for i in approved if i["politician"]["slug"] == slug] for slug in ("obama", "biden")
+    }
+    assert [len(by_politician["obama"]), len(by_politician["biden"])] == [2, 1]
+
+    browser.get(loop.facegate.url + "/")
+    cards = _cards(browser, lambda cards: all(c["loaded"] for c in cards))
+    by_slug = {c["slug"]: c for c in cards}
+    assert by_slug["obama"]["name"] == "Barack Obama" and by_slug["biden"]["name"] == "Joe Biden"
+    assert by_slug["obama"]["labels"] == ["Official Role", "Country"]
+    assert by_slug["biden"]["role"] == "46th President of the United States"
+    assert by_slug["biden"]["country"] == "United States"
+    for slug, card in by_slug.items():
+        assert card["src"] in {i["thumbnail_url"] for i in by_politician[slug]}, (slug, card)
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "carousel.png"))
+
+    # The obama card rotates to its other upload within a few seconds.
+    first = by_slug["obama"]["src"]
+    rotated = _cards(browser, lambda cards: any(c["slug"] == "obama" and c["src"] != first for c in cards))
+    assert {c["slug"]: c for c in rotated}["obama"]["loaded"] in {True, False}
+    assert {c["src"] for c in rotated if c["slug"] == "obama"} <= {
+        i["thumbnail_url"] for i in by_politician["obama"]
+    }
