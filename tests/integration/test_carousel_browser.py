@@ -128,3 +128,25 @@ def test_approved_uploads_show_under_the_right_politician(loop: Loop, browser: w
     assert {c["src"] for c in rotated if c["slug"] == "obama"} <= {
         i["thumbnail_url"] for i in by_politician["obama"]
     }
+
+
+def test_an_approved_row_deleted_by_a_moderator_leaves_the_carousel(loop: Loop) -> None:
+    row = loop.submit("biden", sample("biden.jpg"))
+    loop.wait_final(row, "approved")
+    items = httpx.get(f"{loop.facegate.url}/approved", params={"limit": 100}).json()["items"]
+    mine = max(items, key=lambda i: i["id"])
+    assert httpx.get(loop.facegate.url + mine["thumbnail_url"]).status_code == 200
+    with loop.api() as api:
+        api.request(
+            "DELETE", f"/api/v2/tables/{loop.setup.table_id}/records", json=[{"Id": row["Id"]}]
+        ).raise_for_status()
+    deadline = time.monotonic() + 30  # the loop's facegate sweeps every 5 s
+    while time.monotonic() < deadline:
+        ids = {
+            i["id"] for i in httpx.get(f"{loop.facegate.url}/approved", params={"limit": 100}).json()["items"]
+        }
+        if mine["id"] not in ids:
+            break
+        time.sleep(0.5)
+    assert mine["id"] not in ids
+    assert httpx.get(loop.facegate.url + mine["thumbnail_url"]).status_code == 404
