@@ -17,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 
 from app.api.headers import SecurityHeaders
 from app.api.limits import BodySizeLimit
+from app.api.ratelimit import RateLimiter
 from app.api.routes import approved, decisions, health, politicians, site, verify, webhooks
 from app.config import MIB, Settings, get_settings
 from app.errors import ReferenceSetError, install_error_handlers
@@ -108,6 +109,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.nocodb_transport = nocodb_transport
+    app.state.verify_limiter = RateLimiter(settings.verify_rate_per_minute)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes + BODY_OVERHEAD_BYTES)
     if settings.cors_origins:

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
+from app.api.ratelimit import RateLimiter
 from app.carousel.service import Carousel
 from app.config import Settings
 from app.errors import Unauthorized
@@ -44,6 +45,15 @@ def require_operator(
 
 
 OperatorDep = Depends(require_operator)
+
+
+def limit_verify_rate(request: Request) -> None:
+    """Per client address; behind a proxy, run uvicorn with --proxy-headers so this is the real client."""
+    limiter: RateLimiter = request.app.state.verify_limiter
+    limiter.check(request.client.host if request.client else "unknown")
+
+
+VerifyRateDep = Depends(limit_verify_rate)
 
 
 def get_moderation(request: Request) -> Moderation:

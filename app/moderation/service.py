@@ -15,15 +15,21 @@ from typing import Any
 from app.config import Action
 from app.errors import NotReady
 from app.faces.service import FaceService
-from app.faces.verdict import Decision, Reason, Verdict
+from app.faces.verdict import Decision, Reason
 from app.integrations.nocodb.client import NocoDBClient
-from app.integrations.nocodb.errors import AttachmentRefused
+from app.integrations.nocodb.errors import AttachmentRefused, NocoDBRequestError
 from app.moderation.rows import FieldNames, UploadRow, parse_row
 from app.moderation.store import DecisionRecord, Job, Store
 
 log = logging.getLogger(__name__)
 
 APPROVED_STATUS = "approved"
+# The row disappeared (a moderator, or the uploader's own deletion) before facegate decided it.
+ROW_GONE = "row_gone"
+
+
+class RowGone(Exception):
+    pass
 
 
 @dataclass(frozen=True)
@@ -58,7 +64,7 @@ class ModerationService:
         row = UploadRow.from_json(job.row)
         record = await asyncio.to_thread(self.store.decision_for, job.row_key)
         if record is None:
-            verdict = await self.decide(row)
+            verdict = await self.decide(row, job.table_id)
             record = await asyncio.to_thread(
                 self.store.record_decision,
                 job=job,
@@ -76,7 +82,7 @@ class ModerationService:
         log.info("job %d: row %d %s (%s), %s", job.id, job.row_id, record.decision, record.reason, action)
         return action
 
-    async def decide(self, row: UploadRow) -> RowVerdict:
+    async def decide(self, row: UploadRow, table_id: str) -> RowVerdict:
         """Every image must pass for the row to be approved; the first rejected image decides."""
         if not self.faces.ready:
             raise NotReady("The reference faces are not loaded.")
@@ -92,19 +98,55 @@ class ModerationService:
         if not row.attachments:
             return RowVerdict(Decision.REJECTED, Reason.NO_IMAGE, claimed, None, [])
         distances: list[dict[str, float]] = []
-        verdict: Verdict | None = None
+        identified: set[str | None] = set()
         for attachment in row.attachments:
             try:
-                data = await self.nocodb.download(attachment, max_bytes=self.max_download_bytes)
+                data = await self._download(table_id, row, attachment)
             except AttachmentRefused as exc:
                 return RowVerdict(Decision.REJECTED, Reason.UNREADABLE_IMAGE, claimed, exc.message, distances)
+            except RowGone:
+                return RowVerdict(
+                    Decision.REJECTED, ROW_GONE, claimed, "The row was deleted before it was decided.", []
+                )
             verdict, problem = await self.faces.verify_image(data, claimed)
             del data  # the upload's bytes are not kept a moment longer than needed
             distances.extend(face.distances for face in verdict.faces)
             if verdict.decision is Decision.REJECTED:
                 return RowVerdict(verdict.decision, verdict.reason, verdict.politician, problem, distances)
-        assert verdict is not None
-        return RowVerdict(Decision.APPROVED, Reason.MATCH, verdict.politician, None, distances)
+            identified.add(verdict.politician)
+        if len(identified) != 1:
+            # Without a claim, every image must show the same politician.
+            detail = "The images show different politicians."
+            return RowVerdict(Decision.REJECTED, Reason.NO_MATCH, claimed, detail, distances)
+        return RowVerdict(Decision.APPROVED, Reason.MATCH, identified.pop(), None, distances)
+
+    async def _download(self, table_id: str, row: UploadRow, attachment: dict[str, Any]) -> bytes:
+        """The attachment's bytes. ``AttachmentRefused`` only for a content problem (size, location).
+
+        An HTTP refusal of the file (expired signed link, private bucket, secure attachments) is no
+        verdict on the picture: the row is read again for fresh links and the download tried once more;
+        if NocoDB still refuses, the job fails for an operator to see, and nothing is deleted.
+        """
+        try:
+            return await self.nocodb.download(attachment, max_bytes=self.max_download_bytes)
+        except AttachmentRefused as exc:
+            if exc.status_code is None:
+                raise
+        current = await self.nocodb.get_row(table_id, row.row_id)
+        if current is None or not self._same_upload(current, row):
+            raise RowGone
+        fresh = next(
+            (a for a in parse_row(current, self.fields).attachments if a.get("id") == attachment.get("id")),
+            attachment,
+        )
+        try:
+            return await self.nocodb.download(fresh, max_bytes=self.max_download_bytes)
+        except AttachmentRefused as exc:
+            if exc.status_code is None:
+                raise
+            raise NocoDBRequestError(
+                f"NocoDB refuses the attachment: {exc.message}", status_code=exc.status_code
+            ) from exc
 
     async def act(self, job: Job, row: UploadRow, record: DecisionRecord) -> str:
         """Apply the decision in NocoDB; returns what was done."""

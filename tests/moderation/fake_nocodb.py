@@ -41,7 +41,7 @@ class FakeNocoDB:
         path = request.url.path
         self.calls.append((request.method, path))
         if path.startswith("/download/"):
-            data = self.files.get(path.lstrip("/"))
+            data = self.files.get(path.lstrip("/"))  # httpx gives the path decoded
             return httpx.Response(200, content=data) if data is not None else httpx.Response(404)
         if self.fail_with is not None:
             return httpx.Response(self.fail_with, json={"msg": "failing on purpose"})

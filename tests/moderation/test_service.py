@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from app.config import Action
 from app.faces.service import FaceService
 from app.integrations.nocodb.client import NocoDBClient
-from app.integrations.nocodb.errors import NocoDBUnavailable
+from app.integrations.nocodb.errors import NocoDBRequestError, NocoDBUnavailable
 from app.moderation.rows import FieldNames, new_job, parse_row
 from app.moderation.service import ModerationService
 from app.moderation.store import Job, Store
@@ -152,3 +152,45 @@ def test_nocodb_down_while_acting_keeps_the_verdict_and_acts_once_later(
     assert _run(service, job) == "approved"
     assert sum(p.startswith("/download/") for _, p in fake.calls) == downloads  # not decided again
     assert [m for m, _ in fake.actions()] == ["PATCH"]
+
+
+def test_expired_link_is_refreshed_from_the_row(faces: FaceService, store: Store) -> None:
+    fake = FakeNocoDB()
+    row = fake.add(1, "obama", ("a.jpg", sample("obama2.jpg")))
+    stale = {**row, "Image": [{**row["Image"][0], "path": "download/expired/a.jpg"}]}
+    assert _run(_service(fake, store, faces), _job(store, stale)) == "approved"
+
+
+def test_a_refused_file_fails_the_job_and_deletes_nothing(faces: FaceService, store: Store) -> None:
+    fake = FakeNocoDB()
+    row = fake.add(1, "obama", ("a.jpg", sample("biden.jpg")))
+    fake.files.clear()  # 404 for every copy, also after reading the row again
+    with pytest.raises(NocoDBRequestError):
+        _run(_service(fake, store, faces), _job(store, row))
+    assert fake.actions() == [] and 1 in fake.rows
+    assert store.decisions() == []
+
+
+def test_a_row_deleted_before_the_decision_is_left_alone(faces: FaceService, store: Store) -> None:
+    fake = FakeNocoDB()
+    job = _job(store, fake.add(1, "obama", ("a.jpg", sample("biden.jpg"))))
+    fake.rows.clear()
+    fake.files.clear()
+    assert _run(_service(fake, store, faces), job) == "already_gone"
+    assert store.decisions()[0].reason == "row_gone" and fake.actions() == []
+
+
+def test_file_names_with_url_characters_are_fetched(faces: FaceService, store: Store) -> None:
+    fake = FakeNocoDB()
+    row = fake.add(1, "obama", ("a b?x=1#y.jpg", sample("obama2.jpg")))
+    assert _run(_service(fake, store, faces), _job(store, row)) == "approved"
+
+
+def test_without_a_claim_every_image_must_show_the_same_politician(faces: FaceService, store: Store) -> None:
+    fake = FakeNocoDB()
+    row = fake.add(1, None, ("a.jpg", sample("obama2.jpg")), ("b.jpg", sample("biden.jpg")))
+    assert _run(_service(fake, store, faces), _job(store, row)) == "deleted"
+    assert store.decisions()[0].reason == "no_match"
+    same = fake.add(2, None, ("a.jpg", sample("obama2.jpg")), ("b.jpg", sample("obama3.jpg")))
+    assert _run(_service(fake, store, faces), _job(store, same)) == "approved"
+    assert store.decisions(row_id=2)[0].politician == "obama"

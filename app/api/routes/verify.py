@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, UploadFile
 
-from app.api.deps import FaceServiceDep, OperatorDep, SettingsDep
+from app.api.deps import FaceServiceDep, OperatorDep, SettingsDep, VerifyRateDep
 from app.errors import ErrorResponse, PayloadTooLarge
 from app.faces.verdict import Verdict
 
@@ -15,7 +15,7 @@ _ERRORS: dict[int | str, dict[str, object]] = {
 }
 
 
-@router.post("/verify", dependencies=[OperatorDep], responses=_ERRORS)
+@router.post("/verify", dependencies=[OperatorDep, VerifyRateDep], responses=_ERRORS)
 async def verify(
     faces: FaceServiceDep,
     settings: SettingsDep,

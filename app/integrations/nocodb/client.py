@@ -13,7 +13,7 @@ import posixpath
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import quote, unquote, urljoin, urlsplit
 
 import httpx
 
@@ -30,6 +30,7 @@ DOWNLOAD_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 # Per-read timeouts do not stop a server that drips a byte at a time: the whole download has a deadline.
 DOWNLOAD_DEADLINE_SECONDS = 60.0
 RETRY_STATUS_CODES = frozenset({429, 500, 502, 503, 504})
+AUTH_STATUS_CODES = frozenset({401, 403})
 MAX_ATTEMPTS = 3
 BACKOFF_SECONDS = (0.5, 1.5)
 MAX_RETRY_AFTER_SECONDS = 10.0
@@ -143,8 +144,14 @@ class NocoDBClient:
         return body
 
     async def _send(self, client: httpx.AsyncClient, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        """Send with bounded retries on operational errors; raise the client's errors."""
-        for attempt in range(MAX_ATTEMPTS):
+        """Send, with bounded retries of reads on operational errors; raise the client's errors.
+
+        Writes are sent once: a DELETE whose answer timed out may have happened, and by the time of a
+        retry NocoDB may have given its Id to a new upload. The job queue retries the whole job, which
+        reads the row back first.
+        """
+        attempts = MAX_ATTEMPTS if method == "GET" else 1
+        for attempt in range(attempts):
             try:
                 response = await client.request(method, url, **kwargs)
             except httpx.TransportError as exc:  # connect, read, write, pool, timeouts, protocol
@@ -154,6 +161,16 @@ class NocoDBClient:
                 if response.status_code < 400:
                     return response
                 message = _error_message(response)
+                if response.status_code in AUTH_STATUS_CODES:
+                    # A rotated or revoked token: nothing is decided until an operator fixes it.
+                    log.error(
+                        "NocoDB refused facegate's API token (%d): check FACEGATE_NOCODB_API_TOKEN",
+                        response.status_code,
+                    )
+                    raise NocoDBUnavailable(
+                        f"NocoDB refused the API token for {method} {url}: {response.status_code} {message}",
+                        status_code=response.status_code,
+                    )
                 if response.status_code not in RETRY_STATUS_CODES:
                     raise NocoDBRequestError(
                         f"NocoDB refused {method} {url}: {response.status_code} {message}",
@@ -164,7 +181,7 @@ class NocoDBClient:
                     status_code=response.status_code,
                     retry_after=_retry_after(response),
                 )
-            if attempt + 1 < MAX_ATTEMPTS:
+            if attempt + 1 < attempts:
                 delay = error.retry_after or BACKOFF_SECONDS[min(attempt, len(BACKOFF_SECONDS) - 1)]
                 await asyncio.sleep(min(delay, MAX_RETRY_AFTER_SECONDS))
         raise error
@@ -200,12 +217,13 @@ class NocoDBClient:
                 raise AttachmentRefused(f"Attachment URL scheme {parts.scheme!r} is not allowed.")
             url = location
         else:
-            segments = unquote(parts.path).split("/")
-            if ".." in segments or "\\" in parts.path or parts.path.startswith("/"):
+            # A relative path names a file in NocoDB's storage, not a URL: a '?' or '#' in an uploader's
+            # file name belongs to the name, so the whole path is decoded once and quoted again.
+            decoded = unquote(location)
+            segments = decoded.replace("\\", "/").split("/")
+            if ".." in segments or decoded.startswith("/") or any(ord(c) < 32 for c in decoded):
                 raise AttachmentRefused("Attachment path leaves NocoDB's download folder.")
-            url = urljoin(self.base_url, posixpath.normpath(parts.path)) + (
-                f"?{parts.query}" if parts.query else ""
-            )
+            url = urljoin(self.base_url, quote(posixpath.normpath(decoded), safe="/"))
         if _origin(url) not in self._allowed_origins:
             raise AttachmentRefused(f"Attachment origin {_origin(url)} is not NocoDB's and not allowed.")
         return url
@@ -273,6 +291,7 @@ def _origin(url: str) -> str:
     port = parts.port
     default = {"http": 80, "https": 443}.get(parts.scheme)
     host = (parts.hostname or "").lower()
+    host = f"[{host}]" if ":" in host else host  # IPv6: keep the brackets so the port stays apart
     return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
 
 

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.api.ratelimit import MAX_CLIENTS, RateLimiter
+from app.errors import RateLimited
+from tests.images import sample
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_bucket_allows_bursts_then_refills() -> None:
+    clock = Clock()
+    limiter = RateLimiter(3, clock=clock)
+    for _ in range(3):
+        limiter.check("a")
+    with pytest.raises(RateLimited) as info:
+        limiter.check("a")
+    assert info.value.retry_after == 20  # 3 per minute: one token every 20 s
+    limiter.check("b")  # other clients are not affected
+    clock.now = 20.0
+    limiter.check("a")
+    with pytest.raises(RateLimited):
+        limiter.check("a")
+
+
+def test_zero_disables_and_memory_is_bounded() -> None:
+    unlimited = RateLimiter(0)
+    for _ in range(1000):
+        unlimited.check("a")
+    limiter = RateLimiter(5)
+    for i in range(MAX_CLIENTS + 50):
+        limiter.check(str(i))
+    assert len(limiter._buckets) == MAX_CLIENTS
+
+
+def test_verify_answers_429_with_retry_after(client: TestClient) -> None:
+    state = client.app.state  # type: ignore[attr-defined]
+    saved, state.verify_limiter = state.verify_limiter, RateLimiter(1)
+    try:
+        files = {"image": ("a.png", sample("cat.png"), "image/png")}
+        assert client.post("/verify", files=files).status_code == 200
+        limited = client.post("/verify", files=files)
+        assert limited.status_code == 429 and limited.headers["retry-after"] == "60"
+        assert limited.json()["error"]["code"] == "rate_limited"
+    finally:
+        state.verify_limiter = saved
