@@ -50,6 +50,8 @@ async def run_bootstrap(
     """Bootstrap NocoDB and write the settings facegate needs into ``env_file``; idempotent."""
     current = read_env_file(env_file)
     secret = current.get("FACEGATE_WEBHOOK_SECRET") or secrets.token_urlsafe(32)
+    # Operator endpoints are open without a key: a bootstrapped installation always has one.
+    operator_key = current.get("FACEGATE_OPERATOR_API_KEY") or secrets.token_urlsafe(32)
     result = await bootstrap(
         base_url=nocodb_url,
         email=email,
@@ -66,6 +68,7 @@ async def run_bootstrap(
             "FACEGATE_NOCODB_API_TOKEN": result.api_token,
             "FACEGATE_NOCODB_TABLE_ID": result.table_id,
             "FACEGATE_WEBHOOK_SECRET": secret,
+            "FACEGATE_OPERATOR_API_KEY": operator_key,
             "FACEGATE_FORM_URL": result.form_url,
         },
     )

@@ -20,7 +20,7 @@ from app.api.limits import BodySizeLimit
 from app.api.ratelimit import RateLimiter
 from app.api.routes import approved, decisions, health, politicians, site, verify, webhooks
 from app.config import MIB, Settings, get_settings
-from app.errors import ReferenceSetError, install_error_handlers
+from app.errors import ReferenceSetError, ServiceError, install_error_handlers
 from app.faces.engine import EngineConfig
 from app.faces.intake import Limits
 from app.faces.pool import FacePool
@@ -66,7 +66,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await faces.pool.warm_up()
         # On a broken reference folder /readyz reports the error; webhooks are still queued, and decided
         # once an operator fixes the folder and reloads.
-        with contextlib.suppress(ReferenceSetError):
+        with contextlib.suppress(ReferenceSetError, ServiceError):
             await faces.reload()
         moderation.start(settings.sweep_interval_seconds)
         yield

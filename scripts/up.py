@@ -70,7 +70,9 @@ def main() -> int:
             "\n"
             f"  Upload form (open it, upload a photo):  {result.form_url}\n"
             f"  NocoDB admin: {nocodb.url} ({email}, password in {data_dir / 'nocodb-admin.json'})\n"
-            f"  facegate: http://127.0.0.1:{args.port} (/decisions, /verify, /docs)\n",
+            f"  facegate: http://127.0.0.1:{args.port} (carousel: /, API: /docs)\n"
+            "  operator endpoints (/verify, /decisions, /jobs) need the header X-API-Key:"
+            " FACEGATE_OPERATOR_API_KEY in .env\n",
             flush=True,
         )
         env = os.environ | {"FACEGATE_DATA_DIR": str(data_dir / "facegate")}

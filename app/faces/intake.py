@@ -34,6 +34,8 @@ ACCEPTED_FORMATS: tuple[str, ...] = tuple(
 _TRANSPOSED_ORIENTATIONS = {5, 6, 7, 8}
 _EXIF_ORIENTATION = 0x0112
 _HIGH_BIT_MODES = {"I;16", "I;16B", "I;16L", "I;16N", "I", "F"}
+# Modes Image.reduce averages correctly (not palettes, whose indices are not colours).
+_REDUCIBLE_MODES = {"L", "LA", "RGB", "RGBA", "CMYK", "YCbCr", "RGBa", "La", "I", "F"}
 
 
 class RejectKind(StrEnum):
@@ -106,8 +108,9 @@ def decode(data: bytes, limits: Limits) -> DecodedImage:
         # Load before reading EXIF: for PNG, reading EXIF loads the pixels and hides a decoding error.
         image.load()
         display_width, display_height = _displayed_size(image, full_size)
+        image = _shrink(image, limits.max_side)
         image = _exif_transposed(image)
-        image = _to_rgb(image)
+        image = _to_rgb(image, limits.max_side)
         if max(image.size) > limits.max_side:
             image.thumbnail((limits.max_side, limits.max_side), Image.Resampling.BILINEAR, reducing_gap=2.0)
     except ImageRejected:
@@ -175,9 +178,17 @@ def _exif_transposed(image: Image.Image) -> Image.Image:
         return image
 
 
-def _to_rgb(image: Image.Image) -> Image.Image:
+def _shrink(image: Image.Image, max_side: int) -> Image.Image:
+    """Reduce a large image by a whole factor before any mode conversion multiplies its memory."""
+    factor = max(image.size) // max_side
+    if factor >= 2 and image.mode in _REDUCIBLE_MODES:
+        return image.reduce(factor)
+    return image
+
+
+def _to_rgb(image: Image.Image, max_side: int) -> Image.Image:
     if image.mode in _HIGH_BIT_MODES:
-        return _high_bit_to_rgb(image)
+        return _high_bit_to_rgb(image, max_side)
     if image.mode == "RGB":
         return image
     if image.mode in {"RGBA", "LA", "PA", "RGBa", "La"} or "transparency" in image.info:
@@ -188,9 +199,11 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def _high_bit_to_rgb(image: Image.Image) -> Image.Image:
-    # Pillow's own conversion clips 16-bit values at 255 instead of scaling them.
-    values = np.asarray(image, dtype=np.float64)
+def _high_bit_to_rgb(image: Image.Image, max_side: int) -> Image.Image:
+    # Pillow's own conversion clips 16-bit values at 255 instead of scaling them. Large images are
+    # sampled down first: a small 16-bit PNG can declare 50 MP, and float copies of that are gigabytes.
+    step = max(1, max(image.size) // max_side)
+    values = np.asarray(image)[::step, ::step].astype(np.float32)
     if image.mode.startswith("I;16"):
         scaled = values / 257.0
     else:

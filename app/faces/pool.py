@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from app.errors import ServiceError
 from app.faces.engine import EngineConfig, FaceEngine, FoundFaces
 from app.faces.intake import Limits, decode
+
+# Generous: a 50 MP image decodes and is analysed in about 2 s on these machines.
+DEFAULT_TIMEOUT = 60.0
 
 _engine: FaceEngine | None = None
 
@@ -33,12 +37,20 @@ def _ready() -> bool:
 
 
 class FacePool:
-    """Runs ``decode`` + ``FaceEngine.find_faces`` in ``workers`` processes."""
+    """Runs ``decode`` + ``FaceEngine.find_faces`` in ``workers`` processes.
 
-    def __init__(self, *, config: EngineConfig, limits: Limits, workers: int) -> None:
+    A call that takes longer than ``timeout`` seconds, or a worker that dies (killed, or crashed in
+    native code), costs one rebuild of the pool: the calls in flight fail with ``ServiceError`` and
+    their jobs are retried.
+    """
+
+    def __init__(
+        self, *, config: EngineConfig, limits: Limits, workers: int, timeout: float = DEFAULT_TIMEOUT
+    ) -> None:
         self.config = config
         self.limits = limits
         self.workers = workers
+        self.timeout = timeout
         self._executor = self._new_executor()
 
     def _new_executor(self) -> ProcessPoolExecutor:
@@ -57,13 +69,34 @@ class FacePool:
     async def find_faces(self, data: bytes) -> FoundFaces:
         """Decode and analyse one image; raises ``ImageRejected`` for bad bytes."""
         loop = asyncio.get_running_loop()
+        executor = self._executor
         try:
-            return await loop.run_in_executor(self._executor, _find_faces, data, self.limits)
+            return await asyncio.wait_for(
+                loop.run_in_executor(executor, _find_faces, data, self.limits), self.timeout
+            )
+        except TimeoutError as exc:
+            self._replace(executor, kill=True)
+            raise ServiceError(f"Analysing the image took more than {self.timeout:.0f} s.") from exc
         except BrokenProcessPool as exc:
-            # A worker died (killed, or crashed in native code): replace the pool, fail this call.
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = self._new_executor()
+            self._replace(executor, kill=False)
             raise ServiceError("A face worker stopped while analysing the image; try again.") from exc
 
-    def close(self) -> None:
-        self._executor.shutdown(wait=True, cancel_futures=True)
+    def _replace(self, broken: ProcessPoolExecutor, *, kill: bool) -> None:
+        if broken is not self._executor:
+            return  # another call already replaced it
+        self._executor = self._new_executor()
+        if kill:
+            # A stuck worker never returns: its process must go. (The executor keeps them privately.)
+            for process in list(getattr(broken, "_processes", {}).values()):
+                process.kill()
+        broken.shutdown(wait=False, cancel_futures=True)
+
+    def close(self, grace: float = 10.0) -> None:
+        """Stop the workers: those still busy after ``grace`` seconds are killed."""
+        processes = list(getattr(self._executor, "_processes", {}).values())
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + grace
+        for process in processes:
+            process.join(max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                process.kill()

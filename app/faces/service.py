@@ -17,7 +17,7 @@ from app.errors import (
     InvalidRequest,
     NotReady,
     PayloadTooLarge,
-    ReferenceSetError,
+    ServiceError,
     UnknownPolitician,
     UnsupportedMediaType,
 )
@@ -67,7 +67,7 @@ class FaceService:
                 loaded = await load_reference_set(
                     reference_dir=self.reference_dir, cache=self.cache, pool=self.pool
                 )
-            except ReferenceSetError as exc:
+            except ServiceError as exc:  # a broken folder, or a worker lost while encoding
                 self.load_error = exc.message
                 log.error("reference faces not loaded: %s", exc.message)
                 raise

@@ -15,6 +15,7 @@ from typing import Any
 
 from app.moderation.store import NewJob
 
+MAX_ROW_ID = 2**63 - 1  # SQLite's INTEGER
 CREATED_AT_FIELDS = ("CreatedAt", "created_at", "createdAt")
 ATTACHMENT_KEYS = (
     "id",
@@ -72,7 +73,7 @@ class UploadRow:
 def parse_row(raw: Mapping[str, Any], fields: FieldNames) -> UploadRow:
     """Keep the cells moderation needs; raises ``ValueError`` without a positive integer Id."""
     row_id = raw.get("Id", raw.get("id"))
-    if isinstance(row_id, bool) or not isinstance(row_id, int) or row_id < 1:
+    if isinstance(row_id, bool) or not isinstance(row_id, int) or not 1 <= row_id <= MAX_ROW_ID:
         raise ValueError("a row needs a positive integer Id")
     created = next((raw[f] for f in CREATED_AT_FIELDS if isinstance(raw.get(f), str)), None)
     politician = raw.get(fields.politician)
@@ -85,9 +86,16 @@ def parse_row(raw: Mapping[str, Any], fields: FieldNames) -> UploadRow:
     return UploadRow(
         row_id=row_id,
         created_at=created,
-        politician=(politician.strip() or None) if isinstance(politician, str) else None,
+        politician=_politician(politician),
         attachments=attachments,
     )
+
+
+def _politician(cell: object) -> str | None:
+    """The slug named, None for an empty cell (identify the face); anything else names nobody."""
+    if cell is None or (isinstance(cell, str) and not cell.strip()):
+        return None
+    return cell.strip() if isinstance(cell, str) else f"<{type(cell).__name__}>"
 
 
 def row_key(table_id: str, row: UploadRow) -> str:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -23,6 +26,23 @@ log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE_SECONDS = 20.0
 STORE_FILE = "facegate.db"
+LOCK_FILE = "facegate.lock"
+
+
+def _lock_data_dir(data_dir: Path) -> IO[bytes]:
+    """One facegate process per data folder: two would hand each other's running jobs back."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    handle = (data_dir / LOCK_FILE).open("wb")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise RuntimeError(
+            f"{data_dir} is used by another facegate process; give each its own FACEGATE_DATA_DIR"
+        ) from None
+    return handle
+
+
 RENDITIONS_DIR = "renditions"
 
 
@@ -32,6 +52,7 @@ class Moderation:
     fields: FieldNames
     table_id: str | None
     carousel: Carousel
+    lock: IO[bytes]
     nocodb: NocoDBClient | None = None
     runner: QueueRunner | None = None
     sweeper: Sweeper | None = None
@@ -50,11 +71,14 @@ class Moderation:
             politician=settings.nocodb_politician_field,
             status=settings.nocodb_status_field,
         )
+        lock = _lock_data_dir(settings.data_dir)
         store = Store(settings.data_dir / STORE_FILE)
         renditions = Renditions(settings.data_dir / RENDITIONS_DIR)
         limits = Limits(settings.max_upload_bytes, settings.max_image_pixels, settings.encode_max_side)
         carousel = Carousel(store=store, nocodb=None, renditions=renditions, limits=limits)
-        moderation = cls(store=store, fields=fields, table_id=settings.nocodb_table_id, carousel=carousel)
+        moderation = cls(
+            store=store, fields=fields, table_id=settings.nocodb_table_id, carousel=carousel, lock=lock
+        )
         if not (settings.nocodb_url and settings.nocodb_table_id):
             log.warning(
                 "FACEGATE_NOCODB_URL or FACEGATE_NOCODB_TABLE_ID unset: webhooks are queued, not decided"
@@ -110,3 +134,4 @@ class Moderation:
         if self.nocodb is not None:
             await self.nocodb.aclose()
         self.store.close()
+        self.lock.close()  # releases the data folder for the next process

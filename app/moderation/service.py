@@ -153,7 +153,12 @@ class ModerationService:
         if self.action is Action.DRY_RUN:
             return "none (dry-run)"
         current = await self.nocodb.get_row(job.table_id, job.row_id)
-        if current is None or not self._same_upload(current, row):
+        if current is None:
+            return "already_gone"
+        if not self._same_upload(current, row):
+            # Expected after a deletion and an Id reuse; if it happens for every row, NocoDB changed
+            # the CreatedAt format or the attachment ids, and nothing is being acted on.
+            log.warning("job %d: row %d is another upload now; not touched", job.id, job.row_id)
             return "already_gone"
         if record.decision == Decision.APPROVED:
             await self.nocodb.update_row(job.table_id, job.row_id, {self.fields.status: APPROVED_STATUS})

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import Callable
 
 from app.errors import NotReady, ServiceError
@@ -29,6 +30,8 @@ BACKOFF_MAX_SECONDS = 60.0
 MAX_WORKER_CRASHES = 3
 IDLE_POLL_SECONDS = 1.0
 SWEEP_RETRY_SECONDS = 15.0
+RUNNER_ERROR_PAUSE_SECONDS = 2.0
+MAX_APPROVALS_REMOVED_AT_ONCE = 20
 
 
 def backoff(attempts: int) -> float:
@@ -43,23 +46,40 @@ class QueueRunner:
         self.wake = asyncio.Event()
         self._in_flight: set[asyncio.Task[None]] = set()
         self._stopping = False
+        self._loop: asyncio.Task[None] | None = None
+        # Worker crashes per job, apart from attempts: waiting out a NocoDB outage is not a crash.
+        self._crashes: Counter[int] = Counter()
 
     async def run(self) -> None:
-        """Run until cancelled; in-flight jobs are finished or handed back to the queue."""
+        """Claim and run due jobs until ``stop``; a failing store is logged and retried, never fatal."""
+        self._loop = asyncio.current_task()
         await asyncio.to_thread(self.store.requeue_running)
         while not self._stopping:
-            free = self.concurrency - len(self._in_flight)
-            jobs = await asyncio.to_thread(self.store.claim, free) if free > 0 else []
-            for job in jobs:
-                task = asyncio.create_task(self._run_one(job))
-                self._in_flight.add(task)
-                task.add_done_callback(self._done)
-            if not jobs:
-                due = await asyncio.to_thread(self.store.next_due_in)
-                timeout = IDLE_POLL_SECONDS if due is None else min(max(due, 0.05), IDLE_POLL_SECONDS)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), timeout)
-                self.wake.clear()
+            try:
+                await self._step()
+            except Exception:
+                log.exception("the queue runner failed; retrying in %.0f s", RUNNER_ERROR_PAUSE_SECONDS)
+                await asyncio.sleep(RUNNER_ERROR_PAUSE_SECONDS)
+
+    async def _step(self) -> None:
+        free = self.concurrency - len(self._in_flight)
+        jobs = await asyncio.to_thread(self.store.claim, free) if free > 0 else []
+        if self._stopping:
+            return  # claimed during shutdown: ``stop`` hands them back to the queue
+        for job in jobs:
+            task = asyncio.create_task(self._run_one(job))
+            self._in_flight.add(task)
+            task.add_done_callback(self._done)
+        if not jobs:
+            due = await asyncio.to_thread(self.store.next_due_in)
+            timeout = IDLE_POLL_SECONDS if due is None else min(max(due, 0.05), IDLE_POLL_SECONDS)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), timeout)
+            self.wake.clear()
+
+    @property
+    def alive(self) -> bool:
+        return self._loop is not None and not self._loop.done()
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._in_flight.discard(task)
@@ -69,6 +89,8 @@ class QueueRunner:
         """Let in-flight jobs finish for ``grace_seconds``; the rest return to the queue."""
         self._stopping = True
         self.wake.set()
+        if self._loop is not None:
+            await asyncio.wait({self._loop}, timeout=grace_seconds)
         if self._in_flight:
             _, pending = await asyncio.wait(set(self._in_flight), timeout=grace_seconds)
             for task in pending:
@@ -92,7 +114,8 @@ class QueueRunner:
             await asyncio.to_thread(self.store.retry_later, job.id, exc.message, backoff(job.attempts))
             return
         except ServiceError as exc:
-            if job.attempts >= MAX_WORKER_CRASHES:
+            self._crashes[job.id] += 1
+            if self._crashes[job.id] >= MAX_WORKER_CRASHES:
                 await asyncio.to_thread(self.store.fail, job.id, exc.message)
             else:
                 await asyncio.to_thread(self.store.retry_later, job.id, exc.message, backoff(job.attempts))
@@ -103,6 +126,7 @@ class QueueRunner:
             log.exception("job %d failed unexpectedly", job.id)
             await asyncio.to_thread(self.store.fail, job.id, f"internal error: {type(exc).__name__}")
             return
+        self._crashes.pop(job.id, None)
         await asyncio.to_thread(self.store.finish, job.id)
 
 
@@ -151,6 +175,7 @@ class Sweeper:
     async def sweep_approvals(self) -> int:
         """Drop approvals whose row is no longer approved in NocoDB; returns how many."""
         live = await asyncio.to_thread(self.store.live_approval_keys, self.table_id)
+        live_before = dict(live)
         if not live:
             return 0
         where = f"({self.fields.status},eq,{APPROVED_STATUS})"
@@ -161,6 +186,14 @@ class Sweeper:
             except ValueError:
                 continue
         removed = list(live.values())
+        if len(removed) > MAX_APPROVALS_REMOVED_AT_ONCE and len(removed) * 2 > len(live_before):
+            # Most of the carousel vanishing at once is more likely a changed NocoDB than moderators.
+            log.error(
+                "approvals sweep would remove %d of %d approved uploads; skipped, check NocoDB",
+                len(removed),
+                len(live_before),
+            )
+            return 0
         if removed:
             await asyncio.to_thread(self.store.remove_approvals, removed)
             await asyncio.to_thread(self.on_approvals_removed, removed)

@@ -137,3 +137,15 @@ def test_image_bytes_are_a_file_like_only_in_memory() -> None:
     # decode never touches the file system: it works on bytes objects
     decoded = decode(io.BytesIO(sample("obama2.jpg")).getvalue(), LIMITS)
     assert decoded.format == "JPEG"
+
+
+@pytest.mark.parametrize("mode", ["I;16", "RGBA"])
+def test_large_declared_images_are_reduced_before_conversion(mode: str) -> None:
+    # A few hundred kilobytes of PNG can declare 49 MP; the decoded copy is bounded by max_side.
+    pixels = np.zeros((7000, 7000), dtype=np.uint16) if mode == "I;16" else None
+    image = Image.fromarray(pixels) if pixels is not None else Image.new("RGBA", (7000, 7000), (0, 0, 0, 0))
+    data = encode(image, "PNG")
+    assert len(data) < 300_000
+    decoded = decode(data, LIMITS)
+    assert (decoded.width, decoded.height) == (7000, 7000)
+    assert max(decoded.image.size) <= LIMITS.max_side and decoded.image.mode == "RGB"

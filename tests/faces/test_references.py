@@ -120,3 +120,40 @@ def test_per_politician_tolerance_is_read(tmp_path: Path, pool: FacePool) -> Non
     _politician(tmp_path / "refs", "jane", {"a.jpg": photo}, PROFILE + "tolerance = 0.5\n")
     refs = _load(tmp_path / "refs", EncodingCache(tmp_path / "c", {}), pool)
     assert refs.tolerances == {"jane": 0.5}
+
+
+def test_a_killed_worker_costs_one_rebuild_and_the_pool_recovers(pool: FacePool) -> None:
+    import os
+    import signal
+
+    from app.errors import ServiceError
+
+    async def scenario() -> None:
+        await pool.warm_up()
+        executor = pool._executor
+        for process in list(executor._processes.values()):  # type: ignore[attr-defined]
+            os.kill(process.pid, signal.SIGKILL)
+        results = await asyncio.gather(
+            *(pool.find_faces(sample("obama2.jpg")) for _ in range(3)), return_exceptions=True
+        )
+        assert all(isinstance(r, ServiceError) for r in results), results
+        assert pool._executor is not executor
+        found = await pool.find_faces(sample("obama2.jpg"))
+        assert len(found.boxes) == 1
+
+    asyncio.run(scenario())
+
+
+def test_a_stuck_analysis_times_out_and_the_pool_recovers(pool: FacePool) -> None:
+    from app.errors import ServiceError
+
+    async def scenario() -> None:
+        saved, pool.timeout = pool.timeout, 0.001
+        try:
+            with pytest.raises(ServiceError, match="took more than"):
+                await pool.find_faces(sample("obama3.jpg"))
+        finally:
+            pool.timeout = saved
+        assert len((await pool.find_faces(sample("obama2.jpg"))).boxes) == 1
+
+    asyncio.run(scenario())

@@ -93,9 +93,11 @@ def test_odd_image_cells(cell: object, expected: list[dict[str, Any]]) -> None:
 
 
 @pytest.mark.parametrize(
-    ("cell", "expected"), [(" obama ", "obama"), ("   ", None), ("", None), (["obama"], None), (None, None)]
+    ("cell", "expected"),
+    [(" obama ", "obama"), ("   ", None), ("", None), (["obama"], "<list>"), (7, "<int>"), (None, None)],
 )
 def test_politician_cell(cell: object, expected: str | None) -> None:
+    # A cell that is not text names no known politician: the row is rejected, never identified.
     assert parse_row({"Id": 1, "Politician": cell}, FIELDS).politician == expected
 
 

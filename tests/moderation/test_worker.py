@@ -36,8 +36,8 @@ def store(tmp_path: Path) -> Iterator[Store]:
     store.close()
 
 
-def _run_once(store: Store, outcome: Outcome) -> Job:
-    runner = QueueRunner(store=store, moderation=outcome, concurrency=2)  # type: ignore[arg-type]
+def _run_once(store: Store, outcome: Outcome, runner: QueueRunner | None = None) -> Job:
+    runner = runner or QueueRunner(store=store, moderation=outcome, concurrency=2)  # type: ignore[arg-type]
     (job,) = store.claim(1)
     asyncio.run(runner._run_one(job))
     (after,) = store.jobs()
@@ -61,11 +61,47 @@ def test_refused_request_fails_the_job_for_operators(store: Store) -> None:
 
 
 def test_a_worker_crash_is_retried_then_given_up(store: Store) -> None:
-    for attempt in range(1, MAX_WORKER_CRASHES + 1):
+    outcome = Outcome(NocoDBUnavailable("down"), *[ServiceError("worker died")] * MAX_WORKER_CRASHES)
+    runner = QueueRunner(store=store, moderation=outcome, concurrency=2)  # type: ignore[arg-type]
+    for attempt in range(1, MAX_WORKER_CRASHES + 2):
         store._db.execute("UPDATE jobs SET next_attempt_at = 0")
-        job = _run_once(store, Outcome(ServiceError("worker died")))
+        job = _run_once(store, outcome, runner)
         assert job.attempts == attempt
-        assert job.state is (JobState.FAILED if attempt == MAX_WORKER_CRASHES else JobState.QUEUED)
+        # The NocoDB outage of the first attempt does not count as a crash.
+        assert job.state is (JobState.FAILED if attempt == MAX_WORKER_CRASHES + 1 else JobState.QUEUED)
+
+
+def test_a_failing_store_does_not_end_the_runner(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    from app.moderation import worker
+
+    monkeypatch.setattr(worker, "RUNNER_ERROR_PAUSE_SECONDS", 0.01)
+    calls = 0
+    real_claim = store.claim
+
+    def flaky_claim(limit: int) -> list[Job]:
+        nonlocal calls
+        calls += 1
+        if calls <= 2:
+            raise sqlite3.OperationalError("database is locked")
+        return real_claim(limit)
+
+    monkeypatch.setattr(store, "claim", flaky_claim)
+
+    async def scenario() -> None:
+        runner = QueueRunner(store=store, moderation=Outcome(), concurrency=1)  # type: ignore[arg-type]
+        task = asyncio.create_task(runner.run())
+        for _ in range(100):
+            if store.counts()["done"] == 1:
+                break
+            await asyncio.sleep(0.02)
+        assert runner.alive
+        await runner.stop(1.0)
+        await asyncio.wait_for(task, 2)
+
+    asyncio.run(scenario())
+    assert store.counts()["done"] == 1 and calls > 2
 
 
 def test_backoff_is_bounded() -> None:
