@@ -6,7 +6,7 @@ import os
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     action: Action = Action.DELETE
     sweep_interval_seconds: float = Field(300, ge=0)  # 0 disables the periodic sweep
     form_url: str | None = None
+
+    # Operations.
+    log_format: Literal["json", "text"] = "json"
+    # Decisions and finished jobs older than this are deleted; live approvals stay for the carousel.
+    retention_days: float = Field(30, gt=0)
 
     @field_validator("cors_origins", "attachment_allowed_origins", mode="before")
     @classmethod

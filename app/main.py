@@ -15,10 +15,12 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 
+from app import logs
 from app.api.headers import SecurityHeaders
 from app.api.limits import BodySizeLimit
 from app.api.ratelimit import RateLimiter
-from app.api.routes import approved, decisions, health, politicians, site, verify, webhooks
+from app.api.routes import approved, decisions, health, metrics, politicians, site, verify, webhooks
+from app.api.timing import RequestTiming
 from app.config import MIB, Settings, get_settings
 from app.errors import ReferenceSetError, ServiceError, install_error_handlers
 from app.faces.engine import EngineConfig
@@ -68,7 +70,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # once an operator fixes the folder and reloads.
         with contextlib.suppress(ReferenceSetError, ServiceError):
             await faces.reload()
-        moderation.start(settings.sweep_interval_seconds)
+        moderation.start(settings.sweep_interval_seconds, settings.retention_days)
         yield
     finally:
         await moderation.stop()
@@ -97,10 +99,7 @@ def create_app(
 ) -> FastAPI:
     """The app; tests pass their own settings and, for a fake NocoDB, an httpx transport."""
     settings = settings or get_settings()
-    if not logging.getLogger().handlers:
-        # Under uvicorn only its own loggers have handlers; facegate's decisions should show too.
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per NocoDB call is noise
+    logs.configure(settings.log_format)
     app = FastAPI(
         title="facegate",
         version="0.1.0",
@@ -124,7 +123,8 @@ def create_app(
         )
     app.add_middleware(GZipMiddleware, minimum_size=1024)  # /approved pages shrink about 8x
     app.add_middleware(SecurityHeaders)
-    for module in (health, verify, politicians, webhooks, decisions, approved, site):
+    app.add_middleware(RequestTiming)
+    for module in (health, verify, politicians, webhooks, decisions, approved, site, metrics):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=site.STATIC_DIR), name="static")
 

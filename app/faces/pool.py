@@ -15,6 +15,7 @@ from concurrent.futures.process import BrokenProcessPool
 from app.errors import ServiceError
 from app.faces.engine import EngineConfig, FaceEngine, FoundFaces
 from app.faces.intake import Limits, decode
+from app.metrics import ANALYSIS_SECONDS
 
 # Generous: a 50 MP image decodes and is analysed in about 2 s on these machines.
 DEFAULT_TIMEOUT = 60.0
@@ -71,9 +72,10 @@ class FacePool:
         loop = asyncio.get_running_loop()
         executor = self._executor
         try:
-            return await asyncio.wait_for(
-                loop.run_in_executor(executor, _find_faces, data, self.limits), self.timeout
-            )
+            with ANALYSIS_SECONDS.time():
+                return await asyncio.wait_for(
+                    loop.run_in_executor(executor, _find_faces, data, self.limits), self.timeout
+                )
         except TimeoutError as exc:
             self._replace(executor, kill=True)
             raise ServiceError(f"Analysing the image took more than {self.timeout:.0f} s.") from exc

@@ -26,6 +26,7 @@ from app.faces.intake import ImageRejected, RejectKind
 from app.faces.pool import FacePool
 from app.faces.references import EncodingCache, ReferenceSet, load_reference_set
 from app.faces.verdict import Decision, Reason, Verdict, decide
+from app.metrics import VERDICTS
 
 log = logging.getLogger(__name__)
 
@@ -85,12 +86,14 @@ class FaceService:
         """Verify an operator's upload: an empty, oversized or non-image file is a 4xx error."""
         self.check_politician(politician)
         try:
-            return await self._verify(data, politician)
+            verdict = await self._verify(data, politician)
         except ImageRejected as exc:
             error = _UPLOAD_ERRORS.get(exc.kind)
-            if error is None:
-                return self.unreadable(politician)
-            raise error(exc.message) from exc
+            if error is not None:
+                raise error(exc.message) from exc
+            verdict = self.unreadable(politician)
+        VERDICTS.labels(source="verify", decision=verdict.decision.value, reason=verdict.reason.value).inc()
+        return verdict
 
     async def verify_image(self, data: bytes, politician: str | None) -> tuple[Verdict, str | None]:
         """Verify an image from NocoDB; every bad image is a rejection. Also returns the problem."""

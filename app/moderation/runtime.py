@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import fcntl
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -44,6 +45,7 @@ def _lock_data_dir(data_dir: Path) -> IO[bytes]:
 
 
 RENDITIONS_DIR = "renditions"
+PRUNE_INTERVAL_SECONDS = 86400.0
 
 
 @dataclass
@@ -113,7 +115,20 @@ class Moderation:
         )
         return moderation
 
-    def start(self, sweep_interval: float) -> None:
+    async def prune_forever(self, retention_days: float) -> None:
+        """Apply the retention period now and then daily."""
+        while True:
+            cutoff = time.time() - retention_days * 86400
+            try:
+                pruned = await asyncio.to_thread(self.store.prune, cutoff)
+                if any(pruned.values()):
+                    log.info("retention: deleted %s older than %g days", pruned, retention_days)
+            except Exception:
+                log.exception("retention pruning failed; tried again tomorrow")
+            await asyncio.sleep(PRUNE_INTERVAL_SECONDS)
+
+    def start(self, sweep_interval: float, retention_days: float) -> None:
+        self.tasks.append(asyncio.create_task(self.prune_forever(retention_days), name="retention"))
         if self.runner is not None:
             self.tasks.append(asyncio.create_task(self.runner.run(), name="queue-runner"))
         if self.sweeper is not None:

@@ -18,6 +18,7 @@ from app.faces.service import FaceService
 from app.faces.verdict import Decision, Reason
 from app.integrations.nocodb.client import NocoDBClient
 from app.integrations.nocodb.errors import AttachmentRefused, NocoDBRequestError
+from app.metrics import ACTIONS, VERDICTS
 from app.moderation.rows import FieldNames, UploadRow, parse_row
 from app.moderation.store import DecisionRecord, Job, Store
 
@@ -74,11 +75,13 @@ class ModerationService:
                 detail=verdict.detail,
                 distances=verdict.distances,
             )
+            VERDICTS.labels(source="moderation", decision=record.decision, reason=record.reason).inc()
         if record.action is not None:
             return record.action  # a replay after the action was recorded: nothing more to do
         action = await self.act(job, row, record)
         approval = (job, record.politician or "", row.attachments) if action == "approved" else None
         await asyncio.to_thread(self.store.record_action, job.row_key, action, approval=approval)
+        ACTIONS.labels(action=action).inc()
         log.info("job %d: row %d %s (%s), %s", job.id, job.row_id, record.decision, record.reason, action)
         return action
 

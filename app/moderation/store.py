@@ -291,6 +291,20 @@ class Store:
                     (row_key, job.table_id, job.row_id, politician, json.dumps(attachments), now),
                 )
 
+    def prune(self, older_than: float) -> dict[str, int]:
+        """Forget what is older than the epoch ``older_than``: decisions, finished jobs, and
+        approvals removed from the carousel. Queued, running and failed jobs and live approvals stay."""
+        with self._tx() as db:
+            return {
+                "decisions": db.execute("DELETE FROM decisions WHERE decided_at < ?", (older_than,)).rowcount,
+                "jobs": db.execute(
+                    "DELETE FROM jobs WHERE state = 'done' AND updated_at < ?", (older_than,)
+                ).rowcount,
+                "approvals": db.execute(
+                    "DELETE FROM approvals WHERE removed_at IS NOT NULL AND removed_at < ?", (older_than,)
+                ).rowcount,
+            }
+
     def approvals(
         self, *, politician: str | None = None, limit: int = 50, before_id: int | None = None
     ) -> list[Approval]:

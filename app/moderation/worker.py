@@ -17,6 +17,8 @@ from collections.abc import Callable
 from app.errors import NotReady, ServiceError
 from app.integrations.nocodb.client import NocoDBClient
 from app.integrations.nocodb.errors import NocoDBRequestError, NocoDBUnavailable
+from app.logs import current_job
+from app.metrics import JOB_SECONDS, NOCODB_ERRORS
 from app.moderation.rows import FieldNames, new_job, parse_row, row_key
 from app.moderation.service import APPROVED_STATUS, ModerationService
 from app.moderation.store import Job, Store
@@ -99,14 +101,24 @@ class QueueRunner:
         await asyncio.to_thread(self.store.requeue_running)
 
     async def _run_one(self, job: Job) -> None:
+        token = current_job.set(job.id)
+        try:
+            with JOB_SECONDS.time():
+                await self._process(job)
+        finally:
+            current_job.reset(token)
+
+    async def _process(self, job: Job) -> None:
         try:
             await self.moderation.process(job)
         except NocoDBUnavailable as exc:
+            NOCODB_ERRORS.labels(kind="unavailable").inc()
             delay = max(backoff(job.attempts), exc.retry_after or 0.0)
             log.warning("NocoDB unavailable, job %d retried in %.0fs: %s", job.id, delay, exc.message)
             await asyncio.to_thread(self.store.retry_later, job.id, exc.message, delay)
             return
         except NocoDBRequestError as exc:
+            NOCODB_ERRORS.labels(kind="refused").inc()
             log.error("NocoDB refused job %d: %s", job.id, exc.message)
             await asyncio.to_thread(self.store.fail, job.id, exc.message)
             return

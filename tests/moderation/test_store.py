@@ -277,3 +277,27 @@ def test_a_second_store_sees_committed_writes(db_path: Path) -> None:
     finally:
         first.close()
         second.close()
+
+
+def test_prune_keeps_what_is_live(tmp_path: Path) -> None:
+    import time as real_time
+
+    from app.moderation.store import NewJob as Job_
+    from app.moderation.store import Store as Store_
+
+    store = Store_(tmp_path / "prune.db")
+    store.enqueue([Job_(f"k{i}", "t", i, {"Id": i}) for i in (1, 2, 3)], source="test")
+    claimed = store.claim(3)
+    store.finish(claimed[0].id)
+    store.fail(claimed[1].id, "refused")  # failed: kept for operators
+    record = store.record_decision(
+        job=claimed[0], politician="obama", decision="approved", reason="match", detail=None, distances=[]
+    )
+    store.record_action(record.row_key, "approved", approval=(claimed[0], "obama", []))
+    pruned = store.prune(real_time.time() + 1)
+    assert pruned == {"decisions": 1, "jobs": 1, "approvals": 0}
+    assert {j.state.value for j in store.jobs()} == {"failed", "running"}
+    assert len(store.approvals()) == 1  # live approvals stay for the carousel
+    store.remove_approvals([store.approvals()[0].id])
+    assert store.prune(real_time.time() + 1)["approvals"] == 1
+    store.close()

@@ -1,0 +1,68 @@
+"""Prometheus metrics: what facegate decided, how long it took, and how NocoDB answered.
+
+Counters and histograms live in one registry of facegate's own; the queue's gauges are read from
+the store at scrape time, so they are never stale.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from app.moderation.store import Store
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+VERDICTS = Counter(
+    "facegate_verdicts_total",
+    "Verdicts, by where the image came from, decision and reason.",
+    ["source", "decision", "reason"],
+    registry=REGISTRY,
+)
+ACTIONS = Counter(
+    "facegate_nocodb_actions_total",
+    "What was done to decided rows in NocoDB (approved, deleted, flagged, already_gone, ...).",
+    ["action"],
+    registry=REGISTRY,
+)
+NOCODB_ERRORS = Counter(
+    "facegate_nocodb_errors_total",
+    "Jobs that met a NocoDB error: unavailable (retried) or refused (job failed).",
+    ["kind"],
+    registry=REGISTRY,
+)
+ANALYSIS_SECONDS = Histogram(
+    "facegate_image_analysis_seconds",
+    "Decoding and face analysis of one image in a worker process.",
+    buckets=(0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60),
+    registry=REGISTRY,
+)
+JOB_SECONDS = Histogram(
+    "facegate_job_seconds",
+    "One moderation job: download, analysis, verdict and action in NocoDB.",
+    buckets=(0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30, 60, 120),
+    registry=REGISTRY,
+)
+HTTP_SECONDS = Histogram(
+    "facegate_http_request_seconds",
+    "HTTP requests, by route template, method and status code.",
+    ["route", "method", "status"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    registry=REGISTRY,
+)
+
+
+def exposition(store: Store) -> bytes:
+    """The text format for one scrape: the registry, plus the queue read from the store now."""
+    queue = CollectorRegistry(auto_describe=True)
+    jobs = Gauge("facegate_jobs", "Jobs in the moderation queue, by state.", ["state"], registry=queue)
+    for state, count in store.counts().items():
+        jobs.labels(state=state).set(count)
+    age = Gauge(
+        "facegate_oldest_job_age_seconds",
+        "Age of the oldest job not yet done (queued or running); 0 when there is none.",
+        registry=queue,
+    )
+    age.set(store.oldest_queued_age() or 0.0)
+    approvals = Gauge("facegate_approved_uploads", "Approved uploads shown by the carousel.", registry=queue)
+    approvals.set(store.approvals_version().live)
+    return generate_latest(REGISTRY) + generate_latest(queue)
