@@ -45,7 +45,14 @@ def write_env_file(path: Path, updates: dict[str, str]) -> None:
 
 
 async def run_bootstrap(
-    *, nocodb_url: str, email: str, password: str, facegate_url: str, env_file: Path, reference_dir: Path
+    *,
+    nocodb_url: str,
+    email: str,
+    password: str,
+    facegate_url: str,
+    env_file: Path,
+    reference_dir: Path,
+    public_nocodb_url: str | None = None,
 ) -> BootstrapResult:
     """Bootstrap NocoDB and write the settings facegate needs into ``env_file``; idempotent."""
     current = read_env_file(env_file)
@@ -61,6 +68,9 @@ async def run_bootstrap(
         politicians=[p.slug for p in read_politicians(reference_dir)],
         api_token=current.get("FACEGATE_NOCODB_API_TOKEN") or None,
     )
+    form_url = result.form_url
+    if public_nocodb_url:
+        form_url = public_nocodb_url.rstrip("/") + form_url.removeprefix(nocodb_url.rstrip("/"))
     write_env_file(
         env_file,
         {
@@ -69,7 +79,7 @@ async def run_bootstrap(
             "FACEGATE_NOCODB_TABLE_ID": result.table_id,
             "FACEGATE_WEBHOOK_SECRET": secret,
             "FACEGATE_OPERATOR_API_KEY": operator_key,
-            "FACEGATE_FORM_URL": result.form_url,
+            "FACEGATE_FORM_URL": form_url,
         },
     )
     return result
@@ -87,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     boot.add_argument("--facegate-url", default="http://127.0.0.1:8000", help="where NocoDB reaches facegate")
     boot.add_argument("--env-file", type=Path, default=Path(".env"), help="settings file to write")
+    boot.add_argument(
+        "--public-nocodb-url", help="NocoDB's address for the public, when it differs from --nocodb-url"
+    )
     args = parser.parse_args(argv)
 
     password = os.environ.get(PASSWORD_ENV)
@@ -101,13 +114,14 @@ def main(argv: list[str] | None = None) -> int:
                 facegate_url=args.facegate_url,
                 env_file=args.env_file,
                 reference_dir=Settings().reference_dir,
+                public_nocodb_url=args.public_nocodb_url,
             )
         )
     except BootstrapError as exc:
         print(f"facegate bootstrap: {exc}", file=sys.stderr)
         return 1
     print(f"table {result.table_id}; settings written to {args.env_file}")
-    print(f"public upload form: {result.form_url}")
+    print(f"public upload form: {read_env_file(args.env_file)['FACEGATE_FORM_URL']}")
     return 0
 
 
