@@ -19,6 +19,8 @@ from typing import Any, Final
 
 import httpx
 
+from app.integrations.nocodb.errors import nocodb_message
+
 logger = logging.getLogger(__name__)
 
 REQUEST_TIMEOUT_SECONDS: Final = 30.0
@@ -73,19 +75,6 @@ class BootstrapResult:
 # ------------------------------------------------------------------------------------ HTTP helper
 
 
-def _nocodb_message(response: httpx.Response) -> str:
-    """NocoDB answers errors as ``{"msg": ...}`` or ``{"error": ..., "message": ...}``."""
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:500]
-    if isinstance(body, dict):
-        for key in ("msg", "message", "error"):
-            if body.get(key):
-                return str(body[key])
-    return response.text[:500]
-
-
 class _Api:
     """A thin wrapper that turns non-2xx answers into BootstrapError, without echoing secrets."""
 
@@ -101,7 +90,7 @@ class _Api:
         if response.is_success:
             return response.json()
         raise BootstrapError(
-            f"NocoDB {method} {path} failed with HTTP {response.status_code}: {_nocodb_message(response)}",
+            f"NocoDB {method} {path} failed with HTTP {response.status_code}: {nocodb_message(response)}",
             status=response.status_code,
         )
 

@@ -21,6 +21,7 @@ from app.integrations.nocodb.errors import (
     AttachmentRefused,
     NocoDBRequestError,
     NocoDBUnavailable,
+    nocodb_message,
 )
 
 log = logging.getLogger(__name__)
@@ -160,7 +161,7 @@ class NocoDBClient:
             else:
                 if response.status_code < 400:
                     return response
-                message = _error_message(response)
+                message = nocodb_message(response)
                 if response.status_code in AUTH_STATUS_CODES:
                     # A rotated or revoked token: nothing is decided until an operator fixes it.
                     log.error(
@@ -293,16 +294,6 @@ def _origin(url: str) -> str:
     host = (parts.hostname or "").lower()
     host = f"[{host}]" if ":" in host else host  # IPv6: keep the brackets so the port stays apart
     return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
-
-
-def _error_message(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:200]
-    if isinstance(body, dict):
-        return str(body.get("msg") or body.get("message") or body.get("error") or body)[:200]
-    return str(body)[:200]
 
 
 def _retry_after(response: httpx.Response) -> float | None:

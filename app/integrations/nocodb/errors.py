@@ -8,6 +8,10 @@ NocoDBError
 
 from __future__ import annotations
 
+import httpx
+
+MESSAGE_CHARS = 300
+
 
 class NocoDBError(Exception):
     def __init__(self, message: str, *, status_code: int | None = None) -> None:
@@ -30,3 +34,16 @@ class NocoDBRequestError(NocoDBError):
 
 class AttachmentRefused(NocoDBRequestError):
     """The attachment's location is not allowed (SSRF guard), it is too large, or it is gone."""
+
+
+def nocodb_message(response: httpx.Response) -> str:
+    """NocoDB's error text: it answers ``{"msg": ...}`` or ``{"error": ..., "message": ...}``."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:MESSAGE_CHARS]
+    if isinstance(body, dict):
+        for key in ("msg", "message", "error"):
+            if body.get(key):
+                return str(body[key])[:MESSAGE_CHARS]
+    return response.text[:MESSAGE_CHARS]
