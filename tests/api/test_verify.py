@@ -141,3 +141,19 @@ def test_reload_rereads_the_folder(client: TestClient) -> None:
     response = client.post("/politicians/reload")
     assert response.status_code == 200
     assert {p["slug"] for p in response.json()} == {"obama", "biden"}
+
+
+def test_reload_with_a_broken_folder_keeps_the_previous_set(client: TestClient) -> None:
+    reference_dir = client.app.state.settings.reference_dir  # type: ignore[attr-defined]
+    bad = reference_dir / "obama" / "zz-cat.png"
+    bad.write_bytes(sample("cat.png"))
+    try:
+        response = client.post("/politicians/reload")
+        assert response.status_code == 500
+        error = response.json()["error"]
+        assert error["code"] == "reference_error" and "obama/zz-cat.png: no face found" in error["message"]
+        assert client.get("/readyz").status_code == 200  # the previous set is still in use
+        assert len(client.get("/politicians").json()) == 2
+    finally:
+        bad.unlink()
+    assert client.post("/politicians/reload").status_code == 200
