@@ -131,7 +131,8 @@ def test_a_killed_worker_costs_one_rebuild_and_the_pool_recovers(pool: FacePool)
     async def scenario() -> None:
         await pool.warm_up()
         executor = pool._executor
-        for process in list(executor._processes.values()):  # type: ignore[attr-defined]
+        for process in list(executor._processes.values()):
+            assert process.pid is not None
             os.kill(process.pid, signal.SIGKILL)
         results = await asyncio.gather(
             *(pool.find_faces(sample("obama2.jpg")) for _ in range(3)), return_exceptions=True
