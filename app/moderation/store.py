@@ -203,6 +203,18 @@ class Store:
                 (state.value, error, next_attempt_at, time.time(), job_id),
             )
 
+    def retry_failed(self, job_id: int) -> Job | None:
+        """Queue a failed job again (an operator fixed its cause); None if no such failed job."""
+        now = time.time()
+        with self._tx() as db:
+            changed = db.execute(
+                "UPDATE jobs SET state = 'queued', next_attempt_at = ?, updated_at = ?"
+                " WHERE id = ? AND state = 'failed'",
+                (now, now, job_id),
+            ).rowcount
+            row = db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return _job(row) if changed else None
+
     def next_due_in(self) -> float | None:
         """Seconds until the next queued job is due (0 when one is due now), None when none is queued."""
         with self._lock:

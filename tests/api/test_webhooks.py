@@ -132,3 +132,15 @@ def test_decisions_filters_are_validated(client: TestClient) -> None:
     assert client.get("/decisions").status_code == 200
     _error(client.get("/decisions", params={"decision": "maybe"}), 422, "invalid_request")
     _error(client.get("/decisions", params={"row_id": 0}), 422, "invalid_request")
+
+
+def test_a_failed_job_can_be_retried_by_an_operator(client: TestClient) -> None:
+    client.post("/webhooks/nocodb", json=_event(501), headers=SECRET)
+    store = client.app.state.moderation.store  # type: ignore[attr-defined]
+    (job,) = [j for j in store.jobs(limit=10_000) if j.row_id == 501]
+    assert client.post(f"/jobs/{job.id}/retry").status_code == 404  # queued, not failed
+    store.fail(job.id, "NocoDB refused: 400")
+    response = client.post(f"/jobs/{job.id}/retry")
+    assert response.status_code == 200 and response.json()["state"] == "queued"
+    failed = client.get("/jobs", params={"state": "failed"}).json()["items"]
+    assert all(j["id"] != job.id for j in failed)

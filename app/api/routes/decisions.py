@@ -3,11 +3,11 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from app.api.deps import ModerationDep, OperatorDep
 from app.api.schemas import DecisionOut, DecisionPage, JobOut, JobPage
-from app.errors import ErrorResponse
+from app.errors import ErrorResponse, NotFound
 from app.moderation.store import JobState
 
 router = APIRouter(tags=["moderation"], dependencies=[OperatorDep], responses={401: {"model": ErrorResponse}})
@@ -33,6 +33,16 @@ async def list_decisions(
     )
     items = [DecisionOut.from_record(r) for r in records]
     return DecisionPage(items=items, next_cursor=records[-1].id if len(records) == limit else None)
+
+
+@router.post("/jobs/{job_id}/retry", responses={404: {"model": ErrorResponse}})
+async def retry_job(moderation: ModerationDep, job_id: Annotated[int, Path(ge=1)]) -> JobOut:
+    """Queue a failed job again, once its cause is fixed (operator)."""
+    job = await asyncio.to_thread(moderation.store.retry_failed, job_id)
+    if job is None:
+        raise NotFound(f"No failed job {job_id}.")
+    moderation.wake()
+    return JobOut.from_job(job)
 
 
 @router.get("/jobs")
