@@ -1,138 +1,83 @@
 """facegate's verify pipeline against plain face_recognition, on the same photos, in one run.
 
-`uv run python -m bench.pipeline` prints per photo size the median and p95 time of:
+`uv run python -m bench.pipeline` prints per photo and size the median and p95 time of:
 - plain: ``face_recognition.load_image_file`` + ``face_encodings`` (default upsampling) + ``face_distance``;
 - facegate: ``decode`` + ``FaceEngine.find_faces`` + ``decide``, in this process (one worker's work);
-and both verdicts. Photos are made from the sample set: small (~0.3 MP), medium (~1.5 MP) and a 12 MP
-phone-size JPEG.
+and both verdicts (the photo claimed as Obama). The runs of both paths alternate, so a noisy
+neighbour slows both alike. Photos are JPEGs made from the samples: small (~0.3 MP), medium (~1.5 MP)
+and phone-size (12 MP).
 """
 
 from __future__ import annotations
 
-import io
 import statistics
 import time
-import warnings
-from collections.abc import Callable
-from dataclasses import dataclass
+from typing import Any
 
-import numpy as np
-from PIL import Image, ImageFile
+from bench.accuracy import PathResult, Paths, differences
+from bench.common import SIZES, jpeg_of, percentile
 
-from app.config import Settings
-from app.faces.core import ReferenceMatrix
-from app.faces.engine import EngineConfig, FaceEngine
-from app.faces.intake import Limits, decode
-from app.faces.verdict import decide
-from tests.images import open_sample, sample
-
-SIZES = {"small 0.3MP": 0.3e6, "medium 1.5MP": 1.5e6, "phone 12MP": 12e6}
+CLAIM = "obama"
+PHOTOS = ("obama2.jpg", "biden.jpg", "astronaut.png")
+# The plain path takes 6-10 s on a 12 MP photo: fewer runs there (p95 of 3 runs is their maximum).
+RUNS = {"small": 7, "medium": 5, "phone": 3}
 
 
-@dataclass
-class Row:
-    photo: str
-    size: str
-    plain_median: float
-    plain_p95: float
-    ours_median: float
-    ours_p95: float
-    plain_verdict: str
-    ours_verdict: str
+def _time(fn: Any, data: bytes) -> tuple[float, PathResult]:
+    started = time.perf_counter()
+    result = fn(data)
+    return time.perf_counter() - started, result
 
 
-def jpeg_of(name: str, pixels: float) -> bytes:
-    image = open_sample(name).convert("RGB")
-    scale = (pixels / (image.width * image.height)) ** 0.5
-    resized = image.resize(
-        (round(image.width * scale), round(image.height * scale)), Image.Resampling.LANCZOS
-    )
-    out = io.BytesIO()
-    resized.save(out, "JPEG", quality=90)
-    return out.getvalue()
-
-
-def timed(fn: Callable[[], str], runs: int) -> tuple[list[float], str]:
-    result = fn()
-    times = []
+def measure(paths: Paths, photo: str, size: str, runs: int) -> dict[str, Any]:
+    data = jpeg_of(photo, SIZES[size])
+    plain_times: list[float] = []
+    our_times: list[float] = []
     for _ in range(runs):
-        started = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - started)
-    return times, result
+        seconds, plain = _time(paths.plain, data)
+        plain_times.append(seconds)
+        seconds, ours = _time(paths.facegate, data)
+        our_times.append(seconds)
+    plain_median, our_median = statistics.median(plain_times), statistics.median(our_times)
+    return {
+        "photo": photo,
+        "size": size,
+        "megapixels": SIZES[size] / 1e6,
+        "bytes": len(data),
+        "runs": runs,
+        "plain": {"median": plain_median, "p95": percentile(plain_times, 95), "times": plain_times},
+        "facegate": {"median": our_median, "p95": percentile(our_times, 95), "times": our_times},
+        "speedup": plain_median / our_median,
+        "plain_verdict": plain.verdicts[CLAIM],
+        "facegate_verdict": ours.verdicts[CLAIM],
+        "differences": [
+            d for d in differences(paths, f"{photo} {size}", data, plain, ours) if d["claim"] == CLAIM
+        ],
+    }
 
 
-def p95(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+def run(
+    paths: Paths,
+    photos: tuple[str, ...] = PHOTOS,
+    sizes: tuple[str, ...] = tuple(SIZES),
+    runs: dict[str, int] | None = None,
+) -> list[dict[str, Any]]:
+    runs = runs or RUNS
+    paths.plain(jpeg_of(photos[0], SIZES[sizes[0]]))  # warm both paths once
+    paths.facegate(jpeg_of(photos[0], SIZES[sizes[0]]))
+    return [measure(paths, photo, size, runs[size]) for photo in photos for size in sizes]
 
 
-def main(runs: int = 5, photos: tuple[str, ...] = ("obama2.jpg", "biden.jpg", "astronaut.png")) -> list[Row]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import face_recognition
-    ImageFile.LOAD_TRUNCATED_IMAGES = False  # face_recognition turned it on; facegate keeps it off
-
-    settings = Settings(_env_file=None)
-    engine = FaceEngine(
-        EngineConfig(settings.detect_max_side, settings.encode_max_side, settings.min_detection_score)
-    )
-    limits = Limits(settings.max_upload_bytes, settings.max_image_pixels, settings.encode_max_side)
-    refs = {}
-    for slug, name in (("obama", "obama.jpg"), ("biden", "biden.jpg")):
-        refs[slug] = [engine.find_faces(decode(sample(name), limits)).encodings[0]]
-    matrix = ReferenceMatrix.build(refs)
-    known = np.stack([refs["obama"][0], refs["biden"][0]])
-
-    def plain(data: bytes) -> str:
-        image = face_recognition.load_image_file(io.BytesIO(data))
-        encodings = face_recognition.face_encodings(image)
-        ImageFile.LOAD_TRUNCATED_IMAGES = False
-        if len(encodings) != 1:
-            return "no_face" if not encodings else "multiple_faces"
-        return "match" if face_recognition.face_distance(known[:1], encodings[0])[0] <= 0.6 else "no_match"
-
-    def ours(data: bytes) -> str:
-        found = engine.find_faces(decode(data, limits))
-        verdict = decide(
-            boxes=found.boxes,
-            encodings=found.encodings,
-            references=matrix,
-            tolerances={},
-            default_tolerance=settings.tolerance,
-            expected="obama",
-        )
-        return verdict.reason.value
-
-    rows = []
-    for photo in photos:
-        for size, pixels in SIZES.items():
-            data = jpeg_of(photo, pixels)
-            plain_times, plain_verdict = timed(lambda d=data: plain(d), runs)  # type: ignore[misc]
-            our_times, our_verdict = timed(lambda d=data: ours(d), runs)  # type: ignore[misc]
-            rows.append(
-                Row(
-                    photo,
-                    size,
-                    statistics.median(plain_times),
-                    p95(plain_times),
-                    statistics.median(our_times),
-                    p95(our_times),
-                    plain_verdict,
-                    our_verdict,
-                )
-            )
-    header = f"{'photo':<14} {'size':<13} {'plain med/p95 s':>16} {'facegate med/p95 s':>19}"
-    print(f"{header} {'speed-up':>8}  verdicts")
+def main() -> None:
+    rows = run(Paths.load())
+    print(f"{'photo':<14} {'size':<7} {'plain med/p95 s':>16} {'facegate med/p95 s':>19} {'speed-up':>8}")
     for r in rows:
-        plain_text = f"{r.plain_median:>7.3f}/{r.plain_p95:<7.3f}"
-        our_text = f"{r.ours_median:>8.3f}/{r.ours_p95:<8.3f}"
-        speed_up = r.plain_median / r.ours_median
+        plain, ours = r["plain"], r["facegate"]
         print(
-            f"{r.photo:<14} {r.size:<13} {plain_text}  {our_text}  {speed_up:>7.1f}x"
-            f"  {r.plain_verdict} / {r.ours_verdict}"
+            f"{r['photo']:<14} {r['size']:<7} {plain['median']:>7.3f}/{plain['p95']:<7.3f}"
+            f"  {ours['median']:>8.3f}/{ours['p95']:<8.3f}  {r['speedup']:>7.1f}x"
+            f"  {r['plain_verdict']} / {r['facegate_verdict']}"
         )
-    return rows
 
 
 if __name__ == "__main__":

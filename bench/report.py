@@ -1,0 +1,257 @@
+"""The benchmark's printed table and its targets, from the results dict that ``bench.run`` builds."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+Result = dict[str, Any]
+
+
+def targets(r: Result) -> list[dict[str, Any]]:
+    """Each target of the issue, with the measured value and whether it is met (None: not measured)."""
+    out: list[dict[str, Any]] = []
+    pipeline = r.get("pipeline") or []
+    phone = [row["speedup"] for row in pipeline if row["size"] == "phone"]
+    out.append(
+        {
+            "target": "12 MP photo >= 10x faster than plain",
+            "measured": f"min {min(phone):.1f}x" if phone else "not run",
+            "met": min(phone) >= 10 if phone else None,
+        }
+    )
+    diffs = _all_differences(r)
+    deliberate = all(d["reason"].startswith("false detection") for d in diffs)
+    out.append(
+        {
+            "target": "identical verdicts, deliberate differences listed",
+            "measured": f"{len(diffs)} difference(s)"
+            + (", all HOG false detections facegate drops" if diffs and deliberate else ""),
+            "met": deliberate,
+        }
+    )
+    throughput = r.get("throughput")
+    out.append(
+        {
+            "target": "2 workers >= 1.7x one worker",
+            "measured": f"{throughput['scaling']:.2f}x" if throughput else "not run",
+            "met": throughput["scaling"] >= 1.7 if throughput else None,
+        }
+    )
+    matcher = r.get("matcher") or []
+    worst = max((m["ratio"] for m in matcher), default=None)
+    out.append(
+        {
+            "target": "matcher within 2x of the bare matrix product",
+            "measured": f"worst {worst:.2f}x" if worst is not None else "not run",
+            "met": worst <= 2 if worst is not None else None,
+        }
+    )
+    levels = [lv for lv in (r.get("webhook") or {}).get("levels", []) if lv["variant"] == "as shipped"]
+    c50 = next((lv for lv in levels if lv["concurrency"] == 50), None)
+    out.append(
+        {
+            "target": "webhook p99 < 20 ms at concurrency 50",
+            "measured": f"{c50['p99_ms']:.1f} ms" if c50 else "not run",
+            "met": c50["p99_ms"] < 20 if c50 else None,
+        }
+    )
+    memory = r.get("memory")
+    out.append(
+        {
+            "target": "peak memory bounded and stated (200 jobs queued)",
+            "measured": f"peak {memory['peak_mib']:.0f} MiB, steady {memory['steady_mib']:.0f} MiB"
+            if memory
+            else "not run",
+            "met": memory["peak_mib"] < 2048 if memory else None,
+        }
+    )
+    return out
+
+
+def _all_differences(r: Result) -> list[dict[str, str]]:
+    diffs = list((r.get("accuracy") or {}).get("differences", []))
+    for row in r.get("pipeline") or []:
+        diffs.extend(row["differences"])
+    return diffs
+
+
+def _section(lines: list[str], title: str) -> None:
+    lines.extend(["", f"== {title} " + "=" * max(0, 96 - len(title))])
+
+
+def _pipeline(lines: list[str], rows: list[Result]) -> None:
+    _section(
+        lines, "verify pipeline: plain face_recognition vs facegate (one process, photo claimed as obama)"
+    )
+    lines.append(
+        f"{'photo':<14} {'size':<7} {'runs':>4} {'plain med/p95 s':>17} {'facegate med/p95 s':>19}"
+        f" {'speed-up':>8}  verdicts plain / facegate"
+    )
+    for row in rows:
+        p, f = row["plain"], row["facegate"]
+        lines.append(
+            f"{row['photo']:<14} {row['size']:<7} {row['runs']:>4} {p['median']:>8.3f}/{p['p95']:<8.3f}"
+            f" {f['median']:>9.3f}/{f['p95']:<9.3f} {row['speedup']:>7.1f}x  "
+            f"{row['plain_verdict']} / {row['facegate_verdict']}"
+        )
+
+
+def _throughput(lines: list[str], t: Result, warm: Result | None) -> None:
+    _section(lines, f"throughput: FacePool, {t['photos']} photos at once ({t['mix']})")
+    for workers, w in t["workers"].items():
+        rounds = ", ".join(f"{s:.2f}" for s in w["seconds"])
+        lines.append(f"{workers} worker(s): {w['photos_per_s']:6.2f} photos/s   (rounds: {rounds} s)")
+    lines.append(f"scaling {t['scaling']:.2f}x on {t['cores']} cores")
+    if warm:
+        lines.append(
+            f"warm-up lever: cold pool first call {warm['cold_first_call_s']:.2f} s; warm_up() "
+            f"{warm['warm_up_s']:.2f} s, then first call {warm['warmed_first_call_s']:.3f} s, "
+            f"steady {warm['steady_call_s']:.3f} s"
+        )
+
+
+def _matcher(lines: list[str], rows: list[Result]) -> None:
+    _section(lines, "matcher: politician_distances vs bare faces @ refs.T")
+    lines.append(f"{'faces':>5} {'refs':>7} {'matcher':>11} {'bare a@b.T':>11} {'ratio':>6}")
+    for m in rows:
+        lines.append(
+            f"{m['faces']:>5.0f} {m['references']:>7.0f} {m['matcher_s'] * 1e3:>9.3f}ms"
+            f" {m['matmul_s'] * 1e3:>9.3f}ms {m['ratio']:>6.2f}"
+        )
+
+
+def _webhook(lines: list[str], w: Result) -> None:
+    _section(lines, f"webhook ack latency over loopback HTTP ({w['requests_per_level']} requests per level)")
+    lines.append(
+        f"{'server':<14} {'conc':>4} {'n':>5} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8}"
+        f" {'req/s':>7} {'server CPU ms/req':>18}"
+    )
+    for lv in w["levels"]:
+        lines.append(
+            f"{lv['variant']:<14} {lv['concurrency']:>4} {lv['requests']:>5} {lv['p50_ms']:>8.1f}"
+            f" {lv['p95_ms']:>8.1f} {lv['p99_ms']:>8.1f} {lv['max_ms']:>8.1f} {lv['requests_per_s']:>7.0f}"
+            f" {lv['server_cpu_ms_per_request']:>18.2f}"
+            + (f"  FAILURES {lv['failures']}: {lv['first_failure']}" if lv["failures"] else "")
+        )
+    steps = ", ".join(f"{k[:-3]} {v:.3f}" for k, v in w["steps"].items())
+    lines.append(f"handler steps in-process (ms): {steps}")
+
+
+def _nocodb(lines: list[str], e: Result | None, m: Result | None) -> None:
+    if e:
+        _section(
+            lines, f"real NocoDB: form submission to final row state ({e['uploads']} uploads, one at a time)"
+        )
+        lines.append(
+            f"p50 {e['p50_s']:.2f} s   p95 {e['p95_s']:.2f} s   max {e['max_s']:.2f} s"
+            f"   (the form POST itself: p50 {e['submit_p50_s']:.2f} s)"
+        )
+        for label, median in e["median_by_upload"].items():
+            lines.append(f"  median {median:.2f} s  {label}")
+        if e["wrong_final_state"]:
+            lines.append(f"  WRONG FINAL STATE: {e['wrong_final_state']}")
+    if m:
+        _section(lines, f"memory: {m['jobs']} jobs from one webhook, {m['workers']} workers, RSS of the tree")
+        lines.append(
+            f"idle {m['idle_mib']:.0f} MiB, steady (median while draining) {m['steady_mib']:.0f} MiB,"
+            f" peak {m['peak_mib']:.0f} MiB, after {m['after_mib']:.0f} MiB ({m['samples']} samples)"
+        )
+        lines.append(
+            f"ack {m['ack_s'] * 1e3:.0f} ms; drained in {m['drain_s']:.1f} s ({m['jobs_per_s']:.1f} jobs/s);"
+            f" failed {m['failed']}; approved rows {m['approved_rows_left']}"
+            f" (expected {m['expected_approved']})"
+        )
+        peak = ", ".join(f"{k} {v:.0f}" for k, v in m["peak_by_process_mib"].items())
+        lines.append(f"at peak (MiB): {peak}")
+
+
+def _accuracy(lines: list[str], a: Result, pipeline: list[Result]) -> None:
+    _section(lines, f"accuracy on the sample photos (tolerance {a['tolerance']})")
+    lines.append(
+        f"{'photo':<24} {'truth':<6} {'faces p/f':>9}  {'to obama p/f':>13} {'to biden p/f':>13}"
+        "  verdicts as obama, as biden (plain / facegate)"
+    )
+    for row in a["photos"]:
+        p, f = row["plain"], row["facegate"]
+
+        def dist(slug: str, p: Result = p, f: Result = f) -> str:
+            one = [f"{x[0][slug]:.3f}" if x else "-" for x in (p["distances"], f["distances"])]
+            return "/".join(one) if p["faces"] <= 1 and f["faces"] <= 1 else "several"
+
+        verdicts = ", ".join(f"{p['verdicts'][s]} / {f['verdicts'][s]}" for s in ("obama", "biden"))
+        name = row["photo"] + (" (ref)" if row["reference_photo"] else "")
+        lines.append(
+            f"{name:<24} {row['truth'] or '-':<6} {p['faces']:>4}/{f['faces']:<4}  {dist('obama'):>13}"
+            f" {dist('biden'):>13}  {verdicts}"
+        )
+    for kind in ("genuine", "impostor"):
+        ranges = ", ".join(
+            f"{path} {v['min']:.3f}..{v['max']:.3f} (n={v['n']})" for path, v in a[kind].items() if v["n"]
+        )
+        lines.append(f"{kind} distances: {ranges}")
+    lines.append("verdict differences (facegate vs plain), with the reason:")
+    diffs = _all_differences({"accuracy": a, "pipeline": pipeline})
+    for d in diffs:
+        lines.append(
+            f"  {d['photo']} claimed {d['claim']}: plain {d['plain']}, facegate {d['facegate']}:"
+            f" {d['reason']}"
+        )
+    if not diffs:
+        lines.append("  none")
+
+
+def _levers(lines: list[str], lv: Result) -> None:
+    _section(lines, "levers")
+    for d in lv["draft"]:
+        lines.append(
+            f"JPEG draft decode, {d['photo']}: draft {d['decode_draft_s'] * 1e3:.1f} ms vs full"
+            f" {d['decode_full_s'] * 1e3:.1f} ms ({d['speedup']:.1f}x); faces {d['faces']}; distance to obama"
+            f" {d['distance_to_obama']['draft']:.3f} vs {d['distance_to_obama']['full']:.3f}"
+        )
+    det = lv["detection"]
+    lines.append(f"detection (baseline: {det['baseline']}):")
+    for v in det["variants"]:
+        differs = f"; differs on {', '.join(v['differs_on'])}" if v["differs_on"] else ""
+        lines.append(
+            f"  side {v['detect_max_side']:>4} upsample {v['first_pass_upsample']}:"
+            f" {v['mean_s_per_photo'] * 1e3:7.1f} ms/photo, same faces on {v['same_faces_as_facegate']}"
+            f"/{v['photos']}{differs}"
+        )
+    lines.append("encoding copy (encode_max_side; references encoded alike):")
+    for e in lv["encoding"]:
+        seconds = ", ".join(f"{k} {s:.3f} s" for k, s in e["seconds"].items())
+        dists = ", ".join(f"{k} {d:.3f}" for k, d in e["distance_to_obama"].items())
+        lines.append(f"  {e['encode_max_side']:>5}: find_faces {seconds}; distance to obama: {dists}")
+    b = lv["batching"]
+    lines.append(
+        f"descriptor on {b['faces']} faces: batched {b['batched_s'] * 1e3:.1f} ms vs per face"
+        f" {b['per_face_s'] * 1e3:.1f} ms ({b['speedup']:.2f}x), max difference {b['max_abs_difference']:.2g}"
+    )
+    lines.append(f"OpenBLAS dlib: {lv['openblas']}")
+
+
+def render(r: Result) -> str:
+    lines = [
+        f"facegate benchmark {r['started']}  quick={r['quick']}  cores={r['cores']}  load average"
+        f" {r['load_before']} before, {r['load_after']} after  ({r['seconds']:.0f} s)"
+    ]
+    sections: list[tuple[str, Callable[[], None]]] = [
+        ("pipeline", lambda: _pipeline(lines, r["pipeline"])),
+        ("throughput", lambda: _throughput(lines, r["throughput"], r.get("warm_up"))),
+        ("matcher", lambda: _matcher(lines, r["matcher"])),
+        ("webhook", lambda: _webhook(lines, r["webhook"])),
+        ("accuracy", lambda: _accuracy(lines, r["accuracy"], r.get("pipeline") or [])),
+        ("levers", lambda: _levers(lines, r["levers"])),
+    ]
+    for key, show in sections:
+        if r.get(key):
+            show()
+    _nocodb(lines, r.get("end_to_end"), r.get("memory"))
+    _section(lines, "targets")
+    for t in r["targets"]:
+        mark = {True: "MET", False: "MISSED", None: "-"}[t["met"]]
+        lines.append(f"{mark:<7} {t['target']:<52} {t['measured']}")
+    for key, reason in r.get("skipped", {}).items():
+        lines.append(f"skipped {key}: {reason}")
+    return "\n".join(lines)

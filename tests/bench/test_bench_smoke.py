@@ -1,0 +1,76 @@
+"""A smoke run of `make bench` (``python -m bench.run --quick``), so the benchmark does not rot.
+
+The quick run measures every cheap part with minimal sizes and leaves out the real-NocoDB parts by
+its own ``--quick`` switch; this checks the shape of what it reports, not its speed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.run import main
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
+    out = tmp_path_factory.mktemp("bench")
+    return main(["--quick", "--out", str(out)]), out
+
+
+def _positive(*values: float) -> bool:
+    return all(isinstance(v, int | float) and v > 0 for v in values)
+
+
+def test_files_are_written(quick: tuple[dict[str, Any], Path]) -> None:
+    result, out = quick
+    assert json.loads((out / "bench.json").read_text())["quick"] is True
+    assert (out / "bench.png").read_bytes().startswith(b"\x89PNG")
+    text = (out / "bench.txt").read_text()
+    assert "verify pipeline" in text and "targets" in text
+    assert set(result["skipped"]) == {"end_to_end", "memory"}
+
+
+def test_pipeline_times_both_paths_and_verdicts_agree(quick: tuple[dict[str, Any], Path]) -> None:
+    (row,) = quick[0]["pipeline"]
+    assert _positive(row["plain"]["median"], row["plain"]["p95"], row["facegate"]["median"], row["speedup"])
+    assert row["plain_verdict"] == row["facegate_verdict"] == "match"
+    assert row["differences"] == []
+
+
+def test_accuracy_reports_distances_and_no_difference(quick: tuple[dict[str, Any], Path]) -> None:
+    accuracy = quick[0]["accuracy"]
+    assert accuracy["tolerance"] == 0.6
+    assert (
+        accuracy["genuine"]["facegate"]["max"]
+        < accuracy["tolerance"]
+        < accuracy["impostor"]["facegate"]["min"]
+    )
+    assert accuracy["differences"] == []
+
+
+def test_matcher_throughput_and_webhook(quick: tuple[dict[str, Any], Path]) -> None:
+    result = quick[0]
+    for row in result["matcher"]:
+        assert _positive(row["matcher_s"], row["matmul_s"], row["ratio"])
+    throughput = result["throughput"]
+    assert set(throughput["workers"]) == {"1", "2"}
+    assert _positive(throughput["scaling"], *(w["photos_per_s"] for w in throughput["workers"].values()))
+    levels = result["webhook"]["levels"]
+    assert [lv["concurrency"] for lv in levels] == [1, 5]
+    for level in levels:
+        assert level["failures"] == 0 and level["requests"] == 30
+        assert _positive(level["p50_ms"], level["p99_ms"], level["requests_per_s"])
+
+
+def test_levers_and_targets(quick: tuple[dict[str, Any], Path]) -> None:
+    result = quick[0]
+    levers = result["levers"]
+    assert _positive(levers["draft"][0]["decode_draft_s"], levers["draft"][0]["decode_full_s"])
+    assert all(v["same_faces_as_facegate"] == v["photos"] for v in levers["detection"]["variants"])
+    assert levers["batching"]["faces"] == 2 and levers["batching"]["max_abs_difference"] < 1e-6
+    assert levers["encoding"] and levers["encoding"][0]["distance_to_obama"]
+    assert {t["target"] for t in result["targets"]} >= {"2 workers >= 1.7x one worker"}
