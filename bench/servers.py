@@ -51,10 +51,7 @@ def running_facegate(
 
 
 def server_pid(server: FacegateServer) -> int:
-    # FacegateServer (tests/integration) keeps its process private; a public ``pid`` would be cleaner.
-    process = server._process
-    assert process is not None, "facegate is not running"
-    return process.pid
+    return server.pid
 
 
 @dataclass(frozen=True)

@@ -76,7 +76,7 @@ def main() -> int:
             flush=True,
         )
         env = os.environ | {"FACEGATE_DATA_DIR": str(data_dir / "facegate")}
-        host = ["--host", "127.0.0.1", "--port", str(args.port)]
+        host = ["--host", "127.0.0.1", "--port", str(args.port), "--no-access-log"]
         command = [sys.executable, "-m", "uvicorn", "app.main:app", *host]
         server = subprocess.Popen(command, cwd=ROOT, env=env)
         # SIGTERM ends this script like Ctrl-C does, so both servers always stop.

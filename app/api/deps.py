@@ -1,4 +1,8 @@
-"""FastAPI dependencies, as ``Annotated`` aliases the routes use."""
+"""FastAPI dependencies, as ``Annotated`` aliases the routes use.
+
+They are ``async def`` on purpose: FastAPI runs a plain ``def`` dependency in a thread pool, and a
+thread hop costs more than any of these lookups.
+"""
 
 from __future__ import annotations
 
@@ -15,12 +19,12 @@ from app.faces.service import FaceService
 from app.moderation.runtime import Moderation
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_face_service(request: Request) -> FaceService:
+async def get_face_service(request: Request) -> FaceService:
     service: FaceService = request.app.state.faces
     return service
 
@@ -34,7 +38,7 @@ def secret_matches(given: str | None, expected: str) -> bool:
     return given is not None and hmac.compare_digest(given.encode(), expected.encode())
 
 
-def require_operator(
+async def require_operator(
     settings: SettingsDep,
     x_api_key: Annotated[str | None, Header(description="The operator key, when one is configured.")] = None,
 ) -> None:
@@ -47,7 +51,7 @@ def require_operator(
 OperatorDep = Depends(require_operator)
 
 
-def limit_verify_rate(request: Request) -> None:
+async def limit_verify_rate(request: Request) -> None:
     """Per client address; behind a proxy, run uvicorn with --proxy-headers so this is the real client."""
     limiter: RateLimiter = request.app.state.verify_limiter
     limiter.check(request.client.host if request.client else "unknown")
@@ -56,7 +60,7 @@ def limit_verify_rate(request: Request) -> None:
 VerifyRateDep = Depends(limit_verify_rate)
 
 
-def get_moderation(request: Request) -> Moderation:
+async def get_moderation(request: Request) -> Moderation:
     moderation: Moderation = request.app.state.moderation
     return moderation
 
@@ -64,7 +68,7 @@ def get_moderation(request: Request) -> Moderation:
 ModerationDep = Annotated[Moderation, Depends(get_moderation)]
 
 
-def get_carousel(request: Request) -> Carousel:
+async def get_carousel(request: Request) -> Carousel:
     carousel: Carousel = request.app.state.moderation.carousel
     return carousel
 

@@ -37,6 +37,7 @@ class FacegateServer:
             str(ROOT),
             "--port",
             str(self.port),
+            "--no-access-log",  # as shipped: the Dockerfile and `make run` log no client addresses
         ]
         with self.log_path.open("ab") as log:  # the child keeps its own copy of the descriptor
             self._process = subprocess.Popen(
@@ -69,6 +70,11 @@ class FacegateServer:
             os.killpg(self._process.pid, signal.SIGKILL)
             self._process.wait(10)
         self._process = None
+
+    @property
+    def pid(self) -> int:
+        assert self._process is not None, "facegate is not running"
+        return self._process.pid
 
     def pause(self) -> None:
         assert self._process is not None
