@@ -45,6 +45,7 @@ def test_identical_vectors_have_exactly_zero_distance() -> None:
     matrix = ReferenceMatrix.build({"x": list(refs)})
     d = distance_matrix(refs, matrix)
     np.testing.assert_array_less(np.diag(d), 1e-15)
+    np.testing.assert_array_less(politician_distances(refs, matrix), 1e-15)
 
 
 def test_empty_inputs() -> None:
@@ -69,3 +70,20 @@ def test_agrees_with_face_recognition_on_real_encodings(real_encodings: dict[str
     for i, name in enumerate(names):
         theirs = face_recognition.face_distance(known, real_encodings[name])
         np.testing.assert_allclose(ours[i], theirs, rtol=0, atol=1e-9)
+
+
+def test_politician_distances_agree_with_face_recognition(real_encodings: dict[str, np.ndarray]) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import face_recognition
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    obama = [real_encodings[n] for n in ("obama.jpg", "obama3.jpg")]
+    matrix = ReferenceMatrix.build({"obama": obama, "biden": [real_encodings["biden.jpg"]]})
+    for encoding in real_encodings.values():
+        expected = [
+            face_recognition.face_distance(np.stack([real_encodings["biden.jpg"]]), encoding).min(),
+            face_recognition.face_distance(np.stack(obama), encoding).min(),
+        ]
+        np.testing.assert_allclose(
+            politician_distances(encoding[None, :], matrix)[0], expected, rtol=0, atol=1e-9
+        )
