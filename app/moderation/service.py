@@ -163,13 +163,12 @@ class ModerationService:
             # the CreatedAt format or the attachment ids, and nothing is being acted on.
             log.warning("job %d: row %d is another upload now; not touched", job.id, job.row_id)
             return "already_gone"
-        if record.decision == Decision.APPROVED:
-            await self.nocodb.update_row(job.table_id, job.row_id, {self.fields.status: APPROVED_STATUS})
-            return "approved"
-        if self.action is Action.FLAG:
-            status = f"rejected: {record.reason}"
-            await self.nocodb.update_row(job.table_id, job.row_id, {self.fields.status: status})
-            return "flagged"
+        if record.decision == Decision.APPROVED or self.action is Action.FLAG:
+            status = APPROVED_STATUS if record.decision == Decision.APPROVED else f"rejected: {record.reason}"
+            # A replay after a crash between NocoDB's answer and our record: already written.
+            if current.get(self.fields.status) != status:
+                await self.nocodb.update_row(job.table_id, job.row_id, {self.fields.status: status})
+            return "approved" if record.decision == Decision.APPROVED else "flagged"
         deleted = await self.nocodb.delete_row(job.table_id, job.row_id)
         return "deleted" if deleted else "already_gone"
 

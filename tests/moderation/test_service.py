@@ -194,3 +194,13 @@ def test_without_a_claim_every_image_must_show_the_same_politician(faces: FaceSe
     same = fake.add(2, None, ("a.jpg", sample("obama2.jpg")), ("b.jpg", sample("obama3.jpg")))
     assert _run(_service(fake, store, faces), _job(store, same)) == "approved"
     assert store.decisions(row_id=2)[0].politician == "obama"
+
+
+def test_a_replay_after_nocodb_applied_the_status_writes_nothing(faces: FaceService, store: Store) -> None:
+    # facegate was killed after NocoDB applied the PATCH and before facegate recorded it.
+    fake = FakeNocoDB()
+    row = fake.add(1, "obama", ("a.jpg", sample("obama2.jpg")))
+    job = _job(store, row)
+    fake.rows[1]["Status"] = "approved"
+    assert _run(_service(fake, store, faces), job) == "approved"
+    assert fake.actions() == []

@@ -11,6 +11,7 @@ from app.api.schemas import ApprovedItem, ApprovedPage, PoliticianProfile, epoch
 from app.carousel.service import Rendition
 from app.errors import ErrorResponse
 from app.faces.references import SLUG_PATTERN, ReferenceSet
+from app.moderation.rows import MAX_ROW_ID
 
 router = APIRouter(tags=["carousel"])
 
@@ -45,7 +46,9 @@ async def list_approved(
     faces: FaceServiceDep,
     politician: Annotated[str | None, Query(pattern=SLUG_PATTERN.pattern)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[int | None, Query(ge=1, description="next_cursor of the previous page")] = None,
+    cursor: Annotated[
+        int | None, Query(ge=1, le=MAX_ROW_ID, description="next_cursor of the previous page")
+    ] = None,
 ) -> ApprovedPage | Response:
     """Approved uploads for the carousel, newest first; conditional requests answer 304."""
     version = await carousel.version()
@@ -84,7 +87,7 @@ async def list_approved(
     },
 )
 async def approved_image(
-    carousel: CarouselDep, approval_id: Annotated[int, Path(ge=1)], rendition: Rendition
+    carousel: CarouselDep, approval_id: Annotated[int, Path(ge=1, le=MAX_ROW_ID)], rendition: Rendition
 ) -> Response:
     """An approved upload's image (`image`) or carousel-size copy (`thumbnail`), as JPEG."""
     data = await carousel.image(approval_id, rendition)

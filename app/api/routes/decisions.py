@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Query
 from app.api.deps import ModerationDep, OperatorDep
 from app.api.schemas import DecisionOut, DecisionPage, JobOut, JobPage
 from app.errors import ErrorResponse, NotFound
+from app.moderation.rows import MAX_ROW_ID
 from app.moderation.store import JobState
 
 router = APIRouter(tags=["moderation"], dependencies=[OperatorDep], responses={401: {"model": ErrorResponse}})
@@ -16,11 +17,13 @@ router = APIRouter(tags=["moderation"], dependencies=[OperatorDep], responses={4
 @router.get("/decisions")
 async def list_decisions(
     moderation: ModerationDep,
-    row_id: Annotated[int | None, Query(ge=1)] = None,
+    row_id: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
     decision: Annotated[str | None, Query(pattern="^(approved|rejected)$")] = None,
     reason: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    cursor: Annotated[int | None, Query(ge=1, description="next_cursor of the previous page")] = None,
+    cursor: Annotated[
+        int | None, Query(ge=1, le=MAX_ROW_ID, description="next_cursor of the previous page")
+    ] = None,
 ) -> DecisionPage:
     """The decision log, newest first (operator)."""
     records = await asyncio.to_thread(
@@ -36,7 +39,7 @@ async def list_decisions(
 
 
 @router.post("/jobs/{job_id}/retry", responses={404: {"model": ErrorResponse}})
-async def retry_job(moderation: ModerationDep, job_id: Annotated[int, Path(ge=1)]) -> JobOut:
+async def retry_job(moderation: ModerationDep, job_id: Annotated[int, Path(ge=1, le=MAX_ROW_ID)]) -> JobOut:
     """Queue a failed job again, once its cause is fixed (operator)."""
     job = await asyncio.to_thread(moderation.store.retry_failed, job_id)
     if job is None:
@@ -50,7 +53,7 @@ async def list_jobs(
     moderation: ModerationDep,
     state: JobState | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    cursor: Annotated[int | None, Query(ge=1)] = None,
+    cursor: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
 ) -> JobPage:
     """The moderation queue, newest first, with the errors of failed jobs (operator)."""
     jobs = await asyncio.to_thread(moderation.store.jobs, state=state, limit=limit, before_id=cursor)

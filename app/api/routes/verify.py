@@ -11,7 +11,7 @@ from app.faces.verdict import Verdict
 router = APIRouter(tags=["verify"])
 
 _ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorResponse} for code in (401, 404, 413, 415, 422, 429, 503)
+    code: {"model": ErrorResponse} for code in (400, 401, 404, 413, 415, 422, 429, 503)
 }
 
 

@@ -172,16 +172,23 @@ class NocoDBClient:
                         f"NocoDB refused the API token for {method} {url}: {response.status_code} {message}",
                         status_code=response.status_code,
                     )
-                if response.status_code not in RETRY_STATUS_CODES:
+                if response.status_code == 404 and not _is_record_not_found(response):
+                    # While NocoDB starts up, its web server answers every route with an HTML 404:
+                    # that says nothing about the row, so it is an outage, not a deletion.
+                    error = NocoDBUnavailable(
+                        f"NocoDB is not serving {method} {url} yet (404)", status_code=404
+                    )
+                elif response.status_code in RETRY_STATUS_CODES:
+                    error = NocoDBUnavailable(
+                        f"NocoDB failed {method} {url}: {response.status_code} {message}",
+                        status_code=response.status_code,
+                        retry_after=_retry_after(response),
+                    )
+                else:
                     raise NocoDBRequestError(
                         f"NocoDB refused {method} {url}: {response.status_code} {message}",
                         status_code=response.status_code,
                     )
-                error = NocoDBUnavailable(
-                    f"NocoDB failed {method} {url}: {response.status_code} {message}",
-                    status_code=response.status_code,
-                    retry_after=_retry_after(response),
-                )
             if attempt + 1 < attempts:
                 delay = error.retry_after or BACKOFF_SECONDS[min(attempt, len(BACKOFF_SECONDS) - 1)]
                 await asyncio.sleep(min(delay, MAX_RETRY_AFTER_SECONDS))
@@ -229,6 +236,15 @@ class NocoDBClient:
             raise AttachmentRefused(f"Attachment origin {_origin(url)} is not NocoDB's and not allowed.")
         return url
 
+    def _redirect_target(self, url: str, response: httpx.Response) -> str:
+        location = response.headers.get("location", "")
+        if not location:
+            raise AttachmentRefused("The attachment redirects nowhere.")
+        try:
+            return self._resolve(urljoin(url, location))
+        except ValueError as exc:
+            raise AttachmentRefused(f"The attachment redirects to a malformed URL: {exc}") from exc
+
     async def download(self, attachment: Mapping[str, Any], *, max_bytes: int) -> bytes:
         """The attachment's bytes, streamed with a byte limit; tries each allowed location in turn."""
         last: Exception | None = None
@@ -254,7 +270,7 @@ class NocoDBClient:
             try:
                 async with self._files.stream("GET", url) as response:
                     if response.is_redirect:
-                        url = self._resolve(urljoin(url, response.headers.get("location", "")))
+                        url = self._redirect_target(url, response)
                         continue
                     if response.status_code in RETRY_STATUS_CODES:
                         raise NocoDBUnavailable(
@@ -294,6 +310,15 @@ def _origin(url: str) -> str:
     host = (parts.hostname or "").lower()
     host = f"[{host}]" if ":" in host else host  # IPv6: keep the brackets so the port stays apart
     return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
+
+
+def _is_record_not_found(response: httpx.Response) -> bool:
+    """NocoDB's own answer for a missing record: JSON ``{"error": "ERR_RECORD_NOT_FOUND", ...}``."""
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and "NOT_FOUND" in str(body.get("error", "")).upper()
 
 
 def _retry_after(response: httpx.Response) -> float | None:

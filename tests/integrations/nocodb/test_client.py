@@ -282,7 +282,24 @@ def test_retry_after_is_honoured_and_capped(sleeps: list[float]) -> None:
     assert info.value.retry_after == 7.0
 
 
-@pytest.mark.parametrize("status", [400, 404, 422])
+@pytest.mark.usefixtures("sleeps")
+def test_a_404_that_is_not_nocodbs_record_not_found_is_an_outage() -> None:
+    # While NocoDB starts, express answers every route with an HTML 404: the row is not gone.
+    starting = fails(404, None)
+
+    def html(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(404, text="<pre>Cannot GET /api/v2/tables/x/records/19</pre>")
+
+    for handler in (html, starting):
+        with pytest.raises(NocoDBUnavailable):
+            call(handler, lambda c: c.get_row(TABLE, 19))
+        with pytest.raises(NocoDBUnavailable):
+            call(handler, lambda c: c.delete_row(TABLE, 19))
+    gone = fails(404, {"error": "ERR_RECORD_NOT_FOUND", "message": "Record '19' not found"})
+    assert call(gone, lambda c: c.get_row(TABLE, 19)) is None
+
+
+@pytest.mark.parametrize("status", [400, 422])
 def test_other_client_errors_are_not_retried(status: int, sleeps: list[float]) -> None:
     seen: list[httpx.Request] = []
 
