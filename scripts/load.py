@@ -1,0 +1,213 @@
+"""Load: many webhook posts, at a given concurrency, against a real facegate and a real NocoDB on loopback.
+
+    uv run python -m scripts.load [--rows 1000] [--concurrency 50]
+
+The rows are real NocoDB rows, created with bulk inserts through the records API (each photo uploaded
+once through the storage API and reused by every row). NocoDB's own webhook points at a port where
+nothing listens, so its events are lost, and facegate starts with FACEGATE_SWEEP_INTERVAL_SECONDS=0
+before the rows exist: its start-up sweep finds nothing, and every job comes from one of our posts
+(GET /jobs shows each job's source, and the figures print them). Then one v3 insert event per row, with
+the row as the records API returns it, is posted at the given concurrency.
+
+Prints the acknowledgements and their latency, the time until every row is decided, the throughput,
+and facegate's resident memory (server and face processes, sampled every 200 ms). Exits 1 if a post is
+not acknowledged, a row is lost, decided wrongly or twice, or the memory grows past the stated bound.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from scripts.localnocodb import free_port
+from scripts.realworld import (
+    PHOTOS,
+    RssSampler,
+    Upload,
+    all_decisions,
+    evaluate,
+    facegate_pid,
+    list_rows,
+    make_facegate,
+    nocodb_api,
+    running,
+    running_nocodb,
+    setup_base,
+)
+from tests.images import sample
+from tests.integration.loop import OPERATOR_KEY, WEBHOOK_SECRET
+
+MIB = 1024 * 1024
+INSERT_BATCH = 100
+
+
+def create_rows(api: httpx.Client, table_id: str, count: int) -> list[Upload]:
+    """``count`` rows cycling through PHOTOS, in bulk inserts; each file is uploaded once."""
+    stored: dict[str, Any] = {}
+    for name in sorted({p.file for p in PHOTOS}):
+        response = api.post("/api/v2/storage/upload", files={"files": (name, sample(name), "image/jpeg")})
+        response.raise_for_status()
+        stored[name] = response.json()
+    photos = list(itertools.islice(itertools.cycle(PHOTOS), count))
+    ids: list[int] = []
+    for start in range(0, count, INSERT_BATCH):
+        body = [
+            {"Politician": p.politician, "Image": stored[p.file]}
+            for p in photos[start : start + INSERT_BATCH]
+        ]
+        response = api.post(f"/api/v2/tables/{table_id}/records", json=body)
+        response.raise_for_status()
+        ids += [r["Id"] for r in response.json()]
+    rows = list_rows(api, table_id, fields="")
+    return [Upload.of(table_id, rows[i], photo) for i, photo in zip(ids, photos, strict=True)]
+
+
+async def post_webhooks(
+    url: str, table_id: str, rows: list[dict[str, Any]], concurrency: int
+) -> list[tuple[int, float, int]]:
+    """(status or 0 for a transport error, seconds, rows queued) per post, ``concurrency`` at a time."""
+    gate = asyncio.Semaphore(concurrency)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    headers = {"X-Facegate-Secret": WEBHOOK_SECRET}
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60, limits=limits) as http:
+
+        async def post(row: dict[str, Any]) -> tuple[int, float, int]:
+            event = {
+                "type": "records.after.insert",
+                "id": str(uuid.uuid4()),
+                "version": "v3",
+                "data": {"table_id": table_id, "table_name": "Uploads", "rows": [row]},
+            }
+            async with gate:
+                started = time.perf_counter()
+                try:
+                    response = await http.post("/webhooks/nocodb", json=event)
+                except httpx.HTTPError:
+                    return 0, time.perf_counter() - started, 0
+                elapsed = time.perf_counter() - started
+            queued = response.json().get("queued", 0) if response.status_code == 202 else 0
+            return response.status_code, elapsed, queued
+
+        return await asyncio.gather(*(post(row) for row in rows))
+
+
+def wait_drained(api: httpx.Client, table_id: str, timeout: float) -> bool:
+    """Until no row has a blank Status (deleted rows are gone, approved ones say so)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            response = api.get(f"/api/v2/tables/{table_id}/records/count", params={"where": "(Status,blank)"})
+            if response.is_success and response.json().get("count") == 0:
+                return True
+        time.sleep(0.5)
+    return False
+
+
+def job_sources(facegate_url: str) -> Counter[str]:
+    sources: Counter[str] = Counter()
+    cursor: int | None = None
+    with httpx.Client(base_url=facegate_url, headers={"X-API-Key": OPERATOR_KEY}, timeout=30) as http:
+        while True:
+            params = {"limit": 500} | ({"cursor": cursor} if cursor else {})
+            body = http.get("/jobs", params=params).raise_for_status().json()
+            sources.update(f"{j['source']}/{j['state']}" for j in body["items"])
+            if (cursor := body["next_cursor"]) is None:
+                return sources
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def run(args: argparse.Namespace, tmp: Path) -> list[str]:
+    """The load run; returns the failures."""
+    failures: list[str] = []
+    with running_nocodb(tmp) as nocodb:
+        port = free_port()
+        setup = setup_base(nocodb.url, free_port(), "load")  # NocoDB's own webhooks go nowhere
+        server = make_facegate(tmp / "facegate", port, setup, nocodb.url, FACEGATE_SWEEP_INTERVAL_SECONDS="0")
+        with running(server), nocodb_api(nocodb.url, setup) as api:
+            time.sleep(2)  # the start-up sweep, over an empty table
+            started = time.monotonic()
+            uploads = create_rows(api, setup.table_id, args.rows)
+            print(f"created {len(uploads)} rows in {time.monotonic() - started:.1f} s")
+            rows = list_rows(api, setup.table_id, fields="")
+            bodies = [rows[u.row_id] for u in uploads]
+            pid = facegate_pid(server)
+            assert pid is not None
+            with RssSampler(pid) as rss:
+                time.sleep(1)
+                started = time.monotonic()
+                results = asyncio.run(post_webhooks(server.url, setup.table_id, bodies, args.concurrency))
+                posted = time.monotonic() - started
+                drained = wait_drained(api, setup.table_id, args.timeout)
+                drain = time.monotonic() - started
+                time.sleep(1)
+            verdict = evaluate(uploads, list_rows(api, setup.table_id), all_decisions(server.url))
+            sources = job_sources(server.url)
+    statuses = Counter(status for status, _, _ in results)
+    latencies = [elapsed * 1000 for _, elapsed, _ in results]
+    acked = statuses[202]
+    print(f"\nrows {args.rows}, concurrency {args.concurrency}")
+    print(
+        f"acknowledged {acked}/{len(results)} (statuses {dict(statuses)}), queued"
+        f" {sum(q for _, _, q in results)}, all posted in {posted:.1f} s"
+    )
+    print(
+        f"ack latency p50 {statistics.median(latencies):.0f} ms  p99 {percentile(latencies, 0.99):.0f} ms"
+        f"  max {max(latencies):.0f} ms"
+    )
+    for line in verdict.lines():
+        print(line)
+    print(
+        f"time to drain {drain:.1f} s{'' if drained else ' (NOT drained: timed out)'}; throughput"
+        f" {args.rows / drain:.2f} rows/s"
+    )
+    print(f"jobs by source/state {dict(sources)}")
+    start, peak, end = rss.samples[0] / MIB, max(rss.samples) / MIB, rss.samples[-1] / MIB
+    print(
+        f"facegate RSS (server + face processes, {len(rss.samples)} samples): start {start:.0f} MiB,"
+        f" peak {peak:.0f} MiB (+{peak - start:.0f}), end {end:.0f} MiB (+{end - start:.0f});"
+        f" bound: peak and end within +{args.rss_bound_mib} MiB of the start"
+    )
+    if acked != args.rows:
+        failures.append(f"{args.rows - acked} posts not acknowledged with 202")
+    if not drained:
+        failures.append(f"not drained within {args.timeout:.0f} s")
+    if sources.total() != args.rows or any(not s.startswith("webhook/") for s in sources):
+        failures.append(f"expected {args.rows} jobs, all from webhooks: {dict(sources)}")
+    if max(peak, end) - start > args.rss_bound_mib:
+        failures.append(f"memory grew past the bound of {args.rss_bound_mib} MiB")
+    return failures + verdict.problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m scripts.load", description=__doc__)
+    parser.add_argument("--rows", type=int, default=1000, help="rows, one webhook post each")
+    parser.add_argument("--concurrency", type=int, default=50, help="posts in flight at once")
+    parser.add_argument("--timeout", type=float, default=900.0, help="seconds allowed to drain")
+    parser.add_argument("--rss-bound-mib", type=int, default=100, help="allowed RSS growth")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="facegate-load-") as tmp:
+        failures = run(args, Path(tmp))
+    for failure in failures:
+        print(f"FAILURE {failure}")
+    print("load: ok" if not failures else f"load: FAILED ({len(failures)})")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
