@@ -78,7 +78,7 @@ class FaceService:
     def check_politician(self, slug: str | None) -> None:
         if slug is not None and slug not in self.references.politicians:
             raise UnknownPolitician(
-                f"Unknown politician {slug!r}.",
+                f"Unknown politician {slug[:64]!r}.",
                 detail={"known": sorted(self.references.politicians)},
             )
 

@@ -22,11 +22,13 @@ async def verify(
     image: Annotated[UploadFile, File(description="The picture to check.")],
     politician: Annotated[
         str | None,
-        Form(description="Slug of the politician the picture should show; empty to identify."),
+        Form(
+            max_length=200, description="Slug of the politician the picture should show; empty to identify."
+        ),
     ] = None,
 ) -> Verdict:
     """Check one picture by hand: one face, and whether it is the named politician."""
     if image.size is not None and image.size > settings.max_upload_bytes:
         raise PayloadTooLarge(f"The file has {image.size} bytes; the limit is {settings.max_upload_bytes}.")
     data = await image.read(settings.max_upload_bytes + 1)
-    return await faces.verify_upload(data, politician or None)
+    return await faces.verify_upload(data, (politician or "").strip() or None)

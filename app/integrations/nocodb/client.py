@@ -296,6 +296,11 @@ class NocoDBClient:
                             raise AttachmentRefused(f"The attachment is larger than {max_bytes} bytes.")
                         chunks.append(chunk)
                     return b"".join(chunks)
+            except httpx.RemoteProtocolError as exc:
+                # httpx parses Location itself: a malformed one is the attachment's fault, not an outage.
+                if "location header" in str(exc).lower():
+                    raise AttachmentRefused("The attachment redirects to a malformed URL.") from exc
+                raise NocoDBUnavailable(f"NocoDB is unreachable (attachment download): {exc!s:.80}") from exc
             except httpx.TransportError as exc:
                 raise NocoDBUnavailable(
                     f"NocoDB is unreachable (attachment download): {type(exc).__name__}"

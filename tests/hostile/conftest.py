@@ -1,0 +1,35 @@
+"""Fixtures of the hostile input suite: the real app's face workers, a fresh store, no rate limit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.api.ratelimit import RateLimiter
+from app.faces.service import FaceService
+from app.moderation.store import Store
+
+
+@pytest.fixture
+def faces(client: TestClient) -> FaceService:
+    service: FaceService = client.app.state.faces  # type: ignore[attr-defined]
+    return service
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    store = Store(tmp_path / "facegate.db")
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def unlimited(client: TestClient) -> Iterator[TestClient]:
+    """The session client with the /verify rate limit off, so many hostile requests fit in a minute."""
+    state = client.app.state  # type: ignore[attr-defined]
+    saved, state.verify_limiter = state.verify_limiter, RateLimiter(0)
+    yield client
+    state.verify_limiter = saved
