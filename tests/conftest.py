@@ -8,7 +8,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.config import Settings
+from app.faces.service import FaceService
 from app.main import create_app
+from app.moderation.store import Store
 from tests.images import ROOT, SAMPLES
 
 
@@ -45,3 +47,18 @@ def client(settings: Settings) -> Iterator[TestClient]:
     """The real app, with its face worker processes, shared by the API tests."""
     with TestClient(create_app(settings)) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def faces(client: TestClient) -> FaceService:
+    """The app's face service: its references and its real worker processes."""
+    service: FaceService = client.app.state.faces  # type: ignore[attr-defined]
+    return service
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    """A fresh, empty store of facegate's own."""
+    store = Store(tmp_path / "facegate.db")
+    yield store
+    store.close()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -22,13 +21,6 @@ from tests.moderation.fake_nocodb import BASE, TABLE, FakeNocoDB
 from tests.moderation.test_service import FIELDS, _job
 
 LIMITS = Limits(max_bytes=20_000_000, max_pixels=50_000_000, max_side=2048)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    store = Store(tmp_path / "facegate.db")
-    yield store
-    store.close()
 
 
 def _approve(store: Store, fake: FakeNocoDB, row_id: int, image: bytes) -> int:

@@ -3,27 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from app.api.ratelimit import RateLimiter
-from app.faces.service import FaceService
-from app.moderation.store import Store
-
-
-@pytest.fixture
-def faces(client: TestClient) -> FaceService:
-    service: FaceService = client.app.state.faces  # type: ignore[attr-defined]
-    return service
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    store = Store(tmp_path / "facegate.db")
-    yield store
-    store.close()
 
 
 @pytest.fixture

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
-from fastapi.testclient import TestClient
 
 from app.config import Action
 from app.faces.service import FaceService
@@ -21,19 +18,6 @@ from tests.images import sample, side_by_side
 from tests.moderation.fake_nocodb import BASE, TABLE, FakeNocoDB
 
 FIELDS = FieldNames(image="Image", politician="Politician", status="Status")
-
-
-@pytest.fixture
-def faces(client: TestClient) -> FaceService:
-    service: FaceService = client.app.state.faces  # type: ignore[attr-defined]
-    return service
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    store = Store(tmp_path / "facegate.db")
-    yield store
-    store.close()
 
 
 def _service(
