@@ -14,6 +14,7 @@ from app.faces.references import read_politicians
 from app.integrations.nocodb.bootstrap import BootstrapError, BootstrapResult, bootstrap
 
 PASSWORD_ENV = "NOCODB_ADMIN_PASSWORD"  # noqa: S105 - the name of a variable, not a secret
+TOKEN_ENV = "NOCODB_API_TOKEN"  # noqa: S105 - the name of a variable, not a secret
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -47,12 +48,14 @@ def write_env_file(path: Path, updates: dict[str, str]) -> None:
 async def run_bootstrap(
     *,
     nocodb_url: str,
-    email: str,
-    password: str,
+    email: str | None,
+    password: str | None,
     facegate_url: str,
     env_file: Path,
     reference_dir: Path,
     public_nocodb_url: str | None = None,
+    api_token: str | None = None,
+    base_title: str = "facegate",
 ) -> BootstrapResult:
     """Bootstrap NocoDB and write the settings facegate needs into ``env_file``; idempotent."""
     current = read_env_file(env_file)
@@ -66,7 +69,8 @@ async def run_bootstrap(
         facegate_url=facegate_url,
         webhook_secret=secret,
         politicians=[p.slug for p in read_politicians(reference_dir)],
-        api_token=current.get("FACEGATE_NOCODB_API_TOKEN") or None,
+        api_token=api_token or current.get("FACEGATE_NOCODB_API_TOKEN") or None,
+        base_title=base_title,
     )
     form_url = result.form_url
     if public_nocodb_url:
@@ -93,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     boot.add_argument("--nocodb-url", required=True)
     boot.add_argument(
-        "--email", required=True, help=f"NocoDB admin e-mail; the password is read from ${PASSWORD_ENV}"
+        "--email", help=f"NocoDB admin e-mail (password from ${PASSWORD_ENV}), or give ${TOKEN_ENV} instead"
     )
     boot.add_argument("--facegate-url", default="http://127.0.0.1:8000", help="where NocoDB reaches facegate")
     boot.add_argument("--env-file", type=Path, default=Path(".env"), help="settings file to write")
@@ -102,19 +106,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    password = os.environ.get(PASSWORD_ENV)
-    if not password:
-        parser.error(f"set ${PASSWORD_ENV} to the NocoDB admin password")
+    password = os.environ.get(PASSWORD_ENV) or None
+    token = os.environ.get(TOKEN_ENV) or None
+    if not ((args.email and password) or token):
+        parser.error(f"give --email and ${PASSWORD_ENV}, or an API token in ${TOKEN_ENV}")
     try:
         result = asyncio.run(
             run_bootstrap(
                 nocodb_url=args.nocodb_url,
-                email=args.email,
+                email=args.email or None,
                 password=password,
                 facegate_url=args.facegate_url,
                 env_file=args.env_file,
                 reference_dir=Settings().reference_dir,
                 public_nocodb_url=args.public_nocodb_url,
+                api_token=token,
             )
         )
     except BootstrapError as exc:

@@ -29,6 +29,7 @@ def _run(nocodb: NocoDBInstance, env_file: Path, public: str | None = None) -> N
             facegate_url="http://127.0.0.1:9",
             env_file=env_file,
             reference_dir=ROOT / "reference_faces",
+            base_title="cli",
             public_nocodb_url=public,
         )
     )
@@ -61,3 +62,25 @@ def test_env_file_updates_in_place(tmp_path: Path) -> None:
     write_env_file(env_file, {"A": "1", "B": "2"})
     write_env_file(env_file, {"B": "3", "C": "4"})
     assert read_env_file(env_file) == {"A": "1", "B": "3", "C": "4"}
+
+
+def test_bootstrap_with_only_an_api_token(nocodb: NocoDBInstance, tmp_path: Path) -> None:
+    first = tmp_path / "first.env"
+    _run(nocodb, first)
+    token = read_env_file(first)["FACEGATE_NOCODB_API_TOKEN"]
+    second = tmp_path / "second.env"
+    asyncio.run(
+        run_bootstrap(
+            nocodb_url=nocodb.url,
+            email=None,
+            password=None,
+            api_token=token,
+            facegate_url="http://127.0.0.1:9",
+            env_file=second,
+            reference_dir=ROOT / "reference_faces",
+            base_title="cli",
+        )
+    )
+    settings = read_env_file(second)
+    assert settings["FACEGATE_NOCODB_API_TOKEN"] == token
+    assert settings["FACEGATE_NOCODB_TABLE_ID"] == read_env_file(first)["FACEGATE_NOCODB_TABLE_ID"]

@@ -334,8 +334,8 @@ def _unique(values: Sequence[str]) -> list[str]:
 async def bootstrap(
     *,
     base_url: str,
-    email: str,
-    password: str,
+    email: str | None,
+    password: str | None,
     facegate_url: str,
     webhook_secret: str,
     politicians: Sequence[str],
@@ -348,7 +348,8 @@ async def bootstrap(
     """Make NocoDB ready for facegate and return the ids facegate needs; safe to run repeatedly.
 
     Pass the ``api_token`` of an earlier run to reuse it; without it a token described "facegate"
-    is reused if NocoDB lists its value, and created otherwise.
+    is reused if NocoDB lists its value, and created otherwise. With an ``api_token`` and no password,
+    no user session is needed at all (an operator who only has a token).
     """
     slugs = _unique(politicians)
     if not slugs:
@@ -356,8 +357,13 @@ async def bootstrap(
     root = base_url.rstrip("/")
     async with httpx.AsyncClient(base_url=root, transport=transport, timeout=REQUEST_TIMEOUT_SECONDS) as http:
         api = _Api(http)
-        jwt = await _sign_in(api, email, password)
-        token = await _ensure_api_token(api, http, jwt, api_token)
+        if api_token is not None and password is None:
+            token = await _ensure_api_token(api, http, "", api_token)
+        elif email and password:
+            jwt = await _sign_in(api, email, password)
+            token = await _ensure_api_token(api, http, jwt, api_token)
+        else:
+            raise BootstrapError("NocoDB admin credentials (e-mail and password) or an API token are needed")
         api.authenticate("xc-token", token)
 
         base_id = await _ensure_base(api, base_title)
