@@ -155,16 +155,6 @@ class Store:
             )
             return db.total_changes - before
 
-    def known_keys(self, keys: Sequence[str]) -> set[str]:
-        found: set[str] = set()
-        with self._lock:
-            for start in range(0, len(keys), 500):
-                chunk = list(keys[start : start + 500])
-                marks = ",".join("?" * len(chunk))
-                rows = self._db.execute(f"SELECT row_key FROM jobs WHERE row_key IN ({marks})", chunk)
-                found.update(r[0] for r in rows)
-        return found
-
     def claim(self, limit: int) -> list[Job]:
         """Mark up to ``limit`` due jobs running and return them, oldest first."""
         now = time.time()

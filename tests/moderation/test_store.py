@@ -74,13 +74,6 @@ def test_enqueue_is_idempotent_by_row_key(store: Store) -> None:
     assert jobs[3].source == "sweep" and jobs[3].state is JobState.QUEUED and jobs[3].attempts == 0
 
 
-def test_known_keys_across_chunks(store: Store) -> None:
-    store.enqueue([new(n) for n in range(1, 1201)], source="sweep")
-    keys = [new(n).row_key for n in range(1000, 1301)]
-    assert store.known_keys(keys) == {new(n).row_key for n in range(1000, 1201)}
-    assert store.known_keys([]) == set()
-
-
 def test_claim_marks_running_oldest_first_up_to_limit(store: Store) -> None:
     queue(store, 3, 1, 2)
     first = store.claim(2)
