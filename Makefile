@@ -32,7 +32,7 @@ lint: setup
 	$(UV) run python -m scripts.export_openapi --check
 
 test: lint browser
-	$(UV) run python -m scripts.localnocodb install
+	$(UV) run python -m harness.nocodb install
 	$(UV) run pytest -p no:cacheprovider -rs --junitxml=artifacts/junit.xml
 
 # Everything but the real-NocoDB integration tests.
@@ -41,7 +41,7 @@ test-fast: setup
 
 # Speed and memory, measured side by side (not part of `make test`; a smoke run of it is).
 bench: setup
-	$(UV) run python -m scripts.localnocodb install
+	$(UV) run python -m harness.nocodb install
 	$(UV) run python -m bench.run
 
 openapi: setup

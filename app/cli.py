@@ -9,12 +9,14 @@ import secrets
 import sys
 from pathlib import Path
 
-from app.config import Settings
+from app.config import FieldNames, Settings
 from app.faces.references import read_politicians
 from app.integrations.nocodb.bootstrap import BootstrapError, BootstrapResult, bootstrap
 
 PASSWORD_ENV = "NOCODB_ADMIN_PASSWORD"  # noqa: S105 - the name of a variable, not a secret
-TOKEN_ENV = "NOCODB_API_TOKEN"  # noqa: S105 - the name of a variable, not a secret
+# The app's own name for the token; NOCODB_API_TOKEN is accepted too, as NocoDB's docs call it.
+TOKEN_ENV = "FACEGATE_NOCODB_API_TOKEN"  # noqa: S105 - the name of a variable, not a secret
+TOKEN_ENV_ALIAS = "NOCODB_API_TOKEN"  # noqa: S105 - the name of a variable, not a secret
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -56,9 +58,11 @@ async def run_bootstrap(
     public_nocodb_url: str | None = None,
     api_token: str | None = None,
     base_title: str = "facegate",
+    fields: FieldNames | None = None,
 ) -> BootstrapResult:
     """Bootstrap NocoDB and write the settings facegate needs into ``env_file``; idempotent."""
     current = read_env_file(env_file)
+    fields = fields or FieldNames()
     secret = current.get("FACEGATE_WEBHOOK_SECRET") or secrets.token_urlsafe(32)
     # Operator endpoints are open without a key: a bootstrapped installation always has one.
     operator_key = current.get("FACEGATE_OPERATOR_API_KEY") or secrets.token_urlsafe(32)
@@ -69,8 +73,9 @@ async def run_bootstrap(
         facegate_url=facegate_url,
         webhook_secret=secret,
         politicians=[p.slug for p in read_politicians(reference_dir)],
-        api_token=api_token or current.get("FACEGATE_NOCODB_API_TOKEN") or None,
+        api_token=api_token or current.get(TOKEN_ENV) or None,
         base_title=base_title,
+        fields=fields,
     )
     form_url = result.form_url
     if public_nocodb_url:
@@ -79,8 +84,11 @@ async def run_bootstrap(
         env_file,
         {
             "FACEGATE_NOCODB_URL": nocodb_url,
-            "FACEGATE_NOCODB_API_TOKEN": result.api_token,
+            TOKEN_ENV: result.api_token,
             "FACEGATE_NOCODB_TABLE_ID": result.table_id,
+            "FACEGATE_NOCODB_IMAGE_FIELD": fields.image,
+            "FACEGATE_NOCODB_POLITICIAN_FIELD": fields.politician,
+            "FACEGATE_NOCODB_STATUS_FIELD": fields.status,
             "FACEGATE_WEBHOOK_SECRET": secret,
             "FACEGATE_OPERATOR_API_KEY": operator_key,
             "FACEGATE_FORM_URL": form_url,
@@ -97,7 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     boot.add_argument("--nocodb-url", required=True)
     boot.add_argument(
-        "--email", help=f"NocoDB admin e-mail (password from ${PASSWORD_ENV}), or give ${TOKEN_ENV} instead"
+        "--email",
+        help=f"NocoDB admin e-mail (password from ${PASSWORD_ENV}), or give an API token in ${TOKEN_ENV}"
+        f" (or ${TOKEN_ENV_ALIAS}) instead",
     )
     boot.add_argument("--facegate-url", default="http://127.0.0.1:8000", help="where NocoDB reaches facegate")
     boot.add_argument("--env-file", type=Path, default=Path(".env"), help="settings file to write")
@@ -107,9 +117,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     password = os.environ.get(PASSWORD_ENV) or None
-    token = os.environ.get(TOKEN_ENV) or None
+    token = os.environ.get(TOKEN_ENV) or os.environ.get(TOKEN_ENV_ALIAS) or None
     if not ((args.email and password) or token):
         parser.error(f"give --email and ${PASSWORD_ENV}, or an API token in ${TOKEN_ENV}")
+    settings = Settings()
     try:
         result = asyncio.run(
             run_bootstrap(
@@ -118,9 +129,10 @@ def main(argv: list[str] | None = None) -> int:
                 password=password,
                 facegate_url=args.facegate_url,
                 env_file=args.env_file,
-                reference_dir=Settings().reference_dir,
+                reference_dir=settings.reference_dir,
                 public_nocodb_url=args.public_nocodb_url,
                 api_token=token,
+                fields=settings.fields,
             )
         )
     except BootstrapError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -17,8 +18,17 @@ MIB = 1024 * 1024
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-class Action(StrEnum):
-    """What facegate does in NocoDB with a rejected row."""
+@dataclass(frozen=True)
+class FieldNames:
+    """The uploads table's column names, as configured (bootstrap creates them with these names)."""
+
+    image: str = "Image"
+    politician: str = "Politician"
+    status: str = "Status"
+
+
+class RejectAction(StrEnum):
+    """What facegate does in NocoDB with a rejected row (``FACEGATE_ACTION``)."""
 
     DELETE = "delete"
     FLAG = "flag"
@@ -44,6 +54,8 @@ class Settings(BaseSettings):
 
     # Processes that run dlib: dlib is not thread-safe, so parallelism is by process.
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=64)
+    # Rows decided at once (downloads and NocoDB calls overlap the pixel work); unset: one per worker.
+    queue_concurrency: int | None = Field(None, ge=1, le=256)
 
     # Access.
     operator_api_key: SecretStr | None = None
@@ -60,7 +72,7 @@ class Settings(BaseSettings):
     nocodb_status_field: str = "Status"
     # Absolute attachment URLs are fetched only from NocoDB's own origin or these (S3 buckets).
     attachment_allowed_origins: Annotated[list[str], NoDecode] = []
-    action: Action = Action.DELETE
+    action: RejectAction = RejectAction.DELETE
     sweep_interval_seconds: float = Field(300, ge=0)  # 0 disables the periodic sweep
     form_url: str | None = None
 
@@ -88,6 +100,23 @@ class Settings(BaseSettings):
     @property
     def reference_cache_dir(self) -> Path:
         return self.data_dir / "reference_cache"
+
+    @property
+    def concurrency(self) -> int:
+        """Rows the queue runner decides at once."""
+        return self.queue_concurrency or self.workers
+
+    @property
+    def fields(self) -> FieldNames:
+        return FieldNames(
+            image=self.nocodb_image_field,
+            politician=self.nocodb_politician_field,
+            status=self.nocodb_status_field,
+        )
+
+    @property
+    def nocodb_configured(self) -> bool:
+        return bool(self.nocodb_url and self.nocodb_table_id)
 
 
 @lru_cache

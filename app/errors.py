@@ -12,7 +12,7 @@
     └── ServiceError (5xx: facegate or a dependency is not able to answer now)
         ├── NotReady                503
         ├── UpstreamUnavailable     503 (NocoDB cannot be reached now)
-        └── ReferenceError_         500 (a reference photo or profile is broken)
+        └── ReferenceSetError       500 (a reference photo or profile is broken)
 
 Image problems found while decoding are not errors of the service: they become a
 ``rejected`` verdict with reason ``unreadable_image`` (see ``app.faces.intake``).

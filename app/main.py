@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -21,60 +19,19 @@ from app.api.limits import BodySizeLimit
 from app.api.ratelimit import RateLimiter
 from app.api.routes import approved, decisions, health, metrics, politicians, site, verify, webhooks
 from app.api.timing import RequestTiming
+from app.assembly import assemble
 from app.config import MIB, Settings, get_settings
-from app.errors import ReferenceSetError, ServiceError, install_error_handlers
-from app.faces.engine import EngineConfig
-from app.faces.intake import Limits
-from app.faces.pool import FacePool
-from app.faces.references import EncodingCache
-from app.faces.service import FaceService
-from app.moderation.runtime import Moderation
-
-log = logging.getLogger("app")
+from app.errors import install_error_handlers
 
 # Multipart framing and form fields around the largest accepted upload.
 BODY_OVERHEAD_BYTES = 1 * MIB
 
 
-def build_face_service(settings: Settings) -> FaceService:
-    config = EngineConfig(
-        detect_max_side=settings.detect_max_side,
-        encode_max_side=settings.encode_max_side,
-        min_detection_score=settings.min_detection_score,
-    )
-    limits = Limits(
-        max_bytes=settings.max_upload_bytes,
-        max_pixels=settings.max_image_pixels,
-        max_side=settings.encode_max_side,
-    )
-    pool = FacePool(config=config, limits=limits, workers=settings.workers)
-    return FaceService(
-        pool=pool,
-        reference_dir=settings.reference_dir,
-        cache=EncodingCache(settings.reference_cache_dir, config.cache_key_fields()),
-        default_tolerance=settings.tolerance,
-    )
-
-
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    settings: Settings = app.state.settings
-    if settings.operator_api_key is None:
-        log.warning("FACEGATE_OPERATOR_API_KEY is not set: operator endpoints are open")
-    faces = build_face_service(settings)
-    moderation = Moderation.build(settings, faces, transport=app.state.nocodb_transport)
-    app.state.faces, app.state.moderation = faces, moderation
-    try:
-        await faces.pool.warm_up()
-        # On a broken reference folder /readyz reports the error; webhooks are still queued, and decided
-        # once an operator fixes the folder and reloads.
-        with contextlib.suppress(ReferenceSetError, ServiceError):
-            await faces.reload()
-        moderation.start(settings.sweep_interval_seconds, settings.retention_days)
+    async with assemble(app.state.settings, nocodb_transport=app.state.nocodb_transport) as runtime:
+        app.state.runtime = runtime
         yield
-    finally:
-        await moderation.stop()
-        faces.pool.close()
 
 
 def _declare_error_shape(schema: dict[str, Any]) -> dict[str, Any]:

@@ -1,14 +1,14 @@
 """Prometheus metrics: what facegate decided, how long it took, and how NocoDB answered.
 
 Counters and histograms live in one registry of facegate's own; the queue's gauges are read from
-the store at scrape time, so they are never stale.
+the stores at scrape time (``Runtime.metrics``), so they are never stale.
 """
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from collections.abc import Mapping
 
-from app.moderation.store import Store
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -51,18 +51,20 @@ HTTP_SECONDS = Histogram(
 )
 
 
-def exposition(store: Store) -> bytes:
-    """The text format for one scrape: the registry, plus the queue read from the store now."""
+def exposition(
+    *, job_counts: Mapping[str, int], oldest_job_age: float | None, approved_uploads: int
+) -> bytes:
+    """The text format for one scrape: the registry, plus the queue and carousel as read now."""
     queue = CollectorRegistry(auto_describe=True)
     jobs = Gauge("facegate_jobs", "Jobs in the moderation queue, by state.", ["state"], registry=queue)
-    for state, count in store.counts().items():
+    for state, count in job_counts.items():
         jobs.labels(state=state).set(count)
     age = Gauge(
         "facegate_oldest_job_age_seconds",
         "Age of the oldest job not yet done (queued or running); 0 when there is none.",
         registry=queue,
     )
-    age.set(store.oldest_queued_age() or 0.0)
+    age.set(oldest_job_age or 0.0)
     approvals = Gauge("facegate_approved_uploads", "Approved uploads shown by the carousel.", registry=queue)
-    approvals.set(store.approvals_version().live)
+    approvals.set(approved_uploads)
     return generate_latest(REGISTRY) + generate_latest(queue)

@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from app.faces.core import Matrix, ReferenceMatrix, politician_distances
 from app.faces.engine import FaceEngine
 from app.faces.intake import decode
+from app.faces.matcher import Matrix, ReferenceMatrix, politician_distances
 from app.faces.verdict import decide
 from bench.common import (
     engine_config,
@@ -27,7 +27,7 @@ from bench.common import (
     reference_photos,
 )
 from bench.common import settings as default_settings
-from tests.images import sample
+from harness.images import sample
 
 # Who each sample photo shows (None: not one of the politicians).
 TRUTH: dict[str, str | None] = {

@@ -1,4 +1,4 @@
-"""Shared by the benchmarks: settings, timing statistics, test photos, reference encodings."""
+"""Shared by the benchmarks: settings, timing, test photos, reference encodings."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import io
 import statistics
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from types import ModuleType
@@ -16,11 +16,11 @@ import numpy as np
 from PIL import Image, ImageFile
 
 from app.config import Settings
-from app.faces.core import Matrix
 from app.faces.engine import EngineConfig, FaceEngine
 from app.faces.intake import Limits, decode
+from app.faces.matcher import Matrix
 from app.faces.references import read_politicians
-from tests.images import ROOT, open_sample
+from harness.images import ROOT, open_sample
 
 REFERENCE_DIR = ROOT / "reference_faces"
 # Pixel counts of the JPEGs made from the samples; "phone" is the size of a 12 MP phone photo.
@@ -47,22 +47,6 @@ def engine_config(**overrides: Any) -> EngineConfig:
 def limits(max_side: int | None = None) -> Limits:
     s = settings()
     return Limits(s.max_upload_bytes, s.max_image_pixels, max_side or s.encode_max_side)
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile, ``q`` in [0, 100]."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
-
-
-def summary(values: Sequence[float]) -> dict[str, float]:
-    return {
-        "n": len(values),
-        "median": statistics.median(values),
-        "p95": percentile(values, 95),
-        "p99": percentile(values, 99),
-        "max": max(values),
-    }
 
 
 def median_seconds(fn: Callable[[], object], *, min_runs: int = 7, budget: float = 1.5) -> float:

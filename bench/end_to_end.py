@@ -8,17 +8,17 @@ action in NocoDB.
 
 from __future__ import annotations
 
-import json
 import statistics
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
-import httpx
-
-from bench.common import SIZES, jpeg_of, percentile
-from bench.servers import NocoDB, facegate_env, nocodb_settings, running_facegate
-from scripts.localnocodb import free_port
-from tests.images import sample
+from bench.common import SIZES, jpeg_of
+from harness.images import sample
+from harness.loop import running_loop
+from harness.nocodb import LocalNocoDB
+from harness.stats import percentile
 
 POLL_SECONDS = 0.05
 DECIDE_TIMEOUT_SECONDS = 120.0
@@ -35,44 +35,27 @@ def _photo(name: str, size: str | None) -> bytes:
     return sample(name) if size is None else jpeg_of(name, SIZES[size])
 
 
-def _state(api: httpx.Client, table_id: str, row_id: int) -> str | None:
-    response = api.get(f"/api/v2/tables/{table_id}/records/{row_id}")
-    if response.status_code == 404 or (response.is_success and not response.json()):
-        return "deleted"
-    response.raise_for_status()
-    return "approved" if response.json().get("Status") == "approved" else None
-
-
-def run(nocodb: NocoDB, uploads: int = 20) -> dict[str, Any]:
-    port = free_port()
-    setup = nocodb.bootstrap(f"http://127.0.0.1:{port}", base_title="bench-end-to-end")
-    workdir = nocodb.workdir / "facegate-e2e"
-    workdir.mkdir()
-    env = facegate_env(workdir, nocodb_settings(nocodb, setup))
-    form = f"{nocodb.url}/api/v2/public/shared-view/{setup.form_uuid}/rows"
+def run(nocodb: LocalNocoDB, uploads: int = 20) -> dict[str, Any]:
     samples: list[dict[str, Any]] = []
-    with running_facegate(workdir, env, port) as server, nocodb.api(setup) as api:
+    with (
+        tempfile.TemporaryDirectory(prefix="facegate-bench-e2e-") as tmp,
+        running_loop(nocodb, Path(tmp), base_title="bench-end-to-end", sweep_seconds=0) as loop,
+        loop.api(timeout=60) as api,
+    ):
         for i in range(uploads):
             label, claim, name, size, expected = UPLOADS[i % len(UPLOADS)]
             data = _photo(name, size)
             started = time.perf_counter()
-            response = httpx.post(
-                form,
-                data={"data": json.dumps({"Politician": claim})},
-                files={"Image": (f"{name}.jpg", data, "image/jpeg")},
-                timeout=60,
-            )
-            response.raise_for_status()
-            row_id = response.json()["Id"]
+            row_id = loop.submit(claim, data, f"{name}.jpg", timeout=60)["Id"]
             submitted = time.perf_counter() - started
             state = None
             deadline = time.monotonic() + DECIDE_TIMEOUT_SECONDS
             while state is None and time.monotonic() < deadline:
                 time.sleep(POLL_SECONDS)
-                state = _state(api, setup.table_id, row_id)
+                state = loop.state(row_id, api)
             if state is None:
                 raise RuntimeError(
-                    f"row {row_id} undecided after {DECIDE_TIMEOUT_SECONDS} s:\n{server.log_tail()}"
+                    f"row {row_id} undecided after {DECIDE_TIMEOUT_SECONDS} s:\n{loop.facegate.log_tail()}"
                 )
             samples.append(
                 {

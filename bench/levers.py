@@ -20,11 +20,11 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from app.faces.core import ReferenceMatrix, politician_distances
 from app.faces.engine import FaceEngine
 from app.faces.intake import DecodedImage, decode
+from app.faces.matcher import ReferenceMatrix, politician_distances
 from bench.common import FULL_RESOLUTION, SIZES, engine_config, facegate_references, jpeg_of, limits
-from tests.images import sample, side_by_side
+from harness.images import sample, side_by_side
 
 DETECT_SIDES = (640, 1024, 1600, 2048)
 ENCODE_SIDES = (1024, 2048, FULL_RESOLUTION)

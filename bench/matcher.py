@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from app.faces.core import ReferenceMatrix, politician_distances
+from app.faces.matcher import ReferenceMatrix, politician_distances
 from bench.common import median_seconds
 
 POLITICIANS = 5

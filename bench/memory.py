@@ -11,32 +11,22 @@ resource tracker) is sampled every 50 ms until every job is done.
 from __future__ import annotations
 
 import statistics
-import threading
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from bench.common import SIZES, jpeg_of
-from bench.servers import (
-    OPERATOR_KEY,
-    WEBHOOK_SECRET,
-    NocoDB,
-    facegate_env,
-    nocodb_settings,
-    running_facegate,
-    server_pid,
-    tree_rss,
-)
-from scripts.localnocodb import free_port
-from tests.images import sample
+from harness.images import sample
+from harness.loop import OPERATOR_KEY, WEBHOOK_SECRET, insert_rows, running_loop
+from harness.nocodb import LocalNocoDB
+from harness.stats import MIB, RssSampler
 
 SAMPLE_SECONDS = 0.05
 DRAIN_TIMEOUT_SECONDS = 600.0
-MIB = 1024 * 1024
-# NocoDB answers 422 to a bulk insert of more than 100 records: 200 rows take two inserts.
-BULK_LIMIT = 100
 # (stored file name, photo, claimed politician)
 PHOTOS: tuple[tuple[str, Callable[[], bytes], str], ...] = (
     ("obama2.jpg", lambda: sample("obama2.jpg"), "obama"),
@@ -46,63 +36,6 @@ PHOTOS: tuple[tuple[str, Callable[[], bytes], str], ...] = (
 )
 
 
-class Sampler(threading.Thread):
-    """Samples the RSS of a process tree every ``SAMPLE_SECONDS`` until stopped."""
-
-    def __init__(self, pid: int) -> None:
-        super().__init__(daemon=True)
-        self.pid = pid
-        self.samples: list[tuple[float, int]] = []
-        self.peak: dict[str, int] = {}
-        self._stop_event = threading.Event()
-
-    def run(self) -> None:
-        while not self._stop_event.is_set():
-            by_process = tree_rss(self.pid)
-            total = sum(by_process.values())
-            self.samples.append((time.perf_counter(), total))
-            if total > sum(self.peak.values()):
-                self.peak = by_process
-            self._stop_event.wait(SAMPLE_SECONDS)
-
-    def stop(self) -> None:
-        self._stop_event.set()
-        self.join()
-
-    def between(self, start: float, end: float) -> list[int]:
-        return [rss for t, rss in self.samples if start <= t <= end]
-
-
-def _create_rows(api: httpx.Client, table_id: str, count: int) -> list[dict[str, Any]]:
-    stored = {}
-    for name, photo, _ in PHOTOS:
-        response = api.post("/api/v2/storage/upload", files={"files": (name, photo(), "image/jpeg")})
-        response.raise_for_status()
-        stored[name] = response.json()
-    body = [
-        {"Politician": PHOTOS[i % len(PHOTOS)][2], "Image": stored[PHOTOS[i % len(PHOTOS)][0]]}
-        for i in range(count)
-    ]
-    ids: set[int] = set()
-    for start in range(0, count, BULK_LIMIT):
-        response = api.post(f"/api/v2/tables/{table_id}/records", json=body[start : start + BULK_LIMIT])
-        if not response.is_success:
-            raise RuntimeError(f"bulk insert: {response.status_code} {response.text[:300]}")
-        ids.update(r["Id"] for r in response.json())
-    rows: list[dict[str, Any]] = []
-    offset = 0
-    while True:
-        page = api.get(f"/api/v2/tables/{table_id}/records", params={"limit": 100, "offset": offset})
-        page.raise_for_status()
-        items = page.json()["list"]
-        rows.extend(r for r in items if r["Id"] in ids)
-        offset += len(items)
-        if not items or page.json()["pageInfo"].get("isLastPage", True):
-            break
-    assert len(rows) == count, f"{len(rows)} of {count} rows read back"
-    return rows
-
-
 def _counts(url: str) -> dict[str, int]:
     response = httpx.get(f"{url}/jobs", params={"limit": 1}, headers={"X-API-Key": OPERATOR_KEY}, timeout=30)
     response.raise_for_status()
@@ -110,17 +43,19 @@ def _counts(url: str) -> dict[str, int]:
     return counts
 
 
-def run(nocodb: NocoDB, rows: int = 200) -> dict[str, Any]:
-    closed_port = free_port()  # NocoDB's webhook goes nowhere: facegate sees only the posted event
-    setup = nocodb.bootstrap(f"http://127.0.0.1:{closed_port}", base_title="bench-memory")
-    workdir = nocodb.workdir / "facegate-memory"
-    workdir.mkdir()
-    env = facegate_env(workdir, nocodb_settings(nocodb, setup))
-    with running_facegate(workdir, env) as server, nocodb.api(setup) as api:
-        sampler = Sampler(server_pid(server))
-        sampler.start()
-        try:
-            created = _create_rows(api, setup.table_id, rows)
+def run(nocodb: LocalNocoDB, rows: int = 200) -> dict[str, Any]:
+    files = {name: photo() for name, photo, _ in PHOTOS}
+    uploads = [(PHOTOS[i % len(PHOTOS)][2], PHOTOS[i % len(PHOTOS)][0]) for i in range(rows)]
+    with (
+        tempfile.TemporaryDirectory(prefix="facegate-bench-memory-") as tmp,
+        # NocoDB's webhook goes nowhere: facegate sees only the posted event.
+        running_loop(nocodb, Path(tmp), base_title="bench-memory", webhook=False, sweep_seconds=0) as loop,
+        loop.api(timeout=60) as api,
+    ):
+        setup, server = loop.setup, loop.facegate
+        with RssSampler(server.pid, SAMPLE_SECONDS) as sampler:
+            created = insert_rows(api, setup.table_id, files, uploads)
+            assert len(created) == rows, f"{len(created)} of {rows} rows read back"
             time.sleep(1.0)  # idle samples
             event = {
                 "type": "records.after.insert",
@@ -144,18 +79,17 @@ def run(nocodb: NocoDB, rows: int = 200) -> dict[str, Any]:
                 counts = _counts(server.url)
             drained = time.perf_counter()
             time.sleep(1.0)  # samples after the drain
-        finally:
-            sampler.stop()
         approved = api.get(
             f"/api/v2/tables/{setup.table_id}/records", params={"where": "(Status,eq,approved)", "limit": 1}
         ).json()["pageInfo"]["totalRows"]
+        workers = int(server.env["FACEGATE_WORKERS"])
     idle = sampler.between(0, posted)
     busy = sampler.between(posted, drained)
     after = sampler.between(drained, float("inf"))
     return {
         "jobs": rows,
         "photos": [name for name, _, _ in PHOTOS],
-        "workers": int(env["FACEGATE_WORKERS"]),
+        "workers": workers,
         "ack_s": acknowledged,
         "drain_s": drained - posted,
         "jobs_per_s": rows / (drained - posted),
@@ -164,7 +98,7 @@ def run(nocodb: NocoDB, rows: int = 200) -> dict[str, Any]:
         "expected_approved": sum(1 for i in range(rows) if PHOTOS[i % len(PHOTOS)][0] != "biden.jpg"),
         "idle_mib": statistics.median(idle) / MIB,
         "steady_mib": statistics.median(busy) / MIB,
-        "peak_mib": max(rss for _, rss in sampler.samples) / MIB,
+        "peak_mib": max(sampler.totals) / MIB,
         "after_mib": statistics.median(after) / MIB if after else None,
         "peak_by_process_mib": {name: rss / MIB for name, rss in sampler.peak.items()},
         "samples": len(sampler.samples),

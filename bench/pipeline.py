@@ -15,7 +15,8 @@ import time
 from typing import Any
 
 from bench.accuracy import PathResult, Paths, differences
-from bench.common import SIZES, jpeg_of, percentile
+from bench.common import SIZES, jpeg_of
+from harness.stats import percentile
 
 CLAIM = "obama"
 PHOTOS = ("obama2.jpg", "biden.jpg", "astronaut.png")

@@ -77,7 +77,7 @@ def measure(quick: bool = False, skip_nocodb: bool = False) -> dict[str, Any]:
         r["skipped"] = {"end_to_end": reason, "memory": reason}
     else:
         from bench import end_to_end, memory
-        from bench.servers import running_nocodb
+        from harness.nocodb import running_nocodb
 
         with running_nocodb() as nocodb:
             r["end_to_end"] = _step("end to end", lambda: end_to_end.run(nocodb, uploads=20), timings)

@@ -22,12 +22,14 @@ from typing import Any
 import httpx
 import psutil
 
-from app.moderation.rows import FieldNames
-from app.moderation.store import Store
+from app.db import Database
+from app.moderation.queue import JobQueue
 from app.moderation.webhook import EventEnvelope, InsertEvent, jobs_from_event
-from bench.common import median_seconds, summary
-from bench.servers import WEBHOOK_SECRET, facegate_env, running_facegate, server_pid
-from tests.images import ROOT
+from bench.common import median_seconds
+from harness.facegate import WEBHOOK_SECRET, facegate_env, running_facegate
+from harness.images import ROOT
+from harness.loop import FIELDS
+from harness.stats import summary
 
 FIXTURE = ROOT / "tests/fixtures/nocodb_webhook_insert.json"
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
@@ -115,9 +117,9 @@ def run(
     for variant in variants:
         with tempfile.TemporaryDirectory(prefix="facegate-bench-webhook-") as tmp:
             workdir = Path(tmp)
-            env = facegate_env(workdir, workers=workers) | VARIANTS[variant]
+            env = facegate_env(workdir, workers=workers, sweep_seconds=0) | VARIANTS[variant]
             with running_facegate(workdir, env) as server:
-                pid = server_pid(server)
+                pid = server.pid
                 warm = bodies(next_id, 20)
                 next_id += len(warm)
                 asyncio.run(_load(server.url, warm, 1, budget))
@@ -141,9 +143,9 @@ def run(
 def steps(runs: int = 300, budget: float = 0.5) -> dict[str, float]:
     """In-process cost of the handler's own steps for one event, in ms (the rest is HTTP and framework)."""
     body = bodies(1, 1)[0]
-    fields = FieldNames(image="Image", politician="Politician", status="Status")
     with tempfile.TemporaryDirectory(prefix="facegate-bench-store-") as tmp:
-        store = Store(Path(tmp) / "facegate.db")
+        db = Database(Path(tmp) / "facegate.db")
+        queue = JobQueue(db)
         counter = iter(range(10**9))
 
         def parse() -> InsertEvent:
@@ -153,9 +155,9 @@ def steps(runs: int = 300, budget: float = 0.5) -> dict[str, float]:
         event = parse()
 
         def enqueue() -> int:
-            job = jobs_from_event(event, table_id=None, fields=fields)[0][0]
+            job = jobs_from_event(event, table_id=None, fields=FIELDS)[0][0]
             job = replace(job, row_key=f"{job.row_key}-{next(counter)}")
-            return store.enqueue([job], source="webhook")
+            return queue.enqueue([job], source="webhook")
 
         async def enqueue_in_thread() -> None:
             for _ in range(runs):
@@ -164,7 +166,7 @@ def steps(runs: int = 300, budget: float = 0.5) -> dict[str, float]:
         out = {
             "parse_ms": median_seconds(parse, budget=budget) * 1e3,
             "jobs_from_event_ms": median_seconds(
-                lambda: jobs_from_event(event, table_id=None, fields=fields), budget=budget
+                lambda: jobs_from_event(event, table_id=None, fields=FIELDS), budget=budget
             )
             * 1e3,
             "enqueue_commit_ms": median_seconds(enqueue, budget=budget) * 1e3,
@@ -172,7 +174,7 @@ def steps(runs: int = 300, budget: float = 0.5) -> dict[str, float]:
         started = time.perf_counter()
         asyncio.run(enqueue_in_thread())
         out["enqueue_via_to_thread_ms"] = (time.perf_counter() - started) / runs * 1e3
-        store.close()
+        db.close()
     return out
 
 

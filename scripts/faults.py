@@ -30,23 +30,10 @@ from pathlib import Path
 
 import httpx
 
-from scripts.localnocodb import LocalNocoDB, free_port
-from scripts.realworld import (
-    PHOTOS,
-    Photo,
-    Upload,
-    all_decisions,
-    evaluate,
-    list_rows,
-    make_facegate,
-    nocodb_api,
-    running,
-    running_nocodb,
-    setup_base,
-    state_of,
-    wait_decided,
-)
-from tests.images import sample
+from harness.images import sample
+from harness.loop import Loop, list_rows, running_loop
+from harness.nocodb import LocalNocoDB, free_port, running_nocodb
+from scripts.realworld import PHOTOS, Photo, Upload, all_decisions, evaluate, state_of, wait_decided
 
 WRITE = re.compile(r"^/api/v2/tables/[^/?]+/records/?(\?|$)")
 DECIDED_BEFORE_FAULT = 10
@@ -165,22 +152,15 @@ def _row_ids(body: bytes) -> list[int]:
 class Burst:
     """Uploads through the public form, one after the other, optionally paced."""
 
-    def __init__(self, nocodb_url: str, form_uuid: str, table_id: str) -> None:
-        self.url = f"{nocodb_url}/api/v2/public/shared-view/{form_uuid}/rows"
-        self.table_id = table_id
+    def __init__(self, loop: Loop) -> None:
+        self.loop = loop
         self.uploads: list[Upload] = []
         self._lock = threading.Lock()
 
     def submit(self, photo: Photo) -> None:
-        response = httpx.post(
-            self.url,
-            data={"data": json.dumps({"Politician": photo.politician})},
-            files={"Image": (photo.file, sample(photo.file), "image/jpeg")},
-            timeout=60,
-        )
-        response.raise_for_status()
+        row = self.loop.submit(photo.politician, sample(photo.file), photo.file, timeout=60)
         with self._lock:
-            self.uploads.append(Upload.of(self.table_id, response.json(), photo))
+            self.uploads.append(Upload.of(self.loop.setup.table_id, row, photo))
 
     def run(self, count: int, pace: float = 0.0) -> None:
         """One upload at a time: NocoDB 0.301 answers concurrent form posts with each other's rows."""
@@ -197,11 +177,13 @@ def scenario(
     name: str, nocodb: LocalNocoDB, tmp: Path, args: argparse.Namespace, proxy: CountingProxy | None = None
 ) -> bool:
     """Set up a base and facegate, run the fault, wait for the drain, print the figures."""
-    port = free_port()
-    setup = setup_base(nocodb.url, port, f"faults-{name}")
-    server = make_facegate(tmp / name, port, setup, proxy.url if proxy else nocodb.url)
-    burst = Burst(nocodb.url, setup.form_uuid, setup.table_id)
-    with running(server), nocodb_api(nocodb.url, setup) as api:
+    with (
+        running_loop(
+            nocodb, tmp / name, base_title=f"faults-{name}", facegate_nocodb_url=proxy.url if proxy else None
+        ) as loop,
+        loop.api(timeout=60) as api,
+    ):
+        setup, server, burst = loop.setup, loop.facegate, Burst(loop)
 
         def decided(at_least: int, timeout: float) -> bool:
             return wait_decided(
@@ -293,7 +275,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown scenarios {sorted(unknown)}")
     args.outage = args.outage if args.outage is not None else 10.0 if args.quick else 60.0
     results: dict[str, bool] = {}
-    with tempfile.TemporaryDirectory(prefix="facegate-faults-") as tmp, running_nocodb(Path(tmp)) as nocodb:
+    with (
+        tempfile.TemporaryDirectory(prefix="facegate-faults-") as tmp,
+        running_nocodb(Path(tmp) / "nocodb") as nocodb,
+    ):
         for name in args.only.split(","):
             try:
                 if name == "outage":

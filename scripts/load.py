@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import contextlib
 import itertools
-import statistics
 import sys
 import tempfile
 import time
@@ -31,47 +30,19 @@ from typing import Any
 
 import httpx
 
-from scripts.localnocodb import free_port
-from scripts.realworld import (
-    PHOTOS,
-    RssSampler,
-    Upload,
-    all_decisions,
-    evaluate,
-    facegate_pid,
-    list_rows,
-    make_facegate,
-    nocodb_api,
-    running,
-    running_nocodb,
-    setup_base,
-)
-from tests.images import sample
-from tests.integration.loop import OPERATOR_KEY, WEBHOOK_SECRET
-
-MIB = 1024 * 1024
-INSERT_BATCH = 100
+from harness.images import sample
+from harness.loop import OPERATOR_KEY, WEBHOOK_SECRET, insert_rows, list_rows, running_loop
+from harness.nocodb import running_nocodb
+from harness.stats import MIB, RssSampler, summary
+from scripts.realworld import PHOTOS, Upload, all_decisions, evaluate
 
 
 def create_rows(api: httpx.Client, table_id: str, count: int) -> list[Upload]:
     """``count`` rows cycling through PHOTOS, in bulk inserts; each file is uploaded once."""
-    stored: dict[str, Any] = {}
-    for name in sorted({p.file for p in PHOTOS}):
-        response = api.post("/api/v2/storage/upload", files={"files": (name, sample(name), "image/jpeg")})
-        response.raise_for_status()
-        stored[name] = response.json()
+    files = {name: sample(name) for name in sorted({p.file for p in PHOTOS})}
     photos = list(itertools.islice(itertools.cycle(PHOTOS), count))
-    ids: list[int] = []
-    for start in range(0, count, INSERT_BATCH):
-        body = [
-            {"Politician": p.politician, "Image": stored[p.file]}
-            for p in photos[start : start + INSERT_BATCH]
-        ]
-        response = api.post(f"/api/v2/tables/{table_id}/records", json=body)
-        response.raise_for_status()
-        ids += [r["Id"] for r in response.json()]
-    rows = list_rows(api, table_id, fields="")
-    return [Upload.of(table_id, rows[i], photo) for i, photo in zip(ids, photos, strict=True)]
+    rows = insert_rows(api, table_id, files, [(p.politician, p.file) for p in photos])
+    return [Upload.of(table_id, row, photo) for row, photo in zip(rows, photos, strict=True)]
 
 
 async def post_webhooks(
@@ -127,37 +98,32 @@ def job_sources(facegate_url: str) -> Counter[str]:
                 return sources
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 def run(args: argparse.Namespace, tmp: Path) -> list[str]:
     """The load run; returns the failures."""
     failures: list[str] = []
-    with running_nocodb(tmp) as nocodb:
-        port = free_port()
-        setup = setup_base(nocodb.url, free_port(), "load")  # NocoDB's own webhooks go nowhere
-        server = make_facegate(tmp / "facegate", port, setup, nocodb.url, FACEGATE_SWEEP_INTERVAL_SECONDS="0")
-        with running(server), nocodb_api(nocodb.url, setup) as api:
-            time.sleep(2)  # the start-up sweep, over an empty table
+    with (
+        running_nocodb(tmp / "nocodb") as nocodb,
+        # NocoDB's own webhooks go nowhere: every job comes from our posts.
+        running_loop(nocodb, tmp / "facegate", base_title="load", webhook=False, sweep_seconds=0) as loop,
+        loop.api(timeout=60) as api,
+    ):
+        setup, server = loop.setup, loop.facegate
+        time.sleep(2)  # the start-up sweep, over an empty table
+        started = time.monotonic()
+        uploads = create_rows(api, setup.table_id, args.rows)
+        print(f"created {len(uploads)} rows in {time.monotonic() - started:.1f} s")
+        rows = list_rows(api, setup.table_id, fields="")
+        bodies = [rows[u.row_id] for u in uploads]
+        with RssSampler(server.pid) as rss:
+            time.sleep(1)
             started = time.monotonic()
-            uploads = create_rows(api, setup.table_id, args.rows)
-            print(f"created {len(uploads)} rows in {time.monotonic() - started:.1f} s")
-            rows = list_rows(api, setup.table_id, fields="")
-            bodies = [rows[u.row_id] for u in uploads]
-            pid = facegate_pid(server)
-            assert pid is not None
-            with RssSampler(pid) as rss:
-                time.sleep(1)
-                started = time.monotonic()
-                results = asyncio.run(post_webhooks(server.url, setup.table_id, bodies, args.concurrency))
-                posted = time.monotonic() - started
-                drained = wait_drained(api, setup.table_id, args.timeout)
-                drain = time.monotonic() - started
-                time.sleep(1)
-            verdict = evaluate(uploads, list_rows(api, setup.table_id), all_decisions(server.url))
-            sources = job_sources(server.url)
+            results = asyncio.run(post_webhooks(server.url, setup.table_id, bodies, args.concurrency))
+            posted = time.monotonic() - started
+            drained = wait_drained(api, setup.table_id, args.timeout)
+            drain = time.monotonic() - started
+            time.sleep(1)
+        verdict = evaluate(uploads, list_rows(api, setup.table_id), all_decisions(server.url))
+        sources = job_sources(server.url)
     statuses = Counter(status for status, _, _ in results)
     latencies = [elapsed * 1000 for _, elapsed, _ in results]
     acked = statuses[202]
@@ -166,10 +132,8 @@ def run(args: argparse.Namespace, tmp: Path) -> list[str]:
         f"acknowledged {acked}/{len(results)} (statuses {dict(statuses)}), queued"
         f" {sum(q for _, _, q in results)}, all posted in {posted:.1f} s"
     )
-    print(
-        f"ack latency p50 {statistics.median(latencies):.0f} ms  p99 {percentile(latencies, 0.99):.0f} ms"
-        f"  max {max(latencies):.0f} ms"
-    )
+    ack = summary(latencies)
+    print(f"ack latency p50 {ack['median']:.0f} ms  p99 {ack['p99']:.0f} ms  max {ack['max']:.0f} ms")
     for line in verdict.lines():
         print(line)
     print(
@@ -177,9 +141,10 @@ def run(args: argparse.Namespace, tmp: Path) -> list[str]:
         f" {args.rows / drain:.2f} rows/s"
     )
     print(f"jobs by source/state {dict(sources)}")
-    start, peak, end = rss.samples[0] / MIB, max(rss.samples) / MIB, rss.samples[-1] / MIB
+    totals = rss.totals
+    start, peak, end = totals[0] / MIB, max(totals) / MIB, totals[-1] / MIB
     print(
-        f"facegate RSS (server + face processes, {len(rss.samples)} samples): start {start:.0f} MiB,"
+        f"facegate RSS (server + face processes, {len(totals)} samples): start {start:.0f} MiB,"
         f" peak {peak:.0f} MiB (+{peak - start:.0f}), end {end:.0f} MiB (+{end - start:.0f});"
         f" bound: peak and end within +{args.rss_bound_mib} MiB of the start"
     )

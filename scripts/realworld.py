@@ -1,34 +1,20 @@
-"""Shared by scripts.faults and scripts.load: a real NocoDB, a bootstrapped base, facegate as a real
-uvicorn process, and the bookkeeping that checks every upload was decided, and acted on, exactly once.
-
-Everything listens on 127.0.0.1 on free ports, with its data in a temporary folder.
+"""Shared by scripts.faults and scripts.load: the bookkeeping that checks every upload was decided, and
+acted on, exactly once. The servers themselves (NocoDB, a bootstrapped base, facegate) come from harness.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import shutil
-import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
 
-from app.integrations.nocodb.bootstrap import BootstrapResult, bootstrap
 from app.moderation.rows import parse_row, row_key
-from scripts.localnocodb import LocalNocoDB, free_port, install
-from tests.images import ROOT
-from tests.integration.facegate_server import FacegateServer
-from tests.integration.loop import FIELDS, OPERATOR_KEY, WEBHOOK_SECRET
-
-ADMIN_EMAIL = "admin@facegate.test"
-ADMIN_PASSWORD = "Realworld-Script-Password-1"  # a throwaway local instance
+from harness.loop import FIELDS, OPERATOR_KEY, list_rows
 
 
 @dataclass(frozen=True)
@@ -65,90 +51,6 @@ class Upload:
     def of(cls, table_id: str, row: dict[str, Any], photo: Photo) -> Upload:
         parsed = parse_row(row, FIELDS)
         return cls(parsed.row_id, row_key(table_id, parsed), parsed.identity(), photo)
-
-
-@contextlib.contextmanager
-def running_nocodb(tmp: Path) -> Iterator[LocalNocoDB]:
-    server = LocalNocoDB(install_dir=install())
-    try:
-        server.start(port=free_port(), data_dir=tmp / "nocodb")
-        yield server
-    finally:
-        server.stop()
-
-
-def setup_base(nocodb_url: str, facegate_port: int, title: str) -> BootstrapResult:
-    """A base with the Uploads table, its public form, and the webhook to facegate's port."""
-    return asyncio.run(
-        bootstrap(
-            base_url=nocodb_url,
-            email=ADMIN_EMAIL,
-            password=ADMIN_PASSWORD,
-            facegate_url=f"http://127.0.0.1:{facegate_port}",
-            webhook_secret=WEBHOOK_SECRET,
-            politicians=["obama", "biden"],
-            base_title=title,
-        )
-    )
-
-
-def make_facegate(
-    workdir: Path, port: int, setup: BootstrapResult, nocodb_url: str, **env: str
-) -> FacegateServer:
-    workdir.mkdir(parents=True)
-    shutil.copytree(ROOT / "reference_faces", workdir / "reference_faces")
-    settings = {
-        "FACEGATE_REFERENCE_DIR": str(workdir / "reference_faces"),
-        "FACEGATE_DATA_DIR": str(workdir / "data"),
-        "FACEGATE_WORKERS": "2",
-        "FACEGATE_NOCODB_URL": nocodb_url,
-        "FACEGATE_NOCODB_API_TOKEN": setup.api_token,
-        "FACEGATE_NOCODB_TABLE_ID": setup.table_id,
-        "FACEGATE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-        "FACEGATE_OPERATOR_API_KEY": OPERATOR_KEY,
-        "FACEGATE_SWEEP_INTERVAL_SECONDS": "5",
-    }
-    return FacegateServer(port=port, workdir=workdir, env=settings | env)
-
-
-@contextlib.contextmanager
-def running(server: FacegateServer) -> Iterator[FacegateServer]:
-    """Start facegate; stop it (and its face processes) however the block ends."""
-    try:
-        server.start()
-        yield server
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            server.stop()
-
-
-def facegate_pid(server: FacegateServer) -> int | None:
-    process = server._process
-    return process.pid if process is not None else None
-
-
-def nocodb_api(nocodb_url: str, setup: BootstrapResult) -> httpx.Client:
-    return httpx.Client(base_url=nocodb_url, headers={"xc-token": setup.api_token}, timeout=60)
-
-
-def list_rows(
-    api: httpx.Client, table_id: str, fields: str = "Id,CreatedAt,Image,Status"
-) -> dict[int, dict[str, Any]]:
-    """Every row of the table by Id (``fields`` "" for every column), paged by key."""
-    rows: dict[int, dict[str, Any]] = {}
-    last = 0
-    while True:
-        params: dict[str, str | int] = {"where": f"(Id,gt,{last})", "sort": "Id", "limit": 1000}
-        if fields:
-            params["fields"] = fields
-        response = api.get(f"/api/v2/tables/{table_id}/records", params=params)
-        response.raise_for_status()
-        body = response.json()
-        page = body.get("list") or []
-        rows.update({r["Id"]: r for r in page})
-        if not page or body.get("pageInfo", {}).get("isLastPage", True):
-            return rows
-        last = max(r["Id"] for r in page)
 
 
 def state_of(upload: Upload, rows: dict[int, dict[str, Any]]) -> str:
@@ -252,41 +154,3 @@ def evaluate(
         elif state != "pending" and len(acted) != 1:
             verdict.problems.append(f"{where}: {state} in NocoDB but {len(acted)} actions recorded")
     return verdict
-
-
-def tree_rss(pid: int) -> int:
-    """Resident bytes of a process and all its descendants."""
-    try:
-        root = psutil.Process(pid)
-        processes = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return 0
-    total = 0
-    for process in processes:
-        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
-            total += process.memory_info().rss
-    return total
-
-
-class RssSampler:
-    """Samples ``tree_rss(pid)`` every ``interval`` seconds in a thread."""
-
-    def __init__(self, pid: int, interval: float = 0.2) -> None:
-        self.pid = pid
-        self.interval = interval
-        self.samples: list[int] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.samples.append(tree_rss(self.pid))
-            self._stop.wait(self.interval)
-
-    def __enter__(self) -> RssSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(5)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from app.cli import run_bootstrap
 from app.config import Settings
-from scripts.localnocodb import LocalNocoDB, install, pid_is_nocodb, read_pid, stop_pid
+from harness.nocodb import LocalNocoDB, install, pid_is_nocodb, read_pid, stop_pid
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_EMAIL = "admin@facegate.local"

@@ -10,8 +10,9 @@ from fastapi.testclient import TestClient
 from app.config import Settings
 from app.faces.service import FaceService
 from app.main import create_app
-from app.moderation.store import Store
-from tests.images import ROOT, SAMPLES
+from harness.images import ROOT, SAMPLES
+from harness.nocodb import LocalNocoDB, is_installed, running_nocodb
+from tests.support import STORE_MODULES, Clock, Stores, fresh_stores
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -52,13 +53,51 @@ def client(settings: Settings) -> Iterator[TestClient]:
 @pytest.fixture
 def faces(client: TestClient) -> FaceService:
     """The app's face service: its references and its real worker processes."""
-    service: FaceService = client.app.state.faces  # type: ignore[attr-defined]
+    service: FaceService = client.app.state.runtime.faces  # type: ignore[attr-defined]
     return service
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    """A fresh, empty store of facegate's own."""
-    store = Store(tmp_path / "facegate.db")
-    yield store
-    store.close()
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """The stores' clock, set to ``T0`` and moved by hand."""
+    fake = Clock()
+    for module in STORE_MODULES:
+        monkeypatch.setattr(f"{module}.time", fake)
+    return fake
+
+
+@pytest.fixture
+def stores(tmp_path: Path) -> Iterator[Stores]:
+    """Fresh, empty stores of facegate's own (queue, decision log, approvals) over one database."""
+    with fresh_stores(tmp_path / "facegate.db") as fresh:
+        yield fresh
+
+
+# ------------------------------------------------------------------------- the real NocoDB
+# Any test that uses the ``nocodb`` fixture (tests/integrations/nocodb, tests/moderation/test_loop_nocodb.py,
+# tests/carousel/test_browser.py, tests/test_cli.py) is marked ``integration``.
+
+# A cold npm install (~2 min) plus sqlite3's compile (~1-2 min) plus NocoDB's first start can
+# exceed pyproject's per-test timeout of 300 s; it runs inside the first test's fixture setup.
+COLD_INSTALL_TIMEOUT_SECONDS = 1500
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test that needs the real NocoDB; allow for a cold install when there is none yet."""
+    needs = [item for item in items if "nocodb" in getattr(item, "fixturenames", ())]
+    cold = bool(needs) and not is_installed()
+    for item in needs:
+        item.add_marker(pytest.mark.integration)
+        if cold:
+            item.add_marker(pytest.mark.timeout(COLD_INSTALL_TIMEOUT_SECONDS))
+
+
+@pytest.fixture(scope="session")
+def nocodb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNocoDB]:
+    """A real NocoDB for the session: installed (cached), on a free port, its data in a temporary folder.
+
+    If NocoDB cannot be installed or started this errors: these tests must never be skipped silently
+    in CI. Deselect them explicitly with ``-m "not integration"``.
+    """
+    with running_nocodb(tmp_path_factory.mktemp("nocodb")) as server:
+        yield server

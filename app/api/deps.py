@@ -12,11 +12,11 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 
 from app.api.ratelimit import RateLimiter
+from app.assembly import Runtime
 from app.carousel.service import Carousel
 from app.config import Settings
 from app.errors import Unauthorized
 from app.faces.service import FaceService
-from app.moderation.runtime import Moderation
 
 
 async def get_settings_dep(request: Request) -> Settings:
@@ -24,12 +24,19 @@ async def get_settings_dep(request: Request) -> Settings:
     return settings
 
 
-async def get_face_service(request: Request) -> FaceService:
-    service: FaceService = request.app.state.faces
-    return service
+async def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+async def get_face_service(runtime: RuntimeDep) -> FaceService:
+    return runtime.faces
+
+
 FaceServiceDep = Annotated[FaceService, Depends(get_face_service)]
 
 
@@ -60,17 +67,8 @@ async def limit_verify_rate(request: Request) -> None:
 VerifyRateDep = Depends(limit_verify_rate)
 
 
-async def get_moderation(request: Request) -> Moderation:
-    moderation: Moderation = request.app.state.moderation
-    return moderation
-
-
-ModerationDep = Annotated[Moderation, Depends(get_moderation)]
-
-
-async def get_carousel(request: Request) -> Carousel:
-    carousel: Carousel = request.app.state.moderation.carousel
-    return carousel
+async def get_carousel(runtime: RuntimeDep) -> Carousel:
+    return runtime.carousel
 
 
 CarouselDep = Annotated[Carousel, Depends(get_carousel)]

@@ -18,7 +18,6 @@ PAGE = [
     (b"x-frame-options", b"DENY"),
     (b"cross-origin-opener-policy", b"same-origin"),
 ]
-PAGE_PATHS = ("/", "/static/")
 
 
 class SecurityHeaders:

@@ -7,7 +7,10 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from app.moderation.store import DecisionRecord, Job
+from app.faces.references import Politician, ReferenceSet
+from app.moderation.decisions import DecisionRecord
+from app.moderation.queue import Job, JobState
+from app.outcomes import Action, Decision, Reason
 
 
 class PoliticianProfile(BaseModel):
@@ -17,9 +20,27 @@ class PoliticianProfile(BaseModel):
     country: str
     description: str
 
+    @classmethod
+    def of(cls, slug: str, politician: Politician | None) -> PoliticianProfile:
+        """The public profile; a slug no longer in ``reference_faces/`` shows as its bare slug."""
+        if politician is None:
+            return cls(slug=slug, name=slug, role="", country="", description="")
+        p = politician.profile
+        return cls(slug=slug, name=p.name, role=p.role, country=p.country, description=p.description)
+
 
 class PoliticianOut(PoliticianProfile):
     reference_photos: int
+
+    @classmethod
+    def all(cls, references: ReferenceSet) -> list[PoliticianOut]:
+        return [
+            cls(
+                **PoliticianProfile.of(slug, politician).model_dump(),
+                reference_photos=references.matrix.count(slug),
+            )
+            for slug, politician in references.politicians.items()
+        ]
 
 
 class Health(BaseModel):
@@ -38,13 +59,13 @@ class DecisionOut(BaseModel):
     table_id: str
     row_id: int
     politician: str | None
-    decision: str
-    reason: str
+    decision: Decision
+    reason: Reason
     detail: str | None
     distances: list[dict[str, float]] = Field(
         description="Per face of each image: distance to each politician."
     )
-    action: str | None = Field(
+    action: Action | None = Field(
         description="What was done in NocoDB: approved, deleted, flagged, already_gone..."
     )
     decided_at: datetime
@@ -79,7 +100,7 @@ class JobOut(BaseModel):
     table_id: str
     row_id: int
     source: str
-    state: str
+    state: JobState
     attempts: int
     last_error: str | None
     created_at: datetime
@@ -93,7 +114,7 @@ class JobOut(BaseModel):
             table_id=job.table_id,
             row_id=job.row_id,
             source=job.source,
-            state=job.state.value,
+            state=job.state,
             attempts=job.attempts,
             last_error=job.last_error,
             created_at=epoch_to_datetime(job.created_at),

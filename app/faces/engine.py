@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from app.faces.core import ENCODING_DIM, Matrix
 from app.faces.intake import DecodedImage
+from app.faces.matcher import ENCODING_DIM, Matrix
 from app.faces.verdict import Box
 
 FIRST_PASS_UPSAMPLE = 0

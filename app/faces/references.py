@@ -20,8 +20,8 @@ import numpy as np
 from pydantic import BaseModel, Field, ValidationError
 
 from app.errors import ReferenceSetError
-from app.faces.core import ENCODING_DIM, Matrix, ReferenceMatrix
 from app.faces.intake import ImageRejected
+from app.faces.matcher import ENCODING_DIM, Matrix, ReferenceMatrix
 from app.faces.pool import FacePool
 
 log = logging.getLogger(__name__)
@@ -69,10 +69,6 @@ class ReferenceSet:
     politicians: dict[str, Politician]
     matrix: ReferenceMatrix
     tolerances: dict[str, float] = field(default_factory=dict)
-
-    @classmethod
-    def empty(cls) -> ReferenceSet:
-        return cls({}, ReferenceMatrix.build({}), {})
 
 
 def read_politicians(reference_dir: Path) -> list[Politician]:

@@ -10,8 +10,6 @@ import asyncio
 import logging
 from pathlib import Path
 
-import numpy as np
-
 from app.errors import (
     FacegateError,
     InvalidRequest,
@@ -21,12 +19,12 @@ from app.errors import (
     UnknownPolitician,
     UnsupportedMediaType,
 )
-from app.faces.core import ENCODING_DIM
 from app.faces.intake import ImageRejected, RejectKind
 from app.faces.pool import FacePool
 from app.faces.references import EncodingCache, ReferenceSet, load_reference_set
-from app.faces.verdict import Decision, Reason, Verdict, decide
+from app.faces.verdict import Verdict, decide
 from app.metrics import VERDICTS
+from app.outcomes import Decision, Reason
 
 log = logging.getLogger(__name__)
 
@@ -115,12 +113,12 @@ class FaceService:
         )
 
     def unreadable(self, politician: str | None) -> Verdict:
-        references = self._references or ReferenceSet.empty()
-        return decide(
-            boxes=[],
-            encodings=np.empty((0, ENCODING_DIM)),
-            references=references.matrix,
-            tolerances=references.tolerances,
-            default_tolerance=self.default_tolerance,
-            expected=politician,
-        ).model_copy(update={"decision": Decision.REJECTED, "reason": Reason.UNREADABLE_IMAGE})
+        """The verdict on bytes that are not a usable image: rejected, no faces."""
+        tolerances = self._references.tolerances if self._references else {}
+        return Verdict(
+            decision=Decision.REJECTED,
+            reason=Reason.UNREADABLE_IMAGE,
+            politician=politician,
+            faces=[],
+            tolerance=tolerances.get(politician or "", self.default_tolerance),
+        )

@@ -6,27 +6,12 @@ Pure: no I/O, no dlib. The faces arrive already detected and encoded (``app.face
 from __future__ import annotations
 
 from collections.abc import Mapping
-from enum import StrEnum
 
 import numpy as np
 from pydantic import BaseModel, Field
 
-from app.faces.core import Matrix, ReferenceMatrix, politician_distances
-
-
-class Decision(StrEnum):
-    APPROVED = "approved"
-    REJECTED = "rejected"
-
-
-class Reason(StrEnum):
-    MATCH = "match"
-    NO_FACE = "no_face"
-    MULTIPLE_FACES = "multiple_faces"
-    NO_MATCH = "no_match"
-    UNREADABLE_IMAGE = "unreadable_image"
-    # A NocoDB row without any attachment (the moderation loop's own reason).
-    NO_IMAGE = "no_image"
+from app.faces.matcher import Matrix, ReferenceMatrix, politician_distances
+from app.outcomes import Decision, Reason
 
 
 class Box(BaseModel):

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from app.moderation.store import NewJob
+from app.config import FieldNames
+from app.db import MAX_ID
+from app.moderation.queue import NewJob
 
-MAX_ROW_ID = 2**63 - 1  # SQLite's INTEGER
 CREATED_AT_FIELDS = ("CreatedAt", "created_at", "createdAt")
 ATTACHMENT_KEYS = (
     "id",
@@ -28,13 +29,6 @@ ATTACHMENT_KEYS = (
     "width",
     "height",
 )
-
-
-@dataclass(frozen=True)
-class FieldNames:
-    image: str
-    politician: str
-    status: str
 
 
 @dataclass(frozen=True)
@@ -73,7 +67,7 @@ class UploadRow:
 def parse_row(raw: Mapping[str, Any], fields: FieldNames) -> UploadRow:
     """Keep the cells moderation needs; raises ``ValueError`` without a positive integer Id."""
     row_id = raw.get("Id", raw.get("id"))
-    if isinstance(row_id, bool) or not isinstance(row_id, int) or not 1 <= row_id <= MAX_ROW_ID:
+    if isinstance(row_id, bool) or not isinstance(row_id, int) or not 1 <= row_id <= MAX_ID:
         raise ValueError("a row needs a positive integer Id")
     created = next((raw[f] for f in CREATED_AT_FIELDS if isinstance(raw.get(f), str)), None)
     politician = raw.get(fields.politician)
@@ -96,6 +90,14 @@ def _politician(cell: object) -> str | None:
     if cell is None or (isinstance(cell, str) and not cell.strip()):
         return None
     return cell.strip() if isinstance(cell, str) else f"<{type(cell).__name__}>"
+
+
+def same_upload(current: Mapping[str, Any], row: UploadRow, fields: FieldNames) -> bool:
+    """Whether NocoDB's ``current`` copy of the row is still the upload ``row`` (Ids are reused)."""
+    try:
+        return parse_row(current, fields).identity() == row.identity()
+    except ValueError:
+        return False
 
 
 def row_key(table_id: str, row: UploadRow) -> str:

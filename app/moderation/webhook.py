@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from app.moderation.rows import FieldNames, new_job, parse_row
-from app.moderation.store import NewJob
+from app.config import FieldNames
+from app.errors import InvalidRequest
+from app.moderation.queue import JobQueue, NewJob
+from app.moderation.rows import new_job, parse_row
+
+__all__ = ["INSERT_EVENT", "InsertEvent", "WebhookAck", "WebhookReceiver", "jobs_from_event"]
 
 log = logging.getLogger(__name__)
 
 INSERT_EVENT = "records.after.insert"
 MAX_ROWS = 100_000
+# A form submission's one row commits in a tenth of a millisecond: a thread hop costs more.
+INLINE_ENQUEUE_MAX_ROWS = 20
 
 
 class EventEnvelope(BaseModel):
@@ -61,3 +68,39 @@ def jobs_from_event(
         except ValueError:
             ignored += 1
     return jobs, ignored
+
+
+class WebhookReceiver:
+    """Turns a webhook body into queued jobs, committed before the caller answers NocoDB."""
+
+    def __init__(
+        self, *, queue: JobQueue, table_id: str | None, fields: FieldNames, wake: asyncio.Event
+    ) -> None:
+        self.queue = queue
+        self.table_id = table_id
+        self.fields = fields
+        self.wake = wake
+
+    async def receive(self, body: bytes) -> WebhookAck:
+        """Queue the rows of an insert event; other event types are acknowledged and ignored."""
+        try:
+            envelope = EventEnvelope.model_validate_json(body)
+            if envelope.type != INSERT_EVENT:
+                return WebhookAck(event=envelope.type, received=0, queued=0, ignored=0)
+            event = InsertEvent.model_validate_json(body)
+        except ValidationError as exc:
+            raise InvalidRequest(
+                "The webhook body is not a NocoDB v3 event.", detail=_validation_detail(exc)
+            ) from exc
+        jobs, ignored = jobs_from_event(event, table_id=self.table_id, fields=self.fields)
+        if len(jobs) <= INLINE_ENQUEUE_MAX_ROWS:
+            queued = self.queue.enqueue(jobs, source="webhook") if jobs else 0
+        else:
+            queued = await asyncio.to_thread(self.queue.enqueue, jobs, source="webhook")
+        self.wake.set()
+        return WebhookAck(event=event.type, received=len(event.data.rows), queued=queued, ignored=ignored)
+
+
+def _validation_detail(exc: ValidationError) -> list[dict[str, object]]:
+    # The body is not echoed back: it may be large, and it is the uploader's data.
+    return [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()[:20]]

@@ -6,29 +6,27 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from app.moderation.store import NewJob, Store
+from app.assembly import Runtime
+from app.carousel.store import ApprovalStore, NewApproval
 
 
-def _approve(store: Store, row_id: int, politician: str) -> None:
+def _approve(store: ApprovalStore, row_id: int, politician: str) -> None:
     key = f"tbl:{row_id}:{politician}"
-    store.enqueue([NewJob(key, "tbl", row_id, {"Id": row_id})], source="test")
-    (job,) = [j for j in store.jobs(limit=10_000) if j.row_key == key]
-    store.record_decision(
-        job=job, politician=politician, decision="approved", reason="match", detail=None, distances=[]
-    )
-    store.record_action(key, "approved", approval=(job, politician, [{"path": f"download/{row_id}.jpg"}]))
+    store.add(NewApproval(key, "tbl", row_id, politician, [{"path": f"download/{row_id}.jpg"}]))
 
 
 ROW_IDS = itertools.count(90_001)
 
 
 @pytest.fixture
-def approved(client: TestClient) -> Iterator[Store]:
-    store: Store = client.app.state.moderation.store  # type: ignore[attr-defined]
+def approved(client: TestClient) -> Iterator[ApprovalStore]:
+    runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    store = runtime.carousel.store
     for i in range(1, 8):
         _approve(store, next(ROW_IDS), "obama" if i % 2 else "biden")
     yield store
-    store._db.execute("UPDATE approvals SET removed_at = 1 WHERE row_id > 90000")
+    with store.db.tx() as db:
+        db.execute("UPDATE approvals SET removed_at = 1 WHERE row_id > 90000")
 
 
 @pytest.mark.usefixtures("approved")
@@ -60,7 +58,9 @@ def test_filter_and_cursor_pagination(client: TestClient) -> None:
     assert len(seen) == 4 == len(set(seen))
 
 
-def test_conditional_request_answers_304_until_something_changes(client: TestClient, approved: Store) -> None:
+def test_conditional_request_answers_304_until_something_changes(
+    client: TestClient, approved: ApprovalStore
+) -> None:
     first = client.get("/approved")
     etag = first.headers["etag"]
     assert first.headers["cache-control"] == "no-cache" and "last-modified" in first.headers

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from tests.images import sample
+from harness.images import sample
 
 
 def _value(text: str, prefix: str) -> float:

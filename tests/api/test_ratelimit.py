@@ -5,7 +5,7 @@ from fastapi.testclient import TestClient
 
 from app.api.ratelimit import MAX_CLIENTS, RateLimiter
 from app.errors import RateLimited
-from tests.images import sample
+from harness.images import sample
 
 
 class Clock:

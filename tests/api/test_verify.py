@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.images import encode, exif_rotated, open_sample, png_declaring, sample, side_by_side
+from harness.images import encode, exif_rotated, open_sample, png_declaring, sample, side_by_side
 
 
 def _verify(client: TestClient, data: bytes, politician: str | None = None, name: str = "upload.jpg") -> dict:  # type: ignore[type-arg]

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from tests.images import ROOT
+from harness.images import ROOT
 
 SECRET = {"X-Facegate-Secret": "test-webhook-secret"}
 EVENT: dict[str, Any] = json.loads((ROOT / "tests/fixtures/nocodb_webhook_insert.json").read_text())
@@ -47,8 +47,8 @@ def test_stored_job_keeps_only_what_moderation_needs(client: TestClient) -> None
     event = _event(301)
     event["data"]["rows"][0]["Email"] = "uploader@example.org"
     client.post("/webhooks/nocodb", json=event, headers=SECRET)
-    store = client.app.state.moderation.store  # type: ignore[attr-defined]
-    (job,) = [j for j in store.jobs(limit=500) if j.row_id == 301]
+    queue = client.app.state.runtime.queue  # type: ignore[attr-defined]
+    (job,) = [j for j in queue.jobs(limit=500) if j.row_id == 301]
     assert set(job.row) == {"Id", "CreatedAt", "politician", "attachments"}
     assert "title" not in job.row["attachments"][0]
     assert "uploader@example.org" not in json.dumps(job.row)
@@ -131,15 +131,17 @@ def test_empty_secret_setting_counts_as_unset() -> None:
 def test_decisions_filters_are_validated(client: TestClient) -> None:
     assert client.get("/decisions").status_code == 200
     _error(client.get("/decisions", params={"decision": "maybe"}), 422, "invalid_request")
+    _error(client.get("/decisions", params={"reason": "not_a_reason"}), 422, "invalid_request")
+    assert client.get("/decisions", params={"decision": "rejected", "reason": "row_gone"}).status_code == 200
     _error(client.get("/decisions", params={"row_id": 0}), 422, "invalid_request")
 
 
 def test_a_failed_job_can_be_retried_by_an_operator(client: TestClient) -> None:
     client.post("/webhooks/nocodb", json=_event(501), headers=SECRET)
-    store = client.app.state.moderation.store  # type: ignore[attr-defined]
-    (job,) = [j for j in store.jobs(limit=10_000) if j.row_id == 501]
+    queue = client.app.state.runtime.queue  # type: ignore[attr-defined]
+    (job,) = [j for j in queue.jobs(limit=10_000) if j.row_id == 501]
     assert client.post(f"/jobs/{job.id}/retry").status_code == 404  # queued, not failed
-    store.fail(job.id, "NocoDB refused: 400")
+    queue.fail(job.id, "NocoDB refused: 400")
     response = client.post(f"/jobs/{job.id}/retry")
     assert response.status_code == 200 and response.json()["state"] == "queued"
     failed = client.get("/jobs", params={"state": "failed"}).json()["items"]

@@ -5,7 +5,7 @@ import pytest
 
 from app.faces.engine import EngineConfig, FaceEngine
 from app.faces.intake import Limits, decode
-from tests.images import sample
+from harness.images import sample
 
 CONFIG = EngineConfig(detect_max_side=1024, encode_max_side=2048, min_detection_score=0.3)
 LIMITS = Limits(max_bytes=20 * 1024 * 1024, max_pixels=50_000_000, max_side=2048)

@@ -6,8 +6,8 @@ from PIL import Image
 
 from app.faces.engine import FaceEngine
 from app.faces.intake import decode
+from harness.images import encode, exif_rotated, open_sample, sample, side_by_side
 from tests.faces.conftest import LIMITS
-from tests.images import encode, exif_rotated, open_sample, sample, side_by_side
 
 
 @pytest.mark.parametrize(

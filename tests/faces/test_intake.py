@@ -7,8 +7,8 @@ import pytest
 from PIL import Image, ImageFile
 
 from app.faces.intake import ImageRejected, Limits, RejectKind, decode
+from harness.images import encode, exif_rotated, open_sample, png_declaring, sample
 from tests.faces.conftest import LIMITS
-from tests.images import encode, exif_rotated, open_sample, png_declaring, sample
 
 
 def _kind(data: bytes, limits: Limits = LIMITS) -> RejectKind:

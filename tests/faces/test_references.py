@@ -10,8 +10,8 @@ import pytest
 from app.errors import ReferenceSetError
 from app.faces.pool import FacePool
 from app.faces.references import EncodingCache, load_reference_set, read_politicians
+from harness.images import ROOT, encode, open_sample, sample, side_by_side
 from tests.faces.conftest import CONFIG, LIMITS
-from tests.images import ROOT, encode, open_sample, sample, side_by_side
 
 PROFILE = 'name = "Jane Doe"\nrole = "Minister of Things"\ncountry = "Nowhere"\ndescription = "Test."\n'
 

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from app.faces.core import ReferenceMatrix
-from app.faces.verdict import Box, Decision, Reason, decide
+from app.faces.matcher import ReferenceMatrix
+from app.faces.verdict import Box, decide
+from app.outcomes import Decision, Reason
 
 BOX = Box(top=1, right=2, bottom=3, left=0)
 A = np.zeros(128)

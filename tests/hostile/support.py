@@ -8,16 +8,8 @@ from typing import Any
 
 import httpx
 
-from app.config import Action
-from app.faces.service import FaceService
-from app.integrations.nocodb.client import NocoDBClient
-from app.moderation.rows import FieldNames, new_job, parse_row
-from app.moderation.service import ModerationService
-from app.moderation.store import Job, Store
-from tests.moderation.fake_nocodb import BASE, TABLE, FakeNocoDB
+from tests.moderation.fake_nocodb import FakeNocoDB
 
-FIELDS = FieldNames(image="Image", politician="Politician", status="Status")
-MAX_DOWNLOAD_BYTES = 20_000_000
 MIB = 1024 * 1024
 ERROR_KEYS = {"code", "message", "detail"}
 
@@ -35,43 +27,6 @@ def assert_error(response: httpx.Response, status: int | set[int], code: str | N
     if code is not None:
         assert error["code"] == code, error
     return error  # type: ignore[no-any-return]
-
-
-def service(
-    transport: httpx.AsyncBaseTransport,
-    store: Store,
-    faces: FaceService,
-    *,
-    allowed_origins: tuple[str, ...] = (),
-    max_download_bytes: int = MAX_DOWNLOAD_BYTES,
-) -> ModerationService:
-    nocodb = NocoDBClient(
-        base_url=BASE, api_token="token", allowed_origins=allowed_origins, transport=transport
-    )
-    return ModerationService(
-        store=store,
-        faces=faces,
-        nocodb=nocodb,
-        fields=FIELDS,
-        action=Action.DELETE,
-        max_download_bytes=max_download_bytes,
-    )
-
-
-def job(store: Store, row: dict[str, Any]) -> Job:
-    store.enqueue([new_job(TABLE, parse_row(row, FIELDS))], source="test")
-    (claimed,) = store.claim(10)
-    return claimed
-
-
-def run(moderation: ModerationService, queued: Job) -> str:
-    async def main() -> str:
-        try:
-            return await moderation.process(queued)
-        finally:
-            await moderation.nocodb.aclose()
-
-    return asyncio.run(main())
 
 
 class Server:

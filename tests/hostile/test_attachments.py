@@ -14,20 +14,21 @@ import pytest
 from PIL import Image
 
 from app.faces.service import FaceService
-from app.moderation.store import Store
-from tests.hostile.support import MAX_DOWNLOAD_BYTES, MIB, Endless, Server, job, run, service
-from tests.images import encode, exif_rotated, open_sample, png_declaring, sample
+from harness.images import encode, exif_rotated, open_sample, png_declaring, sample
+from tests.hostile.support import MIB, Endless, Server
 from tests.moderation.fake_nocodb import FakeNocoDB
+from tests.moderation.support import MAX_DOWNLOAD_BYTES, process_row
+from tests.support import Stores
 
 
 def _decide(
-    faces: FaceService, store: Store, data: bytes, politician: str | None = "obama", name: str = "a.jpg"
+    faces: FaceService, stores: Stores, data: bytes, politician: str | None = "obama", name: str = "a.jpg"
 ) -> tuple[str, str, str | None, FakeNocoDB]:
     """Process one row with one attachment; returns the action, the reason, the detail and the fake."""
     fake = FakeNocoDB()
     row = fake.add(1, politician, (name, data))
-    action = run(service(httpx.MockTransport(fake.handler), store, faces), job(store, row))
-    (decision,) = store.decisions()
+    action = process_row(httpx.MockTransport(fake.handler), stores, faces, row)
+    (decision,) = stores.decisions.decisions()
     return action, decision.reason, decision.detail, fake
 
 
@@ -105,10 +106,10 @@ _SVG = (
     ],
 )
 def test_what_is_not_a_readable_picture_is_rejected_and_deleted(
-    faces: FaceService, store: Store, data: bytes, detail: str
+    faces: FaceService, stores: Stores, data: bytes, detail: str
 ) -> None:
     started = time.monotonic()
-    action, reason, problem, fake = _decide(faces, store, data)
+    action, reason, problem, fake = _decide(faces, stores, data)
     assert (action, reason) == ("deleted", "unreadable_image")
     assert detail.lower() in (problem or "").lower(), problem
     assert 1 not in fake.rows
@@ -130,15 +131,15 @@ def test_what_is_not_a_readable_picture_is_rejected_and_deleted(
     ],
 )
 def test_unusual_encodings_of_a_real_photo_are_approved(
-    faces: FaceService, store: Store, data: bytes, name: str
+    faces: FaceService, stores: Stores, data: bytes, name: str
 ) -> None:
-    action, reason, problem, fake = _decide(faces, store, data, name=name)
+    action, reason, problem, fake = _decide(faces, stores, data, name=name)
     assert (action, reason, problem) == ("approved", "match", None)
     assert fake.rows[1]["Status"] == "approved"
 
 
-def test_animated_gif_is_judged_by_its_first_frame(faces: FaceService, store: Store) -> None:
-    action, reason, _, _ = _decide(faces, store, _animated_gif("biden.jpg", "obama2.jpg"))
+def test_animated_gif_is_judged_by_its_first_frame(faces: FaceService, stores: Stores) -> None:
+    action, reason, _, _ = _decide(faces, stores, _animated_gif("biden.jpg", "obama2.jpg"))
     assert (action, reason) == ("deleted", "no_match")
 
 
@@ -153,16 +154,16 @@ def _hundred_mb(server: Server, body: Endless, declared: bool) -> None:
 
 @pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
 def test_a_100mb_attachment_is_refused_by_the_byte_limit(
-    faces: FaceService, store: Store, declared: bool
+    faces: FaceService, stores: Stores, declared: bool
 ) -> None:
     fake = FakeNocoDB()
     row = fake.add(1, "obama", ("a.jpg", b"placeholder"))
     server, body = Server(fake), Endless(limit=100)
     _hundred_mb(server, body, declared)
     started = time.monotonic()
-    assert run(service(server.transport(), store, faces), job(store, row)) == "deleted"
+    assert process_row(server.transport(), stores, faces, row) == "deleted"
     assert time.monotonic() - started < 10
-    (decision,) = store.decisions()
+    (decision,) = stores.decisions.decisions()
     assert decision.reason == "unreadable_image"
     assert str(MAX_DOWNLOAD_BYTES) in (decision.detail or "")
     # Declared: refused on the header. Chunked: refused once the limit is passed, not at 100 MiB.
@@ -170,13 +171,13 @@ def test_a_100mb_attachment_is_refused_by_the_byte_limit(
     assert 1 not in fake.rows
 
 
-def test_a_row_with_many_attachments_stops_at_the_first_bad_one(faces: FaceService, store: Store) -> None:
+def test_a_row_with_many_attachments_stops_at_the_first_bad_one(faces: FaceService, stores: Stores) -> None:
     fake = FakeNocoDB()
     images = [("bad.jpg", b"junk")] + [(f"{i}.jpg", sample("obama2.jpg")) for i in range(50)]
     row = fake.add(1, "obama", *images)
     server = Server(fake)
-    assert run(service(server.transport(), store, faces), job(store, row)) == "deleted"
-    assert store.decisions()[0].reason == "unreadable_image"
+    assert process_row(server.transport(), stores, faces, row) == "deleted"
+    assert stores.decisions.decisions()[0].reason == "unreadable_image"
     assert sum("/download/" in url for url in server.urls) == 1
 
 

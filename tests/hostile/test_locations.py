@@ -11,10 +11,11 @@ import pytest
 
 from app.faces.service import FaceService
 from app.integrations.nocodb.errors import NocoDBUnavailable
-from app.moderation.store import Store
-from tests.hostile.support import MAX_DOWNLOAD_BYTES, MIB, Endless, Server, job, run, service
-from tests.images import sample
+from harness.images import sample
+from tests.hostile.support import MIB, Endless, Server
 from tests.moderation.fake_nocodb import FakeNocoDB
+from tests.moderation.support import MAX_DOWNLOAD_BYTES, process_row
+from tests.support import Stores
 
 NOCODB_HOST = "nocodb.test"
 
@@ -67,13 +68,13 @@ def _row(fake: FakeNocoDB, **attachment: Any) -> dict[str, Any]:
     ids=repr,
 )
 def test_locations_outside_nocodb_are_rejected_without_a_request(
-    faces: FaceService, store: Store, attachment: dict[str, Any]
+    faces: FaceService, stores: Stores, attachment: dict[str, Any]
 ) -> None:
     fake = FakeNocoDB()
     server = Server(fake)
     row = _row(fake, **attachment)
-    assert run(service(server.transport(), store, faces), job(store, row)) == "deleted"
-    (decision,) = store.decisions()
+    assert process_row(server.transport(), stores, faces, row) == "deleted"
+    (decision,) = stores.decisions.decisions()
     assert decision.reason == "unreadable_image"
     # Only NocoDB's records API was called (to read the row back before deleting it).
     assert server.hosts() <= {NOCODB_HOST}
@@ -94,7 +95,7 @@ def test_locations_outside_nocodb_are_rejected_without_a_request(
         "http://[::1/a.jpg",  # httpx itself refuses this Location (RemoteProtocolError)
     ],
 )
-def test_redirects_to_other_hosts_are_not_followed(faces: FaceService, store: Store, location: str) -> None:
+def test_redirects_to_other_hosts_are_not_followed(faces: FaceService, stores: Stores, location: str) -> None:
     fake = FakeNocoDB()
     server = Server(fake)
     row = fake.add(1, "obama", ("a.jpg", sample("obama2.jpg")))
@@ -103,13 +104,13 @@ def test_redirects_to_other_hosts_are_not_followed(faces: FaceService, store: St
         return httpx.Response(302, headers={"Location": location})
 
     server.routes["/" + row["Image"][0]["path"]] = redirect
-    assert run(service(server.transport(), store, faces), job(store, row)) == "deleted"
-    assert store.decisions()[0].reason == "unreadable_image"
+    assert process_row(server.transport(), stores, faces, row) == "deleted"
+    assert stores.decisions.decisions()[0].reason == "unreadable_image"
     assert server.hosts() <= {NOCODB_HOST}
     assert sum("/download/" in url for url in server.urls) == 1
 
 
-def test_a_redirect_loop_on_nocodb_stops(faces: FaceService, store: Store) -> None:
+def test_a_redirect_loop_on_nocodb_stops(faces: FaceService, stores: Stores) -> None:
     fake = FakeNocoDB()
     server = Server(fake)
     row = fake.add(1, "obama", ("a.jpg", sample("obama2.jpg")))
@@ -119,12 +120,12 @@ def test_a_redirect_loop_on_nocodb_stops(faces: FaceService, store: Store) -> No
         return httpx.Response(302, headers={"Location": path})
 
     server.routes[path] = loop
-    assert run(service(server.transport(), store, faces), job(store, row)) == "deleted"
-    assert "redirects" in (store.decisions()[0].detail or "")
+    assert process_row(server.transport(), stores, faces, row) == "deleted"
+    assert "redirects" in (stores.decisions.decisions()[0].detail or "")
     assert sum("/download/" in url for url in server.urls) < 10
 
 
-def test_a_server_sending_bytes_forever_is_cut_at_the_byte_limit(faces: FaceService, store: Store) -> None:
+def test_a_server_sending_bytes_forever_is_cut_at_the_byte_limit(faces: FaceService, stores: Stores) -> None:
     fake = FakeNocoDB()
     server, body = Server(fake), Endless()
     row = fake.add(1, "obama", ("a.jpg", b"placeholder"))
@@ -134,9 +135,9 @@ def test_a_server_sending_bytes_forever_is_cut_at_the_byte_limit(faces: FaceServ
 
     server.routes["/" + row["Image"][0]["path"]] = forever
     started = time.monotonic()
-    assert run(service(server.transport(), store, faces), job(store, row)) == "deleted"
+    assert process_row(server.transport(), stores, faces, row) == "deleted"
     assert time.monotonic() - started < 10
-    assert store.decisions()[0].reason == "unreadable_image"
+    assert stores.decisions.decisions()[0].reason == "unreadable_image"
     assert MAX_DOWNLOAD_BYTES // MIB <= body.sent <= MAX_DOWNLOAD_BYTES // MIB + 2
 
 
@@ -148,7 +149,7 @@ def short_deadline(monkeypatch: pytest.MonkeyPatch) -> float:
 
 @pytest.mark.parametrize("kind", ["never-answers", "headers-then-silence", "drips-forever"])
 def test_a_silent_or_slow_server_is_retryable_and_deletes_nothing(
-    faces: FaceService, store: Store, short_deadline: float, kind: str
+    faces: FaceService, stores: Stores, short_deadline: float, kind: str
 ) -> None:
     fake = FakeNocoDB()
     server = Server(fake)
@@ -164,17 +165,17 @@ def test_a_silent_or_slow_server_is_retryable_and_deletes_nothing(
     server.routes["/" + row["Image"][0]["path"]] = hang
     started = time.monotonic()
     with pytest.raises(NocoDBUnavailable, match="too long"):
-        run(service(server.transport(), store, faces), job(store, row))
+        process_row(server.transport(), stores, faces, row)
     assert time.monotonic() - started < short_deadline + 5
     assert fake.actions() == [] and 1 in fake.rows
-    assert store.decisions() == []
+    assert stores.decisions.decisions() == []
 
 
-def test_relative_paths_with_odd_characters_stay_on_nocodb(faces: FaceService, store: Store) -> None:
+def test_relative_paths_with_odd_characters_stay_on_nocodb(faces: FaceService, stores: Stores) -> None:
     fake = FakeNocoDB()
     server = Server(fake)
     names = ("a?x=@evil.test", "b#@evil.test", "c%2F..%2F..", "ünï cødé 🙂", "d;x=1", "e\t")
     row = fake.add(1, "obama", *((f"{name}.jpg", sample("obama2.jpg")) for name in names))
-    run(service(server.transport(), store, faces), job(store, row))
+    process_row(server.transport(), stores, faces, row)
     assert server.hosts() <= {NOCODB_HOST}
     assert all(httpx.URL(url).path.startswith(("/download/", "/api/")) for url in server.urls)

@@ -13,10 +13,11 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from PIL import Image, ImageFile
 
-from app.faces.core import ENCODING_DIM, ReferenceMatrix, politician_distances
 from app.faces.intake import DecodedImage, ImageRejected, Limits, decode
-from app.faces.verdict import Box, Decision, Reason, Verdict, decide
-from tests.images import open_sample
+from app.faces.matcher import ENCODING_DIM, ReferenceMatrix, politician_distances
+from app.faces.verdict import Box, Verdict, decide
+from app.outcomes import Decision, Reason
+from harness.images import open_sample
 
 Floats = npt.NDArray[np.float64]
 BOX = Box(top=0, right=1, bottom=1, left=0)

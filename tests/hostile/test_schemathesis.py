@@ -24,8 +24,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from harness.images import ROOT
 from tests.hostile.support import assert_error
-from tests.images import ROOT
 
 SCHEMA = schemathesis.openapi.from_path(ROOT / "openapi.yaml")
 CHECKS: list[Any] = [

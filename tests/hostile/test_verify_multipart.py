@@ -11,8 +11,8 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 
+from harness.images import ROOT, sample
 from tests.hostile.support import MIB, assert_error
-from tests.images import ROOT, sample
 
 BOUNDARY = "hostile-boundary-1234"
 MULTIPART = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}

@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 
-from app.moderation.rows import ATTACHMENT_KEYS, FieldNames, UploadRow, new_job, parse_row, row_key
+from app.config import FieldNames
+from app.moderation.rows import ATTACHMENT_KEYS, UploadRow, new_job, parse_row, row_key
+from harness.loop import FIELDS
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "nocodb_webhook_insert.json"
-FIELDS = FieldNames(image="Image", politician="Politician", status="Status")
 TABLE = "m3nx10p8o6cyd9w"
 
 

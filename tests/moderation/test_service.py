@@ -7,44 +7,37 @@ import asyncio
 import httpx
 import pytest
 
-from app.config import Action
+from app.config import RejectAction
 from app.faces.service import FaceService
-from app.integrations.nocodb.client import NocoDBClient
 from app.integrations.nocodb.errors import NocoDBRequestError, NocoDBUnavailable
-from app.moderation.rows import FieldNames, new_job, parse_row
+from app.moderation.queue import Job
 from app.moderation.service import ModerationService
-from app.moderation.store import Job, Store
-from tests.images import sample, side_by_side
-from tests.moderation.fake_nocodb import BASE, TABLE, FakeNocoDB
-
-FIELDS = FieldNames(image="Image", politician="Politician", status="Status")
+from harness.images import sample, side_by_side
+from tests.moderation.fake_nocodb import FakeNocoDB
+from tests.moderation.support import moderation_service, queued_job
+from tests.support import Stores
 
 
 def _service(
-    fake: FakeNocoDB, store: Store, faces: FaceService, action: Action = Action.DELETE
+    fake: FakeNocoDB, stores: Stores, faces: FaceService, action: RejectAction = RejectAction.DELETE
 ) -> ModerationService:
-    nocodb = NocoDBClient(base_url=BASE, api_token="token", transport=httpx.MockTransport(fake.handler))
-    return ModerationService(
-        store=store, faces=faces, nocodb=nocodb, fields=FIELDS, action=action, max_download_bytes=20_000_000
-    )
+    return moderation_service(httpx.MockTransport(fake.handler), stores, faces, on_reject=action)
 
 
-def _job(store: Store, row: dict[str, object]) -> Job:
-    store.enqueue([new_job(TABLE, parse_row(row, FIELDS))], source="test")
-    (job,) = store.claim(10)
-    return job
+def _job(stores: Stores, row: dict[str, object]) -> Job:
+    return queued_job(stores.queue, row)
 
 
 def _run(service: ModerationService, job: Job) -> str:
     return asyncio.run(service.process(job))
 
 
-def test_matching_upload_is_approved(faces: FaceService, store: Store) -> None:
+def test_matching_upload_is_approved(faces: FaceService, stores: Stores) -> None:
     fake = FakeNocoDB()
-    job = _job(store, fake.add(1, "obama", ("a.jpg", sample("obama2.jpg"))))
-    assert _run(_service(fake, store, faces), job) == "approved"
+    job = _job(stores, fake.add(1, "obama", ("a.jpg", sample("obama2.jpg"))))
+    assert _run(_service(fake, stores, faces), job) == "approved"
     assert fake.rows[1]["Status"] == "approved"
-    (decision,) = store.decisions()
+    (decision,) = stores.decisions.decisions()
     assert (decision.decision, decision.reason, decision.action) == ("approved", "match", "approved")
     assert decision.distances[0]["obama"] < 0.6
 
@@ -52,68 +45,68 @@ def test_matching_upload_is_approved(faces: FaceService, store: Store) -> None:
 @pytest.mark.parametrize(
     ("action", "expected_action", "row_left"),
     [
-        (Action.DELETE, "deleted", False),
-        (Action.FLAG, "flagged", True),
-        (Action.DRY_RUN, "none (dry-run)", True),
+        (RejectAction.DELETE, "deleted", False),
+        (RejectAction.FLAG, "flagged", True),
+        (RejectAction.DRY_RUN, "none (dry-run)", True),
     ],
 )
 def test_rejection_follows_the_action_setting(
-    faces: FaceService, store: Store, action: Action, expected_action: str, row_left: bool
+    faces: FaceService, stores: Stores, action: RejectAction, expected_action: str, row_left: bool
 ) -> None:
     fake = FakeNocoDB()
-    job = _job(store, fake.add(1, "obama", ("a.png", sample("cat.png"))))
-    assert _run(_service(fake, store, faces, action), job) == expected_action
+    job = _job(stores, fake.add(1, "obama", ("a.png", sample("cat.png"))))
+    assert _run(_service(fake, stores, faces, action), job) == expected_action
     assert (1 in fake.rows) is row_left
-    if action is Action.FLAG:
+    if action is RejectAction.FLAG:
         assert fake.rows[1]["Status"] == "rejected: no_face"
-    if action is Action.DRY_RUN:
+    if action is RejectAction.DRY_RUN:
         assert fake.actions() == [] and fake.rows[1]["Status"] is None
 
 
-def test_every_image_must_pass(faces: FaceService, store: Store) -> None:
+def test_every_image_must_pass(faces: FaceService, stores: Stores) -> None:
     fake = FakeNocoDB()
     row = fake.add(
         1, "obama", ("a.jpg", sample("obama2.jpg")), ("b.jpg", side_by_side("obama2.jpg", "biden.jpg"))
     )
-    assert _run(_service(fake, store, faces), _job(store, row)) == "deleted"
-    assert store.decisions()[0].reason == "multiple_faces"
+    assert _run(_service(fake, stores, faces), _job(stores, row)) == "deleted"
+    assert stores.decisions.decisions()[0].reason == "multiple_faces"
 
 
-def test_row_without_image(faces: FaceService, store: Store) -> None:
+def test_row_without_image(faces: FaceService, stores: Stores) -> None:
     fake = FakeNocoDB()
-    assert _run(_service(fake, store, faces), _job(store, fake.add(1, "obama"))) == "deleted"
-    assert store.decisions()[0].reason == "no_image"
+    assert _run(_service(fake, stores, faces), _job(stores, fake.add(1, "obama"))) == "deleted"
+    assert stores.decisions.decisions()[0].reason == "no_image"
 
 
-def test_unknown_politician(faces: FaceService, store: Store) -> None:
+def test_unknown_politician(faces: FaceService, stores: Stores) -> None:
     fake = FakeNocoDB()
     row = fake.add(1, "nobody", ("a.jpg", sample("obama2.jpg")))
-    assert _run(_service(fake, store, faces), _job(store, row)) == "deleted"
-    assert store.decisions()[0].reason == "unknown_politician"
+    assert _run(_service(fake, stores, faces), _job(stores, row)) == "deleted"
+    assert stores.decisions.decisions()[0].reason == "unknown_politician"
 
 
-def test_attachment_on_a_foreign_host_is_not_fetched(faces: FaceService, store: Store) -> None:
+def test_attachment_on_a_foreign_host_is_not_fetched(faces: FaceService, stores: Stores) -> None:
     fake = FakeNocoDB()
     row = fake.add(1, "obama")
     row["Image"] = [{"id": "x", "url": "http://169.254.169.254/latest/meta-data"}]
-    assert _run(_service(fake, store, faces), _job(store, row)) == "deleted"
-    (decision,) = store.decisions()
+    assert _run(_service(fake, stores, faces), _job(stores, row)) == "deleted"
+    (decision,) = stores.decisions.decisions()
     assert decision.reason == "unreadable_image" and "not allowed" in (decision.detail or "")
     assert not any("169.254" in p for _, p in fake.calls)
 
 
-def test_a_new_row_with_a_reused_id_is_left_alone(faces: FaceService, store: Store) -> None:
+def test_a_new_row_with_a_reused_id_is_left_alone(faces: FaceService, stores: Stores) -> None:
     fake = FakeNocoDB()
-    job = _job(store, fake.add(1, "obama", ("a.jpg", sample("biden.jpg"))))
+    job = _job(stores, fake.add(1, "obama", ("a.jpg", sample("biden.jpg"))))
     fake.add(1, "obama", ("other.jpg", sample("obama2.jpg")))  # deleted meanwhile, Id reused
-    assert _run(_service(fake, store, faces), job) == "already_gone"
+    assert _run(_service(fake, stores, faces), job) == "already_gone"
     assert fake.actions() == [] and 1 in fake.rows
 
 
-def test_replay_after_the_action_does_nothing_more(faces: FaceService, store: Store) -> None:
+def test_replay_after_the_action_does_nothing_more(faces: FaceService, stores: Stores) -> None:
     fake = FakeNocoDB()
-    service = _service(fake, store, faces)
-    job = _job(store, fake.add(1, "obama", ("a.jpg", sample("biden.jpg"))))
+    service = _service(fake, stores, faces)
+    job = _job(stores, fake.add(1, "obama", ("a.jpg", sample("biden.jpg"))))
     assert _run(service, job) == "deleted"
     calls = len(fake.calls)
     assert _run(service, job) == "deleted"
@@ -121,15 +114,15 @@ def test_replay_after_the_action_does_nothing_more(faces: FaceService, store: St
 
 
 def test_nocodb_down_while_acting_keeps_the_verdict_and_acts_once_later(
-    faces: FaceService, store: Store
+    faces: FaceService, stores: Stores
 ) -> None:
     fake = FakeNocoDB()
-    service = _service(fake, store, faces)
-    job = _job(store, fake.add(1, "obama", ("a.jpg", sample("obama2.jpg"))))
+    service = _service(fake, stores, faces)
+    job = _job(stores, fake.add(1, "obama", ("a.jpg", sample("obama2.jpg"))))
     fake.fail_with = 503
     with pytest.raises(NocoDBUnavailable):
         _run(service, job)
-    (decision,) = store.decisions()
+    (decision,) = stores.decisions.decisions()
     assert decision.action is None and decision.decision == "approved"
     fake.fail_with = None
     downloads = sum(p.startswith("/download/") for _, p in fake.calls)
@@ -138,53 +131,55 @@ def test_nocodb_down_while_acting_keeps_the_verdict_and_acts_once_later(
     assert [m for m, _ in fake.actions()] == ["PATCH"]
 
 
-def test_expired_link_is_refreshed_from_the_row(faces: FaceService, store: Store) -> None:
+def test_expired_link_is_refreshed_from_the_row(faces: FaceService, stores: Stores) -> None:
     fake = FakeNocoDB()
     row = fake.add(1, "obama", ("a.jpg", sample("obama2.jpg")))
     stale = {**row, "Image": [{**row["Image"][0], "path": "download/expired/a.jpg"}]}
-    assert _run(_service(fake, store, faces), _job(store, stale)) == "approved"
+    assert _run(_service(fake, stores, faces), _job(stores, stale)) == "approved"
 
 
-def test_a_refused_file_fails_the_job_and_deletes_nothing(faces: FaceService, store: Store) -> None:
+def test_a_refused_file_fails_the_job_and_deletes_nothing(faces: FaceService, stores: Stores) -> None:
     fake = FakeNocoDB()
     row = fake.add(1, "obama", ("a.jpg", sample("biden.jpg")))
     fake.files.clear()  # 404 for every copy, also after reading the row again
     with pytest.raises(NocoDBRequestError):
-        _run(_service(fake, store, faces), _job(store, row))
+        _run(_service(fake, stores, faces), _job(stores, row))
     assert fake.actions() == [] and 1 in fake.rows
-    assert store.decisions() == []
+    assert stores.decisions.decisions() == []
 
 
-def test_a_row_deleted_before_the_decision_is_left_alone(faces: FaceService, store: Store) -> None:
+def test_a_row_deleted_before_the_decision_is_left_alone(faces: FaceService, stores: Stores) -> None:
     fake = FakeNocoDB()
-    job = _job(store, fake.add(1, "obama", ("a.jpg", sample("biden.jpg"))))
+    job = _job(stores, fake.add(1, "obama", ("a.jpg", sample("biden.jpg"))))
     fake.rows.clear()
     fake.files.clear()
-    assert _run(_service(fake, store, faces), job) == "already_gone"
-    assert store.decisions()[0].reason == "row_gone" and fake.actions() == []
+    assert _run(_service(fake, stores, faces), job) == "already_gone"
+    assert stores.decisions.decisions()[0].reason == "row_gone" and fake.actions() == []
 
 
-def test_file_names_with_url_characters_are_fetched(faces: FaceService, store: Store) -> None:
+def test_file_names_with_url_characters_are_fetched(faces: FaceService, stores: Stores) -> None:
     fake = FakeNocoDB()
     row = fake.add(1, "obama", ("a b?x=1#y.jpg", sample("obama2.jpg")))
-    assert _run(_service(fake, store, faces), _job(store, row)) == "approved"
+    assert _run(_service(fake, stores, faces), _job(stores, row)) == "approved"
 
 
-def test_without_a_claim_every_image_must_show_the_same_politician(faces: FaceService, store: Store) -> None:
+def test_without_a_claim_every_image_must_show_the_same_politician(
+    faces: FaceService, stores: Stores
+) -> None:
     fake = FakeNocoDB()
     row = fake.add(1, None, ("a.jpg", sample("obama2.jpg")), ("b.jpg", sample("biden.jpg")))
-    assert _run(_service(fake, store, faces), _job(store, row)) == "deleted"
-    assert store.decisions()[0].reason == "no_match"
+    assert _run(_service(fake, stores, faces), _job(stores, row)) == "deleted"
+    assert stores.decisions.decisions()[0].reason == "no_match"
     same = fake.add(2, None, ("a.jpg", sample("obama2.jpg")), ("b.jpg", sample("obama3.jpg")))
-    assert _run(_service(fake, store, faces), _job(store, same)) == "approved"
-    assert store.decisions(row_id=2)[0].politician == "obama"
+    assert _run(_service(fake, stores, faces), _job(stores, same)) == "approved"
+    assert stores.decisions.decisions(row_id=2)[0].politician == "obama"
 
 
-def test_a_replay_after_nocodb_applied_the_status_writes_nothing(faces: FaceService, store: Store) -> None:
+def test_a_replay_after_nocodb_applied_the_status_writes_nothing(faces: FaceService, stores: Stores) -> None:
     # facegate was killed after NocoDB applied the PATCH and before facegate recorded it.
     fake = FakeNocoDB()
     row = fake.add(1, "obama", ("a.jpg", sample("obama2.jpg")))
-    job = _job(store, row)
+    job = _job(stores, row)
     fake.rows[1]["Status"] = "approved"
-    assert _run(_service(fake, store, faces), job) == "approved"
+    assert _run(_service(fake, stores, faces), job) == "approved"
     assert fake.actions() == []

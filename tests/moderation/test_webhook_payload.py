@@ -10,11 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from app.moderation.rows import ATTACHMENT_KEYS, MAX_ROW_ID, FieldNames, UploadRow, parse_row, row_key
+from app.db import MAX_ID
+from app.moderation.rows import ATTACHMENT_KEYS, UploadRow, parse_row, row_key
 from app.moderation.webhook import INSERT_EVENT, EventEnvelope, InsertEvent, jobs_from_event
+from harness.loop import FIELDS
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "nocodb_webhook_insert.json"
-FIELDS = FieldNames(image="Image", politician="Politician", status="Status")
 TABLE = "m3nx10p8o6cyd9w"
 
 
@@ -184,7 +185,7 @@ def test_parse_row_returns_a_row_or_raises_value_error(raw: dict[str, Any]) -> N
         row = parse_row(raw, FIELDS)
     except ValueError:
         row_id = raw.get("Id", raw.get("id"))
-        assert isinstance(row_id, bool) or not isinstance(row_id, int) or not 1 <= row_id <= MAX_ROW_ID
+        assert isinstance(row_id, bool) or not isinstance(row_id, int) or not 1 <= row_id <= MAX_ID
         return
     assert type(row.row_id) is int and row.row_id >= 1
     assert row.politician is None or (row.politician == row.politician.strip() and row.politician)

@@ -8,10 +8,10 @@ from fastapi import APIRouter, Path, Query, Request, Response
 
 from app.api.deps import CarouselDep, FaceServiceDep
 from app.api.schemas import ApprovedItem, ApprovedPage, PoliticianProfile, epoch_to_datetime
-from app.carousel.service import Rendition
+from app.carousel.renditions import Rendition
+from app.db import MAX_ID
 from app.errors import ErrorResponse
-from app.faces.references import SLUG_PATTERN, ReferenceSet
-from app.moderation.rows import MAX_ROW_ID
+from app.faces.references import SLUG_PATTERN
 
 router = APIRouter(tags=["carousel"])
 
@@ -19,16 +19,6 @@ router = APIRouter(tags=["carousel"])
 LIST_CACHE_CONTROL = "no-cache"
 # A rendition never changes once made; a removed upload drops out of the list, not out of caches.
 IMAGE_CACHE_CONTROL = "public, max-age=86400"
-
-
-def _profile(references: ReferenceSet, slug: str) -> PoliticianProfile:
-    politician = references.politicians.get(slug)
-    if politician is None:  # removed from reference_faces/ since the approval
-        return PoliticianProfile(slug=slug, name=slug, role="", country="", description="")
-    p = politician.profile
-    return PoliticianProfile(
-        slug=slug, name=p.name, role=p.role, country=p.country, description=p.description
-    )
 
 
 @router.get(
@@ -47,7 +37,7 @@ async def list_approved(
     politician: Annotated[str | None, Query(pattern=SLUG_PATTERN.pattern)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[
-        int | None, Query(ge=1, le=MAX_ROW_ID, description="next_cursor of the previous page")
+        int | None, Query(ge=1, le=MAX_ID, description="next_cursor of the previous page")
     ] = None,
 ) -> ApprovedPage | Response:
     """Approved uploads for the carousel, newest first; conditional requests answer 304."""
@@ -66,7 +56,7 @@ async def list_approved(
         items=[
             ApprovedItem(
                 id=a.id,
-                politician=_profile(references, a.politician),
+                politician=PoliticianProfile.of(a.politician, references.politicians.get(a.politician)),
                 image_url=f"/approved/{a.id}/image",
                 thumbnail_url=f"/approved/{a.id}/thumbnail",
                 approved_at=epoch_to_datetime(a.approved_at),
@@ -87,7 +77,7 @@ async def list_approved(
     },
 )
 async def approved_image(
-    carousel: CarouselDep, approval_id: Annotated[int, Path(ge=1, le=MAX_ROW_ID)], rendition: Rendition
+    carousel: CarouselDep, approval_id: Annotated[int, Path(ge=1, le=MAX_ID)], rendition: Rendition
 ) -> Response:
     """An approved upload's image (`image`) or carousel-size copy (`thumbnail`), as JPEG."""
     data = await carousel.image(approval_id, rendition)

@@ -5,29 +5,31 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from app.api.deps import ModerationDep, OperatorDep
+from app.api.deps import OperatorDep, RuntimeDep
 from app.api.schemas import DecisionOut, DecisionPage, JobOut, JobPage
+from app.db import MAX_ID
 from app.errors import ErrorResponse, NotFound
-from app.moderation.rows import MAX_ROW_ID
-from app.moderation.store import JobState
+from app.moderation.queue import JobState
+from app.outcomes import Decision, Reason
 
 router = APIRouter(tags=["moderation"], dependencies=[OperatorDep], responses={401: {"model": ErrorResponse}})
+
+IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+CursorQuery = Annotated[int | None, Query(ge=1, le=MAX_ID, description="next_cursor of the previous page")]
 
 
 @router.get("/decisions")
 async def list_decisions(
-    moderation: ModerationDep,
-    row_id: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
-    decision: Annotated[str | None, Query(pattern="^(approved|rejected)$")] = None,
-    reason: Annotated[str | None, Query(max_length=64)] = None,
+    runtime: RuntimeDep,
+    row_id: IdQuery = None,
+    decision: Decision | None = None,
+    reason: Reason | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    cursor: Annotated[
-        int | None, Query(ge=1, le=MAX_ROW_ID, description="next_cursor of the previous page")
-    ] = None,
+    cursor: CursorQuery = None,
 ) -> DecisionPage:
     """The decision log, newest first (operator)."""
     records = await asyncio.to_thread(
-        moderation.store.decisions,
+        runtime.decisions.decisions,
         row_id=row_id,
         decision=decision,
         reason=reason,
@@ -39,25 +41,25 @@ async def list_decisions(
 
 
 @router.post("/jobs/{job_id}/retry", responses={404: {"model": ErrorResponse}})
-async def retry_job(moderation: ModerationDep, job_id: Annotated[int, Path(ge=1, le=MAX_ROW_ID)]) -> JobOut:
+async def retry_job(runtime: RuntimeDep, job_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> JobOut:
     """Queue a failed job again, once its cause is fixed (operator)."""
-    job = await asyncio.to_thread(moderation.store.retry_failed, job_id)
+    job = await asyncio.to_thread(runtime.queue.retry_failed, job_id)
     if job is None:
         raise NotFound(f"No failed job {job_id}.")
-    moderation.wake()
+    runtime.wake.set()
     return JobOut.from_job(job)
 
 
 @router.get("/jobs")
 async def list_jobs(
-    moderation: ModerationDep,
+    runtime: RuntimeDep,
     state: JobState | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    cursor: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
+    cursor: CursorQuery = None,
 ) -> JobPage:
     """The moderation queue, newest first, with the errors of failed jobs (operator)."""
-    jobs = await asyncio.to_thread(moderation.store.jobs, state=state, limit=limit, before_id=cursor)
-    counts = await asyncio.to_thread(moderation.store.counts)
+    jobs = await asyncio.to_thread(runtime.queue.jobs, state=state, limit=limit, before_id=cursor)
+    counts = await asyncio.to_thread(runtime.queue.counts)
     return JobPage(
         items=[JobOut.from_job(j) for j in jobs],
         counts=counts,

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.api.deps import FaceServiceDep, ModerationDep
+from app.api.deps import FaceServiceDep, RuntimeDep
 from app.api.schemas import Health, Readiness
-from app.errors import ErrorResponse, NotReady
+from app.errors import ErrorResponse
 
 router = APIRouter(tags=["health"])
 
@@ -16,9 +16,8 @@ async def healthz() -> Health:
 
 
 @router.get("/readyz", responses={503: {"model": ErrorResponse}})
-async def readyz(faces: FaceServiceDep, moderation: ModerationDep) -> Readiness:
+async def readyz(faces: FaceServiceDep, runtime: RuntimeDep) -> Readiness:
     """The reference faces are loaded, images can be verified, and the moderation loop runs."""
     references = faces.references
-    if moderation.runner is not None and not moderation.runner.alive:
-        raise NotReady("The moderation queue runner is not running.")
+    runtime.check_running()
     return Readiness(politicians=len(references.politicians), reference_photos=len(references.matrix))

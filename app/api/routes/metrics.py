@@ -5,9 +5,8 @@ import asyncio
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from app.api.deps import ModerationDep, OperatorDep
+from app.api.deps import OperatorDep, RuntimeDep
 from app.errors import ErrorResponse
-from app.metrics import exposition
 
 router = APIRouter(tags=["operations"])
 
@@ -21,7 +20,7 @@ router = APIRouter(tags=["operations"])
         401: {"model": ErrorResponse},
     },
 )
-async def metrics(moderation: ModerationDep) -> Response:
+async def metrics(runtime: RuntimeDep) -> Response:
     """Prometheus metrics (operator): verdicts, queue depth and age, NocoDB errors, latencies."""
-    body = await asyncio.to_thread(exposition, moderation.store)
+    body = await asyncio.to_thread(runtime.metrics)
     return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -1,24 +1,14 @@
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request, Response
-from pydantic import ValidationError
 
-from app.api.deps import ModerationDep, SettingsDep, secret_matches
-from app.errors import ErrorResponse, InvalidRequest, Unauthorized
-from app.moderation.webhook import (
-    INSERT_EVENT,
-    EventEnvelope,
-    InsertEvent,
-    WebhookAck,
-    jobs_from_event,
-)
+from app.api.deps import RuntimeDep, SettingsDep, secret_matches
+from app.errors import ErrorResponse, Unauthorized
+from app.moderation.webhook import INSERT_EVENT, InsertEvent, WebhookAck
 
 router = APIRouter(tags=["moderation"])
-
-INLINE_ENQUEUE_MAX_ROWS = 20
 
 
 def openapi_schemas() -> dict[str, object]:
@@ -45,11 +35,6 @@ async def require_webhook_secret(
         raise Unauthorized("A valid X-Facegate-Secret header is required.")
 
 
-def _validation_detail(exc: ValidationError) -> list[dict[str, object]]:
-    # The body is not echoed back: it may be large, and it is the uploader's data.
-    return [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()[:20]]
-
-
 @router.post(
     "/webhooks/nocodb",
     status_code=202,
@@ -67,26 +52,9 @@ def _validation_detail(exc: ValidationError) -> list[dict[str, object]]:
         }
     },
 )
-async def nocodb_webhook(
-    request: Request, response: Response, moderation: ModerationDep, settings: SettingsDep
-) -> WebhookAck:
+async def nocodb_webhook(request: Request, response: Response, runtime: RuntimeDep) -> WebhookAck:
     """NocoDB's after-insert webhook: one job per row, committed to the queue before the 202."""
-    body = await request.body()
-    try:
-        envelope = EventEnvelope.model_validate_json(body)
-        if envelope.type != INSERT_EVENT:
-            response.status_code = 200
-            return WebhookAck(event=envelope.type, received=0, queued=0, ignored=0)
-        event = InsertEvent.model_validate_json(body)
-    except ValidationError as exc:
-        raise InvalidRequest(
-            "The webhook body is not a NocoDB v3 event.", detail=_validation_detail(exc)
-        ) from exc
-    jobs, ignored = jobs_from_event(event, table_id=moderation.table_id, fields=moderation.fields)
-    if len(jobs) <= INLINE_ENQUEUE_MAX_ROWS:
-        # A form submission's one row commits in a tenth of a millisecond: a thread hop costs more.
-        queued = moderation.store.enqueue(jobs, source="webhook") if jobs else 0
-    else:
-        queued = await asyncio.to_thread(moderation.store.enqueue, jobs, source="webhook")
-    moderation.wake()
-    return WebhookAck(event=event.type, received=len(event.data.rows), queued=queued, ignored=ignored)
+    ack = await runtime.webhooks.receive(await request.body())
+    if ack.event != INSERT_EVENT:
+        response.status_code = 200
+    return ack

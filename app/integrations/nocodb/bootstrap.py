@@ -19,6 +19,7 @@ from typing import Any, Final
 
 import httpx
 
+from app.config import FieldNames
 from app.integrations.nocodb.errors import nocodb_message
 
 logger = logging.getLogger(__name__)
@@ -32,20 +33,23 @@ SECRET_HEADER: Final = "X-Facegate-Secret"  # noqa: S105 - a header name
 # Without a body template NocoDB's v3 webhooks POST an empty body.
 WEBHOOK_BODY_TEMPLATE: Final = "{{ json event }}"
 
-POLITICIAN: Final = "Politician"
-IMAGE: Final = "Image"
-STATUS: Final = "Status"
-# Our columns and their NocoDB UI types; Id, CreatedAt and UpdatedAt are added by NocoDB itself.
-COLUMN_TYPES: Final[Mapping[str, str]] = {
-    POLITICIAN: "SingleSelect",
-    IMAGE: "Attachment",
-    STATUS: "SingleLineText",
-}
-# Uploaders fill these in; Status is facegate's verdict and must not be settable from the form
-# (a hidden form field is dropped by NocoDB on submission; "required" is only enforced in the UI).
-FORM_REQUIRED_COLUMNS: Final = (POLITICIAN, IMAGE)
-FORM_HIDDEN_COLUMNS: Final = (STATUS,)
 FORM_VIEW_TYPE: Final = 1  # NocoDB's ViewTypes.FORM
+
+
+def column_types(fields: FieldNames) -> dict[str, str]:
+    """Our columns and their NocoDB UI types; Id, CreatedAt and UpdatedAt are added by NocoDB itself."""
+    return {fields.politician: "SingleSelect", fields.image: "Attachment", fields.status: "SingleLineText"}
+
+
+def _wanted_form_column(title: str, fields: FieldNames) -> dict[str, bool]:
+    """Uploaders fill in the politician and the image; Status is facegate's verdict and must not be
+    settable from the form (a hidden form field is dropped by NocoDB on submission; "required" is
+    only enforced in the UI)."""
+    if title == fields.status:
+        return {"show": False}
+    if title in (fields.politician, fields.image):
+        return {"show": True, "required": True}
+    return {}
 
 
 class BootstrapError(Exception):
@@ -166,20 +170,22 @@ async def _ensure_base(api: _Api, title: str) -> str:
     return str(created["id"])
 
 
-def _column_spec(title: str, politicians: Sequence[str]) -> dict[str, Any]:
-    spec: dict[str, Any] = {"title": title, "column_name": title, "uidt": COLUMN_TYPES[title]}
-    if title == POLITICIAN:
+def _column_spec(title: str, uidt: str, politicians: Sequence[str]) -> dict[str, Any]:
+    spec: dict[str, Any] = {"title": title, "column_name": title, "uidt": uidt}
+    if uidt == "SingleSelect":
         spec["colOptions"] = {"options": [{"title": slug} for slug in politicians]}
     return spec
 
 
-async def _ensure_table(api: _Api, base_id: str, title: str, politicians: Sequence[str]) -> str:
+async def _ensure_table(
+    api: _Api, base_id: str, title: str, fields: FieldNames, politicians: Sequence[str]
+) -> str:
     tables = await api.list_items(f"/api/v2/meta/bases/{base_id}/tables")
     existing = _find(tables, title=title)
     if existing is not None:
         return str(existing["id"])
     logger.info("creating NocoDB table %r", title)
-    columns = [_column_spec(name, politicians) for name in COLUMN_TYPES]
+    columns = [_column_spec(name, uidt, politicians) for name, uidt in column_types(fields).items()]
     created = await api.call(
         "POST", f"/api/v2/meta/bases/{base_id}/tables", {"title": title, "columns": columns}
     )
@@ -191,15 +197,17 @@ async def _table_columns(api: _Api, table_id: str) -> dict[str, dict[str, Any]]:
     return {column["title"]: column for column in table["columns"]}
 
 
-async def _ensure_columns(api: _Api, table_id: str, politicians: Sequence[str]) -> dict[str, dict[str, Any]]:
+async def _ensure_columns(
+    api: _Api, table_id: str, fields: FieldNames, politicians: Sequence[str]
+) -> dict[str, dict[str, Any]]:
     """Add our missing columns and select options; refuse a same-named column of another type."""
     columns = await _table_columns(api, table_id)
     changed = False
-    for title, uidt in COLUMN_TYPES.items():
+    for title, uidt in column_types(fields).items():
         column = columns.get(title)
         if column is None:
             logger.info("adding column %r to table %s", title, table_id)
-            body = _column_spec(title, politicians)
+            body = _column_spec(title, uidt, politicians)
             await api.call("POST", f"/api/v2/meta/tables/{table_id}/columns", body)
             changed = True
         elif column["uidt"] != uidt:
@@ -209,7 +217,7 @@ async def _ensure_columns(api: _Api, table_id: str, politicians: Sequence[str]) 
             )
     if changed:
         columns = await _table_columns(api, table_id)
-    if await _add_select_options(api, columns[POLITICIAN], politicians):
+    if await _add_select_options(api, columns[fields.politician], politicians):
         columns = await _table_columns(api, table_id)
     return columns
 
@@ -244,20 +252,14 @@ async def _ensure_form(api: _Api, table_id: str, title: str) -> dict[str, Any]:
     return created
 
 
-def _wanted_form_column(title: str) -> dict[str, bool]:
-    if title in FORM_HIDDEN_COLUMNS:
-        return {"show": False}
-    if title in FORM_REQUIRED_COLUMNS:
-        return {"show": True, "required": True}
-    return {}
-
-
-async def _configure_form(api: _Api, view_id: str, columns: Mapping[str, Mapping[str, Any]]) -> None:
-    """Hide Status and require Politician and Image in the form; patches only what differs."""
+async def _configure_form(
+    api: _Api, view_id: str, columns: Mapping[str, Mapping[str, Any]], fields: FieldNames
+) -> None:
+    """Hide Status and require the politician and the image in the form; patches only what differs."""
     titles = {column["id"]: title for title, column in columns.items()}
     form = await api.call("GET", f"/api/v2/meta/forms/{view_id}")
     for form_column in form["columns"]:
-        wanted = _wanted_form_column(titles.get(form_column["fk_column_id"], ""))
+        wanted = _wanted_form_column(titles.get(form_column["fk_column_id"], ""), fields)
         differs = {k: v for k, v in wanted.items() if bool(form_column.get(k)) != v}
         if differs:
             await api.call("PATCH", f"/api/v2/meta/form-columns/{form_column['id']}", differs)
@@ -343,6 +345,7 @@ async def bootstrap(
     table_title: str = "Uploads",
     form_title: str = DEFAULT_FORM_TITLE,
     api_token: str | None = None,
+    fields: FieldNames | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> BootstrapResult:
     """Make NocoDB ready for facegate and return the ids facegate needs; safe to run repeatedly.
@@ -351,9 +354,10 @@ async def bootstrap(
     is reused if NocoDB lists its value, and created otherwise. With an ``api_token`` and no password,
     no user session is needed at all (an operator who only has a token).
     """
+    fields = fields or FieldNames()
     slugs = _unique(politicians)
     if not slugs:
-        raise BootstrapError("at least one politician is needed for the Politician select field")
+        raise BootstrapError(f"at least one politician is needed for the {fields.politician} select field")
     root = base_url.rstrip("/")
     async with httpx.AsyncClient(base_url=root, transport=transport, timeout=REQUEST_TIMEOUT_SECONDS) as http:
         api = _Api(http)
@@ -367,10 +371,10 @@ async def bootstrap(
         api.authenticate("xc-token", token)
 
         base_id = await _ensure_base(api, base_title)
-        table_id = await _ensure_table(api, base_id, table_title, slugs)
-        columns = await _ensure_columns(api, table_id, slugs)
+        table_id = await _ensure_table(api, base_id, table_title, fields, slugs)
+        columns = await _ensure_columns(api, table_id, fields, slugs)
         view = await _ensure_form(api, table_id, form_title)
-        await _configure_form(api, str(view["id"]), columns)
+        await _configure_form(api, str(view["id"]), columns, fields)
         form_uuid = await _ensure_share(api, view)
         hook_id = await _ensure_hook(api, table_id, _hook_body(facegate_url, webhook_secret))
 
@@ -382,7 +386,7 @@ async def bootstrap(
         form_uuid=form_uuid,
         form_url=f"{root}/#/nc/form/{form_uuid}",
         hook_id=hook_id,
-        politician_column_id=str(columns[POLITICIAN]["id"]),
-        image_column_id=str(columns[IMAGE]["id"]),
-        status_column_id=str(columns[STATUS]["id"]),
+        politician_column_id=str(columns[fields.politician]["id"]),
+        image_column_id=str(columns[fields.image]["id"]),
+        status_column_id=str(columns[fields.status]["id"]),
     )

@@ -1,18 +1,26 @@
-"""facegate as a real server process (uvicorn), so tests can stop, kill and restart it."""
+"""facegate as a real server process (uvicorn), so tests, benchmarks and scripts can stop, kill and
+restart it."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[2]
+from harness import ROOT
+from harness.nocodb import free_port
+
+# Every facegate the harness starts gets these (throwaway local instances).
+WEBHOOK_SECRET = "harness-webhook-secret"
+OPERATOR_KEY = "harness-operator-key"
 START_TIMEOUT_SECONDS = 90.0
 
 
@@ -86,3 +94,31 @@ class FacegateServer:
 
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def facegate_env(workdir: Path, *, workers: int = 2, sweep_seconds: int = 5) -> dict[str, str]:
+    """Settings for a facegate in ``workdir``: its own copy of the references, its own data folder."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(ROOT / "reference_faces", workdir / "reference_faces", dirs_exist_ok=True)
+    return {
+        "FACEGATE_REFERENCE_DIR": str(workdir / "reference_faces"),
+        "FACEGATE_DATA_DIR": str(workdir / "data"),
+        "FACEGATE_WORKERS": str(workers),
+        "FACEGATE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "FACEGATE_OPERATOR_API_KEY": OPERATOR_KEY,
+        "FACEGATE_SWEEP_INTERVAL_SECONDS": str(sweep_seconds),
+    }
+
+
+@contextlib.contextmanager
+def running_facegate(
+    workdir: Path, env: Mapping[str, str], port: int | None = None
+) -> Iterator[FacegateServer]:
+    """Start facegate; stop it (and its face processes) however the block ends."""
+    server = FacegateServer(port=port or free_port(), env=env, workdir=workdir)
+    try:
+        server.start()
+        yield server
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # it died at start-up, or a fault killed it
+            server.stop()

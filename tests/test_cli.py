@@ -7,8 +7,9 @@ import stat
 from pathlib import Path
 
 from app.cli import read_env_file, run_bootstrap, write_env_file
-from tests.images import ROOT
-from tests.integration.conftest import NocoDBInstance
+from harness.images import ROOT
+from harness.loop import ADMIN_EMAIL, ADMIN_PASSWORD
+from harness.nocodb import LocalNocoDB
 
 KEYS = {
     "FACEGATE_NOCODB_URL",
@@ -20,12 +21,12 @@ KEYS = {
 }
 
 
-def _run(nocodb: NocoDBInstance, env_file: Path, public: str | None = None) -> None:
+def _run(nocodb: LocalNocoDB, env_file: Path, public: str | None = None) -> None:
     asyncio.run(
         run_bootstrap(
             nocodb_url=nocodb.url,
-            email=nocodb.admin_email,
-            password=nocodb.admin_password,
+            email=ADMIN_EMAIL,
+            password=ADMIN_PASSWORD,
             facegate_url="http://127.0.0.1:9",
             env_file=env_file,
             reference_dir=ROOT / "reference_faces",
@@ -36,7 +37,7 @@ def _run(nocodb: NocoDBInstance, env_file: Path, public: str | None = None) -> N
 
 
 def test_bootstrap_writes_private_settings_and_a_rerun_keeps_them(
-    nocodb: NocoDBInstance, tmp_path: Path
+    nocodb: LocalNocoDB, tmp_path: Path
 ) -> None:
     env_file = tmp_path / ".env"
     env_file.write_text("# mine\nFACEGATE_WORKERS=1\n")
@@ -64,7 +65,7 @@ def test_env_file_updates_in_place(tmp_path: Path) -> None:
     assert read_env_file(env_file) == {"A": "1", "B": "3", "C": "4"}
 
 
-def test_bootstrap_with_only_an_api_token(nocodb: NocoDBInstance, tmp_path: Path) -> None:
+def test_bootstrap_with_only_an_api_token(nocodb: LocalNocoDB, tmp_path: Path) -> None:
     first = tmp_path / "first.env"
     _run(nocodb, first)
     token = read_env_file(first)["FACEGATE_NOCODB_API_TOKEN"]

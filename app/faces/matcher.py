@@ -64,45 +64,6 @@ class ReferenceMatrix:
         return int(self.starts[i + 1] - self.starts[i])
 
 
-def squared_distances(faces: Matrix, references: ReferenceMatrix) -> Matrix:
-    """Squared Euclidean distances, ``(M, 128)`` -> ``(M, N)``, from one matrix product.
-
-    ``|f - r|^2 = |f|^2 + |r|^2 - 2 f.r``; entries where that cancels badly (near zero) are recomputed
-    from the difference itself, so results agree with the direct formula to 1e-9 after the root.
-    """
-    faces = np.asarray(faces, dtype=np.float64).reshape(-1, ENCODING_DIM)
-    if faces.shape[0] == 0 or len(references) == 0:
-        return np.zeros((faces.shape[0], len(references)))
-    squared = faces @ references.encodings.T
-    squared *= -2.0
-    squared += np.einsum("ij,ij->i", faces, faces)[:, None]
-    squared += references.squared_norms[None, :]
-    close = squared < _EXACT_BELOW_SQUARED
-    if close.any():
-        rows, cols = np.nonzero(close)
-        diff = faces[rows] - references.encodings[cols]
-        squared[rows, cols] = np.einsum("ij,ij->i", diff, diff)
-    return np.maximum(squared, 0.0, out=squared)
-
-
-def distance_matrix(faces: Matrix, references: ReferenceMatrix) -> Matrix:
-    """Euclidean distances of M faces to N references, ``(M, 128)`` -> ``(M, N)``, in one product.
-
-    Agrees with ``face_recognition.face_distance`` (``norm(known - face, axis=1)``) to 1e-9.
-    """
-    return np.sqrt(squared_distances(faces, references))
-
-
-def min_per_politician(distances: Matrix, references: ReferenceMatrix) -> Matrix:
-    """Each face's smallest distance to each politician, ``(M, N)`` -> ``(M, P)``.
-
-    Columns follow ``references.labels``. Works on distances or squared distances alike.
-    """
-    if distances.shape[0] == 0 or not references.labels:
-        return np.zeros((distances.shape[0], len(references.labels)))
-    return np.minimum.reduceat(distances, references.starts[:-1], axis=1)
-
-
 def politician_distances(faces: Matrix, references: ReferenceMatrix) -> Matrix:
     """Each face's distance to each politician's nearest reference, ``(M, 128)`` -> ``(M, P)``.
 

@@ -15,9 +15,9 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
-from tests.images import ROOT, sample
-from tests.integration.conftest import NocoDBInstance
-from tests.integration.loop import Loop, running_loop
+from harness.images import ROOT, sample
+from harness.loop import Loop, running_loop
+from harness.nocodb import LocalNocoDB
 
 ARTIFACTS = ROOT / "artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -26,8 +26,9 @@ PAGE_TIMEOUT_SECONDS = 30.0
 
 
 @pytest.fixture(scope="module")
-def loop(nocodb: NocoDBInstance, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
-    yield from running_loop(nocodb, tmp_path_factory, base_title="carousel")
+def loop(nocodb: LocalNocoDB, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
+    with running_loop(nocodb, tmp_path_factory.mktemp("facegate"), base_title="carousel") as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

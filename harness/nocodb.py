@@ -1,15 +1,16 @@
 """Run a real NocoDB (npm package, embedded SQLite) on this machine.
 
-Used by the integration tests and by the README's "run" command. The npm install is ~1.4 GB and takes
-minutes, so it lives in a cache folder outside the checkout, keyed by a hash of ``package-lock.json``:
-changing the lock file gives a fresh install, and every later run reuses it.
+Used by `make run` (scripts/up.py), the real-NocoDB tests, the benchmarks and the fault and load scripts.
+The npm install is ~1.4 GB and takes minutes, so it lives in a cache folder outside the checkout, keyed
+by a hash of ``package-lock.json``: changing the lock file gives a fresh install, and every later run
+reuses it.
 
 CLI::
 
-    python -m scripts.localnocodb install
-    python -m scripts.localnocodb start --port 8080 --data-dir .nocodb
-    python -m scripts.localnocodb status --data-dir .nocodb
-    python -m scripts.localnocodb stop --data-dir .nocodb
+    python -m harness.nocodb install
+    python -m harness.nocodb start --port 8080 --data-dir .nocodb
+    python -m harness.nocodb status --data-dir .nocodb
+    python -m harness.nocodb stop --data-dir .nocodb
 
 Only the standard library and httpx: this runs before the app's own dependencies matter.
 """
@@ -27,6 +28,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -71,7 +73,7 @@ class LocalNocoDBError(RuntimeError):
 
 
 def _log(message: str) -> None:
-    print(f"[localnocodb] {message}", file=sys.stderr, flush=True)
+    print(f"[harness.nocodb] {message}", file=sys.stderr, flush=True)
 
 
 # --------------------------------------------------------------------------------------------- install
@@ -440,6 +442,21 @@ class LocalNocoDB:
         self.stop()
 
 
+@contextlib.contextmanager
+def running_nocodb(data_dir: Path | None = None) -> Iterator[LocalNocoDB]:
+    """Install (cached) and start NocoDB on a free port; stopped however the block ends.
+
+    Its data goes to ``data_dir``, or to a temporary folder removed afterwards.
+    """
+    with contextlib.ExitStack() as stack:
+        if data_dir is None:
+            data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="facegate-nocodb-")))
+        server = LocalNocoDB(install_dir=install())
+        stack.callback(server.stop)  # before the folder is removed; a no-op if start() failed
+        server.start(port=free_port(), data_dir=data_dir)
+        yield server
+
+
 # ------------------------------------------------------------------------------------------- CLI
 
 
@@ -485,7 +502,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m scripts.localnocodb", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m harness.nocodb", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
     p_install = commands.add_parser("install", help="install NocoDB into the cache folder")

@@ -13,14 +13,15 @@ import httpx
 import pytest
 
 from app.moderation.rows import parse_row, row_key
-from tests.images import sample, side_by_side
-from tests.integration.conftest import NocoDBInstance
-from tests.integration.loop import FIELDS, OPERATOR_KEY, WEBHOOK_SECRET, Loop, running_loop
+from harness.images import sample, side_by_side
+from harness.loop import FIELDS, OPERATOR_KEY, WEBHOOK_SECRET, Loop, running_loop
+from harness.nocodb import LocalNocoDB
 
 
 @pytest.fixture(scope="module")
-def loop(nocodb: NocoDBInstance, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
-    yield from running_loop(nocodb, tmp_path_factory, base_title="moderation-loop")
+def loop(nocodb: LocalNocoDB, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
+    with running_loop(nocodb, tmp_path_factory.mktemp("facegate"), base_title="moderation-loop") as running:
+        yield running
 
 
 def _decisions_of(loop: Loop, row: dict[str, Any]) -> list[dict[str, Any]]:
@@ -116,7 +117,7 @@ def test_nocodb_down_while_jobs_wait_then_back(loop: Loop) -> None:
         (loop.submit("biden", sample("biden.jpg")), "approved"),
         (loop.submit("biden", sample("obama3.jpg")), "deleted"),
     ]
-    loop.nocodb.server.stop()
+    loop.nocodb.stop()
     try:
         loop.facegate.start()
         event = {
@@ -145,7 +146,7 @@ def test_nocodb_down_while_jobs_wait_then_back(loop: Loop) -> None:
         assert all("unreachable" in j["last_error"] for j in waiting), waiting
         time.sleep(3)  # a few retries against the dead NocoDB
     finally:
-        loop.nocodb.server.start()
+        loop.nocodb.start()
     for row, expected in rows:
         loop.wait_final(row, expected)
         _assert_decided_once(loop, row, *_expected_decision(expected))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import os
@@ -11,7 +10,6 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,17 +22,15 @@ from app.integrations.nocodb.bootstrap import (
     TOKEN_DESCRIPTION,
     BootstrapError,
     BootstrapResult,
-    bootstrap,
 )
+from harness.images import ROOT
+from harness.loop import ADMIN_EMAIL, ADMIN_PASSWORD, POLITICIANS, WEBHOOK_SECRET, bootstrap_base, nocodb_api
+from harness.nocodb import LocalNocoDB
 
-from .conftest import NocoDBInstance
-
-POLITICIANS = ("obama", "biden")
-WEBHOOK_SECRET = "integration-secret"
 # NocoDB delivers webhooks from an in-memory queue shortly after the insert.
 WEBHOOK_WAIT_SECONDS = 30.0
 HTTP_TIMEOUT_SECONDS = 30.0
-FIXTURE_PATH = Path(__file__).resolve().parents[1] / "fixtures" / "nocodb_webhook_insert.json"
+FIXTURE_PATH = ROOT / "tests" / "fixtures" / "nocodb_webhook_insert.json"
 # Set to 1 to overwrite the recorded webhook fixture with a fresh real payload.
 RECORD_FIXTURE_ENV = "FACEGATE_RECORD_FIXTURES"
 FORM_VIEW_TYPE = 1
@@ -90,33 +86,16 @@ class WebhookReceiver:
         return self.requests.get(timeout=timeout)
 
 
-def run_bootstrap(nocodb: NocoDBInstance, facegate_url: str, **kwargs: Any) -> BootstrapResult:
-    arguments: dict[str, Any] = {
-        "base_url": nocodb.url,
-        "email": nocodb.admin_email,
-        "password": nocodb.admin_password,
-        "facegate_url": facegate_url,
-        "webhook_secret": WEBHOOK_SECRET,
-        "politicians": POLITICIANS,
-        **kwargs,
-    }
-    return asyncio.run(bootstrap(**arguments))
-
-
-def api(nocodb: NocoDBInstance, token: str) -> httpx.Client:
-    return httpx.Client(base_url=nocodb.url, headers={"xc-token": token}, timeout=HTTP_TIMEOUT_SECONDS)
-
-
 def get_json(client: httpx.Client, path: str, **params: Any) -> Any:
     response = client.get(path, params=params)
     response.raise_for_status()
     return response.json()
 
 
-def admin_jwt(nocodb: NocoDBInstance) -> str:
+def admin_jwt(nocodb: LocalNocoDB) -> str:
     response = httpx.post(
         f"{nocodb.url}/api/v2/auth/user/signin",
-        json={"email": nocodb.admin_email, "password": nocodb.admin_password},
+        json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD},
         timeout=HTTP_TIMEOUT_SECONDS,
     )
     response.raise_for_status()
@@ -124,9 +103,9 @@ def admin_jwt(nocodb: NocoDBInstance) -> str:
     return token
 
 
-def counts(nocodb: NocoDBInstance, result: BootstrapResult) -> dict[str, int]:
+def counts(nocodb: LocalNocoDB, result: BootstrapResult) -> dict[str, int]:
     """How many bases, tables, views, hooks and tokens exist: a rerun must not change any."""
-    with api(nocodb, result.api_token) as client:
+    with nocodb_api(nocodb.url, result.api_token, HTTP_TIMEOUT_SECONDS) as client:
         tokens = httpx.get(
             f"{nocodb.url}/api/v1/tokens",
             headers={"xc-auth": admin_jwt(nocodb)},
@@ -148,7 +127,7 @@ def jpeg_bytes() -> bytes:
     return buffer.getvalue()
 
 
-def submit_form(nocodb: NocoDBInstance, form_uuid: str, cells: dict[str, Any]) -> dict[str, Any]:
+def submit_form(nocodb: LocalNocoDB, form_uuid: str, cells: dict[str, Any]) -> dict[str, Any]:
     """Submit the public form the way NocoDB's form page does: multipart, no auth."""
     response = httpx.post(
         f"{nocodb.url}/api/v2/public/shared-view/{form_uuid}/rows",
@@ -178,17 +157,17 @@ def receiver() -> Iterator[WebhookReceiver]:
 
 
 @pytest.fixture(scope="module")
-def setup(nocodb: NocoDBInstance, receiver: WebhookReceiver) -> BootstrapResult:
-    return run_bootstrap(nocodb, receiver.url)
+def setup(nocodb: LocalNocoDB, receiver: WebhookReceiver) -> BootstrapResult:
+    return bootstrap_base(nocodb.url, receiver.url)
 
 
 # ------------------------------------------------------------------------------------ tests
 
 
 def test_bootstrap_creates_table_form_and_hook(
-    nocodb: NocoDBInstance, receiver: WebhookReceiver, setup: BootstrapResult
+    nocodb: LocalNocoDB, receiver: WebhookReceiver, setup: BootstrapResult
 ) -> None:
-    with api(nocodb, setup.api_token) as client:
+    with nocodb_api(nocodb.url, setup.api_token, HTTP_TIMEOUT_SECONDS) as client:
         table = get_json(client, f"/api/v2/meta/tables/{setup.table_id}")
         columns = {column["title"]: column for column in table["columns"]}
         assert columns["Politician"]["uidt"] == "SingleSelect"
@@ -226,29 +205,27 @@ def test_bootstrap_creates_table_form_and_hook(
 
 
 def test_bootstrap_twice_creates_nothing_new(
-    nocodb: NocoDBInstance, receiver: WebhookReceiver, setup: BootstrapResult
+    nocodb: LocalNocoDB, receiver: WebhookReceiver, setup: BootstrapResult
 ) -> None:
     before = counts(nocodb, setup)
     assert before["facegate_tokens"] == 1
 
-    again = run_bootstrap(nocodb, receiver.url, api_token=setup.api_token)
+    again = bootstrap_base(nocodb.url, receiver.url, api_token=setup.api_token)
     assert again == setup
     assert again.api_token == setup.api_token
     # Without the token NocoDB's token list (which shows values in 0.301) is used: still no new one.
-    assert run_bootstrap(nocodb, receiver.url) == setup
+    assert bootstrap_base(nocodb.url, receiver.url) == setup
     assert counts(nocodb, setup) == before
 
 
-def test_rerun_adds_politicians_and_updates_the_hook(
-    nocodb: NocoDBInstance, receiver: WebhookReceiver
-) -> None:
+def test_rerun_adds_politicians_and_updates_the_hook(nocodb: LocalNocoDB, receiver: WebhookReceiver) -> None:
     """A separate base, so the shared ``setup`` keeps its hook pointing at the receiver."""
     base = "facegate-rerun"
-    first = run_bootstrap(nocodb, receiver.url, base_title=base)
+    first = bootstrap_base(nocodb.url, receiver.url, base_title=base)
     before = counts(nocodb, first)
 
-    second = run_bootstrap(
-        nocodb,
+    second = bootstrap_base(
+        nocodb.url,
         "http://127.0.0.1:9/elsewhere/",
         base_title=base,
         webhook_secret="rotated",
@@ -257,7 +234,7 @@ def test_rerun_adds_politicians_and_updates_the_hook(
     )
     assert second == first
     assert counts(nocodb, second) == before
-    with api(nocodb, second.api_token) as client:
+    with nocodb_api(nocodb.url, second.api_token, HTTP_TIMEOUT_SECONDS) as client:
         table = get_json(client, f"/api/v2/meta/tables/{second.table_id}")
         hooks = get_json(client, f"/api/v2/meta/tables/{second.table_id}/hooks")["list"]
     politician = next(c for c in table["columns"] if c["title"] == "Politician")
@@ -269,26 +246,26 @@ def test_rerun_adds_politicians_and_updates_the_hook(
 
 
 def test_failures_raise_bootstrap_error_without_secrets(
-    nocodb: NocoDBInstance, receiver: WebhookReceiver, setup: BootstrapResult
+    nocodb: LocalNocoDB, receiver: WebhookReceiver, setup: BootstrapResult
 ) -> None:
     wrong_password = "Not-The-Password-9"
     with pytest.raises(BootstrapError) as wrong_login:
-        run_bootstrap(nocodb, receiver.url, password=wrong_password)
+        bootstrap_base(nocodb.url, receiver.url, password=wrong_password)
     assert wrong_login.value.status == 400
     assert "Invalid credentials" in str(wrong_login.value)
     assert wrong_password not in str(wrong_login.value)
 
     bad_token = "x" * 40
     with pytest.raises(BootstrapError) as rejected:
-        run_bootstrap(nocodb, receiver.url, api_token=bad_token)
+        bootstrap_base(nocodb.url, receiver.url, api_token=bad_token)
     assert rejected.value.status == 401
     assert bad_token not in str(rejected.value)
 
 
-def test_form_submission_stores_row_with_attachment(nocodb: NocoDBInstance, setup: BootstrapResult) -> None:
+def test_form_submission_stores_row_with_attachment(nocodb: LocalNocoDB, setup: BootstrapResult) -> None:
     # Status is hidden in the form: an uploader cannot approve their own upload.
     row = submit_form(nocodb, setup.form_uuid, {"Politician": "obama", "Status": "approved"})
-    with api(nocodb, setup.api_token) as client:
+    with nocodb_api(nocodb.url, setup.api_token, HTTP_TIMEOUT_SECONDS) as client:
         stored = get_json(client, f"/api/v2/tables/{setup.table_id}/records/{row['Id']}")
         assert stored["Politician"] == "obama"
         assert stored["Status"] is None
@@ -301,7 +278,7 @@ def test_form_submission_stores_row_with_attachment(nocodb: NocoDBInstance, setu
 
 
 def test_webhook_fires_on_form_insert(
-    nocodb: NocoDBInstance, receiver: WebhookReceiver, setup: BootstrapResult
+    nocodb: LocalNocoDB, receiver: WebhookReceiver, setup: BootstrapResult
 ) -> None:
     while not receiver.requests.empty():  # earlier tests' inserts
         receiver.requests.get_nowait()
@@ -330,25 +307,25 @@ def test_webhook_fires_on_form_insert(
 
 
 def test_data_and_tokens_survive_a_restart(
-    nocodb: NocoDBInstance, receiver: WebhookReceiver, setup: BootstrapResult
+    nocodb: LocalNocoDB, receiver: WebhookReceiver, setup: BootstrapResult
 ) -> None:
     jwt = admin_jwt(nocodb)
-    with api(nocodb, setup.api_token) as client:
+    with nocodb_api(nocodb.url, setup.api_token, HTTP_TIMEOUT_SECONDS) as client:
         rows_before = get_json(client, f"/api/v2/tables/{setup.table_id}/records")["list"]
     before = counts(nocodb, setup)
 
-    nocodb.server.stop()
+    nocodb.stop()
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{nocodb.url}/api/v1/health", timeout=HTTP_TIMEOUT_SECONDS)
-    nocodb.server.start()
+    nocodb.start()
 
-    with api(nocodb, setup.api_token) as client:
+    with nocodb_api(nocodb.url, setup.api_token, HTTP_TIMEOUT_SECONDS) as client:
         rows_after = get_json(client, f"/api/v2/tables/{setup.table_id}/records")["list"]
     assert [r["Id"] for r in rows_after] == [r["Id"] for r in rows_before]
     # The JWT secret is kept in the data folder, so sessions issued before the restart still work.
     me = httpx.get(
         f"{nocodb.url}/api/v1/auth/user/me", headers={"xc-auth": jwt}, timeout=HTTP_TIMEOUT_SECONDS
     )
-    assert me.json()["email"] == nocodb.admin_email
-    assert run_bootstrap(nocodb, receiver.url, api_token=setup.api_token) == setup
+    assert me.json()["email"] == ADMIN_EMAIL
+    assert bootstrap_base(nocodb.url, receiver.url, api_token=setup.api_token) == setup
     assert counts(nocodb, setup) == before

@@ -5,22 +5,28 @@ import warnings
 import numpy as np
 from PIL import ImageFile
 
-from app.faces.core import ReferenceMatrix, distance_matrix, min_per_politician, politician_distances
+from app.faces.matcher import ReferenceMatrix, politician_distances
 
 
 def _random(rng: np.random.Generator, n: int) -> np.ndarray:
     return rng.normal(0, 0.1, size=(n, 128))
 
 
-def test_distance_matrix_matches_pairwise_norms() -> None:
+def _direct(faces: np.ndarray, refs: dict[str, list[np.ndarray]]) -> np.ndarray:
+    """The plain definition: per face, per politician (sorted), the smallest norm of a difference."""
+    return np.array(
+        [[min(np.linalg.norm(f - r) for r in refs[slug]) for slug in sorted(refs)] for f in faces]
+    ).reshape(len(faces), len(refs))
+
+
+def test_politician_distances_match_the_direct_definition() -> None:
     rng = np.random.default_rng(1)
     refs = {"a": list(_random(rng, 3)), "b": list(_random(rng, 5)), "c": list(_random(rng, 1))}
     matrix = ReferenceMatrix.build(refs)
     faces = _random(rng, 4)
-    d = distance_matrix(faces, matrix)
-    assert d.shape == (4, 9)
-    expected = np.linalg.norm(faces[:, None, :] - matrix.encodings[None, :, :], axis=2)
-    np.testing.assert_allclose(d, expected, atol=1e-12)
+    d = politician_distances(faces, matrix)
+    assert d.shape == (4, 3) and len(matrix) == 9
+    np.testing.assert_allclose(d, _direct(faces, refs), atol=1e-12)
 
 
 def test_grouping_and_minimum_per_politician() -> None:
@@ -30,11 +36,10 @@ def test_grouping_and_minimum_per_politician() -> None:
     assert matrix.labels == ("a", "b")
     assert matrix.count("a") == 2 and matrix.count("b") == 3
     faces = np.stack([a[1] + 1e-3, b[2] + 1e-3])
-    per = min_per_politician(distance_matrix(faces, matrix), matrix)
+    per = politician_distances(faces, matrix)
     assert per.shape == (2, 2)
     np.testing.assert_allclose(per[0, 0], np.linalg.norm(faces[0] - a[1]), atol=1e-12)
     np.testing.assert_allclose(per[1, 1], np.linalg.norm(faces[1] - b[2]), atol=1e-12)
-    np.testing.assert_allclose(politician_distances(faces, matrix), per, atol=1e-12)
     assert list(np.argmin(per, axis=1)) == [0, 1]
 
 
@@ -43,18 +48,17 @@ def test_identical_vectors_have_exactly_zero_distance() -> None:
     rng = np.random.default_rng(3)
     refs = _random(rng, 4)
     matrix = ReferenceMatrix.build({"x": list(refs)})
-    d = distance_matrix(refs, matrix)
-    np.testing.assert_array_less(np.diag(d), 1e-15)
     np.testing.assert_array_less(politician_distances(refs, matrix), 1e-15)
+    each = ReferenceMatrix.build({f"p{i}": [r] for i, r in enumerate(refs)})
+    np.testing.assert_array_less(np.diag(politician_distances(refs, each)), 1e-15)
 
 
 def test_empty_inputs() -> None:
     empty = ReferenceMatrix.build({})
-    assert distance_matrix(np.empty((0, 128)), empty).shape == (0, 0)
-    assert distance_matrix(np.zeros((2, 128)), empty).shape == (2, 0)
-    assert min_per_politician(np.zeros((2, 0)), empty).shape == (2, 0)
+    assert politician_distances(np.empty((0, 128)), empty).shape == (0, 0)
+    assert politician_distances(np.zeros((2, 128)), empty).shape == (2, 0)
     matrix = ReferenceMatrix.build({"x": [np.zeros(128)]})
-    assert distance_matrix(np.empty((0, 128)), matrix).shape == (0, 1)
+    assert politician_distances(np.empty((0, 128)), matrix).shape == (0, 1)
 
 
 def test_agrees_with_face_recognition_on_real_encodings(real_encodings: dict[str, np.ndarray]) -> None:
@@ -65,8 +69,9 @@ def test_agrees_with_face_recognition_on_real_encodings(real_encodings: dict[str
     ImageFile.LOAD_TRUNCATED_IMAGES = False
     names = sorted(real_encodings)
     known = np.stack([real_encodings[n] for n in names])
-    matrix = ReferenceMatrix.build({"all": list(known)})
-    ours = distance_matrix(known, matrix)
+    # One politician per photo: the per-politician minimum is then each pairwise distance.
+    matrix = ReferenceMatrix.build({name: [real_encodings[name]] for name in names})
+    ours = politician_distances(known, matrix)
     for i, name in enumerate(names):
         theirs = face_recognition.face_distance(known, real_encodings[name])
         np.testing.assert_allclose(ours[i], theirs, rtol=0, atol=1e-9)

@@ -5,11 +5,22 @@ from __future__ import annotations
 import io
 import struct
 import zlib
-from pathlib import Path
 
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parent.parent
+from harness import ROOT
+
+__all__ = [
+    "ROOT",
+    "SAMPLES",
+    "encode",
+    "exif_rotated",
+    "open_sample",
+    "png_declaring",
+    "sample",
+    "side_by_side",
+]
+
 SAMPLES = ROOT / ".samples"
 
 

@@ -1,7 +1,7 @@
 'use strict';
 // Starts NocoDB (the `nocodb` npm package has no bin) on 127.0.0.1:$PORT.
 // Everything else (data folder, JWT secret, telemetry) comes from NC_* environment variables
-// set by scripts/localnocodb.py.
+// set by harness/nocodb.py.
 const express = require('express');
 const { Noco } = require('nocodb');
 

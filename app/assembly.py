@@ -1,0 +1,235 @@
+"""The composition root: every long-lived object of the app is built here, once, from the settings,
+and closed here in reverse order.
+
+The data flow it wires: webhook (``moderation.webhook``) -> queue (``moderation.queue``) -> runner
+(``moderation.runner``) -> download (``moderation.download``) -> intake, face engine, matcher and
+verdict (``faces``) -> NocoDB write (``moderation.act``) -> decision log (``moderation.decisions``) ->
+carousel (``carousel``). Without NocoDB settings, webhooks are queued and decided once NocoDB is
+configured and facegate restarted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from app.carousel.renditions import Renditions
+from app.carousel.service import Carousel
+from app.carousel.store import ApprovalStore
+from app.config import Settings
+from app.db import Database
+from app.errors import NotReady, ReferenceSetError, ServiceError
+from app.faces.engine import EngineConfig
+from app.faces.intake import Limits
+from app.faces.pool import FacePool
+from app.faces.references import EncodingCache
+from app.faces.service import FaceService
+from app.integrations.nocodb.client import NocoDBClient
+from app.metrics import exposition
+from app.moderation.act import NocoDBWriter
+from app.moderation.decisions import DecisionLog
+from app.moderation.download import Downloader
+from app.moderation.queue import JobQueue
+from app.moderation.runner import QueueRunner
+from app.moderation.service import ModerationService
+from app.moderation.sweep import Sweeper
+from app.moderation.webhook import WebhookReceiver
+
+__all__ = ["Runtime", "assemble"]
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_GRACE_SECONDS = 20.0
+PRUNE_INTERVAL_SECONDS = 86400.0
+STORE_FILE = "facegate.db"
+LOCK_FILE = "facegate.lock"
+RENDITIONS_DIR = "renditions"
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What the routes use: the services, and the background tasks that must keep running."""
+
+    faces: FaceService
+    queue: JobQueue
+    decisions: DecisionLog
+    carousel: Carousel
+    webhooks: WebhookReceiver
+    wake: asyncio.Event  # set when a job becomes due, so the runner does not wait for its poll
+    tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    # Tasks that run for the app's lifetime; the start-up sweep may end when its interval is 0.
+    essential: frozenset[str] = frozenset({"queue-runner", "retention"})
+
+    def check_running(self) -> None:
+        """Raise ``NotReady`` when an essential background task has stopped."""
+        for name, task in self.tasks.items():
+            if name in self.essential and task.done():
+                raise NotReady(f"The {name} task is not running.")
+
+    def metrics(self) -> bytes:
+        return exposition(
+            job_counts=self.queue.counts(),
+            oldest_job_age=self.queue.oldest_queued_age(),
+            approved_uploads=self.carousel.store.version().live,
+        )
+
+
+def build_face_service(settings: Settings, limits: Limits) -> FaceService:
+    config = EngineConfig(
+        detect_max_side=settings.detect_max_side,
+        encode_max_side=settings.encode_max_side,
+        min_detection_score=settings.min_detection_score,
+    )
+    return FaceService(
+        pool=FacePool(config=config, limits=limits, workers=settings.workers),
+        reference_dir=settings.reference_dir,
+        cache=EncodingCache(settings.reference_cache_dir, config.cache_key_fields()),
+        default_tolerance=settings.tolerance,
+    )
+
+
+@asynccontextmanager
+async def assemble(
+    settings: Settings, *, nocodb_transport: httpx.AsyncBaseTransport | None = None
+) -> AsyncIterator[Runtime]:
+    """Build, start, and at the end stop everything; ``nocodb_transport`` is for tests (a fake NocoDB).
+
+    Shutdown runs in reverse: in-flight jobs get a grace period, then the tasks stop, then the NocoDB
+    client, the database, the face processes and the data folder's lock are released.
+    """
+    async with contextlib.AsyncExitStack() as stack:
+        stack.enter_context(_data_dir_lock(settings.data_dir))
+        limits = Limits(settings.max_upload_bytes, settings.max_image_pixels, settings.encode_max_side)
+        faces = build_face_service(settings, limits)
+        stack.callback(faces.pool.close)
+        db = Database(settings.data_dir / STORE_FILE)
+        stack.callback(db.close)
+        queue = JobQueue(db)
+        nocodb = _nocodb_client(settings, nocodb_transport)
+        if nocodb is not None:
+            stack.push_async_callback(nocodb.aclose)
+        carousel = Carousel(
+            store=ApprovalStore(db),
+            nocodb=nocodb,
+            renditions=Renditions(settings.data_dir / RENDITIONS_DIR, limits),
+        )
+        wake = asyncio.Event()
+        runtime = Runtime(
+            faces=faces,
+            queue=queue,
+            decisions=DecisionLog(db),
+            carousel=carousel,
+            webhooks=WebhookReceiver(
+                queue=queue, table_id=settings.nocodb_table_id, fields=settings.fields, wake=wake
+            ),
+            wake=wake,
+        )
+        stack.push_async_callback(_cancel, runtime.tasks)
+        background = {"retention": _prune_forever(runtime, settings.retention_days)}
+        if nocodb is not None and settings.nocodb_table_id:
+            runner = _queue_runner(settings, runtime, nocodb)
+            stack.push_async_callback(runner.stop, SHUTDOWN_GRACE_SECONDS)
+            sweeper = Sweeper(
+                queue=queue,
+                nocodb=nocodb,
+                table_id=settings.nocodb_table_id,
+                fields=settings.fields,
+                carousel=carousel,
+                wake=wake,
+            )
+            background["queue-runner"] = runner.run()
+            background["sweeper"] = sweeper.run(settings.sweep_interval_seconds)
+        else:
+            log.warning(
+                "FACEGATE_NOCODB_URL or FACEGATE_NOCODB_TABLE_ID unset: webhooks are queued, not decided"
+            )
+        if settings.operator_api_key is None:
+            log.warning("FACEGATE_OPERATOR_API_KEY is not set: operator endpoints are open")
+        try:
+            await faces.pool.warm_up()
+            # On a broken reference folder /readyz reports the error; webhooks are still queued, and
+            # decided once an operator fixes the folder and reloads.
+            with contextlib.suppress(ReferenceSetError, ServiceError):
+                await faces.reload()
+        except BaseException:
+            for coroutine in background.values():
+                coroutine.close()  # never started
+            raise
+        for name, coroutine in background.items():
+            runtime.tasks[name] = asyncio.create_task(coroutine, name=name)
+        yield runtime
+
+
+def _queue_runner(settings: Settings, runtime: Runtime, nocodb: NocoDBClient) -> QueueRunner:
+    fields = settings.fields
+    moderation = ModerationService(
+        decisions=runtime.decisions,
+        faces=runtime.faces,
+        downloader=Downloader(nocodb=nocodb, fields=fields, max_bytes=settings.max_upload_bytes),
+        writer=NocoDBWriter(nocodb=nocodb, fields=fields, on_reject=settings.action),
+        carousel=runtime.carousel,
+    )
+    return QueueRunner(
+        queue=runtime.queue, moderation=moderation, concurrency=settings.concurrency, wake=runtime.wake
+    )
+
+
+async def _cancel(tasks: dict[str, asyncio.Task[None]]) -> None:
+    for task in tasks.values():
+        task.cancel()
+    for task in tasks.values():
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def _nocodb_client(settings: Settings, transport: httpx.AsyncBaseTransport | None) -> NocoDBClient | None:
+    if not (settings.nocodb_url and settings.nocodb_table_id):
+        return None
+    token = settings.nocodb_api_token.get_secret_value() if settings.nocodb_api_token else None
+    return NocoDBClient(
+        base_url=settings.nocodb_url,
+        api_token=token,
+        allowed_origins=settings.attachment_allowed_origins,
+        transport=transport,
+    )
+
+
+async def _prune_forever(runtime: Runtime, retention_days: float) -> None:
+    """Apply the retention period now and then daily."""
+    stores: dict[str, JobQueue | DecisionLog | ApprovalStore] = {
+        "decisions": runtime.decisions,
+        "jobs": runtime.queue,
+        "approvals": runtime.carousel.store,
+    }
+    while True:
+        cutoff = time.time() - retention_days * 86400
+        try:
+            pruned = {name: await asyncio.to_thread(store.prune, cutoff) for name, store in stores.items()}
+            if any(pruned.values()):
+                log.info("retention: deleted %s older than %g days", pruned, retention_days)
+        except Exception:
+            log.exception("retention pruning failed; tried again tomorrow")
+        await asyncio.sleep(PRUNE_INTERVAL_SECONDS)
+
+
+@contextmanager
+def _data_dir_lock(data_dir: Path) -> Iterator[None]:
+    """One facegate process per data folder: two would hand each other's running jobs back."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with (data_dir / LOCK_FILE).open("wb") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RuntimeError(
+                f"{data_dir} is used by another facegate process; give each its own FACEGATE_DATA_DIR"
+            ) from None
+        yield  # closing the file releases the lock for the next process

@@ -1,0 +1,85 @@
+"""facegate's durable state: one SQLite file in ``DATA_DIR`` (WAL mode), shared by the stores.
+
+Each concern owns its tables and their queries: the moderation queue and decision log
+(``app.moderation.queue``, ``app.moderation.decisions``) and the carousel's approvals
+(``app.carousel.store``). This module only holds the connection they share.
+
+Calls are synchronous and short; async callers run them in a thread (``asyncio.to_thread``).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+__all__ = ["MAX_ID", "Database"]
+
+# SQLite's INTEGER: the largest row, job or approval id a request may name.
+MAX_ID = 2**63 - 1
+
+
+class Database:
+    """One SQLite connection, serialised by a lock (SQLite allows one writer at a time anyway)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode survives a process crash (SIGKILL); only power loss can cost the last commits.
+        self._db.execute("PRAGMA synchronous=NORMAL")
+
+    def create(self, schema: str) -> None:
+        """Create a store's tables and indexes if they do not exist yet."""
+        with self._lock:
+            self._db.executescript(schema)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction, taken at once so that readers-turned-writers never deadlock."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def rows(self, query: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._db.execute(query, args).fetchall()
+
+    def row(self, query: str, args: Sequence[Any] = ()) -> sqlite3.Row | None:
+        with self._lock:
+            row: sqlite3.Row | None = self._db.execute(query, args).fetchone()
+            return row
+
+
+def newest_first(
+    table: str,
+    filters: Sequence[tuple[str, object]],
+    *,
+    limit: int,
+    before_id: int | None,
+    where: str = "1=1",
+) -> tuple[str, list[object]]:
+    """``SELECT *`` of ``table`` where ``where`` and the filters hold (a filter whose value is None is
+    skipped), newest first, keyset-paged by id."""
+    query, args = f"SELECT * FROM {table} WHERE {where}", list[object]()
+    for condition, value in filters:
+        if value is not None:
+            query, args = query + f" AND {condition}", [*args, value]
+    if before_id is not None:
+        query, args = query + " AND id < ?", [*args, before_id]
+    return query + " ORDER BY id DESC LIMIT ?", [*args, limit]

@@ -1,0 +1,51 @@
+"""Applying a logged decision to the row in NocoDB: set its Status, or delete it.
+
+Writes are sent once (never retried inside the client): a replayed job reads the row back first,
+acts only if it is still the same upload, and does not write a Status the row already has.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from app.config import FieldNames, RejectAction
+from app.integrations.nocodb.client import NocoDBClient
+from app.moderation.decisions import DecisionRecord
+from app.moderation.queue import Job
+from app.moderation.rows import UploadRow, same_upload
+from app.outcomes import Action, Decision
+
+__all__ = ["APPROVED_STATUS", "NocoDBWriter"]
+
+log = logging.getLogger(__name__)
+
+APPROVED_STATUS = "approved"
+
+
+class NocoDBWriter:
+    def __init__(self, *, nocodb: NocoDBClient, fields: FieldNames, on_reject: RejectAction) -> None:
+        self.nocodb = nocodb
+        self.fields = fields
+        self.on_reject = on_reject
+
+    async def act(self, job: Job, row: UploadRow, record: DecisionRecord) -> Action:
+        """Apply the decision in NocoDB; returns what was done."""
+        if self.on_reject is RejectAction.DRY_RUN:
+            return Action.DRY_RUN
+        current = await self.nocodb.get_row(job.table_id, job.row_id)
+        if current is None:
+            return Action.ALREADY_GONE
+        if not same_upload(current, row, self.fields):
+            # Expected after a deletion and an Id reuse; if it happens for every row, NocoDB changed
+            # the CreatedAt format or the attachment ids, and nothing is being acted on.
+            log.warning("job %d: row %d is another upload now; not touched", job.id, job.row_id)
+            return Action.ALREADY_GONE
+        approved = record.decision is Decision.APPROVED
+        if approved or self.on_reject is RejectAction.FLAG:
+            status = APPROVED_STATUS if approved else f"rejected: {record.reason}"
+            # A replay after a crash between NocoDB's answer and our record: already written.
+            if current.get(self.fields.status) != status:
+                await self.nocodb.update_row(job.table_id, job.row_id, {self.fields.status: status})
+            return Action.APPROVED if approved else Action.FLAGGED
+        deleted = await self.nocodb.delete_row(job.table_id, job.row_id)
+        return Action.DELETED if deleted else Action.ALREADY_GONE

@@ -1,0 +1,180 @@
+"""The moderation queue: one durable job per NocoDB row to decide (table ``jobs``).
+
+A job is keyed by an idempotency key (``row_key``) that includes more than the row Id, because NocoDB
+reuses Ids after deletions: queuing the same upload twice (webhook and sweep) queues it once.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from app.db import Database, newest_first
+
+__all__ = ["Job", "JobQueue", "JobState", "NewJob"]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id INTEGER PRIMARY KEY,
+    row_key TEXT NOT NULL UNIQUE,
+    table_id TEXT NOT NULL,
+    row_id INTEGER NOT NULL,
+    row_json TEXT NOT NULL,
+    source TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL NOT NULL,
+    last_error TEXT,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_due ON jobs (state, next_attempt_at);
+"""
+
+
+class JobState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class NewJob:
+    row_key: str
+    table_id: str
+    row_id: int
+    row: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    row_key: str
+    table_id: str
+    row_id: int
+    row: dict[str, Any]
+    source: str
+    state: JobState
+    attempts: int
+    last_error: str | None
+    created_at: float
+    updated_at: float
+
+
+class JobQueue:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        db.create(SCHEMA)
+
+    def enqueue(self, jobs: Sequence[NewJob], *, source: str) -> int:
+        """Queue jobs whose key is new; returns how many were new. Committed before it returns."""
+        now = time.time()
+        with self.db.tx() as db:
+            before = db.total_changes
+            db.executemany(
+                "INSERT OR IGNORE INTO jobs (row_key, table_id, row_id, row_json, source, state,"
+                " next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
+                [(j.row_key, j.table_id, j.row_id, json.dumps(j.row), source, now, now, now) for j in jobs],
+            )
+            return db.total_changes - before
+
+    def claim(self, limit: int) -> list[Job]:
+        """Mark up to ``limit`` due jobs running and return them, oldest first."""
+        now = time.time()
+        with self.db.tx() as db:
+            rows = db.execute(
+                "SELECT * FROM jobs WHERE state = 'queued' AND next_attempt_at <= ? ORDER BY id LIMIT ?",
+                (now, limit),
+            ).fetchall()
+            db.executemany(
+                "UPDATE jobs SET state = 'running', attempts = attempts + 1, updated_at = ? WHERE id = ?",
+                [(now, r["id"]) for r in rows],
+            )
+        return [_job(r, state=JobState.RUNNING, attempts=r["attempts"] + 1) for r in rows]
+
+    def requeue_running(self) -> int:
+        """At start-up and shutdown: jobs left running by a stopped process go back to the queue."""
+        with self.db.tx() as db:
+            return db.execute(
+                "UPDATE jobs SET state = 'queued', updated_at = ? WHERE state = 'running'",
+                (time.time(),),
+            ).rowcount
+
+    def finish(self, job_id: int) -> None:
+        self._set_state(job_id, JobState.DONE, None, time.time())
+
+    def retry_later(self, job_id: int, error: str, delay: float) -> None:
+        self._set_state(job_id, JobState.QUEUED, error, time.time() + delay)
+
+    def fail(self, job_id: int, error: str) -> None:
+        self._set_state(job_id, JobState.FAILED, error, time.time())
+
+    def _set_state(self, job_id: int, state: JobState, error: str | None, next_attempt_at: float) -> None:
+        with self.db.tx() as db:
+            db.execute(
+                "UPDATE jobs SET state = ?, last_error = ?, next_attempt_at = ?, updated_at = ? WHERE id = ?",
+                (state.value, error, next_attempt_at, time.time(), job_id),
+            )
+
+    def retry_failed(self, job_id: int) -> Job | None:
+        """Queue a failed job again (an operator fixed its cause); None if no such failed job."""
+        now = time.time()
+        with self.db.tx() as db:
+            changed = db.execute(
+                "UPDATE jobs SET state = 'queued', next_attempt_at = ?, updated_at = ?"
+                " WHERE id = ? AND state = 'failed'",
+                (now, now, job_id),
+            ).rowcount
+            row = db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return _job(row) if changed else None
+
+    def next_due_in(self) -> float | None:
+        """Seconds until the next queued job is due (0 when one is due now), None when none is queued."""
+        row = self.db.row("SELECT MIN(next_attempt_at) FROM jobs WHERE state = 'queued'")
+        return None if row is None or row[0] is None else max(0.0, row[0] - time.time())
+
+    def jobs(
+        self, *, state: JobState | None = None, limit: int = 100, before_id: int | None = None
+    ) -> list[Job]:
+        query, args = newest_first(
+            "jobs", [("state = ?", state.value if state else None)], limit=limit, before_id=before_id
+        )
+        return [_job(r) for r in self.db.rows(query, args)]
+
+    def counts(self) -> dict[str, int]:
+        rows = self.db.rows("SELECT state, COUNT(*) FROM jobs GROUP BY state")
+        return {state.value: 0 for state in JobState} | {r[0]: r[1] for r in rows}
+
+    def oldest_queued_age(self) -> float | None:
+        row = self.db.row("SELECT MIN(created_at) FROM jobs WHERE state IN ('queued', 'running')")
+        return None if row is None or row[0] is None else time.time() - row[0]
+
+    def prune(self, older_than: float) -> int:
+        """Forget finished jobs older than the epoch ``older_than``; queued, running and failed stay."""
+        with self.db.tx() as db:
+            return db.execute(
+                "DELETE FROM jobs WHERE state = 'done' AND updated_at < ?", (older_than,)
+            ).rowcount
+
+
+def _job(row: sqlite3.Row, **override: Any) -> Job:
+    values = {
+        "id": row["id"],
+        "row_key": row["row_key"],
+        "table_id": row["table_id"],
+        "row_id": row["row_id"],
+        "row": json.loads(row["row_json"]),
+        "source": row["source"],
+        "state": JobState(row["state"]),
+        "attempts": row["attempts"],
+        "last_error": row["last_error"],
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+    }
+    return Job(**(values | override))

@@ -1,0 +1,138 @@
+"""The queue runner: an asyncio task that claims due jobs and decides up to ``concurrency`` rows at
+a time. The pixel work happens in the face processes (``app.faces.pool``); NocoDB outages put a job
+back in the queue with a bounded backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import Counter
+
+from app.errors import NotReady, ServiceError
+from app.integrations.nocodb.errors import NocoDBRequestError, NocoDBUnavailable
+from app.logs import current_job
+from app.metrics import JOB_SECONDS, NOCODB_ERRORS
+from app.moderation.queue import Job, JobQueue
+from app.moderation.service import ModerationService
+
+__all__ = ["QueueRunner", "backoff"]
+
+log = logging.getLogger(__name__)
+
+# Bounded backoff: 2, 4, 8 ... seconds, at most a minute; the job stays queued until NocoDB is back.
+BACKOFF_BASE_SECONDS = 2.0
+BACKOFF_MAX_SECONDS = 60.0
+# A job whose face worker crashes again and again is a poison image: give up after this many tries.
+MAX_WORKER_CRASHES = 3
+IDLE_POLL_SECONDS = 1.0
+RUNNER_ERROR_PAUSE_SECONDS = 2.0
+
+
+def backoff(attempts: int) -> float:
+    return float(min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(0, attempts - 1)))
+
+
+class QueueRunner:
+    def __init__(
+        self, *, queue: JobQueue, moderation: ModerationService, concurrency: int, wake: asyncio.Event
+    ) -> None:
+        self.queue = queue
+        self.moderation = moderation
+        self.concurrency = concurrency
+        self.wake = wake  # set by whoever queues a job
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._stopping = False
+        self._loop: asyncio.Task[None] | None = None
+        # Worker crashes per job, apart from attempts: waiting out a NocoDB outage is not a crash.
+        self._crashes: Counter[int] = Counter()
+
+    async def run(self) -> None:
+        """Claim and run due jobs until ``stop``; a failing store is logged and retried, never fatal."""
+        self._loop = asyncio.current_task()
+        await asyncio.to_thread(self.queue.requeue_running)
+        while not self._stopping:
+            try:
+                await self._step()
+            except Exception:
+                log.exception("the queue runner failed; retrying in %.0f s", RUNNER_ERROR_PAUSE_SECONDS)
+                await asyncio.sleep(RUNNER_ERROR_PAUSE_SECONDS)
+
+    async def _step(self) -> None:
+        free = self.concurrency - len(self._in_flight)
+        jobs = await asyncio.to_thread(self.queue.claim, free) if free > 0 else []
+        if self._stopping:
+            return  # claimed during shutdown: ``stop`` hands them back to the queue
+        for job in jobs:
+            task = asyncio.create_task(self._run_one(job))
+            self._in_flight.add(task)
+            task.add_done_callback(self._done)
+        if not jobs:
+            due = await asyncio.to_thread(self.queue.next_due_in)
+            timeout = IDLE_POLL_SECONDS if due is None else min(max(due, 0.05), IDLE_POLL_SECONDS)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), timeout)
+            self.wake.clear()
+
+    @property
+    def alive(self) -> bool:
+        return self._loop is not None and not self._loop.done()
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        self.wake.set()
+
+    async def stop(self, grace_seconds: float) -> None:
+        """Let in-flight jobs finish for ``grace_seconds``; the rest return to the queue."""
+        self._stopping = True
+        self.wake.set()
+        if self._loop is not None:
+            await asyncio.wait({self._loop}, timeout=grace_seconds)
+        if self._in_flight:
+            _, pending = await asyncio.wait(set(self._in_flight), timeout=grace_seconds)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        await asyncio.to_thread(self.queue.requeue_running)
+
+    async def _run_one(self, job: Job) -> None:
+        token = current_job.set(job.id)
+        try:
+            with JOB_SECONDS.time():
+                await self._process(job)
+        finally:
+            current_job.reset(token)
+
+    async def _process(self, job: Job) -> None:
+        try:
+            await self.moderation.process(job)
+        except NocoDBUnavailable as exc:
+            NOCODB_ERRORS.labels(kind="unavailable").inc()
+            delay = max(backoff(job.attempts), exc.retry_after or 0.0)
+            log.warning("NocoDB unavailable, job %d retried in %.0fs: %s", job.id, delay, exc.message)
+            await asyncio.to_thread(self.queue.retry_later, job.id, exc.message, delay)
+            return
+        except NocoDBRequestError as exc:
+            NOCODB_ERRORS.labels(kind="refused").inc()
+            log.error("NocoDB refused job %d: %s", job.id, exc.message)
+            await asyncio.to_thread(self.queue.fail, job.id, exc.message)
+            return
+        except NotReady as exc:
+            await asyncio.to_thread(self.queue.retry_later, job.id, exc.message, backoff(job.attempts))
+            return
+        except ServiceError as exc:
+            self._crashes[job.id] += 1
+            if self._crashes[job.id] >= MAX_WORKER_CRASHES:
+                await asyncio.to_thread(self.queue.fail, job.id, exc.message)
+            else:
+                await asyncio.to_thread(self.queue.retry_later, job.id, exc.message, backoff(job.attempts))
+            return
+        except asyncio.CancelledError:
+            raise  # shutdown: requeue_running hands it back
+        except Exception as exc:
+            log.exception("job %d failed unexpectedly", job.id)
+            await asyncio.to_thread(self.queue.fail, job.id, f"internal error: {type(exc).__name__}")
+            return
+        self._crashes.pop(job.id, None)
+        await asyncio.to_thread(self.queue.finish, job.id)

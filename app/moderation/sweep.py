@@ -1,0 +1,98 @@
+"""The sweep: NocoDB never re-sends a webhook, so rows inserted while facegate was down, or whose
+webhook was lost, are found by listing the rows whose Status is blank and queuing the ones facegate
+has not seen. It also tells the carousel which rows are still approved in NocoDB.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from app.carousel.service import Carousel
+from app.config import FieldNames
+from app.integrations.nocodb.client import NocoDBClient
+from app.moderation.act import APPROVED_STATUS
+from app.moderation.queue import JobQueue
+from app.moderation.rows import new_job, parse_row, row_key
+
+__all__ = ["Sweeper"]
+
+log = logging.getLogger(__name__)
+
+SWEEP_RETRY_SECONDS = 15.0
+ENQUEUE_BATCH = 500
+
+
+class Sweeper:
+    """Queues the undecided rows (blank status) that no webhook brought, and hands the carousel the
+    rows still approved in NocoDB (a moderator may have deleted some)."""
+
+    def __init__(
+        self,
+        *,
+        queue: JobQueue,
+        nocodb: NocoDBClient,
+        table_id: str,
+        fields: FieldNames,
+        carousel: Carousel,
+        wake: asyncio.Event,
+    ) -> None:
+        self.queue = queue
+        self.nocodb = nocodb
+        self.table_id = table_id
+        self.fields = fields
+        self.carousel = carousel
+        self.wake = wake
+
+    async def sweep(self) -> int:
+        """One pass over the undecided rows; returns how many were queued."""
+        where = f"({self.fields.status},blank)"
+        wanted = ["Id", "CreatedAt", self.fields.politician, self.fields.image, self.fields.status]
+        queued = 0
+        batch = []
+        async for raw in self.nocodb.iter_rows(self.table_id, where=where, fields=wanted):
+            try:
+                batch.append(new_job(self.table_id, parse_row(raw, self.fields)))
+            except ValueError:
+                continue
+            if len(batch) >= ENQUEUE_BATCH:
+                queued += await asyncio.to_thread(self.queue.enqueue, batch, source="sweep")
+                batch = []
+        if batch:
+            queued += await asyncio.to_thread(self.queue.enqueue, batch, source="sweep")
+        if queued:
+            log.info("sweep queued %d undecided rows", queued)
+            self.wake.set()
+        return queued
+
+    async def sweep_approvals(self) -> int:
+        """Tell the carousel which rows NocoDB still shows as approved; returns how many it withdrew."""
+        if not await self.carousel.shows_any(self.table_id):
+            return 0
+        where = f"({self.fields.status},eq,{APPROVED_STATUS})"
+        wanted = ["Id", "CreatedAt", self.fields.image]
+        approved: set[str] = set()
+        async for raw in self.nocodb.iter_rows(self.table_id, where=where, fields=wanted):
+            try:
+                approved.add(row_key(self.table_id, parse_row(raw, self.fields)))
+            except ValueError:
+                continue
+        return await self.carousel.keep_only(self.table_id, approved)
+
+    async def run(self, interval: float) -> None:
+        """Sweep now, then every ``interval`` seconds (0: only now)."""
+        while True:
+            try:
+                await self.sweep()
+                await self.sweep_approvals()
+            except Exception as exc:
+                # Even with the periodic sweep off, the start-up sweep must happen once NocoDB is back;
+                # nothing NocoDB answers may end the sweeper for the rest of the process's life.
+                log.warning("sweep failed, retried later: %s", getattr(exc, "message", type(exc).__name__))
+                await asyncio.sleep(
+                    min(interval, SWEEP_RETRY_SECONDS) if interval > 0 else SWEEP_RETRY_SECONDS
+                )
+                continue
+            if interval <= 0:
+                return
+            await asyncio.sleep(interval)

@@ -1,0 +1,45 @@
+"""What facegate can conclude about an upload and what it can do about it: one enum per kind.
+
+Every layer speaks these: the verdict rule, the moderation loop, the decision log, the metrics, the
+API's filters and responses. A new outcome is added here, once.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = ["Action", "Decision", "Reason"]
+
+
+class Decision(StrEnum):
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class Reason(StrEnum):
+    """Why a picture or a row got its decision."""
+
+    # One face, and it is the politician named (or, without a name, one of them).
+    MATCH = "match"
+    NO_FACE = "no_face"
+    MULTIPLE_FACES = "multiple_faces"
+    NO_MATCH = "no_match"
+    # Not a decodable image, or not obtainable as one.
+    UNREADABLE_IMAGE = "unreadable_image"
+    # A NocoDB row without any attachment.
+    NO_IMAGE = "no_image"
+    # The row names a politician facegate does not know.
+    UNKNOWN_POLITICIAN = "unknown_politician"
+    # The row disappeared (a moderator, or the uploader) before facegate decided it.
+    ROW_GONE = "row_gone"
+
+
+class Action(StrEnum):
+    """What facegate did to a decided row in NocoDB."""
+
+    APPROVED = "approved"
+    DELETED = "deleted"
+    FLAGGED = "flagged"
+    # The row was deleted, or its Id reused by another upload, before facegate acted.
+    ALREADY_GONE = "already_gone"
+    DRY_RUN = "none (dry-run)"

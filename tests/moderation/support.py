@@ -1,0 +1,108 @@
+"""Building the moderation pipeline for unit tests: real stores and faces, a fake NocoDB transport."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from app.carousel.renditions import Renditions
+from app.carousel.service import Carousel
+from app.carousel.store import NewApproval
+from app.config import RejectAction
+from app.faces.intake import Limits
+from app.faces.service import FaceService
+from app.integrations.nocodb.client import NocoDBClient
+from app.moderation.act import NocoDBWriter
+from app.moderation.download import Downloader
+from app.moderation.queue import Job, JobQueue
+from app.moderation.rows import new_job, parse_row
+from app.moderation.service import ModerationService
+from app.outcomes import Action, Decision, Reason
+from harness.loop import FIELDS
+from tests.moderation.fake_nocodb import BASE, TABLE
+from tests.support import Stores
+
+MAX_DOWNLOAD_BYTES = 20_000_000
+LIMITS = Limits(max_bytes=MAX_DOWNLOAD_BYTES, max_pixels=50_000_000, max_side=2048)
+
+
+def nocodb_client(
+    transport: httpx.AsyncBaseTransport, *, allowed_origins: tuple[str, ...] = ()
+) -> NocoDBClient:
+    return NocoDBClient(
+        base_url=BASE, api_token="token", allowed_origins=allowed_origins, transport=transport
+    )
+
+
+def carousel(stores: Stores, nocodb: NocoDBClient | None, renditions_dir: Path) -> Carousel:
+    return Carousel(store=stores.approvals, nocodb=nocodb, renditions=Renditions(renditions_dir, LIMITS))
+
+
+def moderation_service(
+    transport: httpx.AsyncBaseTransport,
+    stores: Stores,
+    faces: FaceService,
+    *,
+    on_reject: RejectAction = RejectAction.DELETE,
+    allowed_origins: tuple[str, ...] = (),
+    max_download_bytes: int = MAX_DOWNLOAD_BYTES,
+) -> ModerationService:
+    """The moderation service as ``app.assembly`` builds it, over a fake NocoDB."""
+    nocodb = nocodb_client(transport, allowed_origins=allowed_origins)
+    return ModerationService(
+        decisions=stores.decisions,
+        faces=faces,
+        downloader=Downloader(nocodb=nocodb, fields=FIELDS, max_bytes=max_download_bytes),
+        writer=NocoDBWriter(nocodb=nocodb, fields=FIELDS, on_reject=on_reject),
+        carousel=carousel(stores, nocodb, stores.db.path.parent / "renditions"),
+    )
+
+
+def queued_job(queue: JobQueue, row: dict[str, Any]) -> Job:
+    """Queue one NocoDB row and claim it, as the runner would."""
+    queue.enqueue([new_job(TABLE, parse_row(row, FIELDS))], source="test")
+    (claimed,) = queue.claim(10)
+    return claimed
+
+
+def run(service: ModerationService, job: Job) -> Action:
+    """Process one job, closing the service's NocoDB client afterwards."""
+
+    async def main() -> Action:
+        try:
+            return await service.process(job)
+        finally:
+            await service.writer.nocodb.aclose()
+
+    return asyncio.run(main())
+
+
+def approve(stores: Stores, job: Job, politician: str, attachments: list[dict[str, Any]]) -> int:
+    """Record an approved decision for ``job`` and publish it, as moderation does; the approval id."""
+    stores.decisions.record_decision(
+        row_key=job.row_key,
+        table_id=job.table_id,
+        row_id=job.row_id,
+        politician=politician,
+        decision=Decision.APPROVED,
+        reason=Reason.MATCH,
+        detail=None,
+        distances=[],
+    )
+    stores.approvals.add(NewApproval(job.row_key, job.table_id, job.row_id, politician, attachments))
+    stores.decisions.record_action(job.row_key, Action.APPROVED)
+    return stores.approvals.live_keys(job.table_id)[job.row_key]
+
+
+def process_row(
+    transport: httpx.AsyncBaseTransport,
+    stores: Stores,
+    faces: FaceService,
+    row: dict[str, Any],
+    **options: Any,
+) -> Action:
+    """Queue ``row``, claim it and process it with a fresh moderation service; the action taken."""
+    return run(moderation_service(transport, stores, faces, **options), queued_job(stores.queue, row))

@@ -1,0 +1,139 @@
+"""The moderation queue (``jobs``): idempotent enqueue, claims, retries, and what operators see."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from app.db import Database
+from app.moderation.queue import Job, JobQueue, JobState, NewJob
+from tests.support import T0, Clock
+
+
+@pytest.fixture
+def queue(tmp_path: Path, clock: Clock) -> Iterator[JobQueue]:
+    db = Database(tmp_path / "facegate.db")
+    yield JobQueue(db)
+    db.close()
+
+
+def new(n: int, *, table: str = "t1") -> NewJob:
+    return NewJob(
+        row_key=f"{table}:{n}:key{n}", table_id=table, row_id=n, row={"Id": n, "politician": "obama"}
+    )
+
+
+def enqueue(queue: JobQueue, *ns: int) -> None:
+    assert queue.enqueue([new(n) for n in ns], source="webhook") == len(ns)
+
+
+def state(queue: JobQueue, job_id: int) -> Job:
+    [job] = [j for j in queue.jobs(limit=1000) if j.id == job_id]
+    return job
+
+
+def test_enqueue_is_idempotent_by_row_key(queue: JobQueue) -> None:
+    assert queue.enqueue([new(1), new(2)], source="webhook") == 2
+    changed = NewJob(row_key=new(2).row_key, table_id="t1", row_id=2, row={"Id": 2, "politician": "biden"})
+    assert queue.enqueue([changed, new(3), new(3)], source="sweep") == 1
+    assert queue.enqueue([], source="sweep") == 0
+    jobs = {j.row_id: j for j in queue.jobs()}
+    assert sorted(jobs) == [1, 2, 3]
+    assert jobs[2].row == {"Id": 2, "politician": "obama"} and jobs[2].source == "webhook"
+    assert jobs[3].source == "sweep" and jobs[3].state is JobState.QUEUED and jobs[3].attempts == 0
+
+
+def test_claim_marks_running_oldest_first_up_to_limit(queue: JobQueue) -> None:
+    enqueue(queue, 3, 1, 2)
+    first = queue.claim(2)
+    assert [j.row_id for j in first] == [3, 1]
+    assert all(j.state is JobState.RUNNING and j.attempts == 1 for j in first)
+    assert first[0].row == {"Id": 3, "politician": "obama"}
+    assert [j.row_id for j in queue.claim(10)] == [2]
+    assert queue.claim(10) == []
+    assert queue.counts() == {"queued": 0, "running": 3, "done": 0, "failed": 0}
+    assert state(queue, first[0].id).attempts == 1
+
+
+def test_claim_respects_next_attempt_at(queue: JobQueue, clock: Clock) -> None:
+    enqueue(queue, 1, 2)
+    job, other = queue.claim(2)
+    queue.retry_later(job.id, "NocoDB down", 30)
+    queue.finish(other.id)
+    assert queue.claim(10) == []
+    clock.now += 29.9
+    assert queue.claim(10) == []
+    clock.now += 0.1
+    [again] = queue.claim(10)
+    assert again.id == job.id and again.attempts == 2 and again.last_error == "NocoDB down"
+
+
+def test_finish_fail_retry_later_set_state_and_error(queue: JobQueue) -> None:
+    enqueue(queue, 1, 2, 3)
+    a, b, c = queue.claim(3)
+    queue.finish(a.id)
+    queue.fail(b.id, "refused: 403")
+    queue.retry_later(c.id, "timeout", 60)
+    assert (state(queue, a.id).state, state(queue, a.id).last_error) == (JobState.DONE, None)
+    assert (state(queue, b.id).state, state(queue, b.id).last_error) == (JobState.FAILED, "refused: 403")
+    assert (state(queue, c.id).state, state(queue, c.id).last_error) == (JobState.QUEUED, "timeout")
+    assert queue.counts() == {"queued": 1, "running": 0, "done": 1, "failed": 1}
+    assert [j.row_id for j in queue.jobs(state=JobState.FAILED)] == [2]
+
+
+def test_requeue_running_hands_jobs_back(queue: JobQueue) -> None:
+    enqueue(queue, 1, 2, 3)
+    a, _ = queue.claim(2)
+    queue.finish(a.id)
+    assert queue.requeue_running() == 1
+    assert queue.counts()["running"] == 0 and queue.counts()["queued"] == 2
+    assert [(j.row_id, j.attempts) for j in queue.claim(10)] == [(2, 2), (3, 1)]
+    assert queue.requeue_running() == 2
+    assert queue.requeue_running() == 0
+
+
+def test_next_due_in(queue: JobQueue, clock: Clock) -> None:
+    assert queue.next_due_in() is None
+    enqueue(queue, 1)
+    assert queue.next_due_in() == 0.0
+    [job] = queue.claim(1)
+    assert queue.next_due_in() is None  # running jobs are not waiting
+    queue.retry_later(job.id, "later", 30)
+    assert queue.next_due_in() == pytest.approx(30)
+    clock.now += 10
+    assert queue.next_due_in() == pytest.approx(20)
+    clock.now += 100
+    assert queue.next_due_in() == 0.0
+
+
+def test_oldest_queued_age_counts_queued_and_running(queue: JobQueue, clock: Clock) -> None:
+    assert queue.oldest_queued_age() is None
+    enqueue(queue, 1)
+    clock.now += 5
+    enqueue(queue, 2)
+    clock.now += 10
+    assert queue.oldest_queued_age() == pytest.approx(15)
+    first, _ = queue.claim(2)
+    assert queue.oldest_queued_age() == pytest.approx(15)
+    queue.finish(first.id)
+    assert queue.oldest_queued_age() == pytest.approx(10)
+
+
+def test_jobs_newest_first_with_before_id(queue: JobQueue) -> None:
+    enqueue(queue, 1, 2, 3, 4)
+    ids = [j.id for j in queue.jobs()]
+    assert ids == sorted(ids, reverse=True)
+    assert [j.id for j in queue.jobs(limit=2, before_id=ids[1])] == ids[2:4]
+
+
+def test_prune_forgets_only_finished_jobs(queue: JobQueue, clock: Clock) -> None:
+    enqueue(queue, 1, 2, 3, 4)
+    done, failed, running = queue.claim(3)
+    queue.finish(done.id)
+    queue.fail(failed.id, "refused")  # failed: kept for operators
+    clock.now += 100
+    assert queue.prune(T0 + 50) == 1
+    assert {j.state for j in queue.jobs()} == {JobState.FAILED, JobState.RUNNING, JobState.QUEUED}
+    assert running.id in {j.id for j in queue.jobs()}

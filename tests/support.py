@@ -1,0 +1,46 @@
+"""Test helpers shared across the test tree: facegate's stores over a fresh file, and their clock."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.carousel.store import ApprovalStore
+from app.db import Database
+from app.moderation.decisions import DecisionLog
+from app.moderation.queue import JobQueue
+
+T0 = 1_800_000_000.0
+# Modules whose ``time`` the ``clock`` fixture replaces.
+STORE_MODULES = ("app.moderation.queue", "app.moderation.decisions", "app.carousel.store")
+
+
+class Clock:
+    """Stands in for the ``time`` module inside the stores."""
+
+    def __init__(self) -> None:
+        self.now = T0
+
+    def time(self) -> float:
+        return self.now
+
+
+@dataclass(frozen=True)
+class Stores:
+    """facegate's stores over one database file, as ``app.assembly`` builds them."""
+
+    db: Database
+    queue: JobQueue
+    decisions: DecisionLog
+    approvals: ApprovalStore
+
+
+@contextmanager
+def fresh_stores(path: Path) -> Iterator[Stores]:
+    db = Database(path)
+    try:
+        yield Stores(db, JobQueue(db), DecisionLog(db), ApprovalStore(db))
+    finally:
+        db.close()
