@@ -15,9 +15,9 @@ import contextlib
 import fcntl
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -53,6 +53,11 @@ PRUNE_INTERVAL_SECONDS = 86400.0
 STORE_FILE = "facegate.db"
 LOCK_FILE = "facegate.lock"
 RENDITIONS_DIR = "renditions"
+# Background tasks that run until shutdown; the sweep may end by design when its interval is 0.
+LIFETIME_TASKS = frozenset({"queue-runner", "retention"})
+
+
+Prunable = JobQueue | DecisionLog | ApprovalStore
 
 
 @dataclass(frozen=True)
@@ -65,14 +70,12 @@ class Runtime:
     carousel: Carousel
     webhooks: WebhookReceiver
     wake: asyncio.Event  # set when a job becomes due, so the runner does not wait for its poll
-    tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
-    # Tasks that run for the app's lifetime; the start-up sweep may end when its interval is 0.
-    essential: frozenset[str] = frozenset({"queue-runner", "retention"})
+    tasks: Mapping[str, asyncio.Task[None]]
 
     def check_running(self) -> None:
-        """Raise ``NotReady`` when an essential background task has stopped."""
+        """Raise ``NotReady`` when a task that must run for the app's lifetime has stopped."""
         for name, task in self.tasks.items():
-            if name in self.essential and task.done():
+            if name in LIFETIME_TASKS and task.done():
                 raise NotReady(f"The {name} task is not running.")
 
     def metrics(self) -> bytes:
@@ -117,26 +120,27 @@ async def assemble(
         nocodb = _nocodb_client(settings, nocodb_transport)
         if nocodb is not None:
             stack.push_async_callback(nocodb.aclose)
+        decisions, approvals = DecisionLog(db), ApprovalStore(db)
         carousel = Carousel(
-            store=ApprovalStore(db),
+            store=approvals,
             nocodb=nocodb,
             renditions=Renditions(settings.data_dir / RENDITIONS_DIR, limits),
         )
         wake = asyncio.Event()
-        runtime = Runtime(
-            faces=faces,
-            queue=queue,
-            decisions=DecisionLog(db),
-            carousel=carousel,
-            webhooks=WebhookReceiver(
-                queue=queue, table_id=settings.nocodb_table_id, fields=settings.fields, wake=wake
-            ),
-            wake=wake,
-        )
-        stack.push_async_callback(_cancel, runtime.tasks)
-        background = {"retention": _prune_forever(runtime, settings.retention_days)}
+        tasks: dict[str, asyncio.Task[None]] = {}
+        stack.push_async_callback(_cancel, tasks)
+        retained: dict[str, Prunable] = {"decisions": decisions, "jobs": queue, "approvals": approvals}
+        background = {"retention": _prune_forever(retained, settings.retention_days)}
         if nocodb is not None and settings.nocodb_table_id:
-            runner = _queue_runner(settings, runtime, nocodb)
+            runner = _queue_runner(
+                settings,
+                nocodb,
+                decisions=decisions,
+                faces=faces,
+                carousel=carousel,
+                queue=queue,
+                wake=wake,
+            )
             stack.push_async_callback(runner.stop, SHUTDOWN_GRACE_SECONDS)
             sweeper = Sweeper(
                 queue=queue,
@@ -165,22 +169,39 @@ async def assemble(
                 coroutine.close()  # never started
             raise
         for name, coroutine in background.items():
-            runtime.tasks[name] = asyncio.create_task(coroutine, name=name)
-        yield runtime
+            tasks[name] = asyncio.create_task(coroutine, name=name)
+        yield Runtime(
+            faces=faces,
+            queue=queue,
+            decisions=decisions,
+            carousel=carousel,
+            webhooks=WebhookReceiver(
+                queue=queue, table_id=settings.nocodb_table_id, fields=settings.fields, wake=wake
+            ),
+            wake=wake,
+            tasks=tasks,
+        )
 
 
-def _queue_runner(settings: Settings, runtime: Runtime, nocodb: NocoDBClient) -> QueueRunner:
+def _queue_runner(
+    settings: Settings,
+    nocodb: NocoDBClient,
+    *,
+    decisions: DecisionLog,
+    faces: FaceService,
+    carousel: Carousel,
+    queue: JobQueue,
+    wake: asyncio.Event,
+) -> QueueRunner:
     fields = settings.fields
     moderation = ModerationService(
-        decisions=runtime.decisions,
-        faces=runtime.faces,
+        decisions=decisions,
+        faces=faces,
         downloader=Downloader(nocodb=nocodb, fields=fields, max_bytes=settings.max_upload_bytes),
         writer=NocoDBWriter(nocodb=nocodb, fields=fields, on_reject=settings.action),
-        carousel=runtime.carousel,
+        carousel=carousel,
     )
-    return QueueRunner(
-        queue=runtime.queue, moderation=moderation, concurrency=settings.concurrency, wake=runtime.wake
-    )
+    return QueueRunner(queue=queue, moderation=moderation, concurrency=settings.concurrency, wake=wake)
 
 
 async def _cancel(tasks: dict[str, asyncio.Task[None]]) -> None:
@@ -203,13 +224,8 @@ def _nocodb_client(settings: Settings, transport: httpx.AsyncBaseTransport | Non
     )
 
 
-async def _prune_forever(runtime: Runtime, retention_days: float) -> None:
+async def _prune_forever(stores: Mapping[str, Prunable], retention_days: float) -> None:
     """Apply the retention period now and then daily."""
-    stores: dict[str, JobQueue | DecisionLog | ApprovalStore] = {
-        "decisions": runtime.decisions,
-        "jobs": runtime.queue,
-        "approvals": runtime.carousel.store,
-    }
     while True:
         cutoff = time.time() - retention_days * 86400
         try:
