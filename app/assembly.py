@@ -130,7 +130,7 @@ async def assemble(
         tasks: dict[str, asyncio.Task[None]] = {}
         stack.push_async_callback(_cancel, tasks)
         retained: dict[str, Prunable] = {"decisions": decisions, "jobs": queue, "approvals": approvals}
-        background = {"retention": _prune_forever(retained, settings.retention_days)}
+        background = {"retention": _prune_forever(db, retained, settings.retention_days)}
         if nocodb is not None and settings.nocodb_table_id:
             runner = _queue_runner(
                 settings,
@@ -224,12 +224,14 @@ def _nocodb_client(settings: Settings, transport: httpx.AsyncBaseTransport | Non
     )
 
 
-async def _prune_forever(stores: Mapping[str, Prunable], retention_days: float) -> None:
+async def _prune_forever(db: Database, stores: Mapping[str, Prunable], retention_days: float) -> None:
     """Apply the retention period now and then daily."""
     while True:
         cutoff = time.time() - retention_days * 86400
         try:
             pruned = {name: await asyncio.to_thread(store.prune, cutoff) for name, store in stores.items()}
+            if any(pruned.values()):
+                await asyncio.to_thread(db.checkpoint)
             if any(pruned.values()):
                 log.info("retention: deleted %s older than %g days", pruned, retention_days)
         except Exception:

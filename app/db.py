@@ -34,11 +34,19 @@ class Database:
         self._db.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL mode survives a process crash (SIGKILL); only power loss can cost the last commits.
         self._db.execute("PRAGMA synchronous=NORMAL")
+        # Deleted rows are overwritten, not just unlinked: what retention or erasure removes is gone
+        # from the file (``checkpoint`` then moves it out of the write-ahead log too).
+        self._db.execute("PRAGMA secure_delete=ON")
 
     def create(self, schema: str) -> None:
         """Create a store's tables and indexes if they do not exist yet."""
         with self._lock:
             self._db.executescript(schema)
+
+    def checkpoint(self) -> None:
+        """Copy the write-ahead log into the file and empty it, so that deleted rows are gone from both."""
+        with self._lock:
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def close(self) -> None:
         with self._lock:

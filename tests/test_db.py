@@ -60,3 +60,19 @@ def test_a_second_connection_sees_committed_writes(tmp_path: Path) -> None:
         first.queue.enqueue([new(1)], source="webhook")
         assert [j.row_id for j in second.queue.claim(5)] == [1]
         assert first.queue.claim(5) == []
+
+
+def test_what_is_deleted_is_gone_from_the_file(tmp_path: Path) -> None:
+    secret = "download/2026/11/22/abc/uploader-holiday_Xy1z2.jpg"
+    with fresh_stores(tmp_path / "facegate.db") as stores:
+        rows = [{"Id": n, "attachments": [{"path": f"{secret}-{n}"}]} for n in (1, 2, 3)]
+        stores.queue.enqueue([NewJob(f"t1:{r['Id']}:k", "t1", r["Id"], r) for r in rows], source="webhook")
+        (job,) = stores.queue.claim(1)
+        stores.queue.finish(job.id)
+        stores.db.checkpoint()
+        assert f"{secret}-1".encode() in (tmp_path / "facegate.db").read_bytes()
+        assert stores.queue.prune(float("inf")) == 1  # the finished one; the others stay
+        stores.db.checkpoint()
+        files = [p for p in tmp_path.iterdir() if p.name.startswith("facegate.db")]
+        assert all(f"{secret}-1".encode() not in p.read_bytes() for p in files), [p.name for p in files]
+        assert f"{secret}-2".encode() in (tmp_path / "facegate.db").read_bytes()

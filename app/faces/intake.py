@@ -113,6 +113,9 @@ def decode(data: bytes, limits: Limits) -> DecodedImage:
         image = _to_rgb(image, limits.max_side)
         if max(image.size) > limits.max_side:
             image.thumbnail((limits.max_side, limits.max_side), Image.Resampling.BILINEAR, reducing_gap=2.0)
+        # Pixels only from here on: comments, text chunks, XMP, EXIF and profiles are the uploader's
+        # metadata, and an encoder (the carousel's renditions) would write some of them back out.
+        image.info.clear()
     except ImageRejected:
         raise
     except Exception as exc:

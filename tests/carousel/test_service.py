@@ -9,12 +9,13 @@ from pathlib import Path
 import httpx
 import pytest
 from PIL import Image
+from PIL.PngImagePlugin import PngInfo
 
 from app.carousel.renditions import Rendition
 from app.carousel.service import MAX_WITHDRAWN_AT_ONCE, Carousel
 from app.errors import NotFound, UpstreamUnavailable
 from app.moderation.rows import parse_row
-from harness.images import exif_rotated
+from harness.images import encode, exif_rotated, open_sample
 from harness.loop import FIELDS
 from tests.moderation.fake_nocodb import TABLE, FakeNocoDB
 from tests.moderation.support import approve, carousel, nocodb_client, queued_job
@@ -111,3 +112,17 @@ def test_keep_only_refuses_to_empty_most_of_the_carousel(stores: Stores, tmp_pat
     assert len(_keys(stores)) == count
     some = set(list(_keys(stores))[: count - MAX_WITHDRAWN_AT_ONCE])
     assert asyncio.run(shown.keep_only(TABLE, _keys(stores) - some)) == len(some)
+
+
+def test_renditions_carry_none_of_the_uploaders_metadata(stores: Stores, tmp_path: Path) -> None:
+    secret = b"taken by uploader@example.org"
+    text = PngInfo()
+    text.add_text("Author", secret.decode())
+    fake = FakeNocoDB()
+    png = encode(open_sample("obama2.jpg").convert("RGB"), "PNG", pnginfo=text)
+    jpeg = encode(open_sample("obama2.jpg").convert("RGB"), "JPEG", comment=secret)
+    shown = _carousel(stores, fake, tmp_path)
+    for row_id, original in ((1, png), (2, jpeg)):
+        approval_id = _approve(stores, fake, row_id, original)
+        for rendition in Rendition:
+            assert secret not in asyncio.run(shown.image(approval_id, rendition))

@@ -5,6 +5,7 @@ import io
 import numpy as np
 import pytest
 from PIL import Image, ImageFile
+from PIL.PngImagePlugin import PngInfo
 
 from app.faces.intake import ImageRejected, Limits, RejectKind, decode
 from harness.images import encode, exif_rotated, open_sample, png_declaring, sample
@@ -149,3 +150,36 @@ def test_large_declared_images_are_reduced_before_conversion(mode: str) -> None:
     decoded = decode(data, LIMITS)
     assert (decoded.width, decoded.height) == (7000, 7000)
     assert max(decoded.image.size) <= LIMITS.max_side and decoded.image.mode == "RGB"
+
+
+SECRET = b"uploader-name GPS 48.85,2.35"
+
+
+def _with_metadata(fmt: str) -> bytes:
+    """A photo carrying the uploader's metadata in the format's own places."""
+    image = open_sample("obama2.jpg").convert("RGB")
+    if fmt == "JPEG":
+        return encode(image, "JPEG", comment=SECRET, icc_profile=SECRET)
+    if fmt == "PNG":
+        text = PngInfo()
+        text.add_text("Author", SECRET.decode())
+        text.add_itxt("Comment", SECRET.decode(), zip=True)
+        return encode(image, "PNG", pnginfo=text)
+    return encode(image, "WEBP", xmp=SECRET, exif=_exif_with(SECRET))
+
+
+def _exif_with(value: bytes) -> bytes:
+    exif = Image.Exif()
+    exif[0x010E] = value.decode()  # ImageDescription
+    return exif.tobytes()
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP"])
+def test_decoded_images_carry_pixels_only(fmt: str) -> None:
+    data = _with_metadata(fmt)
+    assert SECRET in data or fmt == "PNG"  # the iTXt copy is compressed
+    decoded = decode(data, LIMITS)
+    assert decoded.image.info == {}
+    out = io.BytesIO()
+    decoded.image.save(out, "JPEG")
+    assert SECRET not in out.getvalue()

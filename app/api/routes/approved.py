@@ -17,8 +17,9 @@ router = APIRouter(tags=["carousel"])
 
 # Pollers revalidate every time; an unchanged list costs a 304 and no body.
 LIST_CACHE_CONTROL = "no-cache"
-# A rendition never changes once made; a removed upload drops out of the list, not out of caches.
-IMAGE_CACHE_CONTROL = "public, max-age=86400"
+# A withdrawn upload must leave shared caches within minutes, not a day: renditions are cached for
+# five minutes, and revalidated after that (their ETag never changes while they exist).
+IMAGE_CACHE_CONTROL = "public, max-age=300, must-revalidate"
 
 
 @router.get(
