@@ -65,8 +65,8 @@ def test_a_second_connection_sees_committed_writes(tmp_path: Path) -> None:
 def test_what_is_deleted_is_gone_from_the_file(tmp_path: Path) -> None:
     secret = "download/2026/11/22/abc/uploader-holiday_Xy1z2.jpg"
     with fresh_stores(tmp_path / "facegate.db") as stores:
-        rows = [{"Id": n, "attachments": [{"path": f"{secret}-{n}"}]} for n in (1, 2, 3)]
-        stores.queue.enqueue([NewJob(f"t1:{r['Id']}:k", "t1", r["Id"], r) for r in rows], source="webhook")
+        jobs = [NewJob(f"t1:{n}:k", "t1", n, {"Id": n, "path": f"{secret}-{n}"}) for n in (1, 2, 3)]
+        stores.queue.enqueue(jobs, source="webhook")
         (job,) = stores.queue.claim(1)
         stores.queue.finish(job.id)
         stores.db.checkpoint()

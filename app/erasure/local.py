@@ -1,0 +1,94 @@
+"""NocoDB's local attachment storage: which files on disk belong to an attachment, and removing them.
+
+NocoDB (npm build and Docker image alike) keeps an upload at ``<nc>/uploads/<YYYY/MM/DD/hex/name>``
+and its thumbnails in ``<nc>/thumbnails/<YYYY/MM/DD/hex/name>/{tiny,small,card_cover}.jpg``; the
+attachment cell names the same relative location as ``path`` (``download/<rel>``) and ``signedPath``
+(``dltemp/<token>/<expiry>/<rel>``). The ``hex`` folder is shared by several uploads, so only the
+files of this attachment are removed, never that folder. Anything that resolves outside the two
+folders (``..``, a symlink, an absolute path) is refused.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+from urllib.parse import unquote
+
+__all__ = ["LocalUploads", "PurgeRefused", "Removed", "stored_location"]
+
+THUMBNAILS_DIR = "thumbnails"
+# download/<rel>, or dltemp/<token>/<expiry>/<rel>; <rel> is YYYY/MM/DD/<folder>/<file>.
+_PATH = re.compile(r"^download/(?P<rel>.+)$")
+_SIGNED_PATH = re.compile(r"^dltemp/[^/]+/\d+/(?P<rel>.+)$")
+_REL = re.compile(r"^\d{4}/\d{2}/\d{2}/[^/]+/[^/]+$")
+
+
+class PurgeRefused(Exception):
+    """The attachment names no file facegate may delete."""
+
+
+@dataclass(frozen=True)
+class Removed:
+    files: int = 0
+    bytes: int = 0
+
+    def __add__(self, other: Removed) -> Removed:
+        return Removed(self.files + other.files, self.bytes + other.bytes)
+
+
+def stored_location(attachment: Mapping[str, Any]) -> str | None:
+    """The attachment's location in NocoDB's local storage (``YYYY/MM/DD/folder/file``), or None when
+    it names none (an S3 ``url``). Raises ``PurgeRefused`` for a location that is malformed."""
+    for key, pattern in (("path", _PATH), ("signedPath", _SIGNED_PATH)):
+        value = attachment.get(key)
+        if isinstance(value, str) and value:
+            match = pattern.match(unquote(value))
+            if match is None:
+                raise PurgeRefused(f"The attachment's {key} is not in NocoDB's storage.")
+            rel = match["rel"]
+            parts = PurePosixPath(rel).parts
+            if not _REL.match(rel) or ".." in parts or any(ord(c) < 32 for c in rel):
+                raise PurgeRefused(f"The attachment's {key} is not a NocoDB upload location.")
+            return rel
+    return None
+
+
+class LocalUploads:
+    """NocoDB's ``uploads`` folder and the ``thumbnails`` folder beside it."""
+
+    def __init__(self, uploads_dir: Path) -> None:
+        self.uploads = uploads_dir.resolve()
+        self.thumbnails = (uploads_dir.parent / THUMBNAILS_DIR).resolve()
+
+    def files(self, rel: str) -> list[Path]:
+        """Every file of one stored upload that exists: the original, then its thumbnails."""
+        original = self._inside(self.uploads, self.uploads / rel)
+        thumbnails = self._inside(self.thumbnails, self.thumbnails / rel)
+        found = [original] if original.is_file() else []
+        if thumbnails.is_dir():
+            found += sorted(self._inside(self.thumbnails, p) for p in thumbnails.iterdir() if p.is_file())
+        return found
+
+    def remove(self, rel: str) -> Removed:
+        """Delete the upload and its thumbnails; a file already gone counts as nothing."""
+        removed = Removed()
+        for path in self.files(rel):
+            size = path.stat().st_size
+            path.unlink(missing_ok=True)
+            removed += Removed(1, size)
+        thumbnails = self._inside(self.thumbnails, self.thumbnails / rel)
+        if thumbnails.is_dir() and not any(thumbnails.iterdir()):
+            thumbnails.rmdir()  # this upload's own folder of thumbnails
+        return removed
+
+    @staticmethod
+    def _inside(root: Path, path: Path) -> Path:
+        if path.is_symlink():  # NocoDB writes plain files; a link could name another upload's file
+            raise PurgeRefused("The attachment's file is a symbolic link.")
+        resolved = path.resolve()
+        if not resolved.is_relative_to(root):
+            raise PurgeRefused("The attachment resolves outside NocoDB's upload folder.")
+        return resolved
