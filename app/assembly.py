@@ -27,6 +27,9 @@ from app.carousel.service import Carousel
 from app.carousel.store import ApprovalStore
 from app.config import Settings
 from app.db import Database
+from app.erasure.local import LocalUploads
+from app.erasure.service import Eraser
+from app.erasure.store import PurgeLog
 from app.errors import NotReady, ReferenceSetError, ServiceError
 from app.faces.engine import EngineConfig
 from app.faces.intake import Limits
@@ -120,7 +123,7 @@ async def assemble(
         nocodb = _nocodb_client(settings, nocodb_transport)
         if nocodb is not None:
             stack.push_async_callback(nocodb.aclose)
-        decisions, approvals = DecisionLog(db), ApprovalStore(db)
+        decisions, approvals, purges = DecisionLog(db), ApprovalStore(db), PurgeLog(db)
         carousel = Carousel(
             store=approvals,
             nocodb=nocodb,
@@ -136,6 +139,7 @@ async def assemble(
                 settings,
                 nocodb,
                 decisions=decisions,
+                purges=purges,
                 faces=faces,
                 carousel=carousel,
                 queue=queue,
@@ -188,6 +192,7 @@ def _queue_runner(
     nocodb: NocoDBClient,
     *,
     decisions: DecisionLog,
+    purges: PurgeLog,
     faces: FaceService,
     carousel: Carousel,
     queue: JobQueue,
@@ -200,6 +205,12 @@ def _queue_runner(
         downloader=Downloader(nocodb=nocodb, fields=fields, max_bytes=settings.max_upload_bytes),
         writer=NocoDBWriter(nocodb=nocodb, fields=fields, on_reject=settings.action),
         carousel=carousel,
+        eraser=Eraser(
+            log=purges,
+            uploads=LocalUploads(settings.nocodb_uploads_dir) if settings.nocodb_uploads_dir else None,
+            nocodb=nocodb,
+            fields=fields,
+        ),
     )
     return QueueRunner(queue=queue, moderation=moderation, concurrency=settings.concurrency, wake=wake)
 

@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     # Absolute attachment URLs are fetched only from NocoDB's own origin or these (S3 buckets).
     attachment_allowed_origins: Annotated[list[str], NoDecode] = []
     action: RejectAction = RejectAction.DELETE
+    # NocoDB's local upload folder (``<NC_TOOL_DIR>/nc/uploads``; its ``thumbnails`` sibling too): the
+    # files of deleted uploads are erased there. Unset: they stay, and each purge waits as pending.
+    nocodb_uploads_dir: Path | None = None
     sweep_interval_seconds: float = Field(300, ge=0)  # 0 disables the periodic sweep
     form_url: str | None = None
 

@@ -30,6 +30,18 @@ NOCODB_ERRORS = Counter(
     ["kind"],
     registry=REGISTRY,
 )
+PURGES = Counter(
+    "facegate_purges_total",
+    "Erasures of a gone row's files from NocoDB's storage: done, pending (retried by `facegate purge`)"
+    " or refused.",
+    ["state"],
+    registry=REGISTRY,
+)
+PURGED_BYTES = Counter(
+    "facegate_purged_bytes_total",
+    "Bytes of uploads and thumbnails erased from NocoDB's storage.",
+    registry=REGISTRY,
+)
 ANALYSIS_SECONDS = Histogram(
     "facegate_image_analysis_seconds",
     "Decoding and face analysis of one image in a worker process.",

@@ -203,6 +203,7 @@ def running_loop(
         "FACEGATE_NOCODB_URL": facegate_nocodb_url or nocodb.url,
         "FACEGATE_NOCODB_API_TOKEN": setup.api_token,
         "FACEGATE_NOCODB_TABLE_ID": setup.table_id,
+        "FACEGATE_NOCODB_UPLOADS_DIR": str(nocodb.uploads_dir),
     }
     with running_facegate(workdir, env, port) as server:
         loop = Loop(nocodb=nocodb, setup=setup, facegate=server)

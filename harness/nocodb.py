@@ -314,6 +314,11 @@ class LocalNocoDB:
         return self._data_dir
 
     @property
+    def uploads_dir(self) -> Path:
+        """Where NocoDB keeps uploaded files (its thumbnails are in ``thumbnails`` beside it)."""
+        return self.data_dir / "nc" / "uploads"
+
+    @property
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
 

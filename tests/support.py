@@ -9,6 +9,7 @@ from pathlib import Path
 
 from app.carousel.store import ApprovalStore
 from app.db import Database
+from app.erasure.store import PurgeLog
 from app.moderation.decisions import DecisionLog
 from app.moderation.queue import JobQueue
 
@@ -35,12 +36,13 @@ class Stores:
     queue: JobQueue
     decisions: DecisionLog
     approvals: ApprovalStore
+    purges: PurgeLog
 
 
 @contextmanager
 def fresh_stores(path: Path) -> Iterator[Stores]:
     db = Database(path)
     try:
-        yield Stores(db, JobQueue(db), DecisionLog(db), ApprovalStore(db))
+        yield Stores(db, JobQueue(db), DecisionLog(db), ApprovalStore(db), PurgeLog(db))
     finally:
         db.close()

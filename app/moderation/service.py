@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from app.carousel.service import Carousel
 from app.carousel.store import NewApproval
+from app.config import RejectAction
+from app.erasure.service import Eraser
 from app.errors import NotReady
 from app.faces.service import FaceService
 from app.integrations.nocodb.errors import AttachmentRefused
@@ -48,7 +50,9 @@ class ModerationService:
         downloader: Downloader,
         writer: NocoDBWriter,
         carousel: Carousel,
+        eraser: Eraser,
     ) -> None:
+        self.eraser = eraser
         self.decisions = decisions
         self.faces = faces
         self.downloader = downloader
@@ -90,6 +94,15 @@ class ModerationService:
         await asyncio.to_thread(self.decisions.record_action, job.row_key, action)
         ACTIONS.labels(action=action).inc()
         log.info("job %d: row %d %s (%s), %s", job.id, job.row_id, record.decision, record.reason, action)
+        if action in {Action.DELETED, Action.ALREADY_GONE} and self.writer.on_reject is RejectAction.DELETE:
+            # The row is gone: its files must go too (NocoDB keeps and serves them otherwise).
+            await self.eraser.purge(
+                row_key=job.row_key,
+                table_id=job.table_id,
+                row_id=job.row_id,
+                attachments=row.attachments,
+                trigger=action.value,
+            )
         return action
 
     async def decide(self, row: UploadRow, table_id: str) -> RowVerdict:

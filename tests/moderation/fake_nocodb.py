@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +48,11 @@ class FakeNocoDB:
             return httpx.Response(self.fail_with, json={"msg": "failing on purpose"})
         assert request.headers.get("xc-token") == "token"
         records = f"/api/v2/tables/{TABLE}/records"
+        if request.method == "GET" and path == records:
+            # Only the keyset paging facegate uses: ``...~and(Id,gt,N)``, one page holding the rest.
+            after = int(re.findall(r"\(Id,gt,(\d+)\)", request.url.params.get("where", ""))[-1])
+            listed = [row for row_id, row in sorted(self.rows.items()) if row_id > after]
+            return httpx.Response(200, json={"list": listed, "pageInfo": {"isLastPage": True}})
         if request.method == "GET" and path.startswith(records + "/"):
             row = self.rows.get(int(path.rsplit("/", 1)[1]))
             return httpx.Response(200, json=row) if row else _not_found()

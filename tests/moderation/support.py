@@ -12,6 +12,8 @@ from app.carousel.renditions import Renditions
 from app.carousel.service import Carousel
 from app.carousel.store import NewApproval
 from app.config import RejectAction
+from app.erasure.local import LocalUploads
+from app.erasure.service import Eraser
 from app.faces.intake import Limits
 from app.faces.service import FaceService
 from app.integrations.nocodb.client import NocoDBClient
@@ -49,6 +51,7 @@ def moderation_service(
     on_reject: RejectAction = RejectAction.DELETE,
     allowed_origins: tuple[str, ...] = (),
     max_download_bytes: int = MAX_DOWNLOAD_BYTES,
+    uploads_dir: Path | None = None,
 ) -> ModerationService:
     """The moderation service as ``app.assembly`` builds it, over a fake NocoDB."""
     nocodb = nocodb_client(transport, allowed_origins=allowed_origins)
@@ -58,6 +61,12 @@ def moderation_service(
         downloader=Downloader(nocodb=nocodb, fields=FIELDS, max_bytes=max_download_bytes),
         writer=NocoDBWriter(nocodb=nocodb, fields=FIELDS, on_reject=on_reject),
         carousel=carousel(stores, nocodb, stores.db.path.parent / "renditions"),
+        eraser=Eraser(
+            log=stores.purges,
+            uploads=LocalUploads(uploads_dir) if uploads_dir else None,
+            nocodb=nocodb,
+            fields=FIELDS,
+        ),
     )
 
 

@@ -1,0 +1,117 @@
+"""Erasing a rejected or deleted upload's files from NocoDB's storage, once its row is gone.
+
+NocoDB never removes attachment files when a row is deleted, and serves them to anyone who has the
+link. facegate removes them itself: the original and its thumbnails, in NocoDB's local storage
+(``FACEGATE_NOCODB_UPLOADS_DIR``). A file that a live row of the table still references (the same
+upload attached twice, or a forged attachment pointing at another row's file) is kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from app.config import FieldNames
+from app.erasure.local import LocalUploads, PurgeRefused, Removed, stored_location
+from app.erasure.store import PurgeLog, PurgeRecord, PurgeState
+from app.integrations.nocodb.client import NocoDBClient
+from app.integrations.nocodb.errors import NocoDBError
+from app.metrics import PURGED_BYTES, PURGES
+
+__all__ = ["Eraser"]
+
+log = logging.getLogger(__name__)
+
+UNCONFIGURED = "FACEGATE_NOCODB_UPLOADS_DIR is not set: the files stay in NocoDB's storage."
+
+
+class Eraser:
+    def __init__(
+        self, *, log: PurgeLog, uploads: LocalUploads | None, nocodb: NocoDBClient, fields: FieldNames
+    ) -> None:
+        self.log = log
+        self.uploads = uploads
+        self.nocodb = nocodb
+        self.fields = fields
+
+    async def purge(
+        self,
+        *,
+        row_key: str,
+        table_id: str,
+        row_id: int,
+        attachments: Sequence[Mapping[str, Any]],
+        trigger: str,
+    ) -> PurgeRecord:
+        """Remove the files of a row that is gone from NocoDB; the outcome is logged, never raised."""
+        locations: list[str] = []
+        refused: list[str] = []
+        for attachment in attachments:
+            try:
+                location = stored_location(attachment)
+            except PurgeRefused as exc:
+                refused.append(str(exc))
+                continue
+            if location is not None:
+                locations.append(location)
+        state, removed, detail = await self._remove(table_id, locations)
+        if refused and state is PurgeState.DONE:
+            state, detail = PurgeState.REFUSED, "; ".join(refused)
+        record = await asyncio.to_thread(
+            self.log.record,
+            row_key=row_key,
+            table_id=table_id,
+            row_id=row_id,
+            trigger=trigger,
+            state=state,
+            locations=locations,
+            files=removed.files,
+            bytes_removed=removed.bytes,
+            detail=detail,
+        )
+        PURGES.labels(state=state).inc()
+        PURGED_BYTES.inc(removed.bytes)
+        log.info("row %d: purge %s, %d files, %d bytes", row_id, state, removed.files, removed.bytes)
+        return record
+
+    async def _remove(self, table_id: str, locations: list[str]) -> tuple[PurgeState, Removed, str | None]:
+        if not locations:
+            return PurgeState.DONE, Removed(), None
+        if self.uploads is None:
+            return PurgeState.PENDING, Removed(), UNCONFIGURED
+        try:
+            referenced = await self._still_referenced(table_id, set(locations))
+        except NocoDBError as exc:
+            return PurgeState.PENDING, Removed(), f"NocoDB could not be asked who uses the files: {exc}"
+        removed, kept = Removed(), 0
+        uploads = self.uploads
+        for location in locations:
+            if location in referenced:
+                kept += 1
+                continue
+            try:
+                removed += await asyncio.to_thread(uploads.remove, location)
+            except PurgeRefused as exc:
+                return PurgeState.REFUSED, removed, str(exc)
+            except OSError as exc:
+                return PurgeState.PENDING, removed, f"The storage could not be changed: {exc.strerror}"
+        detail = f"{kept} files kept: a live row still uses them." if kept else None
+        return PurgeState.DONE, removed, detail
+
+    async def _still_referenced(self, table_id: str, locations: set[str]) -> set[str]:
+        """The locations among ``locations`` that a row of the table still has in its attachments."""
+        used: set[str] = set()
+        async for row in self.nocodb.iter_rows(table_id, where="(Id,gt,0)", fields=["Id", self.fields.image]):
+            cell = row.get(self.fields.image)
+            for attachment in cell if isinstance(cell, list) else []:
+                if not isinstance(attachment, Mapping):
+                    continue
+                try:
+                    location = stored_location(attachment)
+                except PurgeRefused:
+                    continue
+                if location in locations:
+                    used.add(location)
+        return used

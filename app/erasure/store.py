@@ -1,0 +1,130 @@
+"""The purge log (table ``purges``): one entry per upload whose files facegate erased, or could not.
+
+Where the files were (``locations``) is kept only while a purge is still ``pending`` (storage not
+configured or unreachable), so that ``facegate purge`` can finish it; once done or refused, only the
+counts and the reason stay.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from app.db import Database
+
+__all__ = ["PurgeLog", "PurgeRecord", "PurgeState"]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS purges (
+    id INTEGER PRIMARY KEY,
+    row_key TEXT NOT NULL UNIQUE,
+    table_id TEXT NOT NULL,
+    row_id INTEGER NOT NULL,
+    trigger TEXT NOT NULL,
+    state TEXT NOT NULL,
+    locations_json TEXT NOT NULL,
+    files INTEGER NOT NULL DEFAULT 0,
+    bytes INTEGER NOT NULL DEFAULT 0,
+    detail TEXT,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS purges_state ON purges (state, id);
+"""
+
+
+class PurgeState(StrEnum):
+    DONE = "done"
+    # Not done yet: the storage is not configured or could not be reached; ``facegate purge`` retries.
+    PENDING = "pending"
+    # Nothing facegate may delete: a location outside NocoDB's storage.
+    REFUSED = "refused"
+
+
+@dataclass(frozen=True)
+class PurgeRecord:
+    id: int
+    row_key: str
+    table_id: str
+    row_id: int
+    trigger: str
+    state: PurgeState
+    locations: list[str]
+    files: int
+    bytes: int
+    detail: str | None
+    updated_at: float
+
+
+class PurgeLog:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        db.create(SCHEMA)
+
+    def record(
+        self,
+        *,
+        row_key: str,
+        table_id: str,
+        row_id: int,
+        trigger: str,
+        state: PurgeState,
+        locations: Sequence[str],
+        files: int,
+        bytes_removed: int,
+        detail: str | None,
+    ) -> PurgeRecord:
+        """Write the outcome of a purge (a retry adds its counts to the first attempt's)."""
+        now = time.time()
+        kept = list(locations) if state is PurgeState.PENDING else []
+        with self.db.tx() as db:
+            db.execute(
+                "INSERT INTO purges (row_key, table_id, row_id, trigger, state, locations_json, files,"
+                " bytes, detail, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (row_key) DO UPDATE SET state = excluded.state,"
+                " locations_json = excluded.locations_json, files = files + excluded.files,"
+                " bytes = bytes + excluded.bytes, detail = excluded.detail, updated_at = excluded.updated_at",
+                (
+                    row_key,
+                    table_id,
+                    row_id,
+                    trigger,
+                    state.value,
+                    json.dumps(kept),
+                    files,
+                    bytes_removed,
+                    detail,
+                    now,
+                    now,
+                ),
+            )
+            row = db.execute("SELECT * FROM purges WHERE row_key = ?", (row_key,)).fetchone()
+        return _record(row)
+
+    def pending(self, limit: int = 500) -> list[PurgeRecord]:
+        rows = self.db.rows("SELECT * FROM purges WHERE state = 'pending' ORDER BY id LIMIT ?", (limit,))
+        return [_record(r) for r in rows]
+
+    def for_row(self, row_key: str) -> PurgeRecord | None:
+        row = self.db.row("SELECT * FROM purges WHERE row_key = ?", (row_key,))
+        return None if row is None else _record(row)
+
+
+def _record(row: sqlite3.Row) -> PurgeRecord:
+    return PurgeRecord(
+        id=row["id"],
+        row_key=row["row_key"],
+        table_id=row["table_id"],
+        row_id=row["row_id"],
+        trigger=row["trigger"],
+        state=PurgeState(row["state"]),
+        locations=json.loads(row["locations_json"]),
+        files=row["files"],
+        bytes=row["bytes"],
+        detail=row["detail"],
+        updated_at=row["updated_at"],
+    )

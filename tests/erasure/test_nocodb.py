@@ -1,0 +1,60 @@
+"""Erasure on the real NocoDB: a rejected upload's files leave NocoDB's disk and its links die."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from app.erasure.local import stored_location
+from harness.images import sample
+from harness.loop import Loop, running_loop
+from harness.nocodb import LocalNocoDB
+
+GONE_TIMEOUT_SECONDS = 30.0
+
+
+@pytest.fixture(scope="module")
+def loop(nocodb: LocalNocoDB, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
+    with running_loop(nocodb, tmp_path_factory.mktemp("facegate"), base_title="erasure") as running:
+        yield running
+
+
+def _stored(loop: Loop, row: dict[str, Any]) -> tuple[str, Path, Path]:
+    """The upload's ``path``, its file on NocoDB's disk and the folder of its thumbnails."""
+    (attachment,) = row["Image"]
+    location = stored_location(attachment)
+    assert location is not None
+    uploads = loop.nocodb.uploads_dir
+    return attachment["path"], uploads / location, uploads.parent / "thumbnails" / location
+
+
+def test_a_rejected_upload_leaves_nocodbs_disk_and_its_link_dies(loop: Loop) -> None:
+    started = time.monotonic()
+    row = loop.submit("obama", sample("cat.png"), "my-cat.png")
+    path, original, thumbnails = _stored(loop, row)
+    assert original.exists()
+    assert httpx.get(f"{loop.nocodb.url}/{path}", timeout=10).status_code == 200
+    loop.wait_final(row, "deleted", started)
+    deadline = time.monotonic() + GONE_TIMEOUT_SECONDS
+    while (original.exists() or thumbnails.exists()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    gone_after = time.monotonic() - started
+    assert not original.exists() and not thumbnails.exists()
+    assert httpx.get(f"{loop.nocodb.url}/{path}", timeout=10).status_code == 404
+    assert not any(p.name.startswith("my-cat") for p in original.parent.iterdir())
+    (decision,) = loop.decisions(row["Id"])
+    assert decision["action"] == "deleted"
+    print(f"\n[erasure] submission to file gone: {gone_after:.2f}s")
+
+
+def test_an_approved_upload_keeps_its_file(loop: Loop) -> None:
+    row = loop.submit("obama", sample("obama2.jpg"))
+    loop.wait_final(row, "approved")
+    path, original, _ = _stored(loop, row)
+    assert original.exists()
+    assert httpx.get(f"{loop.nocodb.url}/{path}", timeout=10).status_code == 200

@@ -1,0 +1,103 @@
+"""Erasing a deleted upload's files, through moderation, with a fake NocoDB and a real folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.config import RejectAction
+from app.erasure.store import PurgeState
+from app.faces.service import FaceService
+from harness.images import sample
+from tests.moderation.fake_nocodb import FakeNocoDB
+from tests.moderation.support import process_row
+from tests.support import Stores
+
+
+def _on_disk(fake: FakeNocoDB, nc: Path) -> None:
+    """Write the fake's files where NocoDB would keep them, with thumbnails."""
+    for path, data in fake.files.items():
+        rel = path.removeprefix("download/")
+        (nc / "uploads" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (nc / "uploads" / rel).write_bytes(data)
+        (nc / "thumbnails" / rel).mkdir(parents=True, exist_ok=True)
+        (nc / "thumbnails" / rel / "tiny.jpg").write_bytes(b"thumb")
+
+
+def _files(nc: Path) -> set[str]:
+    return {str(p.relative_to(nc)) for p in nc.rglob("*") if p.is_file()}
+
+
+def test_a_deleted_rejection_leaves_no_file(faces: FaceService, stores: Stores, tmp_path: Path) -> None:
+    fake = FakeNocoDB()
+    row = fake.add(1, "obama", ("cat.png", sample("cat.png")))
+    _on_disk(fake, tmp_path / "nc")
+    transport = httpx.MockTransport(fake.handler)
+    assert process_row(transport, stores, faces, row, uploads_dir=tmp_path / "nc" / "uploads") == "deleted"
+    assert _files(tmp_path / "nc") == set()
+    record = stores.purges.for_row(stores.decisions.decisions()[0].row_key)
+    assert record is not None and record.state is PurgeState.DONE
+    assert (record.files, record.bytes) == (2, len(sample("cat.png")) + len(b"thumb"))
+    assert record.locations == []  # where it was is not kept once it is gone
+
+
+def test_an_approved_upload_keeps_its_files(faces: FaceService, stores: Stores, tmp_path: Path) -> None:
+    fake = FakeNocoDB()
+    row = fake.add(1, "obama", ("a.jpg", sample("obama2.jpg")))
+    _on_disk(fake, tmp_path / "nc")
+    before = _files(tmp_path / "nc")
+    transport = httpx.MockTransport(fake.handler)
+    assert process_row(transport, stores, faces, row, uploads_dir=tmp_path / "nc" / "uploads") == "approved"
+    assert _files(tmp_path / "nc") == before and stores.purges.pending() == []
+
+
+@pytest.mark.parametrize("policy", [RejectAction.FLAG, RejectAction.DRY_RUN])
+def test_flag_and_dry_run_purge_nothing(
+    faces: FaceService, stores: Stores, tmp_path: Path, policy: RejectAction
+) -> None:
+    fake = FakeNocoDB()
+    row = fake.add(1, "obama", ("cat.png", sample("cat.png")))
+    _on_disk(fake, tmp_path / "nc")
+    before = _files(tmp_path / "nc")
+    uploads = tmp_path / "nc" / "uploads"
+    process_row(httpx.MockTransport(fake.handler), stores, faces, row, on_reject=policy, uploads_dir=uploads)
+    assert _files(tmp_path / "nc") == before
+    assert stores.purges.for_row(stores.decisions.decisions()[0].row_key) is None
+
+
+def test_a_file_another_live_row_uses_is_kept(faces: FaceService, stores: Stores, tmp_path: Path) -> None:
+    # A forged row pointing at an approved row's file: deleting the forgery must not erase the original.
+    fake = FakeNocoDB()
+    approved = fake.add(1, "obama", ("a.jpg", sample("obama2.jpg")))
+    _on_disk(fake, tmp_path / "nc")
+    forged = fake.add(2, "biden", ("b.jpg", b""))
+    forged["Image"] = approved["Image"]
+    transport = httpx.MockTransport(fake.handler)
+    assert process_row(transport, stores, faces, forged, uploads_dir=tmp_path / "nc" / "uploads") == "deleted"
+    assert (tmp_path / "nc" / "uploads" / "2026/01/01/1/a.jpg").exists()
+    record = stores.purges.for_row(stores.decisions.decisions()[0].row_key)
+    assert record is not None and record.files == 0 and "live row" in (record.detail or "")
+
+
+def test_without_the_upload_folder_the_purge_waits(faces: FaceService, stores: Stores) -> None:
+    fake = FakeNocoDB()
+    row = fake.add(1, "obama", ("cat.png", sample("cat.png")))
+    assert process_row(httpx.MockTransport(fake.handler), stores, faces, row) == "deleted"
+    (pending,) = stores.purges.pending()
+    assert pending.locations == ["2026/01/01/1/cat.png"] and "UPLOADS_DIR" in (pending.detail or "")
+
+
+def test_an_attachment_outside_the_storage_is_refused(
+    faces: FaceService, stores: Stores, tmp_path: Path
+) -> None:
+    fake = FakeNocoDB()
+    row = fake.add(1, "obama")
+    row["Image"] = [{"id": "x", "path": "download/../../noco.db"}]
+    (tmp_path / "noco.db").write_text("NocoDB's own database")
+    transport = httpx.MockTransport(fake.handler)
+    process_row(transport, stores, faces, row, uploads_dir=tmp_path / "nc" / "uploads")
+    assert (tmp_path / "noco.db").exists()
+    record = stores.purges.for_row(stores.decisions.decisions()[0].row_key)
+    assert record is not None and record.state is PurgeState.REFUSED
