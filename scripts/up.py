@@ -75,7 +75,11 @@ def main() -> int:
             " FACEGATE_OPERATOR_API_KEY in .env\n",
             flush=True,
         )
-        env = os.environ | {"FACEGATE_DATA_DIR": str(data_dir / "facegate")}
+        env = os.environ | {
+            "FACEGATE_DATA_DIR": str(data_dir / "facegate"),
+            # facegate erases the files of deleted uploads from NocoDB's own disk.
+            "FACEGATE_NOCODB_UPLOADS_DIR": str(nocodb.uploads_dir),
+        }
         host = ["--host", "127.0.0.1", "--port", str(args.port), "--no-access-log"]
         command = [sys.executable, "-m", "uvicorn", "app.main:app", *host]
         server = subprocess.Popen(command, cwd=ROOT, env=env)
