@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -24,6 +25,7 @@ __all__ = ["Eraser"]
 
 log = logging.getLogger(__name__)
 
+_FILTERABLE = re.compile(r"^[\w.-]+$")
 UNCONFIGURED = "FACEGATE_NOCODB_UPLOADS_DIR is not set: the files stay in NocoDB's storage."
 
 
@@ -101,17 +103,27 @@ class Eraser:
         return PurgeState.DONE, removed, detail
 
     async def _still_referenced(self, table_id: str, locations: set[str]) -> set[str]:
-        """The locations among ``locations`` that a row of the table still has in its attachments."""
+        """The locations among ``locations`` that a row of the table still has in its attachments.
+
+        NocoDB's ``like`` on an attachment column matches the cell's JSON text (ignoring case, ``_``
+        a wildcard), so it only narrows the rows down; the exact check is on each parsed attachment.
+        """
         used: set[str] = set()
-        async for row in self.nocodb.iter_rows(table_id, where="(Id,gt,0)", fields=["Id", self.fields.image]):
-            cell = row.get(self.fields.image)
-            for attachment in cell if isinstance(cell, list) else []:
-                if not isinstance(attachment, Mapping):
-                    continue
-                try:
-                    location = stored_location(attachment)
-                except PurgeRefused:
-                    continue
-                if location in locations:
-                    used.add(location)
+        for location in sorted(locations):
+            name = location.rsplit("/", 1)[-1]
+            # A name NocoDB's filter syntax cannot carry is looked for in every row.
+            where = f"({self.fields.image},like,%{name}%)" if _FILTERABLE.match(name) else "(Id,gt,0)"
+            async for row in self.nocodb.iter_rows(table_id, where=where, fields=["Id", self.fields.image]):
+                cell = row.get(self.fields.image)
+                for attachment in cell if isinstance(cell, list) else []:
+                    found = _location_or_none(attachment) if isinstance(attachment, Mapping) else None
+                    if found is not None and found in locations:
+                        used.add(found)
         return used
+
+
+def _location_or_none(attachment: Mapping[str, Any]) -> str | None:
+    try:
+        return stored_location(attachment)
+    except PurgeRefused:
+        return None

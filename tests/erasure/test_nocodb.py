@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +14,7 @@ import pytest
 
 from app.erasure.local import stored_location
 from harness.images import sample
-from harness.loop import Loop, running_loop
+from harness.loop import FIELDS, OPERATOR_KEY, Loop, running_loop
 from harness.nocodb import LocalNocoDB
 
 GONE_TIMEOUT_SECONDS = 30.0
@@ -31,6 +33,14 @@ def _stored(loop: Loop, row: dict[str, Any]) -> tuple[str, Path, Path]:
     assert location is not None
     uploads = loop.nocodb.uploads_dir
     return attachment["path"], uploads / location, uploads.parent / "thumbnails" / location
+
+
+def _purges(loop: Loop) -> float:
+    """Purges facegate has logged as done, from its metrics."""
+    metrics = httpx.get(f"{loop.facegate.url}/metrics", headers={"X-API-Key": OPERATOR_KEY}, timeout=10)
+    metrics.raise_for_status()
+    found = re.search(r'^facegate_purges_total\{state="done"\} (\S+)$', metrics.text, re.MULTILINE)
+    return float(found[1]) if found else 0.0
 
 
 def test_a_rejected_upload_leaves_nocodbs_disk_and_its_link_dies(loop: Loop) -> None:
@@ -57,4 +67,27 @@ def test_an_approved_upload_keeps_its_file(loop: Loop) -> None:
     loop.wait_final(row, "approved")
     path, original, _ = _stored(loop, row)
     assert original.exists()
+    assert httpx.get(f"{loop.nocodb.url}/{path}", timeout=10).status_code == 200
+
+
+def test_a_forged_row_pointing_at_an_approved_file_does_not_erase_it(loop: Loop) -> None:
+    # The public form accepts attachment JSON with any path: a row naming another row's file.
+    approved = loop.submit("obama", sample("obama3.jpg"))
+    loop.wait_final(approved, "approved")
+    path, original, thumbnails = _stored(loop, approved)
+    purged_before = _purges(loop)
+    forged_cell = [{"path": path, "title": "forged.jpg", "mimetype": "image/jpeg"}]
+    response = httpx.post(
+        f"{loop.nocodb.url}/api/v2/public/shared-view/{loop.setup.form_uuid}/rows",
+        data={"data": json.dumps({FIELDS.politician: "biden", FIELDS.image: forged_cell})},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    forged = response.json()
+    loop.wait_final(forged, "deleted")  # obama's face, but the row names biden
+    deadline = time.monotonic() + GONE_TIMEOUT_SECONDS
+    while _purges(loop) < purged_before + 1 and time.monotonic() < deadline:
+        time.sleep(0.1)  # the purge follows the deletion
+    assert _purges(loop) == purged_before + 1
+    assert original.exists() and thumbnails.exists()
     assert httpx.get(f"{loop.nocodb.url}/{path}", timeout=10).status_code == 200
