@@ -21,7 +21,7 @@ from app.faces.service import FaceService
 from app.integrations.nocodb.errors import AttachmentRefused
 from app.metrics import ACTIONS, VERDICTS
 from app.moderation.act import NocoDBWriter
-from app.moderation.decisions import DecisionLog
+from app.moderation.decisions import DecisionLog, DecisionRecord
 from app.moderation.download import Downloader, RowGone
 from app.moderation.queue import Job
 from app.moderation.rows import UploadRow
@@ -77,8 +77,29 @@ class ModerationService:
                 distances=verdict.distances,
             )
             VERDICTS.labels(source="moderation", decision=record.decision, reason=record.reason).inc()
-        if record.action is not None:
-            return record.action  # a replay after the action was recorded: nothing more to do
+        action = record.action or await self._act(job, row, record)
+        await self._purge_if_gone(job, row, action)
+        return action
+
+    async def _purge_if_gone(self, job: Job, row: UploadRow, action: Action) -> None:
+        """The row is gone: its files must go too (NocoDB keeps and serves them otherwise). Once per
+        upload: a replay after a crash between the action and the purge purges then."""
+        if (
+            action not in {Action.DELETED, Action.ALREADY_GONE}
+            or self.writer.on_reject is not RejectAction.DELETE
+        ):
+            return
+        if await asyncio.to_thread(self.eraser.log.for_row, job.row_key) is None:
+            await self.eraser.purge(
+                row_key=job.row_key,
+                table_id=job.table_id,
+                row_id=job.row_id,
+                attachments=row.attachments,
+                trigger=action.value,
+            )
+
+    async def _act(self, job: Job, row: UploadRow, record: DecisionRecord) -> Action:
+        """Apply the logged decision in NocoDB, publish an approval, and record what was done."""
         action = await self.writer.act(job, row, record)
         if action is Action.APPROVED:
             # Before the action is recorded: a crash in between publishes again, which changes nothing.
@@ -94,15 +115,6 @@ class ModerationService:
         await asyncio.to_thread(self.decisions.record_action, job.row_key, action)
         ACTIONS.labels(action=action).inc()
         log.info("job %d: row %d %s (%s), %s", job.id, job.row_id, record.decision, record.reason, action)
-        if action in {Action.DELETED, Action.ALREADY_GONE} and self.writer.on_reject is RejectAction.DELETE:
-            # The row is gone: its files must go too (NocoDB keeps and serves them otherwise).
-            await self.eraser.purge(
-                row_key=job.row_key,
-                table_id=job.table_id,
-                row_id=job.row_id,
-                attachments=row.attachments,
-                trigger=action.value,
-            )
         return action
 
     async def decide(self, row: UploadRow, table_id: str) -> RowVerdict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import httpx
@@ -12,7 +13,7 @@ from app.erasure.store import PurgeState
 from app.faces.service import FaceService
 from harness.images import sample
 from tests.moderation.fake_nocodb import FakeNocoDB
-from tests.moderation.support import process_row
+from tests.moderation.support import moderation_service, process_row, queued_job
 from tests.support import Stores
 
 
@@ -101,3 +102,29 @@ def test_an_attachment_outside_the_storage_is_refused(
     assert (tmp_path / "noco.db").exists()
     record = stores.purges.for_row(stores.decisions.decisions()[0].row_key)
     assert record is not None and record.state is PurgeState.REFUSED
+
+
+def test_a_crash_between_the_deletion_and_the_purge_is_purged_on_replay(
+    faces: FaceService, stores: Stores, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = FakeNocoDB()
+    row = fake.add(1, "obama", ("cat.png", sample("cat.png")))
+    _on_disk(fake, tmp_path / "nc")
+    service = moderation_service(
+        httpx.MockTransport(fake.handler), stores, faces, uploads_dir=tmp_path / "nc" / "uploads"
+    )
+    job = queued_job(stores.queue, row)
+
+    async def killed(**_: object) -> None:
+        raise RuntimeError("facegate killed here")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(service.eraser, "purge", killed)
+        with pytest.raises(RuntimeError):
+            asyncio.run(service.process(job))
+    assert 1 not in fake.rows and _files(tmp_path / "nc")  # deleted in NocoDB, files still there
+    assert asyncio.run(service.process(job)) == "deleted"
+    assert _files(tmp_path / "nc") == set()
+    calls = len(fake.calls)
+    assert asyncio.run(service.process(job)) == "deleted"  # purged once: nothing more
+    assert len(fake.calls) == calls
