@@ -117,10 +117,6 @@ class Settings(BaseSettings):
             status=self.nocodb_status_field,
         )
 
-    @property
-    def nocodb_configured(self) -> bool:
-        return bool(self.nocodb_url and self.nocodb_table_id)
-
 
 @lru_cache
 def get_settings() -> Settings:
