@@ -207,7 +207,7 @@ def _queue_runner(
         carousel=carousel,
         eraser=Eraser(
             log=purges,
-            uploads=LocalUploads(settings.nocodb_uploads_dir) if settings.nocodb_uploads_dir else None,
+            local=LocalUploads(settings.nocodb_uploads_dir) if settings.nocodb_uploads_dir else None,
             nocodb=nocodb,
             fields=fields,
         ),

@@ -12,31 +12,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import unquote
 
-__all__ = ["LocalUploads", "PurgeRefused", "Removed", "stored_location"]
+from app.erasure.storage import PurgeRefused, Removed
+
+__all__ = ["LocalUploads", "stored_location"]
 
 THUMBNAILS_DIR = "thumbnails"
 # download/<rel>, or dltemp/<token>/<expiry>/<rel>; <rel> is YYYY/MM/DD/<folder>/<file>.
 _PATH = re.compile(r"^download/(?P<rel>.+)$")
 _SIGNED_PATH = re.compile(r"^dltemp/[^/]+/\d+/(?P<rel>.+)$")
 _REL = re.compile(r"^\d{4}/\d{2}/\d{2}/[^/]+/[^/]+$")
-
-
-class PurgeRefused(Exception):
-    """The attachment names no file facegate may delete."""
-
-
-@dataclass(frozen=True)
-class Removed:
-    files: int = 0
-    bytes: int = 0
-
-    def __add__(self, other: Removed) -> Removed:
-        return Removed(self.files + other.files, self.bytes + other.bytes)
 
 
 def stored_location(attachment: Mapping[str, Any]) -> str | None:

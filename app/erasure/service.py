@@ -2,8 +2,9 @@
 
 NocoDB never removes attachment files when a row is deleted, and serves them to anyone who has the
 link. facegate removes them itself: the original and its thumbnails, in NocoDB's local storage
-(``FACEGATE_NOCODB_UPLOADS_DIR``). A file that a live row of the table still references (the same
-upload attached twice, or a forged attachment pointing at another row's file) is kept.
+(``FACEGATE_NOCODB_UPLOADS_DIR``) or its S3-compatible bucket (``FACEGATE_S3_*``). A file that a live
+row of the table still references (the same upload attached twice, or a forged attachment pointing
+at another row's file) is kept.
 """
 
 from __future__ import annotations
@@ -15,26 +16,47 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from app.config import FieldNames
-from app.erasure.local import LocalUploads, PurgeRefused, Removed, stored_location
+from app.erasure.local import stored_location
+from app.erasure.storage import PurgeRefused, Removed, Storage, StorageUnavailable, file_name, is_object_url
 from app.erasure.store import PurgeLog, PurgeRecord, PurgeState
 from app.integrations.nocodb.client import NocoDBClient
 from app.integrations.nocodb.errors import NocoDBError
 from app.metrics import PURGED_BYTES, PURGES
 
-__all__ = ["Eraser"]
+__all__ = ["Eraser", "locate"]
 
 log = logging.getLogger(__name__)
 
 _FILTERABLE = re.compile(r"^[\w.-]+$")
-UNCONFIGURED = "FACEGATE_NOCODB_UPLOADS_DIR is not set: the files stay in NocoDB's storage."
+UNCONFIGURED_LOCAL = "FACEGATE_NOCODB_UPLOADS_DIR is not set: the files stay in NocoDB's storage."
+UNCONFIGURED_S3 = "FACEGATE_S3_BUCKET is not set: the objects stay in NocoDB's bucket."
+
+
+def locate(attachment: Mapping[str, Any]) -> str | None:
+    """Where the attachment's file is stored: its local location, else its object URL (S3), else
+    None. Raises ``PurgeRefused`` for a local path that is not an upload location."""
+    local = stored_location(attachment)
+    if local is not None:
+        return local
+    url = attachment.get("url")
+    if isinstance(url, str) and url.lower().startswith(("https://", "http://")):
+        return url
+    return None
 
 
 class Eraser:
     def __init__(
-        self, *, log: PurgeLog, uploads: LocalUploads | None, nocodb: NocoDBClient, fields: FieldNames
+        self,
+        *,
+        log: PurgeLog,
+        local: Storage | None,
+        s3: Storage | None = None,
+        nocodb: NocoDBClient,
+        fields: FieldNames,
     ) -> None:
         self.log = log
-        self.uploads = uploads
+        self.local = local
+        self.s3 = s3
         self.nocodb = nocodb
         self.fields = fields
 
@@ -52,7 +74,7 @@ class Eraser:
         refused: list[str] = []
         for attachment in attachments:
             try:
-                location = stored_location(attachment)
+                location = locate(attachment)
             except PurgeRefused as exc:
                 refused.append(str(exc))
                 continue
@@ -81,26 +103,36 @@ class Eraser:
     async def _remove(self, table_id: str, locations: list[str]) -> tuple[PurgeState, Removed, str | None]:
         if not locations:
             return PurgeState.DONE, Removed(), None
-        if self.uploads is None:
-            return PurgeState.PENDING, Removed(), UNCONFIGURED
+        for location in locations:
+            if self._storage(location) is None:
+                return (
+                    PurgeState.PENDING,
+                    Removed(),
+                    UNCONFIGURED_S3 if is_object_url(location) else UNCONFIGURED_LOCAL,
+                )
         try:
             referenced = await self._still_referenced(table_id, set(locations))
         except NocoDBError as exc:
             return PurgeState.PENDING, Removed(), f"NocoDB could not be asked who uses the files: {exc}"
         removed, kept = Removed(), 0
-        uploads = self.uploads
         for location in locations:
-            if location in referenced:
+            storage = self._storage(location)
+            if location in referenced or storage is None:
                 kept += 1
                 continue
             try:
-                removed += await asyncio.to_thread(uploads.remove, location)
+                removed += await asyncio.to_thread(storage.remove, location)
             except PurgeRefused as exc:
                 return PurgeState.REFUSED, removed, str(exc)
+            except StorageUnavailable as exc:
+                return PurgeState.PENDING, removed, f"The storage could not be reached: {exc}"
             except OSError as exc:
                 return PurgeState.PENDING, removed, f"The storage could not be changed: {exc.strerror}"
         detail = f"{kept} files kept: a live row still uses them." if kept else None
         return PurgeState.DONE, removed, detail
+
+    def _storage(self, location: str) -> Storage | None:
+        return self.s3 if is_object_url(location) else self.local
 
     async def _still_referenced(self, table_id: str, locations: set[str]) -> set[str]:
         """The locations among ``locations`` that a row of the table still has in its attachments.
@@ -110,7 +142,7 @@ class Eraser:
         """
         used: set[str] = set()
         for location in sorted(locations):
-            name = location.rsplit("/", 1)[-1]
+            name = file_name(location)
             # A name NocoDB's filter syntax cannot carry is looked for in every row.
             where = f"({self.fields.image},like,%{name}%)" if _FILTERABLE.match(name) else "(Id,gt,0)"
             async for row in self.nocodb.iter_rows(table_id, where=where, fields=["Id", self.fields.image]):
@@ -124,6 +156,6 @@ class Eraser:
 
 def _location_or_none(attachment: Mapping[str, Any]) -> str | None:
     try:
-        return stored_location(attachment)
+        return locate(attachment)
     except PurgeRefused:
         return None

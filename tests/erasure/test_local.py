@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from app.erasure.local import LocalUploads, PurgeRefused, Removed, stored_location
+from app.erasure.local import LocalUploads, stored_location
+from app.erasure.storage import PurgeRefused, Removed
 
 REL = "2026/11/22/60e65c63f9091a580cbaec91b037645612f9eb7e/obama2_NYv8b.jpg"
 OTHER = "2026/11/22/60e65c63f9091a580cbaec91b037645612f9eb7e/cat_K4g9O.png"

@@ -63,7 +63,7 @@ def moderation_service(
         carousel=carousel(stores, nocodb, stores.db.path.parent / "renditions"),
         eraser=Eraser(
             log=stores.purges,
-            uploads=LocalUploads(uploads_dir) if uploads_dir else None,
+            local=LocalUploads(uploads_dir) if uploads_dir else None,
             nocodb=nocodb,
             fields=FIELDS,
         ),
