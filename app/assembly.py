@@ -205,14 +205,19 @@ def _queue_runner(
         downloader=Downloader(nocodb=nocodb, fields=fields, max_bytes=settings.max_upload_bytes),
         writer=NocoDBWriter(nocodb=nocodb, fields=fields, on_reject=settings.action),
         carousel=carousel,
-        eraser=Eraser(
-            log=purges,
-            local=LocalUploads(settings.nocodb_uploads_dir) if settings.nocodb_uploads_dir else None,
-            nocodb=nocodb,
-            fields=fields,
-        ),
+        eraser=build_eraser(settings, nocodb, purges),
     )
     return QueueRunner(queue=queue, moderation=moderation, concurrency=settings.concurrency, wake=wake)
+
+
+def build_eraser(settings: Settings, nocodb: NocoDBClient, purges: PurgeLog) -> Eraser:
+    """The eraser over the storages the settings name (the queue runner's, and ``facegate purge``'s)."""
+    return Eraser(
+        log=purges,
+        local=LocalUploads(settings.nocodb_uploads_dir) if settings.nocodb_uploads_dir else None,
+        nocodb=nocodb,
+        fields=settings.fields,
+    )
 
 
 async def _cancel(tasks: dict[str, asyncio.Task[None]]) -> None:
