@@ -105,13 +105,25 @@ class PurgeLog:
             row = db.execute("SELECT * FROM purges WHERE row_key = ?", (row_key,)).fetchone()
         return _record(row)
 
-    def pending(self, limit: int = 500) -> list[PurgeRecord]:
-        rows = self.db.rows("SELECT * FROM purges WHERE state = 'pending' ORDER BY id LIMIT ?", (limit,))
+    def pending(self, limit: int = 500, *, after_id: int = 0) -> list[PurgeRecord]:
+        """Pending purges, oldest first, keyset-paged by id (a retry that stays pending keeps its id)."""
+        rows = self.db.rows(
+            "SELECT * FROM purges WHERE state = 'pending' AND id > ? ORDER BY id LIMIT ?", (after_id, limit)
+        )
         return [_record(r) for r in rows]
 
     def for_row(self, row_key: str) -> PurgeRecord | None:
         row = self.db.row("SELECT * FROM purges WHERE row_key = ?", (row_key,))
         return None if row is None else _record(row)
+
+    def for_rows(self, row_keys: Sequence[str]) -> dict[str, PurgeRecord]:
+        """The purges of these uploads, by row key (uploads never purged are absent); one query."""
+        # The keys travel as one JSON array: no limit on SQL variables, and the lookup uses row_key's index.
+        rows = self.db.rows(
+            "SELECT * FROM purges WHERE row_key IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(row_keys)),),
+        )
+        return {r["row_key"]: _record(r) for r in rows}
 
 
 def _record(row: sqlite3.Row) -> PurgeRecord:
