@@ -337,6 +337,8 @@ class LocalNocoDB:
                 # Without it NocoDB refuses webhooks to 127.0.0.1 (a "private IP").
                 "NC_ALLOW_LOCAL_HOOKS": "true",
                 "NC_AUTH_JWT_SECRET": _jwt_secret(data_dir),
+                # Attachments only through signed links that expire, never the public download/ path.
+                "NC_SECURE_ATTACHMENTS": "true",
             }
         )
         env.update(self._extra_env)

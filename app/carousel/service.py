@@ -1,8 +1,8 @@
 """The carousel: approved uploads, published by moderation and withdrawn when they leave NocoDB.
 
-The browser never talks to NocoDB. facegate fetches an approved image from NocoDB once, keeps JPEG
-renditions of it (``app.carousel.renditions``), and serves those, so the carousel keeps working when
-NocoDB's signed links expire or NocoDB restarts.
+The browser never talks to NocoDB. facegate makes JPEG renditions (``app.carousel.renditions``) of
+an approved image from the bytes moderation verified, and serves those, so the carousel keeps
+working when NocoDB's signed links expire or NocoDB restarts.
 
 Moderation talks to the carousel through two calls: ``publish`` (a row was approved) and
 ``keep_only`` (these rows are still approved in NocoDB; withdraw the others).
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from app.carousel.renditions import Rendition, Renditions
 from app.carousel.store import Approval, ApprovalStore, ApprovalsVersion, NewApproval
-from app.errors import NotFound, UpstreamUnavailable
+from app.errors import NotFound, ServiceError, UpstreamUnavailable
 from app.integrations.nocodb.client import NocoDBClient
 from app.integrations.nocodb.errors import AttachmentRefused, NocoDBError
 
@@ -43,9 +43,21 @@ class Carousel:
 
     # What moderation tells the carousel.
 
-    async def publish(self, approval: NewApproval) -> None:
-        """Show an approved upload; publishing it again changes nothing."""
-        await asyncio.to_thread(self.store.add, approval)
+    async def publish(self, approval: NewApproval, original: bytes | None = None) -> None:
+        """Show an approved upload; publishing it again changes nothing.
+
+        ``original`` is the image moderation verified: the renditions are made from those bytes at
+        once, so the carousel never shows a file that was swapped in NocoDB after the decision, and
+        needs no link to NocoDB (signed links expire). Without it (a replay after a crash), they are
+        made from NocoDB's copy on first request.
+        """
+        approval_id = await asyncio.to_thread(self.store.add, approval)
+        if original is None:
+            return
+        try:
+            await asyncio.to_thread(self.renditions.render, approval_id, original)
+        except ServiceError as exc:
+            log.warning("approval %d: renditions left for the first request: %s", approval_id, exc.message)
 
     async def shows_any(self, table_id: str) -> bool:
         """Whether any upload of ``table_id`` is on the carousel (nothing to check in NocoDB if not)."""

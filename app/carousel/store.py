@@ -69,8 +69,8 @@ class ApprovalStore:
         self.db = db
         db.create(SCHEMA)
 
-    def add(self, approval: NewApproval) -> None:
-        """Idempotent: publishing the same upload again changes nothing."""
+    def add(self, approval: NewApproval) -> int:
+        """The approval's id; idempotent: publishing the same upload again changes nothing."""
         with self.db.tx() as db:
             db.execute(
                 "INSERT OR IGNORE INTO approvals (row_key, table_id, row_id, politician,"
@@ -84,6 +84,8 @@ class ApprovalStore:
                     time.time(),
                 ),
             )
+            row = db.execute("SELECT id FROM approvals WHERE row_key = ?", (approval.row_key,)).fetchone()
+        return int(row[0])
 
     def approvals(
         self, *, politician: str | None = None, limit: int = 50, before_id: int | None = None

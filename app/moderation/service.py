@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from app.carousel.service import Carousel
 from app.carousel.store import NewApproval
@@ -39,6 +39,8 @@ class RowVerdict:
     politician: str | None
     detail: str | None
     distances: list[dict[str, float]]
+    # An approved row's first image, as verified: the carousel's renditions are made from it.
+    image: bytes | None = field(default=None, repr=False)
 
 
 class ModerationService:
@@ -63,6 +65,7 @@ class ModerationService:
         """Decide and act on one row; returns the action taken. NocoDB errors propagate to the queue."""
         row = UploadRow.from_json(job.row)
         record = await asyncio.to_thread(self.decisions.decision_for, job.row_key)
+        image = None
         if record is None:
             verdict = await self.decide(row, job.table_id)
             record = await asyncio.to_thread(
@@ -77,7 +80,8 @@ class ModerationService:
                 distances=verdict.distances,
             )
             VERDICTS.labels(source="moderation", decision=record.decision, reason=record.reason).inc()
-        action = record.action or await self._act(job, row, record)
+            image = verdict.image
+        action = record.action or await self._act(job, row, record, image)
         await self._purge_if_gone(job, row, action)
         return action
 
@@ -98,7 +102,7 @@ class ModerationService:
                 trigger=action.value,
             )
 
-    async def _act(self, job: Job, row: UploadRow, record: DecisionRecord) -> Action:
+    async def _act(self, job: Job, row: UploadRow, record: DecisionRecord, image: bytes | None) -> Action:
         """Apply the logged decision in NocoDB, publish an approval, and record what was done."""
         action = await self.writer.act(job, row, record)
         if action is Action.APPROVED:
@@ -110,7 +114,8 @@ class ModerationService:
                     row_id=job.row_id,
                     politician=record.politician or "",
                     attachments=row.attachments,
-                )
+                ),
+                image,
             )
         await asyncio.to_thread(self.decisions.record_action, job.row_key, action)
         ACTIONS.labels(action=action).inc()
@@ -129,6 +134,7 @@ class ModerationService:
             return RowVerdict(Decision.REJECTED, Reason.NO_IMAGE, claimed, None, [])
         distances: list[dict[str, float]] = []
         identified: set[str | None] = set()
+        first: bytes | None = None
         for attachment in row.attachments:
             try:
                 data = await self.downloader.fetch(table_id, row, attachment)
@@ -138,13 +144,14 @@ class ModerationService:
                 detail = "The row was deleted before it was decided."
                 return RowVerdict(Decision.REJECTED, Reason.ROW_GONE, claimed, detail, [])
             verdict, problem = await self.faces.verify_image(data, claimed)
-            del data  # the upload's bytes are not kept a moment longer than needed
             distances.extend(face.distances for face in verdict.faces)
             if verdict.decision is Decision.REJECTED:
+                # A rejected upload's bytes are not kept a moment longer than needed.
                 return RowVerdict(verdict.decision, verdict.reason, verdict.politician, problem, distances)
             identified.add(verdict.politician)
+            first = data if first is None else first
         if len(identified) != 1:
             # Without a claim, every image must show the same politician.
             detail = "The images show different politicians."
             return RowVerdict(Decision.REJECTED, Reason.NO_MATCH, claimed, detail, distances)
-        return RowVerdict(Decision.APPROVED, Reason.MATCH, identified.pop(), None, distances)
+        return RowVerdict(Decision.APPROVED, Reason.MATCH, identified.pop(), None, distances, first)

@@ -27,12 +27,21 @@ def loop(nocodb: LocalNocoDB, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 
 def _stored(loop: Loop, row: dict[str, Any]) -> tuple[str, Path, Path]:
-    """The upload's ``path``, its file on NocoDB's disk and the folder of its thumbnails."""
+    """The upload's signed link (NocoDB runs with secure attachments), its file on NocoDB's disk and
+    the folder of its thumbnails."""
     (attachment,) = row["Image"]
     location = stored_location(attachment)
     assert location is not None
     uploads = loop.nocodb.uploads_dir
-    return attachment["path"], uploads / location, uploads.parent / "thumbnails" / location
+    return attachment["signedPath"], uploads / location, uploads.parent / "thumbnails" / location
+
+
+def test_nocodb_serves_attachments_only_through_signed_links(loop: Loop) -> None:
+    row = loop.submit("obama", sample("cat.png"))
+    (attachment,) = row["Image"]
+    assert httpx.get(f"{loop.nocodb.url}/{attachment['path']}", timeout=10).status_code == 404
+    assert httpx.get(f"{loop.nocodb.url}/{attachment['signedPath']}", timeout=10).status_code == 200
+    loop.wait_final(row, "deleted")
 
 
 def _purges(loop: Loop) -> float:
@@ -57,7 +66,7 @@ def test_a_rejected_upload_leaves_nocodbs_disk_and_its_link_dies(loop: Loop) -> 
     assert not original.exists() and not thumbnails.exists()
     assert httpx.get(f"{loop.nocodb.url}/{path}", timeout=10).status_code == 404
     assert not any(p.name.startswith("my-cat") for p in original.parent.iterdir())
-    (decision,) = loop.decisions(row["Id"])
+    decision = loop.decisions(row["Id"])[0]  # newest first: NocoDB on SQLite reuses a deleted row's Id
     assert decision["action"] == "deleted"
     print(f"\n[erasure] submission to file gone: {gone_after:.2f}s")
 
@@ -76,7 +85,8 @@ def test_a_forged_row_pointing_at_an_approved_file_does_not_erase_it(loop: Loop)
     loop.wait_final(approved, "approved")
     path, original, thumbnails = _stored(loop, approved)
     purged_before = _purges(loop)
-    forged_cell = [{"path": path, "title": "forged.jpg", "mimetype": "image/jpeg"}]
+    (attachment,) = approved["Image"]
+    forged_cell = [{"path": attachment["path"], "title": "forged.jpg", "mimetype": "image/jpeg"}]
     response = httpx.post(
         f"{loop.nocodb.url}/api/v2/public/shared-view/{loop.setup.form_uuid}/rows",
         data={"data": json.dumps({FIELDS.politician: "biden", FIELDS.image: forged_cell})},

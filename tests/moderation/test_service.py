@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import io
 
 import httpx
 import pytest
+from PIL import Image
 
+from app.carousel.renditions import Rendition
 from app.config import RejectAction
 from app.faces.service import FaceService
 from app.integrations.nocodb.errors import NocoDBRequestError, NocoDBUnavailable
@@ -40,6 +43,21 @@ def test_matching_upload_is_approved(faces: FaceService, stores: Stores) -> None
     (decision,) = stores.decisions.decisions()
     assert (decision.decision, decision.reason, decision.action) == ("approved", "match", "approved")
     assert decision.distances[0]["obama"] < 0.6
+
+
+def test_the_carousel_shows_the_bytes_that_were_verified(faces: FaceService, stores: Stores) -> None:
+    fake = FakeNocoDB()
+    job = _job(stores, fake.add(1, "obama", ("a.jpg", sample("obama2.jpg"))))
+    service = _service(fake, stores, faces)
+    assert _run(service, job) == "approved"
+    # Swapped in NocoDB after the decision, or no longer reachable: the renditions are already made.
+    fake.files = {path: sample("cat.png") for path in fake.files}
+    (approval,) = stores.approvals.approvals()
+    thumbnail = asyncio.run(service.carousel.image(approval.id, Rendition.THUMBNAIL))
+    fake.files.clear()
+    assert asyncio.run(service.carousel.image(approval.id, Rendition.THUMBNAIL)) == thumbnail
+    with Image.open(io.BytesIO(thumbnail)) as shown, Image.open(io.BytesIO(sample("obama2.jpg"))) as verified:
+        assert shown.width / shown.height == pytest.approx(verified.width / verified.height, abs=0.01)
 
 
 @pytest.mark.parametrize(
