@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from app.erasure.store import PurgeRecord, PurgeState
 from app.faces.references import Politician, ReferenceSet
 from app.moderation.decisions import DecisionRecord
 from app.moderation.queue import Job, JobState
@@ -53,6 +54,28 @@ class Readiness(BaseModel):
     reference_photos: int
 
 
+class PurgeOut(BaseModel):
+    state: PurgeState = Field(description="done; pending (retried by `facegate purge`); refused.")
+    files: int = Field(description="Files erased so far: the uploads and their thumbnails.")
+    bytes: int
+    detail: str | None = Field(
+        description="Why not (yet): storage not configured, a refused location, files a live row still uses."
+    )
+    trigger: str = Field(description="The action that removed the row: deleted or already_gone.")
+    updated_at: datetime
+
+    @classmethod
+    def from_record(cls, record: PurgeRecord) -> PurgeOut:
+        return cls(
+            state=record.state,
+            files=record.files,
+            bytes=record.bytes,
+            detail=record.detail,
+            trigger=record.trigger,
+            updated_at=epoch_to_datetime(record.updated_at),
+        )
+
+
 class DecisionOut(BaseModel):
     id: int
     row_key: str = Field(description="One upload: NocoDB reuses row Ids, so the key adds time and files.")
@@ -70,9 +93,12 @@ class DecisionOut(BaseModel):
     )
     decided_at: datetime
     acted_at: datetime | None
+    purge: PurgeOut | None = Field(
+        description="The erasure of the upload's files from NocoDB's storage; null when none was due."
+    )
 
     @classmethod
-    def from_record(cls, record: DecisionRecord) -> DecisionOut:
+    def from_record(cls, record: DecisionRecord, purge: PurgeRecord | None) -> DecisionOut:
         return cls(
             id=record.id,
             row_key=record.row_key,
@@ -86,6 +112,7 @@ class DecisionOut(BaseModel):
             action=record.action,
             decided_at=epoch_to_datetime(record.decided_at),
             acted_at=epoch_to_datetime(record.acted_at) if record.acted_at is not None else None,
+            purge=PurgeOut.from_record(purge) if purge is not None else None,
         )
 
 
