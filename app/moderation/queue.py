@@ -107,7 +107,15 @@ class JobQueue:
             ).rowcount
 
     def finish(self, job_id: int) -> None:
-        self._set_state(job_id, JobState.DONE, None, time.time())
+        """Done: where the row's files were (links that name the uploader's file) is dropped with it;
+        the decision, the approval and the purge log keep what each still needs."""
+        now = time.time()
+        with self.db.tx() as db:
+            db.execute(
+                "UPDATE jobs SET state = 'done', last_error = NULL, next_attempt_at = ?, updated_at = ?,"
+                " row_json = json_remove(row_json, '$.attachments') WHERE id = ?",
+                (now, now, job_id),
+            )
 
     def retry_later(self, job_id: int, error: str, delay: float) -> None:
         self._set_state(job_id, JobState.QUEUED, error, time.time() + delay)

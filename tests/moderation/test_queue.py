@@ -137,3 +137,23 @@ def test_prune_forgets_only_finished_jobs(queue: JobQueue, clock: Clock) -> None
     assert queue.prune(T0 + 50) == 1
     assert {j.state for j in queue.jobs()} == {JobState.FAILED, JobState.RUNNING, JobState.QUEUED}
     assert running.id in {j.id for j in queue.jobs()}
+
+
+def test_a_finished_job_keeps_no_trace_of_the_uploaders_file(tmp_path: Path) -> None:
+    db = Database(tmp_path / "facegate.db")
+    queue = JobQueue(db)
+    name = "holiday-photo-of-jane-doe.jpg"
+    attachment = {
+        "path": f"download/2026/11/22/abc/{name}",
+        "signedPath": f"dltemp/t/1/2026/11/22/abc/{name}",
+    }
+    row = {"Id": 1, "politician": "obama", "attachments": [attachment]}
+    queue.enqueue([NewJob(row_key="t1:1:k", table_id="t1", row_id=1, row=row)], source="webhook")
+    (job,) = queue.claim(1)
+    queue.finish(job.id)
+    assert state(queue, job.id).row == {"Id": 1, "politician": "obama"}
+    db.checkpoint()  # what the retention task does after its deletions
+    db.close()
+    # Not just unlinked from the row: the bytes are gone from the database file and its log.
+    for file in tmp_path.iterdir():
+        assert name.encode() not in file.read_bytes(), file.name
