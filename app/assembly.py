@@ -28,6 +28,7 @@ from app.carousel.store import ApprovalStore
 from app.config import Settings
 from app.db import Database
 from app.erasure.local import LocalUploads
+from app.erasure.s3 import S3Uploads
 from app.erasure.service import Eraser
 from app.erasure.store import PurgeLog
 from app.errors import NotReady, ReferenceSetError, ServiceError
@@ -212,9 +213,20 @@ def _queue_runner(
 
 def build_eraser(settings: Settings, nocodb: NocoDBClient, purges: PurgeLog) -> Eraser:
     """The eraser over the storages the settings name (the queue runner's, and ``facegate purge``'s)."""
+    s3 = None
+    if settings.s3_bucket:
+        s3 = S3Uploads(
+            bucket=settings.s3_bucket,
+            endpoint_url=settings.s3_endpoint_url,
+            region=settings.s3_region,
+            access_key_id=settings.s3_access_key_id,
+            secret_access_key=settings.s3_secret_access_key,
+            force_path_style=settings.s3_force_path_style,
+        )
     return Eraser(
         log=purges,
         local=LocalUploads(settings.nocodb_uploads_dir) if settings.nocodb_uploads_dir else None,
+        s3=s3,
         nocodb=nocodb,
         fields=settings.fields,
     )

@@ -76,6 +76,15 @@ class Settings(BaseSettings):
     # NocoDB's local upload folder (``<NC_TOOL_DIR>/nc/uploads``; its ``thumbnails`` sibling too): the
     # files of deleted uploads are erased there. Unset: they stay, and each purge waits as pending.
     nocodb_uploads_dir: Path | None = None
+    # NocoDB's S3-compatible bucket (its NC_S3_* settings), where the objects of deleted uploads are
+    # erased. No bucket: they stay, and each purge waits as pending. No endpoint: AWS. No keys:
+    # boto3's own chain (environment, instance role).
+    s3_endpoint_url: str | None = None
+    s3_bucket: str | None = None
+    s3_region: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
+    s3_force_path_style: bool = False
     sweep_interval_seconds: float = Field(300, ge=0)  # 0 disables the periodic sweep
     form_url: str | None = None
 
