@@ -1,4 +1,5 @@
-"""``facegate`` command line: ``facegate bootstrap`` sets up a NocoDB for facegate."""
+"""``facegate`` command line: ``facegate bootstrap`` sets up a NocoDB for facegate; ``facegate purge``
+finishes the erasures that are still pending in facegate's purge log."""
 
 from __future__ import annotations
 
@@ -7,16 +8,29 @@ import asyncio
 import os
 import secrets
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
+from pydantic import ValidationError
+
+from app.assembly import STORE_FILE, build_eraser
 from app.config import FieldNames, Settings
+from app.db import Database
+from app.erasure.service import Eraser
+from app.erasure.store import PurgeLog, PurgeRecord, PurgeState
 from app.faces.references import read_politicians
 from app.integrations.nocodb.bootstrap import BootstrapError, BootstrapResult, bootstrap
+from app.integrations.nocodb.client import NocoDBClient
 
 PASSWORD_ENV = "NOCODB_ADMIN_PASSWORD"  # noqa: S105 - the name of a variable, not a secret
 # The app's own name for the token; NOCODB_API_TOKEN is accepted too, as NocoDB's docs call it.
 TOKEN_ENV = "FACEGATE_NOCODB_API_TOKEN"  # noqa: S105 - the name of a variable, not a secret
 TOKEN_ENV_ALIAS = "NOCODB_API_TOKEN"  # noqa: S105 - the name of a variable, not a secret
+# ``facegate purge`` exit codes.
+PURGE_ALL_DONE = 0
+PURGE_SOME_LEFT = 1  # still pending (or refused): see each line
+PURGE_MISCONFIGURED = 2
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -97,6 +111,77 @@ async def run_bootstrap(
     return result
 
 
+async def run_purge(
+    settings: Settings, *, dry_run: bool = False, nocodb_transport: httpx.AsyncBaseTransport | None = None
+) -> int:
+    """Retry every pending purge with the service's eraser, printing one line each and a summary; the
+    exit code. ``dry_run`` only lists them: no file, no NocoDB call, no change to the log.
+
+    It does not take the service's data-folder lock, so it runs beside a running facegate: SQLite's
+    WAL lets both write, and the service never retries a pending purge itself (it only purges an
+    upload the first time), so the two never work on the same record.
+    """
+    url, token, table_id = settings.nocodb_url, settings.nocodb_api_token, settings.nocodb_table_id
+    if not (url and token and table_id):
+        named = {"FACEGATE_NOCODB_URL": url, TOKEN_ENV: token, "FACEGATE_NOCODB_TABLE_ID": table_id}
+        print(f"facegate purge: {', '.join(k for k, v in named.items() if not v)} not set", file=sys.stderr)
+        return PURGE_MISCONFIGURED
+    db_file = settings.data_dir / STORE_FILE
+    if not db_file.is_file():  # never start an empty database: FACEGATE_DATA_DIR is not the service's
+        print(f"facegate purge: no facegate database at {db_file} (FACEGATE_DATA_DIR)", file=sys.stderr)
+        return PURGE_MISCONFIGURED
+    db = Database(db_file)
+    try:
+        purges = PurgeLog(db)
+        if dry_run:
+            return _list_pending(purges)
+        nocodb = NocoDBClient(
+            base_url=url,
+            api_token=token.get_secret_value(),
+            allowed_origins=settings.attachment_allowed_origins,
+            transport=nocodb_transport,
+        )
+        try:
+            return await _retry_pending(build_eraser(settings, nocodb, purges))
+        finally:
+            await nocodb.aclose()
+    finally:
+        db.close()
+
+
+def _pending(purges: PurgeLog) -> Iterator[PurgeRecord]:
+    after_id = 0
+    while batch := purges.pending(after_id=after_id):
+        yield from batch
+        after_id = batch[-1].id  # a retry that stays pending is not met again
+
+
+def _list_pending(purges: PurgeLog) -> int:
+    count = 0
+    for record in _pending(purges):
+        count += 1
+        print(
+            f"row {record.row_id}: would retry {len(record.locations)} location(s); pending: {record.detail}"
+        )
+    print(f"{count} pending purges would be retried (dry run: nothing changed)")
+    return PURGE_SOME_LEFT if count else PURGE_ALL_DONE
+
+
+async def _retry_pending(eraser: Eraser) -> int:
+    outcomes = dict.fromkeys(PurgeState, 0)
+    for pending in _pending(eraser.log):
+        record = await eraser.retry(pending)
+        outcomes[record.state] += 1
+        reason = f": {record.detail}" if record.detail else ""
+        print(f"row {record.row_id}: {record.state}, {record.files} files, {record.bytes} bytes{reason}")
+    retried = sum(outcomes.values())
+    print(
+        f"{retried} pending purges retried: {outcomes[PurgeState.DONE]} done,"
+        f" {outcomes[PurgeState.PENDING]} still pending, {outcomes[PurgeState.REFUSED]} refused"
+    )
+    return PURGE_ALL_DONE if outcomes[PurgeState.DONE] == retried else PURGE_SOME_LEFT
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="facegate")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -114,7 +199,18 @@ def main(argv: list[str] | None = None) -> int:
     boot.add_argument(
         "--public-nocodb-url", help="NocoDB's address for the public, when it differs from --nocodb-url"
     )
+    purge = commands.add_parser(
+        "purge", help="retry the erasures of deleted uploads' files that are still pending"
+    )
+    purge.add_argument("--dry-run", action="store_true", help="only list them; change nothing")
     args = parser.parse_args(argv)
+    if args.command == "purge":
+        try:
+            settings = Settings()
+        except ValidationError as exc:
+            print(f"facegate purge: invalid settings: {exc}", file=sys.stderr)
+            return PURGE_MISCONFIGURED
+        return asyncio.run(run_purge(settings, dry_run=args.dry_run))
 
     password = os.environ.get(PASSWORD_ENV) or None
     token = os.environ.get(TOKEN_ENV) or os.environ.get(TOKEN_ENV_ALIAS) or None

@@ -1,5 +1,6 @@
-"""`facegate bootstrap` (app.cli): its settings and credentials, and against the real NocoDB, settings
-written once and kept on reruns."""
+"""The command line (app.cli). `facegate bootstrap`: its settings and credentials, and against the real
+NocoDB, settings written once and kept on reruns. `facegate purge`: pending erasures finished, listed, or
+refused for want of settings."""
 
 from __future__ import annotations
 
@@ -8,14 +9,30 @@ import stat
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
-from app.cli import main, read_env_file, run_bootstrap, write_env_file
-from app.config import FieldNames
+from app.assembly import STORE_FILE
+from app.cli import (
+    PURGE_ALL_DONE,
+    PURGE_MISCONFIGURED,
+    PURGE_SOME_LEFT,
+    main,
+    read_env_file,
+    run_bootstrap,
+    run_purge,
+    write_env_file,
+)
+from app.config import FieldNames, Settings
+from app.erasure.service import UNCONFIGURED_LOCAL, locate
+from app.erasure.store import PurgeRecord, PurgeState
 from app.integrations.nocodb.bootstrap import BootstrapError
 from harness.images import ROOT
 from harness.loop import ADMIN_EMAIL, ADMIN_PASSWORD
 from harness.nocodb import LocalNocoDB
+from tests.erasure.test_service import files_in, on_disk
+from tests.moderation.fake_nocodb import BASE, TABLE, FakeNocoDB
+from tests.support import fresh_stores
 
 KEYS = {
     "FACEGATE_NOCODB_URL",
@@ -141,3 +158,155 @@ def test_bootstrap_writes_the_column_names_it_used(nocodb: LocalNocoDB, tmp_path
         written["FACEGATE_NOCODB_POLITICIAN_FIELD"],
         written["FACEGATE_NOCODB_STATUS_FIELD"],
     ) == ("Image", "Politician", "Status")
+
+
+# ------------------------------------------------------------------------- facegate purge
+# A fake NocoDB (httpx.MockTransport) and a real folder shaped like NocoDB's uploads and thumbnails.
+
+
+def _purge_settings(tmp_path: Path, uploads_dir: Path | None) -> Settings:
+    return Settings(
+        _env_file=None,
+        data_dir=tmp_path / "data",
+        nocodb_url=BASE,
+        nocodb_api_token="token",
+        nocodb_table_id=TABLE,
+        nocodb_uploads_dir=uploads_dir,
+    )
+
+
+def _deleted_while_unconfigured(tmp_path: Path, fake: FakeNocoDB, row: dict[str, Any]) -> PurgeRecord:
+    """The service deleted ``row`` while FACEGATE_NOCODB_UPLOADS_DIR was unset: its purge waits, with
+    the locations of its files, as ``Eraser`` logs it."""
+    del fake.rows[row["Id"]]
+    with fresh_stores(tmp_path / "data" / STORE_FILE) as stores:
+        return stores.purges.record(
+            row_key=f"k{row['Id']}",
+            table_id=TABLE,
+            row_id=row["Id"],
+            trigger="deleted",
+            state=PurgeState.PENDING,
+            locations=[location for a in row["Image"] if (location := locate(a)) is not None],
+            files=0,
+            bytes_removed=0,
+            detail=UNCONFIGURED_LOCAL,
+        )
+
+
+def _purge(tmp_path: Path, fake: FakeNocoDB, *, dry_run: bool = False) -> int:
+    settings = _purge_settings(tmp_path, tmp_path / "nc" / "uploads")
+    return asyncio.run(
+        run_purge(settings, dry_run=dry_run, nocodb_transport=httpx.MockTransport(fake.handler))
+    )
+
+
+def _purge_log(tmp_path: Path) -> list[PurgeRecord]:
+    with fresh_stores(tmp_path / "data" / STORE_FILE) as stores:
+        return [r for key in ("k1", "k2") if (r := stores.purges.for_row(key)) is not None]
+
+
+def test_purge_finishes_what_waited_for_the_upload_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake = FakeNocoDB()
+    deleted = fake.add(1, "obama", ("cat.png", b"cat bytes"))
+    fake.add(2, "obama", ("a.jpg", b"approved"))
+    on_disk(fake, tmp_path / "nc")
+    _deleted_while_unconfigured(tmp_path, fake, deleted)
+    assert _purge(tmp_path, fake) == PURGE_ALL_DONE
+    assert files_in(tmp_path / "nc") == {
+        "uploads/2026/01/01/2/a.jpg",
+        "thumbnails/2026/01/01/2/a.jpg/tiny.jpg",
+    }
+    (record,) = _purge_log(tmp_path)
+    assert record.state is PurgeState.DONE and record.locations == [] and record.detail is None
+    assert (record.files, record.bytes) == (2, len(b"cat bytes") + len(b"thumb"))
+    assert fake.actions() == []  # it only asked NocoDB which rows use the files
+    out = capsys.readouterr().out.splitlines()
+    assert out == [
+        "row 1: done, 2 files, 14 bytes",
+        "1 pending purges retried: 1 done, 0 still pending, 0 refused",
+    ]
+    assert _purge(tmp_path, fake) == PURGE_ALL_DONE  # nothing pending any more
+
+
+def test_purge_dry_run_changes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fake = FakeNocoDB()
+    deleted = fake.add(1, "obama", ("cat.png", b"cat bytes"))
+    on_disk(fake, tmp_path / "nc")
+    before = _deleted_while_unconfigured(tmp_path, fake, deleted)
+    files, calls = files_in(tmp_path / "nc"), len(fake.calls)
+    assert _purge(tmp_path, fake, dry_run=True) == PURGE_SOME_LEFT
+    assert files_in(tmp_path / "nc") == files and len(fake.calls) == calls  # not even a read
+    assert _purge_log(tmp_path) == [before]
+    out = capsys.readouterr().out
+    assert "row 1: would retry 1 location(s); pending: FACEGATE_NOCODB_UPLOADS_DIR is not set" in out
+    assert "1 pending purges would be retried (dry run: nothing changed)" in out
+
+
+def test_purge_keeps_a_file_a_live_row_still_uses(tmp_path: Path) -> None:
+    # A forged row pointing at a live row's file was deleted: erasing it must not take the live row's file.
+    fake = FakeNocoDB()
+    live = fake.add(1, "obama", ("a.jpg", b"approved"))
+    on_disk(fake, tmp_path / "nc")
+    forged = fake.add(2, "biden")
+    forged["Image"] = live["Image"]
+    _deleted_while_unconfigured(tmp_path, fake, forged)
+    assert _purge(tmp_path, fake) == PURGE_ALL_DONE
+    assert (tmp_path / "nc/uploads/2026/01/01/1/a.jpg").read_bytes() == b"approved"
+    (record,) = _purge_log(tmp_path)
+    assert record.state is PurgeState.DONE and record.files == 0 and "live row" in (record.detail or "")
+
+
+def test_purge_leaves_pending_what_it_still_cannot_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake = FakeNocoDB()
+    deleted = fake.add(1, "obama", ("cat.png", b"cat bytes"))
+    on_disk(fake, tmp_path / "nc")
+    before = _deleted_while_unconfigured(tmp_path, fake, deleted)
+    fake.fail_with = 401  # NocoDB cannot be asked which rows still use the file
+    assert _purge(tmp_path, fake) == PURGE_SOME_LEFT
+    (record,) = _purge_log(tmp_path)
+    assert record.state is PurgeState.PENDING and record.locations == before.locations
+    assert "NocoDB could not be asked" in (record.detail or "") and files_in(tmp_path / "nc")
+    assert capsys.readouterr().out.endswith("1 pending purges retried: 0 done, 1 still pending, 0 refused\n")
+
+
+def test_purge_refuses_to_run_without_its_settings(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no .env of the checkout
+    for name in ("FACEGATE_NOCODB_URL", "FACEGATE_NOCODB_API_TOKEN", "FACEGATE_NOCODB_TABLE_ID"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("FACEGATE_DATA_DIR", str(tmp_path / "data"))
+    assert main(["purge"]) == PURGE_MISCONFIGURED
+    assert (
+        "FACEGATE_NOCODB_URL, FACEGATE_NOCODB_API_TOKEN, FACEGATE_NOCODB_TABLE_ID not set"
+        in capsys.readouterr().err
+    )
+    monkeypatch.setenv("FACEGATE_NOCODB_URL", BASE)
+    monkeypatch.setenv("FACEGATE_NOCODB_API_TOKEN", "token")
+    monkeypatch.setenv("FACEGATE_NOCODB_TABLE_ID", TABLE)
+    assert main(["purge", "--dry-run"]) == PURGE_MISCONFIGURED  # no facegate database there
+    assert "no facegate database at" in capsys.readouterr().err
+    assert not (tmp_path / "data").exists()  # and none was created
+    monkeypatch.setenv("FACEGATE_TOLERANCE", "not a number")
+    assert main(["purge"]) == PURGE_MISCONFIGURED
+
+
+def test_purge_dry_run_from_the_command_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake = FakeNocoDB()
+    _deleted_while_unconfigured(tmp_path, fake, fake.add(1, "obama", ("cat.png", b"cat bytes")))
+    monkeypatch.chdir(tmp_path)
+    for name, value in {
+        "FACEGATE_DATA_DIR": str(tmp_path / "data"),
+        "FACEGATE_NOCODB_URL": BASE,
+        "FACEGATE_NOCODB_API_TOKEN": "token",
+        "FACEGATE_NOCODB_TABLE_ID": TABLE,
+    }.items():
+        monkeypatch.setenv(name, value)
+    assert main(["purge", "--dry-run"]) == PURGE_SOME_LEFT
+    assert "row 1: would retry 1 location(s)" in capsys.readouterr().out

@@ -17,7 +17,7 @@ from tests.moderation.support import moderation_service, process_row, queued_job
 from tests.support import Stores
 
 
-def _on_disk(fake: FakeNocoDB, nc: Path) -> None:
+def on_disk(fake: FakeNocoDB, nc: Path) -> None:
     """Write the fake's files where NocoDB would keep them, with thumbnails."""
     for path, data in fake.files.items():
         rel = path.removeprefix("download/")
@@ -27,17 +27,17 @@ def _on_disk(fake: FakeNocoDB, nc: Path) -> None:
         (nc / "thumbnails" / rel / "tiny.jpg").write_bytes(b"thumb")
 
 
-def _files(nc: Path) -> set[str]:
+def files_in(nc: Path) -> set[str]:
     return {str(p.relative_to(nc)) for p in nc.rglob("*") if p.is_file()}
 
 
 def test_a_deleted_rejection_leaves_no_file(faces: FaceService, stores: Stores, tmp_path: Path) -> None:
     fake = FakeNocoDB()
     row = fake.add(1, "obama", ("cat.png", sample("cat.png")))
-    _on_disk(fake, tmp_path / "nc")
+    on_disk(fake, tmp_path / "nc")
     transport = httpx.MockTransport(fake.handler)
     assert process_row(transport, stores, faces, row, uploads_dir=tmp_path / "nc" / "uploads") == "deleted"
-    assert _files(tmp_path / "nc") == set()
+    assert files_in(tmp_path / "nc") == set()
     record = stores.purges.for_row(stores.decisions.decisions()[0].row_key)
     assert record is not None and record.state is PurgeState.DONE
     assert (record.files, record.bytes) == (2, len(sample("cat.png")) + len(b"thumb"))
@@ -47,11 +47,11 @@ def test_a_deleted_rejection_leaves_no_file(faces: FaceService, stores: Stores, 
 def test_an_approved_upload_keeps_its_files(faces: FaceService, stores: Stores, tmp_path: Path) -> None:
     fake = FakeNocoDB()
     row = fake.add(1, "obama", ("a.jpg", sample("obama2.jpg")))
-    _on_disk(fake, tmp_path / "nc")
-    before = _files(tmp_path / "nc")
+    on_disk(fake, tmp_path / "nc")
+    before = files_in(tmp_path / "nc")
     transport = httpx.MockTransport(fake.handler)
     assert process_row(transport, stores, faces, row, uploads_dir=tmp_path / "nc" / "uploads") == "approved"
-    assert _files(tmp_path / "nc") == before and stores.purges.pending() == []
+    assert files_in(tmp_path / "nc") == before and stores.purges.pending() == []
 
 
 @pytest.mark.parametrize("policy", [RejectAction.FLAG, RejectAction.DRY_RUN])
@@ -60,11 +60,11 @@ def test_flag_and_dry_run_purge_nothing(
 ) -> None:
     fake = FakeNocoDB()
     row = fake.add(1, "obama", ("cat.png", sample("cat.png")))
-    _on_disk(fake, tmp_path / "nc")
-    before = _files(tmp_path / "nc")
+    on_disk(fake, tmp_path / "nc")
+    before = files_in(tmp_path / "nc")
     uploads = tmp_path / "nc" / "uploads"
     process_row(httpx.MockTransport(fake.handler), stores, faces, row, on_reject=policy, uploads_dir=uploads)
-    assert _files(tmp_path / "nc") == before
+    assert files_in(tmp_path / "nc") == before
     assert stores.purges.for_row(stores.decisions.decisions()[0].row_key) is None
 
 
@@ -72,7 +72,7 @@ def test_a_file_another_live_row_uses_is_kept(faces: FaceService, stores: Stores
     # A forged row pointing at an approved row's file: deleting the forgery must not erase the original.
     fake = FakeNocoDB()
     approved = fake.add(1, "obama", ("a.jpg", sample("obama2.jpg")))
-    _on_disk(fake, tmp_path / "nc")
+    on_disk(fake, tmp_path / "nc")
     forged = fake.add(2, "biden", ("b.jpg", b""))
     forged["Image"] = approved["Image"]
     transport = httpx.MockTransport(fake.handler)
@@ -109,7 +109,7 @@ def test_a_crash_between_the_deletion_and_the_purge_is_purged_on_replay(
 ) -> None:
     fake = FakeNocoDB()
     row = fake.add(1, "obama", ("cat.png", sample("cat.png")))
-    _on_disk(fake, tmp_path / "nc")
+    on_disk(fake, tmp_path / "nc")
     service = moderation_service(
         httpx.MockTransport(fake.handler), stores, faces, uploads_dir=tmp_path / "nc" / "uploads"
     )
@@ -122,9 +122,9 @@ def test_a_crash_between_the_deletion_and_the_purge_is_purged_on_replay(
         patch.setattr(service.eraser, "purge", killed)
         with pytest.raises(RuntimeError):
             asyncio.run(service.process(job))
-    assert 1 not in fake.rows and _files(tmp_path / "nc")  # deleted in NocoDB, files still there
+    assert 1 not in fake.rows and files_in(tmp_path / "nc")  # deleted in NocoDB, files still there
     assert asyncio.run(service.process(job)) == "deleted"
-    assert _files(tmp_path / "nc") == set()
+    assert files_in(tmp_path / "nc") == set()
     calls = len(fake.calls)
     assert asyncio.run(service.process(job)) == "deleted"  # purged once: nothing more
     assert len(fake.calls) == calls
