@@ -189,11 +189,13 @@ def running_loop(
     webhook: bool = True,
     facegate_nocodb_url: str | None = None,
     sweep_seconds: int = 5,
+    extra_env: Mapping[str, str] | None = None,
 ) -> Iterator[Loop]:
     """Bootstrap a base in NocoDB and run facegate for it in ``workdir``; stops facegate at the end.
 
     ``webhook=False`` points NocoDB's webhook at a closed port, so facegate sees only the events posted
-    to it; ``facegate_nocodb_url`` lets facegate reach NocoDB through a proxy.
+    to it; ``facegate_nocodb_url`` lets facegate reach NocoDB through a proxy; ``extra_env`` adds to or
+    overrides facegate's settings (e.g. its S3 storage).
     """
     port = free_port()
     setup = bootstrap_base(
@@ -205,6 +207,7 @@ def running_loop(
         "FACEGATE_NOCODB_TABLE_ID": setup.table_id,
         "FACEGATE_NOCODB_UPLOADS_DIR": str(nocodb.uploads_dir),
     }
+    env |= extra_env or {}
     with running_facegate(workdir, env, port) as server:
         loop = Loop(nocodb=nocodb, setup=setup, facegate=server)
         yield loop
