@@ -118,8 +118,9 @@ async def run_purge(
     exit code. ``dry_run`` only lists them: no file, no NocoDB call, no change to the log.
 
     It does not take the service's data-folder lock, so it runs beside a running facegate: SQLite's
-    WAL lets both write, and the service never retries a pending purge itself (it only purges an
-    upload the first time), so the two never work on the same record.
+    WAL lets both write, and a retry is safe to repeat (a file already gone counts nothing, and whether
+    a live row uses a file is asked each time); at worst a file both remove at the same instant is
+    counted twice.
     """
     url, token, table_id = settings.nocodb_url, settings.nocodb_api_token, settings.nocodb_table_id
     if not (url and token and table_id):

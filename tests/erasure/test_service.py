@@ -9,11 +9,14 @@ import httpx
 import pytest
 
 from app.config import RejectAction
-from app.erasure.store import PurgeState
+from app.erasure.local import LocalUploads
+from app.erasure.service import Eraser
+from app.erasure.store import PurgeRecord, PurgeState
 from app.faces.service import FaceService
 from harness.images import sample
-from tests.moderation.fake_nocodb import FakeNocoDB
-from tests.moderation.support import moderation_service, process_row, queued_job
+from harness.loop import FIELDS
+from tests.moderation.fake_nocodb import TABLE, FakeNocoDB
+from tests.moderation.support import moderation_service, nocodb_client, process_row, queued_job
 from tests.support import Stores
 
 
@@ -115,7 +118,7 @@ def test_a_crash_between_the_deletion_and_the_purge_is_purged_on_replay(
     )
     job = queued_job(stores.queue, row)
 
-    async def killed(**_: object) -> None:
+    async def killed(*_: object, **__: object) -> None:  # whatever purge is given
         raise RuntimeError("facegate killed here")
 
     with monkeypatch.context() as patch:
@@ -128,3 +131,37 @@ def test_a_crash_between_the_deletion_and_the_purge_is_purged_on_replay(
     calls = len(fake.calls)
     assert asyncio.run(service.process(job)) == "deleted"  # purged once: nothing more
     assert len(fake.calls) == calls
+
+
+def test_a_pending_purge_is_retried_from_its_locations(stores: Stores, tmp_path: Path) -> None:
+    # A first attempt erased one file before the storage failed; the retry erases the rest and adds up.
+    fake = FakeNocoDB()
+    row = fake.add(1, "obama", ("cat.png", b"cat bytes"))
+    on_disk(fake, tmp_path / "nc")
+    del fake.rows[1]
+    pending = stores.purges.record(
+        row_key="k1",
+        table_id=TABLE,
+        row_id=1,
+        trigger="deleted",
+        state=PurgeState.PENDING,
+        locations=[row["Image"][0]["path"].removeprefix("download/")],
+        files=1,
+        bytes_removed=100,
+        detail="The storage could not be changed: Read-only file system",
+    )
+
+    async def retry() -> PurgeRecord:
+        nocodb = nocodb_client(httpx.MockTransport(fake.handler))
+        eraser = Eraser(
+            log=stores.purges, local=LocalUploads(tmp_path / "nc" / "uploads"), nocodb=nocodb, fields=FIELDS
+        )
+        try:
+            return await eraser.retry(pending)
+        finally:
+            await nocodb.aclose()
+
+    record = asyncio.run(retry())
+    assert files_in(tmp_path / "nc") == set() and record.id == pending.id
+    assert (record.state, record.locations, record.detail) == (PurgeState.DONE, [], None)
+    assert (record.files, record.bytes) == (1 + 2, 100 + len(b"cat bytes") + len(b"thumb"))
