@@ -25,7 +25,7 @@ import httpx
 from app.carousel.renditions import Renditions
 from app.carousel.service import Carousel
 from app.carousel.store import ApprovalStore
-from app.config import Settings
+from app.config import RejectAction, Settings
 from app.db import Database
 from app.erasure.local import LocalUploads
 from app.erasure.s3 import S3Uploads
@@ -53,12 +53,14 @@ __all__ = ["Runtime", "assemble"]
 log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE_SECONDS = 20.0
+# Pending purges (storage or NocoDB unreachable) are tried again this often; new ones at once.
+PURGE_RETRY_SECONDS = 300.0
 PRUNE_INTERVAL_SECONDS = 86400.0
 STORE_FILE = "facegate.db"
 LOCK_FILE = "facegate.lock"
 RENDITIONS_DIR = "renditions"
 # Background tasks that run until shutdown; the sweep may end by design when its interval is 0.
-LIFETIME_TASKS = frozenset({"queue-runner", "retention"})
+LIFETIME_TASKS = frozenset({"queue-runner", "retention", "eraser"})
 
 
 Prunable = JobQueue | DecisionLog | ApprovalStore
@@ -71,6 +73,7 @@ class Runtime:
     faces: FaceService
     queue: JobQueue
     decisions: DecisionLog
+    purges: PurgeLog
     carousel: Carousel
     webhooks: WebhookReceiver
     wake: asyncio.Event  # set when a job becomes due, so the runner does not wait for its poll
@@ -125,22 +128,24 @@ async def assemble(
         if nocodb is not None:
             stack.push_async_callback(nocodb.aclose)
         decisions, approvals, purges = DecisionLog(db), ApprovalStore(db), PurgeLog(db)
+        eraser = build_eraser(settings, nocodb, purges) if nocodb is not None else None
         carousel = Carousel(
             store=approvals,
             nocodb=nocodb,
             renditions=Renditions(settings.data_dir / RENDITIONS_DIR, limits),
+            eraser=eraser,
         )
         wake = asyncio.Event()
         tasks: dict[str, asyncio.Task[None]] = {}
         stack.push_async_callback(_cancel, tasks)
         retained: dict[str, Prunable] = {"decisions": decisions, "jobs": queue, "approvals": approvals}
         background = {"retention": _prune_forever(db, retained, settings.retention_days)}
-        if nocodb is not None and settings.nocodb_table_id:
+        if nocodb is not None and eraser is not None and settings.nocodb_table_id:
             runner = _queue_runner(
                 settings,
                 nocodb,
                 decisions=decisions,
-                purges=purges,
+                eraser=eraser,
                 faces=faces,
                 carousel=carousel,
                 queue=queue,
@@ -157,6 +162,7 @@ async def assemble(
             )
             background["queue-runner"] = runner.run()
             background["sweeper"] = sweeper.run(settings.sweep_interval_seconds)
+            background["eraser"] = eraser.run(PURGE_RETRY_SECONDS)
         else:
             log.warning(
                 "FACEGATE_NOCODB_URL or FACEGATE_NOCODB_TABLE_ID unset: webhooks are queued, not decided"
@@ -179,9 +185,15 @@ async def assemble(
             faces=faces,
             queue=queue,
             decisions=decisions,
+            purges=purges,
             carousel=carousel,
             webhooks=WebhookReceiver(
-                queue=queue, table_id=settings.nocodb_table_id, fields=settings.fields, wake=wake
+                queue=queue,
+                table_id=settings.nocodb_table_id,
+                fields=settings.fields,
+                wake=wake,
+                carousel=carousel,
+                eraser=eraser,
             ),
             wake=wake,
             tasks=tasks,
@@ -193,7 +205,7 @@ def _queue_runner(
     nocodb: NocoDBClient,
     *,
     decisions: DecisionLog,
-    purges: PurgeLog,
+    eraser: Eraser,
     faces: FaceService,
     carousel: Carousel,
     queue: JobQueue,
@@ -206,7 +218,7 @@ def _queue_runner(
         downloader=Downloader(nocodb=nocodb, fields=fields, max_bytes=settings.max_upload_bytes),
         writer=NocoDBWriter(nocodb=nocodb, fields=fields, on_reject=settings.action),
         carousel=carousel,
-        eraser=build_eraser(settings, nocodb, purges),
+        eraser=eraser,
     )
     return QueueRunner(queue=queue, moderation=moderation, concurrency=settings.concurrency, wake=wake)
 
@@ -229,6 +241,7 @@ def build_eraser(settings: Settings, nocodb: NocoDBClient, purges: PurgeLog) -> 
         s3=s3,
         nocodb=nocodb,
         fields=settings.fields,
+        enabled=settings.action is RejectAction.DELETE,
     )
 
 

@@ -24,7 +24,7 @@ import psutil
 
 from app.db import Database
 from app.moderation.queue import JobQueue
-from app.moderation.webhook import EventEnvelope, InsertEvent, jobs_from_event
+from app.moderation.webhook import EventEnvelope, RowsEvent, jobs_from_event
 from bench.common import median_seconds
 from harness.facegate import WEBHOOK_SECRET, facegate_env, running_facegate
 from harness.images import ROOT
@@ -148,9 +148,9 @@ def steps(runs: int = 300, budget: float = 0.5) -> dict[str, float]:
         queue = JobQueue(db)
         counter = iter(range(10**9))
 
-        def parse() -> InsertEvent:
+        def parse() -> RowsEvent:
             EventEnvelope.model_validate_json(body)
-            return InsertEvent.model_validate_json(body)
+            return RowsEvent.model_validate_json(body)
 
         event = parse()
 

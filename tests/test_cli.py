@@ -25,12 +25,12 @@ from app.cli import (
 )
 from app.config import FieldNames, Settings
 from app.erasure.service import UNCONFIGURED_LOCAL, locate
-from app.erasure.store import PurgeRecord, PurgeState
+from app.erasure.store import PurgeRecord, PurgeState, PurgeTrigger
 from app.integrations.nocodb.bootstrap import BootstrapError
 from harness.images import ROOT
 from harness.loop import ADMIN_EMAIL, ADMIN_PASSWORD
 from harness.nocodb import LocalNocoDB
-from tests.erasure.test_service import files_in, on_disk
+from tests.erasure.support import files_in, on_disk
 from tests.moderation.fake_nocodb import BASE, TABLE, FakeNocoDB
 from tests.support import fresh_stores
 
@@ -184,7 +184,7 @@ def _deleted_while_unconfigured(tmp_path: Path, fake: FakeNocoDB, row: dict[str,
             row_key=f"k{row['Id']}",
             table_id=TABLE,
             row_id=row["Id"],
-            trigger="deleted",
+            trigger=PurgeTrigger.DELETED,
             state=PurgeState.PENDING,
             locations=[location for a in row["Image"] if (location := locate(a)) is not None],
             files=0,

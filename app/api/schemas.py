@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from app.erasure.store import PurgeRecord, PurgeState
+from app.erasure.store import PurgeRecord, PurgeState, PurgeTrigger
 from app.faces.references import Politician, ReferenceSet
 from app.moderation.decisions import DecisionRecord
 from app.moderation.queue import Job, JobState
@@ -61,7 +61,7 @@ class PurgeOut(BaseModel):
     detail: str | None = Field(
         description="Why not (yet): storage not configured, a refused location, files a live row still uses."
     )
-    trigger: str = Field(description="The action that removed the row: deleted or already_gone.")
+    trigger: PurgeTrigger = Field(description="How the row left NocoDB.")
     updated_at: datetime
 
     @classmethod

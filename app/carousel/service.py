@@ -4,8 +4,10 @@ The browser never talks to NocoDB. facegate makes JPEG renditions (``app.carouse
 an approved image from the bytes moderation verified, and serves those, so the carousel keeps
 working when NocoDB's signed links expire or NocoDB restarts.
 
-Moderation talks to the carousel through two calls: ``publish`` (a row was approved) and
-``keep_only`` (these rows are still approved in NocoDB; withdraw the others).
+Moderation talks to the carousel through ``publish`` (a row was approved), ``keep_only`` (these rows
+are still approved in NocoDB; withdraw the others) and ``withdraw_rows`` (these rows were deleted).
+A withdrawn upload's files are handed to the eraser (``app.erasure``): a row that left NocoDB must
+not leave its picture behind.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from dataclasses import dataclass
 
 from app.carousel.renditions import Rendition, Renditions
 from app.carousel.store import Approval, ApprovalStore, ApprovalsVersion, NewApproval
+from app.erasure.service import Eraser, GoneRow
+from app.erasure.store import PurgeTrigger
 from app.errors import NotFound, ServiceError, UpstreamUnavailable
 from app.integrations.nocodb.client import NocoDBClient
 from app.integrations.nocodb.errors import AttachmentRefused, NocoDBError
@@ -36,10 +40,18 @@ class ApprovalPage:
 
 
 class Carousel:
-    def __init__(self, *, store: ApprovalStore, nocodb: NocoDBClient | None, renditions: Renditions) -> None:
+    def __init__(
+        self,
+        *,
+        store: ApprovalStore,
+        nocodb: NocoDBClient | None,
+        renditions: Renditions,
+        eraser: Eraser | None = None,
+    ) -> None:
         self.store = store
         self.nocodb = nocodb
         self.renditions = renditions
+        self.eraser = eraser
 
     # What moderation tells the carousel.
 
@@ -76,11 +88,27 @@ class Carousel:
             )
             return 0
         if gone:
-            await self.withdraw(gone)
+            await self.withdraw(gone, trigger=PurgeTrigger.NOT_APPROVED)
             log.info("%d approved uploads are gone from NocoDB; removed from the carousel", len(gone))
         return len(gone)
 
-    async def withdraw(self, approval_ids: list[int]) -> None:
+    async def withdraw_rows(self, table_id: str, row_keys: Collection[str]) -> int:
+        """Withdraw the approvals of rows deleted in NocoDB; returns how many there were."""
+        live = await asyncio.to_thread(self.store.live_keys, table_id)
+        gone = [live[key] for key in row_keys if key in live]
+        if gone:
+            await self.withdraw(gone, trigger=PurgeTrigger.DELETED_IN_NOCODB)
+        return len(gone)
+
+    async def withdraw(self, approval_ids: list[int], *, trigger: PurgeTrigger) -> None:
+        """Take uploads off the carousel, with their renditions; their files in NocoDB's storage are
+        scheduled for erasure first (the eraser keeps any file a live row still uses)."""
+        if self.eraser is not None:
+            approvals = await asyncio.to_thread(self.store.live, approval_ids)
+            await self.eraser.schedule(
+                [GoneRow(a.row_key, a.table_id, a.row_id, a.attachments) for a in approvals],
+                trigger=trigger,
+            )
         await asyncio.to_thread(self.store.remove, approval_ids)
         await asyncio.to_thread(self.renditions.discard, approval_ids)
 
@@ -126,5 +154,5 @@ class Carousel:
                     ) from exc
         except NocoDBError as exc:
             raise UpstreamUnavailable("NocoDB is unavailable; the image will be fetched later.") from exc
-        await self.withdraw([approval.id])
+        await self.withdraw([approval.id], trigger=PurgeTrigger.DELETED_IN_NOCODB)
         raise NotFound(f"Approved upload {approval.id} was deleted in NocoDB.")

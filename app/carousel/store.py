@@ -104,6 +104,14 @@ class ApprovalStore:
         row = self.db.row("SELECT * FROM approvals WHERE id = ? AND removed_at IS NULL", (approval_id,))
         return None if row is None else _approval(row)
 
+    def live(self, approval_ids: Sequence[int]) -> list[Approval]:
+        marks = ",".join("?" * len(approval_ids))
+        rows = self.db.rows(
+            f"SELECT * FROM approvals WHERE id IN ({marks}) AND removed_at IS NULL ORDER BY id",
+            tuple(approval_ids),
+        )
+        return [_approval(r) for r in rows]
+
     def live_keys(self, table_id: str) -> dict[str, int]:
         """Row key -> approval id of the live approvals of one table."""
         rows = self.db.rows(
@@ -112,10 +120,12 @@ class ApprovalStore:
         return {r[0]: r[1] for r in rows}
 
     def remove(self, approval_ids: Sequence[int]) -> None:
+        """Withdraw; where the files were is forgotten at once (the upload left NocoDB)."""
         now = time.time()
         with self.db.tx() as db:
             db.executemany(
-                "UPDATE approvals SET removed_at = ? WHERE id = ?", [(now, i) for i in approval_ids]
+                "UPDATE approvals SET removed_at = ?, attachments_json = '[]' WHERE id = ?",
+                [(now, i) for i in approval_ids],
             )
 
     def version(self) -> ApprovalsVersion:

@@ -10,24 +10,27 @@ at another row's file) is kept.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from app.config import FieldNames
 from app.erasure.local import stored_location
 from app.erasure.storage import PurgeRefused, Removed, Storage, StorageUnavailable, file_name, is_object_url
-from app.erasure.store import PurgeLog, PurgeRecord, PurgeState
+from app.erasure.store import PurgeLog, PurgeRecord, PurgeState, PurgeTrigger
 from app.integrations.nocodb.client import NocoDBClient
 from app.integrations.nocodb.errors import NocoDBError
 from app.metrics import PURGED_BYTES, PURGES
 
-__all__ = ["Eraser", "locate"]
+__all__ = ["Eraser", "GoneRow", "PurgeTrigger", "locate"]
 
 log = logging.getLogger(__name__)
 
 _FILTERABLE = re.compile(r"^[\w.-]+$")
+SCHEDULED = "Scheduled: the row left NocoDB."
 UNCONFIGURED_LOCAL = "FACEGATE_NOCODB_UPLOADS_DIR is not set: the files stay in NocoDB's storage."
 UNCONFIGURED_S3 = "FACEGATE_S3_BUCKET is not set: the objects stay in NocoDB's bucket."
 
@@ -44,7 +47,20 @@ def locate(attachment: Mapping[str, Any]) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class GoneRow:
+    """A row that left NocoDB, with the attachments it had."""
+
+    row_key: str
+    table_id: str
+    row_id: int
+    attachments: Sequence[Mapping[str, Any]]
+
+
 class Eraser:
+    """Erases gone rows' files; ``enabled`` is off when facegate must not delete (action flag or
+    dry-run), and then nothing is erased or scheduled."""
+
     def __init__(
         self,
         *,
@@ -53,53 +69,96 @@ class Eraser:
         s3: Storage | None = None,
         nocodb: NocoDBClient,
         fields: FieldNames,
+        enabled: bool = True,
     ) -> None:
         self.log = log
         self.local = local
         self.s3 = s3
         self.nocodb = nocodb
         self.fields = fields
+        self.enabled = enabled
+        self._wake = asyncio.Event()
+        # One purge at a time: a row's deletion may be reported twice at once (facegate's own delete
+        # and NocoDB's after-delete webhook), and a file must be counted once.
+        self._lock = asyncio.Lock()
 
-    async def purge(
-        self,
-        *,
-        row_key: str,
-        table_id: str,
-        row_id: int,
-        attachments: Sequence[Mapping[str, Any]],
-        trigger: str,
-    ) -> PurgeRecord:
-        """Remove the files of a row that is gone from NocoDB; the outcome is logged, never raised."""
-        locations: list[str] = []
-        refused: list[str] = []
-        for attachment in attachments:
-            try:
-                location = locate(attachment)
-            except PurgeRefused as exc:
-                refused.append(str(exc))
+    async def purge(self, row: GoneRow, *, trigger: PurgeTrigger) -> PurgeRecord | None:
+        """Remove the files of a row that is gone from NocoDB, unless that was done already; the
+        outcome is logged, never raised. None when erasure is off."""
+        if not self.enabled:
+            return None
+        async with self._lock:
+            earlier = await asyncio.to_thread(self.log.for_row, row.row_key)
+            if earlier is not None and earlier.state is not PurgeState.PENDING:
+                return earlier
+            locations, refused = _locations(row.attachments)
+            return await self._erase(
+                row_key=row.row_key,
+                table_id=row.table_id,
+                row_id=row.row_id,
+                trigger=trigger,
+                locations=locations,
+                refused=refused,
+            )
+
+    async def schedule(self, rows: Sequence[GoneRow], *, trigger: PurgeTrigger) -> None:
+        """Log the rows' purges as pending (what must be erased survives a crash), then let ``run``
+        erase them; rows purged or scheduled before are left as they are."""
+        if not self.enabled or not rows:
+            return
+        await asyncio.to_thread(self._schedule, rows, trigger)
+        self._wake.set()
+
+    def _schedule(self, rows: Sequence[GoneRow], trigger: PurgeTrigger) -> None:
+        for row in rows:
+            if self.log.for_row(row.row_key) is not None:
                 continue
-            if location is not None:
-                locations.append(location)
-        return await self._erase(
-            row_key=row_key,
-            table_id=table_id,
-            row_id=row_id,
-            trigger=trigger,
-            locations=locations,
-            refused=refused,
-        )
+            locations, refused = _locations(row.attachments)
+            self.log.record(
+                row_key=row.row_key,
+                table_id=row.table_id,
+                row_id=row.row_id,
+                trigger=trigger,
+                state=PurgeState.PENDING,
+                locations=locations,
+                files=0,
+                bytes_removed=0,
+                detail="; ".join(refused) or SCHEDULED,
+            )
 
     async def retry(self, record: PurgeRecord) -> PurgeRecord:
         """Finish a pending purge from the locations it kept (``facegate purge``). Whether a live row
         still uses a file is asked again; the record is updated, its counts added to the earlier ones."""
-        return await self._erase(
-            row_key=record.row_key,
-            table_id=record.table_id,
-            row_id=record.row_id,
-            trigger=record.trigger,
-            locations=record.locations,
-            refused=[],
-        )
+        async with self._lock:
+            return await self._erase(
+                row_key=record.row_key,
+                table_id=record.table_id,
+                row_id=record.row_id,
+                trigger=record.trigger,
+                locations=record.locations,
+                refused=[],
+            )
+
+    async def retry_pending(self) -> int:
+        """One pass over the pending purges; returns how many are done (or refused) now."""
+        finished, after_id = 0, 0
+        while records := await asyncio.to_thread(self.log.pending, after_id=after_id):
+            for record in records:
+                finished += (await self.retry(record)).state is not PurgeState.PENDING
+            after_id = records[-1].id
+        return finished
+
+    async def run(self, interval: float) -> None:
+        """Erase what is scheduled as soon as it is, and retry what is pending every ``interval``."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(interval):
+                    await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self.retry_pending()
+            except Exception:  # a broken database must not end erasure for the process's life
+                log.exception("retrying pending purges failed")
 
     async def _erase(
         self,
@@ -107,7 +166,7 @@ class Eraser:
         row_key: str,
         table_id: str,
         row_id: int,
-        trigger: str,
+        trigger: PurgeTrigger,
         locations: list[str],
         refused: list[str],
     ) -> PurgeRecord:
@@ -184,6 +243,21 @@ class Eraser:
                     if found is not None and found in locations:
                         used.add(found)
         return used
+
+
+def _locations(attachments: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[str]]:
+    """The attachments' stored locations, and why any was refused."""
+    locations: list[str] = []
+    refused: list[str] = []
+    for attachment in attachments:
+        try:
+            location = locate(attachment)
+        except PurgeRefused as exc:
+            refused.append(str(exc))
+            continue
+        if location is not None:
+            locations.append(location)
+    return locations, refused
 
 
 def _location_or_none(attachment: Mapping[str, Any]) -> str | None:

@@ -16,7 +16,7 @@ from enum import StrEnum
 
 from app.db import Database
 
-__all__ = ["PurgeLog", "PurgeRecord", "PurgeState"]
+__all__ = ["PurgeLog", "PurgeRecord", "PurgeState", "PurgeTrigger"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS purges (
@@ -45,13 +45,22 @@ class PurgeState(StrEnum):
     REFUSED = "refused"
 
 
+class PurgeTrigger(StrEnum):
+    """Why a row's files are erased."""
+
+    DELETED = "deleted"  # facegate deleted the rejected row
+    ALREADY_GONE = "already_gone"  # the rejected row was gone when facegate came to delete it
+    DELETED_IN_NOCODB = "deleted_in_nocodb"  # deleted by someone else (after-delete webhook, carousel)
+    NOT_APPROVED = "not_approved"  # an approved row that NocoDB no longer shows as approved
+
+
 @dataclass(frozen=True)
 class PurgeRecord:
     id: int
     row_key: str
     table_id: str
     row_id: int
-    trigger: str
+    trigger: PurgeTrigger
     state: PurgeState
     locations: list[str]
     files: int
@@ -71,7 +80,7 @@ class PurgeLog:
         row_key: str,
         table_id: str,
         row_id: int,
-        trigger: str,
+        trigger: PurgeTrigger,
         state: PurgeState,
         locations: Sequence[str],
         files: int,
@@ -85,7 +94,7 @@ class PurgeLog:
             db.execute(
                 "INSERT INTO purges (row_key, table_id, row_id, trigger, state, locations_json, files,"
                 " bytes, detail, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (row_key) DO UPDATE SET state = excluded.state,"
+                " ON CONFLICT (row_key) DO UPDATE SET state = excluded.state, trigger = excluded.trigger,"
                 " locations_json = excluded.locations_json, files = files + excluded.files,"
                 " bytes = bytes + excluded.bytes, detail = excluded.detail, updated_at = excluded.updated_at",
                 (
@@ -132,7 +141,7 @@ def _record(row: sqlite3.Row) -> PurgeRecord:
         row_key=row["row_key"],
         table_id=row["table_id"],
         row_id=row["row_id"],
-        trigger=row["trigger"],
+        trigger=PurgeTrigger(row["trigger"]),
         state=PurgeState(row["state"]),
         locations=json.loads(row["locations_json"]),
         files=row["files"],

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 from app.carousel.service import Carousel
 from app.carousel.store import NewApproval
-from app.config import RejectAction
-from app.erasure.service import Eraser
+from app.erasure.service import Eraser, GoneRow
+from app.erasure.store import PurgeTrigger
 from app.errors import NotReady
 from app.faces.service import FaceService
 from app.integrations.nocodb.errors import AttachmentRefused
@@ -30,6 +30,9 @@ from app.outcomes import Action, Decision, Reason
 __all__ = ["ModerationService", "RowVerdict"]
 
 log = logging.getLogger(__name__)
+
+
+_PURGE_TRIGGERS = {Action.DELETED: PurgeTrigger.DELETED, Action.ALREADY_GONE: PurgeTrigger.ALREADY_GONE}
 
 
 @dataclass(frozen=True)
@@ -86,20 +89,12 @@ class ModerationService:
         return action
 
     async def _purge_if_gone(self, job: Job, row: UploadRow, action: Action) -> None:
-        """The row is gone: its files must go too (NocoDB keeps and serves them otherwise). Once per
-        upload: a replay after a crash between the action and the purge purges then."""
-        if (
-            action not in {Action.DELETED, Action.ALREADY_GONE}
-            or self.writer.on_reject is not RejectAction.DELETE
-        ):
-            return
-        if await asyncio.to_thread(self.eraser.log.for_row, job.row_key) is None:
+        """The row is gone: its files must go too (NocoDB keeps and serves them otherwise). A replay
+        after a crash between the action and the purge purges then; the eraser does it once."""
+        trigger = _PURGE_TRIGGERS.get(action)
+        if trigger is not None:
             await self.eraser.purge(
-                row_key=job.row_key,
-                table_id=job.table_id,
-                row_id=job.row_id,
-                attachments=row.attachments,
-                trigger=action.value,
+                GoneRow(job.row_key, job.table_id, job.row_id, row.attachments), trigger=trigger
             )
 
     async def _act(self, job: Job, row: UploadRow, record: DecisionRecord, image: bytes | None) -> Action:

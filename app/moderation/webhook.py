@@ -1,4 +1,5 @@
-"""The NocoDB webhook: its payload (v3, ``{{ json event }}`` body) and how it becomes queued jobs."""
+"""The NocoDB webhook: its payload (v3, ``{{ json event }}`` body). An insert becomes queued jobs; a
+delete withdraws the rows from the carousel and schedules the erasure of their files."""
 
 from __future__ import annotations
 
@@ -8,16 +9,20 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from app.carousel.service import Carousel
 from app.config import FieldNames
+from app.erasure.service import Eraser, GoneRow
+from app.erasure.store import PurgeTrigger
 from app.errors import InvalidRequest
 from app.moderation.queue import JobQueue, NewJob
-from app.moderation.rows import new_job, parse_row
+from app.moderation.rows import UploadRow, new_job, parse_row, row_key
 
-__all__ = ["INSERT_EVENT", "InsertEvent", "WebhookAck", "WebhookReceiver", "jobs_from_event"]
+__all__ = ["DELETE_EVENT", "INSERT_EVENT", "RowsEvent", "WebhookAck", "WebhookReceiver", "jobs_from_event"]
 
 log = logging.getLogger(__name__)
 
 INSERT_EVENT = "records.after.insert"
+DELETE_EVENT = "records.after.delete"
 MAX_ROWS = 100_000
 # A form submission's one row commits in a tenth of a millisecond: a thread hop costs more.
 INLINE_ENQUEUE_MAX_ROWS = 20
@@ -30,68 +35,92 @@ class EventEnvelope(BaseModel):
     type: str = Field(max_length=200)
 
 
-class InsertData(BaseModel):
+class RowsData(BaseModel):
     model_config = ConfigDict(extra="allow")
     table_id: str = Field(min_length=1, max_length=200)
     table_name: str | None = None
     rows: list[dict[str, Any]] = Field(max_length=MAX_ROWS)
 
 
-class InsertEvent(BaseModel):
-    """``records.after.insert``: one event for one form submission or one bulk insert."""
+class RowsEvent(BaseModel):
+    """``records.after.insert`` or ``.delete``: one event for one form submission, one deletion, or
+    one bulk operation; the rows are complete (attachments included)."""
 
     model_config = ConfigDict(extra="allow")
-    type: Literal["records.after.insert"]
+    type: Literal["records.after.insert", "records.after.delete"]
     id: str | None = None
     version: str | None = None
-    data: InsertData
+    data: RowsData
 
 
 class WebhookAck(BaseModel):
     event: str
     received: int = Field(description="Rows in the event.")
-    queued: int = Field(description="Rows queued now (not seen before).")
+    queued: int = Field(
+        description="Rows queued now (not seen before); for a deletion, rows whose erasure was scheduled."
+    )
     ignored: int = Field(description="Rows of another table, or without a valid Id.")
 
 
-def jobs_from_event(
-    event: InsertEvent, *, table_id: str | None, fields: FieldNames
-) -> tuple[list[NewJob], int]:
-    """The jobs of an insert event, and how many rows were ignored."""
+def rows_of_event(
+    event: RowsEvent, *, table_id: str | None, fields: FieldNames
+) -> tuple[list[UploadRow], int]:
+    """The event's rows as facegate reads them, and how many were ignored."""
     if table_id is not None and event.data.table_id != table_id:
         log.warning("webhook for table %s ignored: facegate moderates %s", event.data.table_id, table_id)
         return [], len(event.data.rows)
-    jobs, ignored = [], 0
+    rows, ignored = [], 0
     for raw in event.data.rows:
         try:
-            jobs.append(new_job(event.data.table_id, parse_row(raw, fields)))
+            rows.append(parse_row(raw, fields))
         except ValueError:
             ignored += 1
-    return jobs, ignored
+    return rows, ignored
+
+
+def jobs_from_event(
+    event: RowsEvent, *, table_id: str | None, fields: FieldNames
+) -> tuple[list[NewJob], int]:
+    """The jobs of an insert event, and how many rows were ignored."""
+    rows, ignored = rows_of_event(event, table_id=table_id, fields=fields)
+    return [new_job(event.data.table_id, row) for row in rows], ignored
 
 
 class WebhookReceiver:
-    """Turns a webhook body into queued jobs, committed before the caller answers NocoDB."""
+    """Turns a webhook body into queued jobs or scheduled erasures, committed before the caller
+    answers NocoDB. Without an eraser (NocoDB not configured), deletions are acknowledged only."""
 
     def __init__(
-        self, *, queue: JobQueue, table_id: str | None, fields: FieldNames, wake: asyncio.Event
+        self,
+        *,
+        queue: JobQueue,
+        table_id: str | None,
+        fields: FieldNames,
+        wake: asyncio.Event,
+        carousel: Carousel,
+        eraser: Eraser | None,
     ) -> None:
         self.queue = queue
         self.table_id = table_id
         self.fields = fields
         self.wake = wake
+        self.carousel = carousel
+        self.eraser = eraser
 
     async def receive(self, body: bytes) -> WebhookAck:
-        """Queue the rows of an insert event; other event types are acknowledged and ignored."""
+        """Queue the rows of an insert event, erase those of a delete event; other event types are
+        acknowledged and ignored."""
         try:
             envelope = EventEnvelope.model_validate_json(body)
-            if envelope.type != INSERT_EVENT:
+            if envelope.type not in {INSERT_EVENT, DELETE_EVENT}:
                 return WebhookAck(event=envelope.type, received=0, queued=0, ignored=0)
-            event = InsertEvent.model_validate_json(body)
+            event = RowsEvent.model_validate_json(body)
         except ValidationError as exc:
             raise InvalidRequest(
                 "The webhook body is not a NocoDB v3 event.", detail=_validation_detail(exc)
             ) from exc
+        if event.type == DELETE_EVENT:
+            return await self._deleted(event)
         jobs, ignored = jobs_from_event(event, table_id=self.table_id, fields=self.fields)
         if len(jobs) <= INLINE_ENQUEUE_MAX_ROWS:
             queued = self.queue.enqueue(jobs, source="webhook") if jobs else 0
@@ -99,6 +128,19 @@ class WebhookReceiver:
             queued = await asyncio.to_thread(self.queue.enqueue, jobs, source="webhook")
         self.wake.set()
         return WebhookAck(event=event.type, received=len(event.data.rows), queued=queued, ignored=ignored)
+
+    async def _deleted(self, event: RowsEvent) -> WebhookAck:
+        """Rows deleted in NocoDB (by a moderator, or by facegate itself): off the carousel, and their
+        files scheduled for erasure (the eraser keeps a file a live row still uses)."""
+        rows, ignored = rows_of_event(event, table_id=self.table_id, fields=self.fields)
+        scheduled = 0
+        if self.eraser is not None and rows:
+            table_id = event.data.table_id
+            gone = [GoneRow(row_key(table_id, row), table_id, row.row_id, row.attachments) for row in rows]
+            await self.carousel.withdraw_rows(table_id, [g.row_key for g in gone])
+            await self.eraser.schedule(gone, trigger=PurgeTrigger.DELETED_IN_NOCODB)
+            scheduled = len(gone)
+        return WebhookAck(event=event.type, received=len(event.data.rows), queued=scheduled, ignored=ignored)
 
 
 def _validation_detail(exc: ValidationError) -> list[dict[str, object]]:

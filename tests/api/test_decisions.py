@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.assembly import Runtime
-from app.erasure.store import PurgeLog, PurgeState
+from app.erasure.store import PurgeLog, PurgeState, PurgeTrigger
 from app.outcomes import Action, Decision, Reason
 
 ROW_ID = 7001  # the session's app is shared: these tests keep to their own row Id
@@ -33,7 +33,7 @@ def _purged(runtime: Runtime, row_key: str, state: PurgeState, detail: str | Non
         row_key=row_key,
         table_id="tbl1",
         row_id=ROW_ID,
-        trigger="deleted",
+        trigger=PurgeTrigger.DELETED,
         state=state,
         locations=["2026/01/01/x/a.jpg"],
         files=2 if state is PurgeState.DONE else 0,

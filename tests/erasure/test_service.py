@@ -11,27 +11,14 @@ import pytest
 from app.config import RejectAction
 from app.erasure.local import LocalUploads
 from app.erasure.service import Eraser
-from app.erasure.store import PurgeRecord, PurgeState
+from app.erasure.store import PurgeRecord, PurgeState, PurgeTrigger
 from app.faces.service import FaceService
 from harness.images import sample
 from harness.loop import FIELDS
+from tests.erasure.support import files_in, on_disk
 from tests.moderation.fake_nocodb import TABLE, FakeNocoDB
 from tests.moderation.support import moderation_service, nocodb_client, process_row, queued_job
 from tests.support import Stores
-
-
-def on_disk(fake: FakeNocoDB, nc: Path) -> None:
-    """Write the fake's files where NocoDB would keep them, with thumbnails."""
-    for path, data in fake.files.items():
-        rel = path.removeprefix("download/")
-        (nc / "uploads" / rel).parent.mkdir(parents=True, exist_ok=True)
-        (nc / "uploads" / rel).write_bytes(data)
-        (nc / "thumbnails" / rel).mkdir(parents=True, exist_ok=True)
-        (nc / "thumbnails" / rel / "tiny.jpg").write_bytes(b"thumb")
-
-
-def files_in(nc: Path) -> set[str]:
-    return {str(p.relative_to(nc)) for p in nc.rglob("*") if p.is_file()}
 
 
 def test_a_deleted_rejection_leaves_no_file(faces: FaceService, stores: Stores, tmp_path: Path) -> None:
@@ -143,7 +130,7 @@ def test_a_pending_purge_is_retried_from_its_locations(stores: Stores, tmp_path:
         row_key="k1",
         table_id=TABLE,
         row_id=1,
-        trigger="deleted",
+        trigger=PurgeTrigger.DELETED,
         state=PurgeState.PENDING,
         locations=[row["Image"][0]["path"].removeprefix("download/")],
         files=1,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.erasure.store import PurgeLog, PurgeState
+from app.erasure.store import PurgeLog, PurgeState, PurgeTrigger
 from tests.support import Stores
 
 
@@ -11,7 +11,7 @@ def _record(purges: PurgeLog, key: str, state: PurgeState, files: int = 0) -> No
         row_key=key,
         table_id="tbl1",
         row_id=int(key.removeprefix("k")),
-        trigger="deleted",
+        trigger=PurgeTrigger.DELETED,
         state=state,
         locations=["2026/01/01/x/a.jpg"],
         files=files,

@@ -181,13 +181,18 @@ def test_rows_with_wrong_cells_are_queued_for_a_verdict(client: TestClient, cell
 
 
 @pytest.mark.parametrize(
-    "event_type", ["records.after.update", "records.after.delete", "", "x" * 200, "💥", "\x00"]
+    "event_type", ["records.after.update", "records.before.delete", "", "x" * 200, "💥", "\x00"]
 )
 def test_other_event_types_are_acknowledged_and_ignored(client: TestClient, event_type: str) -> None:
     body = {"type": event_type, "data": {"rows": "anything", "nested": [[[{}]]]}, "id": 5}
     response = client.post(URL, json=body, headers=SECRET)
     assert response.status_code == 200, response.text
     assert response.json() == {"event": event_type, "received": 0, "queued": 0, "ignored": 0}
+
+
+def test_a_malformed_delete_event_is_refused(client: TestClient) -> None:
+    body = {"type": "records.after.delete", "data": {"rows": "anything"}, "id": 5}
+    assert_error(client.post(URL, json=body, headers=SECRET), 422, "invalid_request")
 
 
 @pytest.mark.parametrize("depth", [50, 10_000, 100_000])

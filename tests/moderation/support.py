@@ -39,8 +39,12 @@ def nocodb_client(
     )
 
 
-def carousel(stores: Stores, nocodb: NocoDBClient | None, renditions_dir: Path) -> Carousel:
-    return Carousel(store=stores.approvals, nocodb=nocodb, renditions=Renditions(renditions_dir, LIMITS))
+def carousel(
+    stores: Stores, nocodb: NocoDBClient | None, renditions_dir: Path, eraser: Eraser | None = None
+) -> Carousel:
+    return Carousel(
+        store=stores.approvals, nocodb=nocodb, renditions=Renditions(renditions_dir, LIMITS), eraser=eraser
+    )
 
 
 def moderation_service(
@@ -55,18 +59,20 @@ def moderation_service(
 ) -> ModerationService:
     """The moderation service as ``app.assembly`` builds it, over a fake NocoDB."""
     nocodb = nocodb_client(transport, allowed_origins=allowed_origins)
+    eraser = Eraser(
+        log=stores.purges,
+        local=LocalUploads(uploads_dir) if uploads_dir else None,
+        nocodb=nocodb,
+        fields=FIELDS,
+        enabled=on_reject is RejectAction.DELETE,
+    )
     return ModerationService(
         decisions=stores.decisions,
         faces=faces,
         downloader=Downloader(nocodb=nocodb, fields=FIELDS, max_bytes=max_download_bytes),
         writer=NocoDBWriter(nocodb=nocodb, fields=FIELDS, on_reject=on_reject),
-        carousel=carousel(stores, nocodb, stores.db.path.parent / "renditions"),
-        eraser=Eraser(
-            log=stores.purges,
-            local=LocalUploads(uploads_dir) if uploads_dir else None,
-            nocodb=nocodb,
-            fields=FIELDS,
-        ),
+        carousel=carousel(stores, nocodb, stores.db.path.parent / "renditions", eraser),
+        eraser=eraser,
     )
 
 

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from app.db import MAX_ID
 from app.moderation.rows import ATTACHMENT_KEYS, UploadRow, parse_row, row_key
-from app.moderation.webhook import INSERT_EVENT, EventEnvelope, InsertEvent, jobs_from_event
+from app.moderation.webhook import INSERT_EVENT, EventEnvelope, RowsEvent, jobs_from_event
 from harness.loop import FIELDS
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "nocodb_webhook_insert.json"
@@ -24,14 +24,14 @@ def payload() -> dict[str, Any]:
     return body
 
 
-def event(body: dict[str, Any]) -> InsertEvent:
-    return InsertEvent.model_validate_json(json.dumps(body))
+def event(body: dict[str, Any]) -> RowsEvent:
+    return RowsEvent.model_validate_json(json.dumps(body))
 
 
 def test_real_insert_event_parses() -> None:
     raw = FIXTURE.read_bytes()
     assert EventEnvelope.model_validate_json(raw).type == INSERT_EVENT
-    parsed = InsertEvent.model_validate_json(raw)
+    parsed = RowsEvent.model_validate_json(raw)
     assert (parsed.id, parsed.version) == ("6711e056-4b31-4309-89bf-4b1e3bc4962e", "v3")
     assert (parsed.data.table_id, parsed.data.table_name) == (TABLE, "Uploads")
     assert parsed.data.rows == payload()["data"]["rows"]
@@ -169,7 +169,7 @@ def test_any_json_is_parsed_or_refused_with_a_validation_error(value: object) ->
     except ValidationError:
         envelope = None
     try:
-        parsed = InsertEvent.model_validate_json(text)
+        parsed = RowsEvent.model_validate_json(text)
     except ValidationError:
         return
     assert envelope is not None and envelope.type == INSERT_EVENT

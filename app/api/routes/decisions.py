@@ -3,12 +3,11 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Path, Query
 
 from app.api.deps import OperatorDep, RuntimeDep
 from app.api.schemas import DecisionOut, DecisionPage, JobOut, JobPage
 from app.db import MAX_ID
-from app.erasure.store import PurgeLog
 from app.errors import ErrorResponse, NotFound
 from app.moderation.queue import JobState
 from app.outcomes import Decision, Reason
@@ -19,21 +18,9 @@ IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 CursorQuery = Annotated[int | None, Query(ge=1, le=MAX_ID, description="next_cursor of the previous page")]
 
 
-def get_purge_log(runtime: RuntimeDep) -> PurgeLog:
-    """The purge log, over the database the decision log uses (``Runtime`` does not carry it).
-
-    A plain ``def``: opening the store runs its ``CREATE ... IF NOT EXISTS``, so FastAPI runs it in a thread.
-    """
-    return PurgeLog(runtime.decisions.db)
-
-
-PurgeLogDep = Annotated[PurgeLog, Depends(get_purge_log)]
-
-
 @router.get("/decisions")
 async def list_decisions(
     runtime: RuntimeDep,
-    purge_log: PurgeLogDep,
     row_id: IdQuery = None,
     decision: Decision | None = None,
     reason: Reason | None = None,
@@ -49,7 +36,7 @@ async def list_decisions(
         limit=limit,
         before_id=cursor,
     )
-    purges = await asyncio.to_thread(purge_log.for_rows, [r.row_key for r in records])
+    purges = await asyncio.to_thread(runtime.purges.for_rows, [r.row_key for r in records])
     items = [DecisionOut.from_record(r, purges.get(r.row_key)) for r in records]
     return DecisionPage(items=items, next_cursor=records[-1].id if len(records) == limit else None)
 

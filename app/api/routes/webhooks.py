@@ -6,16 +6,16 @@ from fastapi import APIRouter, Depends, Header, Request, Response
 
 from app.api.deps import RuntimeDep, SettingsDep, secret_matches
 from app.errors import ErrorResponse, Unauthorized
-from app.moderation.webhook import INSERT_EVENT, InsertEvent, WebhookAck
+from app.moderation.webhook import DELETE_EVENT, INSERT_EVENT, RowsEvent, WebhookAck
 
 router = APIRouter(tags=["moderation"])
 
 
 def openapi_schemas() -> dict[str, object]:
     """The webhook body's schemas, for the OpenAPI components (the route parses the body itself)."""
-    schema = InsertEvent.model_json_schema(ref_template="#/components/schemas/{model}")
+    schema = RowsEvent.model_json_schema(ref_template="#/components/schemas/{model}")
     defs = schema.pop("$defs", {})
-    return {"InsertEvent": schema, **defs}
+    return {"RowsEvent": schema, **defs}
 
 
 async def require_webhook_secret(
@@ -48,13 +48,14 @@ async def require_webhook_secret(
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/InsertEvent"}}},
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RowsEvent"}}},
         }
     },
 )
 async def nocodb_webhook(request: Request, response: Response, runtime: RuntimeDep) -> WebhookAck:
-    """NocoDB's after-insert webhook: one job per row, committed to the queue before the 202."""
+    """NocoDB's after-insert and after-delete webhook: an inserted row is queued for moderation, a
+    deleted row's files are scheduled for erasure; either is committed before the 202."""
     ack = await runtime.webhooks.receive(await request.body())
-    if ack.event != INSERT_EVENT:
+    if ack.event not in {INSERT_EVENT, DELETE_EVENT}:
         response.status_code = 200
     return ack

@@ -194,7 +194,7 @@ def test_bootstrap_creates_table_form_and_hook(
         hooks = get_json(client, f"/api/v2/meta/tables/{setup.table_id}/hooks")["list"]
     assert [hook["id"] for hook in hooks] == [setup.hook_id]
     hook = hooks[0]
-    assert (hook["title"], hook["event"], hook["operation"]) == (HOOK_TITLE, "after", ["insert"])
+    assert (hook["title"], hook["event"], hook["operation"]) == (HOOK_TITLE, "after", ["insert", "delete"])
     assert hook["version"] == "v3"
     assert hook["active"]
     payload = hook_payload(hook)
@@ -272,7 +272,9 @@ def test_form_submission_stores_row_with_attachment(nocodb: LocalNocoDB, setup: 
         [attachment] = stored["Image"]
         assert attachment["mimetype"] == "image/jpeg"
         assert attachment["title"] == "face.jpg"
-        download = client.get(f"/{attachment['path']}")
+        # Secure attachments: only the signed link serves the file, the plain path does not.
+        assert client.get(f"/{attachment['path']}").status_code == 404
+        download = client.get(f"/{attachment['signedPath']}")
         assert download.status_code == 200
         assert download.content == jpeg_bytes()
 

@@ -1,0 +1,138 @@
+"""Rows deleted in NocoDB (after-delete webhook, or found by the sweep): off the carousel, files erased."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from app.config import RejectAction
+from app.erasure.store import PurgeState, PurgeTrigger
+from app.faces.service import FaceService
+from app.moderation.service import ModerationService
+from app.moderation.sweep import Sweeper
+from app.moderation.webhook import DELETE_EVENT, WebhookReceiver
+from app.outcomes import Action
+from harness.images import sample
+from harness.loop import FIELDS
+from tests.erasure.support import THUMBNAIL, files_in, on_disk
+from tests.moderation.fake_nocodb import TABLE, FakeNocoDB
+from tests.moderation.support import moderation_service, queued_job
+from tests.support import Stores
+
+
+def _deleted(*rows: dict[str, Any]) -> bytes:
+    return json.dumps({"type": DELETE_EVENT, "data": {"table_id": TABLE, "rows": list(rows)}}).encode()
+
+
+def _receiver(service: ModerationService, stores: Stores) -> WebhookReceiver:
+    return WebhookReceiver(
+        queue=stores.queue,
+        table_id=TABLE,
+        fields=FIELDS,
+        wake=asyncio.Event(),
+        carousel=service.carousel,
+        eraser=service.eraser,
+    )
+
+
+def _process(service: ModerationService, stores: Stores, row: dict[str, Any]) -> Action:
+    # Unlike ``support.run``, the service's client stays open: these tests go on using it.
+    return asyncio.run(service.process(queued_job(stores.queue, row)))
+
+
+def _approved(
+    fake: FakeNocoDB, stores: Stores, faces: FaceService, nc: Path, **options: Any
+) -> tuple[ModerationService, dict[str, Any]]:
+    row = fake.add(1, "obama", ("a.jpg", sample("obama2.jpg")))
+    uploads = on_disk(fake, nc)
+    service = moderation_service(
+        httpx.MockTransport(fake.handler), stores, faces, uploads_dir=uploads, **options
+    )
+    assert _process(service, stores, row) == "approved"
+    return service, row
+
+
+def test_an_approved_row_a_moderator_deletes_is_withdrawn_and_erased(
+    faces: FaceService, stores: Stores, tmp_path: Path
+) -> None:
+    fake = FakeNocoDB()
+    service, row = _approved(fake, stores, faces, tmp_path / "nc")
+    (approval,) = stores.approvals.approvals()
+    renditions = service.carousel.renditions.directory
+    assert any(renditions.iterdir())
+    del fake.rows[1]  # the moderator's deletion
+    ack = asyncio.run(_receiver(service, stores).receive(_deleted(row)))
+    assert (ack.received, ack.queued) == (1, 1)
+    assert stores.approvals.approvals() == [] and not any(renditions.iterdir())
+    (pending,) = stores.purges.pending()
+    assert pending.trigger == PurgeTrigger.DELETED_IN_NOCODB and pending.locations == ["2026/01/01/1/a.jpg"]
+    assert files_in(tmp_path / "nc")  # erased by the eraser's task, not in the webhook's answer
+    assert asyncio.run(service.eraser.retry_pending()) == 1
+    assert files_in(tmp_path / "nc") == set()
+    record = stores.purges.for_row(approval.row_key)
+    assert record is not None and record.state is PurgeState.DONE
+    assert (record.files, record.bytes) == (2, len(sample("obama2.jpg")) + len(THUMBNAIL))
+
+
+def test_a_deletion_reported_twice_is_erased_once(faces: FaceService, stores: Stores, tmp_path: Path) -> None:
+    # facegate deletes a rejected row, and NocoDB's after-delete webhook reports that deletion too.
+    fake = FakeNocoDB()
+    row = fake.add(1, "obama", ("cat.png", sample("cat.png")))
+    uploads = on_disk(fake, tmp_path / "nc")
+    service = moderation_service(httpx.MockTransport(fake.handler), stores, faces, uploads_dir=uploads)
+    receiver = _receiver(service, stores)
+    asyncio.run(receiver.receive(_deleted(row)))  # the webhook may even arrive first
+    assert _process(service, stores, row) == "deleted"
+    asyncio.run(service.eraser.retry_pending())
+    (decision,) = stores.decisions.decisions()
+    record = stores.purges.for_row(decision.row_key)
+    assert record is not None and record.state is PurgeState.DONE and record.trigger == PurgeTrigger.DELETED
+    assert (record.files, record.bytes) == (2, len(sample("cat.png")) + len(THUMBNAIL))
+    assert files_in(tmp_path / "nc") == set()
+
+
+def test_a_row_still_in_nocodb_keeps_its_files(faces: FaceService, stores: Stores, tmp_path: Path) -> None:
+    # A forged or mistaken deletion event: the eraser asks NocoDB, which still has the row.
+    fake = FakeNocoDB()
+    service, row = _approved(fake, stores, faces, tmp_path / "nc")
+    before = files_in(tmp_path / "nc")
+    asyncio.run(_receiver(service, stores).receive(_deleted(row)))
+    asyncio.run(service.eraser.retry_pending())
+    assert files_in(tmp_path / "nc") == before
+
+
+def test_with_flag_a_deletion_erases_nothing(faces: FaceService, stores: Stores, tmp_path: Path) -> None:
+    fake = FakeNocoDB()
+    service, row = _approved(fake, stores, faces, tmp_path / "nc", on_reject=RejectAction.FLAG)
+    before = files_in(tmp_path / "nc")
+    del fake.rows[1]
+    asyncio.run(_receiver(service, stores).receive(_deleted(row)))
+    asyncio.run(service.eraser.retry_pending())
+    assert stores.approvals.approvals() == []  # off the carousel all the same
+    assert files_in(tmp_path / "nc") == before and stores.purges.pending() == []
+
+
+def test_the_sweep_erases_an_approved_row_deleted_while_the_webhook_was_lost(
+    faces: FaceService, stores: Stores, tmp_path: Path
+) -> None:
+    fake = FakeNocoDB()
+    service, _ = _approved(fake, stores, faces, tmp_path / "nc")
+    del fake.rows[1]
+    sweeper = Sweeper(
+        queue=stores.queue,
+        nocodb=service.eraser.nocodb,
+        table_id=TABLE,
+        fields=FIELDS,
+        carousel=service.carousel,
+        wake=asyncio.Event(),
+    )
+    assert asyncio.run(sweeper.sweep_approvals()) == 1
+    asyncio.run(service.eraser.retry_pending())
+    assert files_in(tmp_path / "nc") == set()
+    (decision,) = stores.decisions.decisions()
+    record = stores.purges.for_row(decision.row_key)
+    assert record is not None and record.trigger == PurgeTrigger.NOT_APPROVED
