@@ -128,14 +128,18 @@ class Eraser:
 
     async def retry(self, record: PurgeRecord) -> PurgeRecord:
         """Finish a pending purge from the locations it kept (``facegate purge``). Whether a live row
-        still uses a file is asked again; the record is updated, its counts added to the earlier ones."""
+        still uses a file is asked again; the record is updated, its counts added to the earlier ones.
+        A purge finished meanwhile (by moderation, or another pass) is left as it is."""
         async with self._lock:
+            current = await asyncio.to_thread(self.log.for_row, record.row_key)
+            if current is None or current.state is not PurgeState.PENDING:
+                return current or record
             return await self._erase(
-                row_key=record.row_key,
-                table_id=record.table_id,
-                row_id=record.row_id,
-                trigger=record.trigger,
-                locations=record.locations,
+                row_key=current.row_key,
+                table_id=current.table_id,
+                row_id=current.row_id,
+                trigger=current.trigger,
+                locations=current.locations,
                 refused=[],
             )
 

@@ -22,7 +22,9 @@ GONE_TIMEOUT_SECONDS = 30.0
 
 @pytest.fixture(scope="module")
 def loop(nocodb: LocalNocoDB, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
-    with running_loop(nocodb, tmp_path_factory.mktemp("facegate"), base_title="erasure") as running:
+    # No periodic sweep: what is erased after a moderator's deletion comes from the webhook.
+    workdir = tmp_path_factory.mktemp("facegate")
+    with running_loop(nocodb, workdir, base_title="erasure", sweep_seconds=3600) as running:
         yield running
 
 
@@ -68,6 +70,8 @@ def test_a_rejected_upload_leaves_nocodbs_disk_and_its_link_dies(loop: Loop) -> 
     assert not any(p.name.startswith("my-cat") for p in original.parent.iterdir())
     decision = loop.decisions(row["Id"])[0]  # newest first: NocoDB on SQLite reuses a deleted row's Id
     assert decision["action"] == "deleted"
+    # The original and NocoDB's thumbnails (made in the background: some or all of them by then).
+    assert decision["purge"]["state"] == "done" and decision["purge"]["files"] >= 2
     print(f"\n[erasure] submission to file gone: {gone_after:.2f}s")
 
 
@@ -101,3 +105,36 @@ def test_a_forged_row_pointing_at_an_approved_file_does_not_erase_it(loop: Loop)
     assert _purges(loop) == purged_before + 1
     assert original.exists() and thumbnails.exists()
     assert httpx.get(f"{loop.nocodb.url}/{path}", timeout=10).status_code == 200
+
+
+def _carousel(loop: Loop) -> list[dict[str, Any]]:
+    response = httpx.get(f"{loop.facegate.url}/approved", params={"politician": "obama"}, timeout=10)
+    response.raise_for_status()
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items
+
+
+def _wait_gone(*paths: Path) -> float:
+    started = time.monotonic()
+    while any(p.exists() for p in paths) and time.monotonic() - started < GONE_TIMEOUT_SECONDS:
+        time.sleep(0.05)
+    return time.monotonic() - started
+
+
+def test_an_approved_upload_a_moderator_deletes_leaves_nocodbs_disk(loop: Loop) -> None:
+    row = loop.submit("obama", sample("obama2.jpg"))
+    loop.wait_final(row, "approved")
+    link, original, thumbnails = _stored(loop, row)
+    newest = _carousel(loop)[0]  # this upload: the tests of this module run one after the other
+    assert httpx.get(loop.facegate.url + newest["image_url"], timeout=10).status_code == 200
+    with loop.api() as api:  # the moderator, in NocoDB
+        records = f"/api/v2/tables/{loop.setup.table_id}/records"
+        api.request("DELETE", records, json=[{"Id": row["Id"]}]).raise_for_status()
+    gone_after = _wait_gone(original, thumbnails)
+    assert not original.exists() and not thumbnails.exists()
+    assert httpx.get(f"{loop.nocodb.url}/{link}", timeout=10).status_code == 404
+    assert newest["id"] not in [item["id"] for item in _carousel(loop)]
+    assert httpx.get(loop.facegate.url + newest["image_url"], timeout=10).status_code == 404
+    decision = loop.decisions(row["Id"])[0]
+    assert decision["purge"]["trigger"] == "deleted_in_nocodb" and decision["purge"]["state"] == "done"
+    print(f"\n[erasure] moderator's deletion to file gone: {gone_after:.2f}s")
