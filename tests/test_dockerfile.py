@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
+
+import yaml
 
 from harness.images import ROOT
 
@@ -34,3 +37,20 @@ def test_serves_the_contracted_app_as_a_non_root_user() -> None:
 def test_dockerignore_keeps_secrets_and_state_out() -> None:
     ignored = set((ROOT / ".dockerignore").read_text().split())
     assert {".env", "data", ".venv", ".git"} <= ignored
+
+
+def test_compose_erases_in_nocodbs_own_volume_with_secure_attachments() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    nocodb, facegate = compose["nocodb"], compose["facegate"]
+    tested = json.loads((ROOT / "harness/nocodb_node/package.json").read_text())["dependencies"]["nocodb"]
+    assert nocodb["image"] == f"nocodb/nocodb:{tested}"
+    assert nocodb["environment"]["NC_SECURE_ATTACHMENTS"] == "true"
+    # facegate sees NocoDB's data volume, and its uploads folder is the one the setting names.
+    (nocodb_mount,) = [v for v in nocodb["volumes"] if v.endswith(":/usr/app/data")]
+    volume = nocodb_mount.split(":")[0]
+    (shared,) = [v.split(":")[1] for v in facegate["volumes"] if v.split(":")[0] == volume]
+    assert facegate["environment"]["FACEGATE_NOCODB_UPLOADS_DIR"] == f"{shared}/nc/uploads"
+    # Both write as facegate's uid, so facegate may remove what NocoDB wrote.
+    uid = re.search(r"useradd .*--uid (\d+)", DOCKERFILE)
+    assert uid is not None and nocodb["user"].split(":")[0] == uid.group(1)
+    assert compose["nocodb-volume"]["command"][-2:] == [f"{uid.group(1)}:{uid.group(1)}", "/usr/app/data"]
