@@ -339,6 +339,9 @@ class LocalNocoDB:
                 "NC_AUTH_JWT_SECRET": _jwt_secret(data_dir),
                 # Attachments only through signed links that expire, never the public download/ path.
                 "NC_SECURE_ATTACHMENTS": "true",
+                # NocoDB's audit log keeps every uploader's address, browser and row (file name
+                # included), even after the row is deleted.
+                "NC_DISABLE_AUDIT": "true",
             }
         )
         env.update(self._extra_env)

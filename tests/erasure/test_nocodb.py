@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -68,6 +70,10 @@ def test_a_rejected_upload_leaves_nocodbs_disk_and_its_link_dies(loop: Loop) -> 
     assert not original.exists() and not thumbnails.exists()
     assert httpx.get(f"{loop.nocodb.url}/{path}", timeout=10).status_code == 404
     assert not any(p.name.startswith("my-cat") for p in original.parent.iterdir())
+    # Nor in NocoDB's audit log (off): it would keep the uploader's address and the file's name.
+    with contextlib.closing(sqlite3.connect(loop.nocodb.data_dir / "noco.db")) as meta:
+        audited = meta.execute("SELECT COUNT(*) FROM nc_audit_v2 WHERE details LIKE '%my-cat%'").fetchone()
+    assert audited == (0,)
     decision = loop.decisions(row["Id"])[0]  # newest first: NocoDB on SQLite reuses a deleted row's Id
     assert decision["action"] == "deleted"
     # The original and NocoDB's thumbnails (made in the background: some or all of them by then).
