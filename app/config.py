@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     # Image intake.
     max_upload_bytes: int = Field(20 * MIB, ge=1024)
     max_image_pixels: int = Field(50_000_000, ge=10_000)
+    # A row is one upload: more images than this is a rejection (``too_many_images``), not more work.
+    max_images_per_row: int = Field(4, ge=1, le=100)
 
     # Processes that run dlib: dlib is not thread-safe, so parallelism is by process.
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=64)
