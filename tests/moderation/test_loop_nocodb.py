@@ -31,7 +31,13 @@ def _decisions_of(loop: Loop, row: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _assert_decided_once(loop: Loop, row: dict[str, Any], decision: str, reason: str, action: str) -> None:
+    # NocoDB shows the outcome a moment before facegate has recorded its action (the carousel's
+    # renditions are made in between).
+    deadline = time.monotonic() + 10
     decisions = _decisions_of(loop, row)
+    while time.monotonic() < deadline and any(d["action"] is None for d in decisions):
+        time.sleep(0.1)
+        decisions = _decisions_of(loop, row)
     assert len(decisions) == 1, decisions
     (record,) = decisions
     assert (record["decision"], record["reason"], record["action"]) == (decision, reason, action)
