@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # dlib's own recommendation: "0.6 is typical best performance" for its ResNet descriptor.
 DEFAULT_TOLERANCE = 0.6
 MIB = 1024 * 1024
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Wrong operator keys, metrics tokens and webhook secrets a client address may send per minute.
+DEFAULT_AUTH_FAILURES_PER_MINUTE = 10
+WEB_SCHEMES = frozenset({"http", "https"})
 
 
 @dataclass(frozen=True)
@@ -36,7 +41,10 @@ class RejectAction(StrEnum):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="FACEGATE_", env_file=".env", extra="ignore")
+    # Errors name the setting but never echo its input: it may be a secret.
+    model_config = SettingsConfigDict(
+        env_prefix="FACEGATE_", env_file=".env", extra="ignore", hide_input_in_errors=True
+    )
 
     # Faces and references.
     reference_dir: Path = PROJECT_ROOT / "reference_faces"
@@ -59,11 +67,18 @@ class Settings(BaseSettings):
     # Rows decided at once (downloads and NocoDB calls overlap the pixel work); unset: one per worker.
     queue_concurrency: int | None = Field(None, ge=1, le=256)
 
-    # Access.
+    # Access. Without a key the operator endpoints refuse to serve, unless opened for local use.
     operator_api_key: SecretStr | None = None
+    operator_endpoints_open: bool = False
+    # /metrics: public (a network-restricted scraper), a bearer token of its own, or the operator key.
+    metrics_public: bool = False
+    metrics_token: SecretStr | None = None
     webhook_secret: SecretStr | None = None
     cors_origins: Annotated[list[str], NoDecode] = []
     verify_rate_per_minute: int = Field(60, ge=0)
+    auth_failures_per_minute: int = Field(DEFAULT_AUTH_FAILURES_PER_MINUTE, ge=1, le=1000)
+    # Proxies whose X-Forwarded-For facegate believes; anyone else's is ignored (the client may write it).
+    trusted_proxies: Annotated[list[ipaddress.IPv4Network | ipaddress.IPv6Network], NoDecode] = []
 
     # NocoDB.
     nocodb_url: str | None = None
@@ -102,7 +117,40 @@ class Settings(BaseSettings):
             return [item.strip().rstrip("/") for item in value.split(",") if item.strip()]
         return value
 
-    @field_validator("operator_api_key", "webhook_secret", "nocodb_api_token", mode="before")
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _parse_networks(cls, value: object) -> object:
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list | tuple):
+            return value
+        networks = []
+        for item in items:
+            text = str(item).strip()
+            if not text:
+                continue
+            try:
+                networks.append(ipaddress.ip_network(text, strict=False))
+            except ValueError:
+                raise ValueError(
+                    f"FACEGATE_TRUSTED_PROXIES: {text[:60]!r} is not an IP address or network (CIDR)"
+                ) from None
+        return networks
+
+    @field_validator("form_url", "nocodb_url", "s3_endpoint_url")
+    @classmethod
+    def _web_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # The form URL becomes a link on the public page: a javascript: or data: URL would run there.
+        if value is None or not value.strip():
+            return None
+        return _checked_url(value.strip(), setting=str(info.field_name), origin_only=False)
+
+    @field_validator("cors_origins", "attachment_allowed_origins")
+    @classmethod
+    def _web_origins(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        setting = str(info.field_name)
+        return [_checked_url(origin, setting=setting, origin_only=True).rstrip("/") for origin in value]
+
+    @field_validator("operator_api_key", "metrics_token", "webhook_secret", "nocodb_api_token", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         # An empty secret verifies against an empty key, which anyone can forge.
@@ -110,6 +158,16 @@ class Settings(BaseSettings):
         if isinstance(text, str) and not text.strip():
             return None
         return value
+
+    @model_validator(mode="after")
+    def _access_is_unambiguous(self) -> Settings:
+        if self.operator_api_key is not None and self.operator_endpoints_open:
+            raise ValueError(
+                "FACEGATE_OPERATOR_ENDPOINTS_OPEN=true with FACEGATE_OPERATOR_API_KEY set: choose one"
+            )
+        if self.metrics_token is not None and self.metrics_public:
+            raise ValueError("FACEGATE_METRICS_PUBLIC=true with FACEGATE_METRICS_TOKEN set: choose one")
+        return self
 
     @property
     def reference_cache_dir(self) -> Path:
@@ -127,6 +185,31 @@ class Settings(BaseSettings):
             politician=self.nocodb_politician_field,
             status=self.nocodb_status_field,
         )
+
+
+def _checked_url(value: str, *, setting: str, origin_only: bool) -> str:
+    """``value`` if it is an absolute http(s) URL (with ``origin_only``: an origin), else ``ValueError``.
+
+    The messages do not repeat the value: it may hold credentials.
+    """
+    name = f"FACEGATE_{setting.upper()}"
+    if not value.isprintable() or any(char.isspace() for char in value):
+        raise ValueError(f"{name} contains spaces or control characters")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 (raises on a port that is not a number)
+    except ValueError:
+        raise ValueError(f"{name} is not a URL") from None
+    if parts.scheme.lower() not in WEB_SCHEMES:
+        scheme = f"{parts.scheme[:20]}:" if parts.scheme else "a relative URL"
+        raise ValueError(f"{name}: {scheme} is not allowed; use an http:// or https:// URL")
+    if not parts.hostname:
+        raise ValueError(f"{name} has no host")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError(f"{name} must not contain a user name or password")
+    if origin_only and (parts.path not in {"", "/"} or parts.query or parts.fragment):
+        raise ValueError(f"{name} must list origins (scheme://host[:port]) without a path")
+    return value
 
 
 @lru_cache
