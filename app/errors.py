@@ -3,6 +3,9 @@
     FacegateError
     ├── InputError (4xx: the caller's request is at fault; never retried)
     │   ├── Unauthorized            401
+    │   ├── Forbidden               403
+    │   │   ├── OperatorEndpointsClosed 403 (no operator key is configured)
+    │   │   └── BrowserRequest      403 (a web page, not a script, sent it)
     │   ├── NotFound                404
     │   │   └── UnknownPolitician   404
     │   ├── PayloadTooLarge         413
@@ -16,11 +19,17 @@
 
 Image problems found while decoding are not errors of the service: they become a
 ``rejected`` verdict with reason ``unreadable_image`` (see ``app.faces.intake``).
+
+No answer shows an absolute path of the server's disk (``hide_paths``): a reference folder's errors
+name their files relative to it.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -62,6 +71,19 @@ class InputError(FacegateError):
 class Unauthorized(InputError):
     status_code = 401
     code = "unauthorized"
+
+
+class Forbidden(InputError):
+    status_code = 403
+    code = "forbidden"
+
+
+class OperatorEndpointsClosed(Forbidden):
+    code = "operator_endpoints_closed"
+
+
+class BrowserRequest(Forbidden):
+    code = "browser_request"
 
 
 class NotFound(InputError):
@@ -118,6 +140,25 @@ class ReferenceSetError(ServiceError):
     code = "reference_error"
 
 
+# An absolute path of at least two segments, not part of a URL; quotes, spaces and colons end it.
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.:/~-])(?:/[^\s/'\"(),;:]+){2,}/?")
+
+
+def hide_paths(value: Any, roots: Iterable[Path] = ()) -> Any:
+    """``value`` (text, or lists and dicts of it) without absolute paths: a path under one of
+    ``roots`` is shown from that folder's name on (``reference_faces/obama/a.jpg``), any other by
+    its last part (``…/a.jpg``)."""
+    if isinstance(value, str):
+        for root in sorted({str(r).rstrip("/") for r in roots if str(r).startswith("/")}, key=len)[::-1]:
+            value = value.replace(root + "/", Path(root).name + "/").replace(root, Path(root).name)
+        return _ABSOLUTE_PATH.sub(lambda match: "…/" + match.group().rstrip("/").rsplit("/", 1)[-1], value)
+    if isinstance(value, list):
+        return [hide_paths(item, roots) for item in value]
+    if isinstance(value, dict):
+        return {key: hide_paths(item, roots) for key, item in value.items()}
+    return value
+
+
 def error_response(status_code: int, code: str, message: str, detail: Any = None) -> JSONResponse:
     body = ErrorResponse(error=ErrorBody(code=code, message=message, detail=detail))
     headers = {}
@@ -145,10 +186,13 @@ def install_error_handlers(app: FastAPI) -> None:
     """Render every error, ours, FastAPI's and Starlette's, in the one ``ErrorResponse`` shape."""
 
     @app.exception_handler(FacegateError)
-    async def _facegate(_: Request, exc: FacegateError) -> JSONResponse:
+    async def _facegate(request: Request, exc: FacegateError) -> JSONResponse:
         if exc.status_code >= 500:
             log.error("request failed: %s", exc.message)
-        return error_response(exc.status_code, exc.code, exc.message, exc.detail)
+        roots = getattr(request.app.state, "private_roots", ())
+        return error_response(
+            exc.status_code, exc.code, hide_paths(exc.message, roots), hide_paths(exc.detail, roots)
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

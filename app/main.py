@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,24 +16,42 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 
 from app import logs
+from app.api.clients import ClientAddresses
 from app.api.headers import SecurityHeaders
 from app.api.limits import BodySizeLimit
-from app.api.ratelimit import RateLimiter
+from app.api.ratelimit import CredentialGuard, RateLimiter
 from app.api.routes import approved, decisions, health, metrics, politicians, site, verify, webhooks
 from app.api.timing import RequestTiming
 from app.assembly import assemble
-from app.config import MIB, Settings, get_settings
+from app.config import MIB, PROJECT_ROOT, Settings, get_settings
 from app.errors import install_error_handlers
 
 # Multipart framing and form fields around the largest accepted upload.
 BODY_OVERHEAD_BYTES = 1 * MIB
 
 
+log = logging.getLogger(__name__)
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    _log_access(app.state.settings)
     async with assemble(app.state.settings, nocodb_transport=app.state.nocodb_transport) as runtime:
         app.state.runtime = runtime
         yield
+
+
+def _log_access(settings: Settings) -> None:
+    """Say at start-up who may use the operator endpoints and /metrics."""
+    if settings.operator_api_key is None and settings.operator_endpoints_open:
+        log.warning(
+            "FACEGATE_OPERATOR_ENDPOINTS_OPEN=true: /verify, /decisions, /jobs and /politicians/reload"
+            " answer anyone who can reach this port; for local use only"
+        )
+    elif settings.operator_api_key is None:
+        log.warning("FACEGATE_OPERATOR_API_KEY is not set: the operator endpoints refuse every request")
+    if settings.metrics_public:
+        log.warning("FACEGATE_METRICS_PUBLIC=true: /metrics answers anyone who can reach this port")
 
 
 def _declare_error_shape(schema: dict[str, Any]) -> dict[str, Any]:
@@ -51,6 +71,12 @@ def _declare_error_shape(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+def _private_roots(settings: Settings) -> list[Path]:
+    folders = [settings.reference_dir, settings.data_dir, settings.nocodb_uploads_dir, PROJECT_ROOT]
+    roots = [folder for folder in folders if folder is not None]
+    return roots + [folder.resolve() for folder in roots]
+
+
 def create_app(
     settings: Settings | None = None, *, nocodb_transport: httpx.AsyncBaseTransport | None = None
 ) -> FastAPI:
@@ -62,10 +88,18 @@ def create_app(
         version="0.1.0",
         summary="Moderates face uploads: one face, and the named politician, or the upload is rejected.",
         lifespan=lifespan,
+        # FastAPI's /docs and /redoc pages load their scripts from a CDN: the API is described by
+        # /openapi.json (and openapi.yaml in the repository) instead.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.nocodb_transport = nocodb_transport
+    app.state.client_addresses = ClientAddresses(settings.trusted_proxies)
     app.state.verify_limiter = RateLimiter(settings.verify_rate_per_minute)
+    app.state.credential_guard = CredentialGuard(settings.auth_failures_per_minute)
+    # Folders whose absolute paths answers show from their own name on (app.errors.hide_paths).
+    app.state.private_roots = _private_roots(settings)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes + BODY_OVERHEAD_BYTES)
     if settings.cors_origins:

@@ -34,12 +34,16 @@ def reference_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory: pytest.TempPathFactory, reference_dir: Path) -> Settings:
+    """The session app's settings: no operator key, so the operator endpoints are opened explicitly
+    (tests/hostile/test_access.py covers them closed, and with a key)."""
     return Settings(
         _env_file=None,
         reference_dir=reference_dir,
         data_dir=tmp_path_factory.mktemp("data"),
         workers=2,
         webhook_secret="test-webhook-secret",
+        operator_endpoints_open=True,
+        metrics_public=True,
     )
 
 

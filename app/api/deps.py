@@ -6,16 +6,18 @@ thread hop costs more than any of these lookups.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 
-from app.api.ratelimit import RateLimiter
+from app.api.clients import ClientAddresses
+from app.api.ratelimit import CredentialGuard, RateLimiter
 from app.assembly import Runtime
 from app.carousel.service import Carousel
 from app.config import Settings
-from app.errors import Unauthorized
+from app.errors import BrowserRequest, ErrorResponse, OperatorEndpointsClosed, Unauthorized
 from app.faces.service import FaceService
 
 
@@ -41,27 +43,109 @@ FaceServiceDep = Annotated[FaceService, Depends(get_face_service)]
 
 
 def secret_matches(given: str | None, expected: str) -> bool:
-    """Constant-time comparison, for timing attack prevention."""
-    return given is not None and hmac.compare_digest(given.encode(), expected.encode())
+    """Constant-time comparison, for timing attack prevention.
+
+    Digests are compared, so that the time taken does not depend on the length of either string.
+    """
+    if given is None:
+        return False
+    return hmac.compare_digest(_digest(given), _digest(expected))
 
 
-async def require_operator(
-    settings: SettingsDep,
-    x_api_key: Annotated[str | None, Header(description="The operator key, when one is configured.")] = None,
-) -> None:
-    """Operator endpoints: open when ``FACEGATE_OPERATOR_API_KEY`` is unset, else the key must match."""
+def _digest(text: str) -> bytes:
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).digest()
+
+
+def client_of(request: Request) -> str:
+    """The address rate limits count by; see ``app.api.clients``."""
+    addresses: ClientAddresses = request.app.state.client_addresses
+    return addresses.of(request.scope)
+
+
+def check_credential(request: Request, given: str | None, expected: str, what: str) -> None:
+    """``given`` must equal ``expected``; wrong ones are counted per client and throttled (429)."""
+    guard: CredentialGuard = request.app.state.credential_guard
+    client = client_of(request)
+    guard.before_checking(client)
+    if secret_matches(given, expected):
+        guard.succeeded(client)
+        return
+    if given is not None:  # a missing header is no guess
+        guard.failed(client)
+    raise Unauthorized(f"A valid {what} is required.")
+
+
+def refuse_browsers(request: Request) -> None:
+    """Operator endpoints serve scripts, never a web page: a page could make a visitor's browser use
+    them (a cross-site form post needs no CORS permission). Browsers mark what a page sends with
+    ``Origin`` or ``Sec-Fetch-Site`` (``none`` is the address bar); curl and scripts send neither."""
+    fetch_site = request.headers.get("sec-fetch-site")
+    if "origin" in request.headers or (fetch_site is not None and fetch_site != "none"):
+        raise BrowserRequest(
+            "Operator endpoints do not answer requests made by web pages; use curl or a script."
+        )
+
+
+ApiKeyHeader = Annotated[
+    str | None, Header(description="The operator key (FACEGATE_OPERATOR_API_KEY).", max_length=1000)
+]
+
+
+async def require_operator(request: Request, settings: SettingsDep, x_api_key: ApiKeyHeader = None) -> None:
+    """Operator endpoints: the key must match; without a key they are closed unless opened for local use."""
+    refuse_browsers(request)
     key = settings.operator_api_key
-    if key is not None and not secret_matches(x_api_key, key.get_secret_value()):
-        raise Unauthorized("A valid X-API-Key header is required.")
+    if key is not None:
+        check_credential(request, x_api_key, key.get_secret_value(), "X-API-Key header")
+    elif not settings.operator_endpoints_open:
+        raise OperatorEndpointsClosed(
+            "Operator endpoints are closed: set FACEGATE_OPERATOR_API_KEY (or, for local use only,"
+            " FACEGATE_OPERATOR_ENDPOINTS_OPEN=true)."
+        )
 
 
 OperatorDep = Depends(require_operator)
+# What the operator dependencies may answer, for the OpenAPI description of each operator endpoint.
+OPERATOR_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse} for code in (401, 403, 422, 429)
+}
+
+
+async def require_metrics_access(
+    request: Request,
+    settings: SettingsDep,
+    x_api_key: ApiKeyHeader = None,
+    authorization: Annotated[
+        str | None,
+        Header(description="`Bearer <FACEGATE_METRICS_TOKEN>`, for a Prometheus scraper.", max_length=1000),
+    ] = None,
+) -> None:
+    """``/metrics``: public when ``FACEGATE_METRICS_PUBLIC``, else its bearer token or the operator key."""
+    refuse_browsers(request)
+    if settings.metrics_public:
+        return
+    token, key = settings.metrics_token, settings.operator_api_key
+    if token is None and key is None:
+        raise OperatorEndpointsClosed(
+            "/metrics is closed: set FACEGATE_METRICS_TOKEN (a bearer token for the scraper),"
+            " FACEGATE_OPERATOR_API_KEY, or FACEGATE_METRICS_PUBLIC=true."
+        )
+    scheme, _, bearer = (authorization or "").partition(" ")
+    if token is not None and scheme.lower() == "bearer":
+        check_credential(request, bearer.strip(), token.get_secret_value(), "bearer token")
+    elif key is not None:
+        check_credential(request, x_api_key, key.get_secret_value(), "X-API-Key header or bearer token")
+    else:
+        check_credential(request, None, "", "bearer token")
+
+
+MetricsDep = Depends(require_metrics_access)
 
 
 async def limit_verify_rate(request: Request) -> None:
-    """Per client address; behind a proxy, run uvicorn with --proxy-headers so this is the real client."""
+    """Per client address (``app.api.clients``: the socket peer, or what a declared proxy forwarded)."""
     limiter: RateLimiter = request.app.state.verify_limiter
-    limiter.check(request.client.host if request.client else "unknown")
+    limiter.check(client_of(request))
 
 
 VerifyRateDep = Depends(limit_verify_rate)

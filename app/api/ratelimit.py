@@ -1,4 +1,4 @@
-"""A per-client token bucket for the CPU-heavy ``POST /verify``."""
+"""Per-client token buckets: requests to the CPU-heavy ``POST /verify``, and wrong credentials."""
 
 from __future__ import annotations
 
@@ -24,15 +24,61 @@ class RateLimiter:
 
     def check(self, client: str) -> None:
         """Take one token for ``client`` or raise ``RateLimited`` with the seconds to wait."""
+        self.ensure_available(client)
+        self.take(client)
+
+    def ensure_available(self, client: str) -> None:
+        """Raise ``RateLimited`` if ``client`` has no token left; take none."""
+        if self.capacity <= 0:
+            return
+        tokens = self._tokens(client, self._clock())
+        if tokens < 1.0:
+            wait = math.ceil((1.0 - tokens) / self.refill_per_second)
+            raise RateLimited(f"Too many requests; try again in {wait} s.", retry_after=wait)
+
+    def take(self, client: str) -> None:
+        """Take one token for ``client``, whether or not one is left."""
         if self.capacity <= 0:
             return
         now = self._clock()
-        tokens, last = self._buckets.pop(client, (self.capacity, now))
-        tokens = min(self.capacity, tokens + (now - last) * self.refill_per_second)
-        if tokens < 1.0:
-            self._buckets[client] = (tokens, now)
-            wait = math.ceil((1.0 - tokens) / self.refill_per_second)
-            raise RateLimited(f"Too many requests; try again in {wait} s.", retry_after=wait)
-        self._buckets[client] = (tokens - 1.0, now)
+        self._buckets[client] = (max(0.0, self._tokens(client, now) - 1.0), now)
         while len(self._buckets) > MAX_CLIENTS:
             self._buckets.popitem(last=False)
+
+    def forget(self, client: str) -> None:
+        """Give ``client`` a full bucket again."""
+        self._buckets.pop(client, None)
+
+    def _tokens(self, client: str, now: float) -> float:
+        tokens, last = self._buckets.pop(client, (self.capacity, now))
+        tokens = min(self.capacity, tokens + (now - last) * self.refill_per_second)
+        self._buckets[client] = (tokens, now)  # most recently seen last
+        return tokens
+
+
+class CredentialGuard:
+    """Wrong operator keys, metrics tokens and webhook secrets: ``failures_per_minute`` per client.
+
+    A client over its budget is refused before its credential is compared, so a brute force learns
+    nothing more, not even from timing, until the budget refills. Other clients are not affected, and
+    a right credential gives its client a full budget again.
+    """
+
+    def __init__(self, failures_per_minute: int, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._failures = RateLimiter(failures_per_minute, clock=clock)
+
+    def before_checking(self, client: str) -> None:
+        """Raise ``RateLimited`` if ``client`` has used up its failures."""
+        try:
+            self._failures.ensure_available(client)
+        except RateLimited as exc:
+            wait = exc.retry_after
+            raise RateLimited(
+                f"Too many wrong credentials from this address; try again in {wait} s.", retry_after=wait
+            ) from None
+
+    def failed(self, client: str) -> None:
+        self._failures.take(client)
+
+    def succeeded(self, client: str) -> None:
+        self._failures.forget(client)

@@ -5,14 +5,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from app.api.deps import OperatorDep, RuntimeDep
+from app.api.deps import OPERATOR_ERRORS, OperatorDep, RuntimeDep
 from app.api.schemas import DecisionOut, DecisionPage, JobOut, JobPage
 from app.db import MAX_ID
 from app.errors import ErrorResponse, NotFound
 from app.moderation.queue import JobState
 from app.outcomes import Decision, Reason
 
-router = APIRouter(tags=["moderation"], dependencies=[OperatorDep], responses={401: {"model": ErrorResponse}})
+router = APIRouter(tags=["moderation"], dependencies=[OperatorDep], responses=OPERATOR_ERRORS)
 
 IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 CursorQuery = Annotated[int | None, Query(ge=1, le=MAX_ID, description="next_cursor of the previous page")]

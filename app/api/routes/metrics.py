@@ -5,22 +5,24 @@ import asyncio
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from app.api.deps import OperatorDep, RuntimeDep
-from app.errors import ErrorResponse
+from app.api.deps import OPERATOR_ERRORS, MetricsDep, RuntimeDep
 
 router = APIRouter(tags=["operations"])
 
 
 @router.get(
     "/metrics",
-    dependencies=[OperatorDep],
+    dependencies=[MetricsDep],
     response_class=Response,
     responses={
         200: {"content": {"text/plain": {}}, "description": "Prometheus text format."},
-        401: {"model": ErrorResponse},
+        **OPERATOR_ERRORS,
     },
 )
 async def metrics(runtime: RuntimeDep) -> Response:
-    """Prometheus metrics (operator): verdicts, queue depth and age, NocoDB errors, latencies."""
+    """Prometheus metrics: verdicts, queue depth and age, NocoDB errors, latencies.
+
+    For a scraper with `Authorization: Bearer <FACEGATE_METRICS_TOKEN>`, the operator's `X-API-Key`,
+    or anyone when `FACEGATE_METRICS_PUBLIC=true`."""
     body = await asyncio.to_thread(runtime.metrics)
     return Response(body, media_type=CONTENT_TYPE_LATEST)

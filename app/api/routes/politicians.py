@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.api.deps import FaceServiceDep, OperatorDep
+from app.api.deps import OPERATOR_ERRORS, FaceServiceDep, OperatorDep
 from app.api.schemas import PoliticianOut
 from app.errors import ErrorResponse
 
@@ -18,7 +18,7 @@ async def list_politicians(faces: FaceServiceDep) -> list[PoliticianOut]:
 @router.post(
     "/politicians/reload",
     dependencies=[OperatorDep],
-    responses={401: {"model": ErrorResponse}, 500: {"model": ErrorResponse}},
+    responses={**OPERATOR_ERRORS, 500: {"model": ErrorResponse}},
 )
 async def reload_politicians(faces: FaceServiceDep) -> list[PoliticianOut]:
     """Re-read ``reference_faces/`` (operator); on error the previous set stays in use."""

@@ -4,14 +4,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, UploadFile
 
-from app.api.deps import FaceServiceDep, OperatorDep, SettingsDep, VerifyRateDep
+from app.api.deps import OPERATOR_ERRORS, FaceServiceDep, OperatorDep, SettingsDep, VerifyRateDep
 from app.errors import ErrorResponse, PayloadTooLarge
 from app.faces.verdict import Verdict
 
 router = APIRouter(tags=["verify"])
 
 _ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorResponse} for code in (400, 401, 404, 413, 415, 422, 429, 503)
+    **OPERATOR_ERRORS,
+    **{code: {"model": ErrorResponse} for code in (400, 404, 413, 415, 503)},
 }
 
 

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request, Response
 
-from app.api.deps import RuntimeDep, SettingsDep, secret_matches
+from app.api.deps import RuntimeDep, SettingsDep, check_credential
 from app.errors import ErrorResponse, Unauthorized
 from app.moderation.webhook import DELETE_EVENT, INSERT_EVENT, RowsEvent, WebhookAck
 
@@ -19,6 +19,7 @@ def openapi_schemas() -> dict[str, object]:
 
 
 async def require_webhook_secret(
+    request: Request,
     settings: SettingsDep,
     x_facegate_secret: Annotated[
         str | None, Header(description="The secret set in the NocoDB webhook.")
@@ -31,8 +32,7 @@ async def require_webhook_secret(
     secret = settings.webhook_secret
     if secret is None:
         raise Unauthorized("The webhook is disabled: FACEGATE_WEBHOOK_SECRET is not set.")
-    if not secret_matches(x_facegate_secret, secret.get_secret_value()):
-        raise Unauthorized("A valid X-Facegate-Secret header is required.")
+    check_credential(request, x_facegate_secret, secret.get_secret_value(), "X-Facegate-Secret header")
 
 
 @router.post(
@@ -44,6 +44,7 @@ async def require_webhook_secret(
         401: {"model": ErrorResponse},
         413: {"model": ErrorResponse},
         422: {"model": ErrorResponse},
+        429: {"model": ErrorResponse},
     },
     openapi_extra={
         "requestBody": {
