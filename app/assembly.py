@@ -219,6 +219,7 @@ def _queue_runner(
         writer=NocoDBWriter(nocodb=nocodb, fields=fields, on_reject=settings.action),
         carousel=carousel,
         eraser=eraser,
+        max_images=settings.max_images_per_row,
     )
     return QueueRunner(queue=queue, moderation=moderation, concurrency=settings.concurrency, wake=wake)
 

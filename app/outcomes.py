@@ -28,6 +28,8 @@ class Reason(StrEnum):
     UNREADABLE_IMAGE = "unreadable_image"
     # A NocoDB row without any attachment.
     NO_IMAGE = "no_image"
+    # More images, or more pixels in all, than one row may have (``FACEGATE_MAX_IMAGES_PER_ROW``).
+    TOO_MANY_IMAGES = "too_many_images"
     # The row names a politician facegate does not know.
     UNKNOWN_POLITICIAN = "unknown_politician"
     # The row disappeared (a moderator, or the uploader) before facegate decided it.

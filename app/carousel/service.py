@@ -21,7 +21,7 @@ from app.carousel.renditions import Rendition, Renditions
 from app.carousel.store import Approval, ApprovalStore, ApprovalsVersion, NewApproval
 from app.erasure.service import Eraser, GoneRow
 from app.erasure.store import PurgeTrigger
-from app.errors import NotFound, ServiceError, UpstreamUnavailable
+from app.errors import NotFound, UpstreamUnavailable
 from app.integrations.nocodb.client import NocoDBClient
 from app.integrations.nocodb.errors import AttachmentRefused, NocoDBError
 
@@ -55,21 +55,17 @@ class Carousel:
 
     # What moderation tells the carousel.
 
-    async def publish(self, approval: NewApproval, original: bytes | None = None) -> None:
+    async def publish(self, approval: NewApproval, renditions: dict[Rendition, bytes] | None = None) -> None:
         """Show an approved upload; publishing it again changes nothing.
 
-        ``original`` is the image moderation verified: the renditions are made from those bytes at
-        once, so the carousel never shows a file that was swapped in NocoDB after the decision, and
-        needs no link to NocoDB (signed links expire). Without it (a replay after a crash), they are
-        made from NocoDB's copy on first request.
+        ``renditions`` are made by moderation from the very bytes it verified, so the carousel never
+        shows a file swapped in NocoDB after the decision and needs no link to NocoDB (signed links
+        expire). Without them (a replay after a crash), they are made from NocoDB's copy on first
+        request.
         """
         approval_id = await asyncio.to_thread(self.store.add, approval)
-        if original is None:
-            return
-        try:
-            await asyncio.to_thread(self.renditions.render, approval_id, original)
-        except ServiceError as exc:
-            log.warning("approval %d: renditions left for the first request: %s", approval_id, exc.message)
+        if renditions:
+            await asyncio.to_thread(self.renditions.save, approval_id, renditions)
 
     async def shows_any(self, table_id: str) -> bool:
         """Whether any upload of ``table_id`` is on the carousel (nothing to check in NocoDB if not)."""

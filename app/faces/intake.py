@@ -9,6 +9,7 @@ is refused instead of being half-read (``face_recognition.load_image_file`` woul
 from __future__ import annotations
 
 import io
+import math
 import warnings
 from dataclasses import dataclass
 from enum import StrEnum
@@ -124,6 +125,11 @@ def decode(data: bytes, limits: Limits) -> DecodedImage:
             RejectKind.UNREADABLE, f"The {image_format} image cannot be decoded: {exc}"
         ) from exc
     return DecodedImage(image=image, width=display_width, height=display_height, format=image_format)
+
+
+def declared_pixels(data: bytes, limits: Limits) -> int:
+    """The pixels the image's header declares, without decoding it; raises ``ImageRejected``."""
+    return math.prod(_open(data, limits).size)
 
 
 def _open(data: bytes, limits: Limits) -> ImageFile.ImageFile:

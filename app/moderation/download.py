@@ -1,8 +1,11 @@
-"""Getting an attachment's bytes for moderation, through the NocoDB client's guarded stream.
+"""Getting a row and its attachments' bytes for moderation, from NocoDB's API and storage.
 
-An HTTP refusal of the file (expired signed link, private bucket, secure attachments) is no verdict
-on the picture: the row is read again for fresh links and the download tried once more; if NocoDB
-still refuses, the job fails for an operator to see, and nothing is deleted.
+The row is read from NocoDB's records API: the trigger's copy of it (webhook, sweep) only names it.
+An HTTP refusal of a file (expired signed link) is no verdict on the picture yet: the row is read
+again for fresh links and the download tried once more. A file NocoDB's storage still does not have
+(4xx) is a picture that cannot be obtained: a rejection, so that a forged attachment cannot leave a
+row undecided. A refusal of facegate's credentials (401, 403) and outages (5xx, timeouts) are not
+the upload's fault: the job waits and is retried.
 """
 
 from __future__ import annotations
@@ -12,10 +15,13 @@ from typing import Any
 
 from app.config import FieldNames
 from app.integrations.nocodb.client import NocoDBClient
-from app.integrations.nocodb.errors import AttachmentRefused, NocoDBRequestError
+from app.integrations.nocodb.errors import AttachmentRefused, NocoDBUnavailable
 from app.moderation.rows import UploadRow, parse_row, same_upload
 
 __all__ = ["Downloader", "RowGone"]
+
+
+CREDENTIALS_REFUSED = frozenset({401, 403})
 
 
 class RowGone(Exception):
@@ -27,6 +33,14 @@ class Downloader:
         self.nocodb = nocodb
         self.fields = fields
         self.max_bytes = max_bytes
+
+    async def current(self, table_id: str, row: UploadRow) -> UploadRow | None:
+        """The row as NocoDB has it now; None when it is gone, or is another upload by now (an Id
+        reused, or its attachments changed: that upload has a job of its own)."""
+        current = await self.nocodb.get_row(table_id, row.row_id)
+        if current is None or not same_upload(current, row, self.fields):
+            return None
+        return parse_row(current, self.fields)
 
     async def fetch(self, table_id: str, row: UploadRow, attachment: Mapping[str, Any]) -> bytes:
         """The attachment's bytes. ``AttachmentRefused`` only for a content problem (size, location)."""
@@ -45,8 +59,8 @@ class Downloader:
         try:
             return await self.nocodb.download(fresh, max_bytes=self.max_bytes)
         except AttachmentRefused as exc:
-            if exc.status_code is None:
-                raise
-            raise NocoDBRequestError(
-                f"NocoDB refuses the attachment: {exc.message}", status_code=exc.status_code
-            ) from exc
+            if exc.status_code in CREDENTIALS_REFUSED:
+                raise NocoDBUnavailable(
+                    f"The storage refuses facegate: {exc.message}", status_code=exc.status_code
+                ) from exc
+            raise AttachmentRefused(f"NocoDB's storage does not serve the picture ({exc.message}).") from exc

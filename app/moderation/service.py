@@ -1,22 +1,28 @@
-"""Deciding one queued row: download its images, verify each, log the decision, act in NocoDB, and
-publish approved uploads on the carousel.
+"""Deciding one queued row: read it from NocoDB, download its images, verify each, log the decision,
+act in NocoDB, and publish approved uploads on the carousel.
 
-A job may run again after a crash or a NocoDB outage, so each step is safe to repeat: the verdict is
-logged before any action (a replay acts on the logged verdict instead of deciding again), the NocoDB
-write checks the row is still the same upload (``app.moderation.act``), and publishing is idempotent.
+The webhook or the sweep only says which row to look at: what is decided, and acted on, is the row
+as NocoDB's API has it, never the copy that came with the trigger (anyone holding the webhook secret
+could forge that). A job may run again after a crash or a NocoDB outage, so each step is safe to
+repeat: the verdict is logged before any action (a replay acts on the logged verdict instead of
+deciding again), the NocoDB write checks the row is still the same upload (``app.moderation.act``),
+and publishing is idempotent.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, field
 
+from app.carousel.renditions import Rendition
 from app.carousel.service import Carousel
 from app.carousel.store import NewApproval
 from app.erasure.service import Eraser, GoneRow
 from app.erasure.store import PurgeTrigger
-from app.errors import NotReady
+from app.errors import NotReady, ServiceError
+from app.faces.intake import ImageRejected, declared_pixels
 from app.faces.service import FaceService
 from app.integrations.nocodb.errors import AttachmentRefused
 from app.metrics import ACTIONS, VERDICTS
@@ -42,8 +48,8 @@ class RowVerdict:
     politician: str | None
     detail: str | None
     distances: list[dict[str, float]]
-    # An approved row's first image, as verified: the carousel's renditions are made from it.
-    image: bytes | None = field(default=None, repr=False)
+    # An approved row's carousel renditions, made from its first image's very bytes that were verified.
+    renditions: dict[Rendition, bytes] | None = field(default=None, repr=False)
 
 
 class ModerationService:
@@ -56,8 +62,10 @@ class ModerationService:
         writer: NocoDBWriter,
         carousel: Carousel,
         eraser: Eraser,
+        max_images: int,
     ) -> None:
         self.eraser = eraser
+        self.max_images = max_images
         self.decisions = decisions
         self.faces = faces
         self.downloader = downloader
@@ -68,9 +76,15 @@ class ModerationService:
         """Decide and act on one row; returns the action taken. NocoDB errors propagate to the queue."""
         row = UploadRow.from_json(job.row)
         record = await asyncio.to_thread(self.decisions.decision_for, job.row_key)
-        image = None
+        renditions = None
         if record is None:
-            verdict = await self.decide(row, job.table_id)
+            current = await self.downloader.current(job.table_id, row)
+            if current is None:
+                detail = "The row was deleted, or its attachments changed, before it was decided."
+                verdict = RowVerdict(Decision.REJECTED, Reason.ROW_GONE, row.politician, detail, [])
+            else:
+                row = current
+                verdict = await self.decide(row, job.table_id)
             record = await asyncio.to_thread(
                 self.decisions.record_decision,
                 row_key=job.row_key,
@@ -83,8 +97,8 @@ class ModerationService:
                 distances=verdict.distances,
             )
             VERDICTS.labels(source="moderation", decision=record.decision, reason=record.reason).inc()
-            image = verdict.image
-        action = record.action or await self._act(job, row, record, image)
+            renditions = verdict.renditions
+        action = record.action or await self._act(job, row, record, renditions)
         await self._purge_if_gone(job, row, action)
         return action
 
@@ -97,7 +111,9 @@ class ModerationService:
                 GoneRow(job.row_key, job.table_id, job.row_id, row.attachments), trigger=trigger
             )
 
-    async def _act(self, job: Job, row: UploadRow, record: DecisionRecord, image: bytes | None) -> Action:
+    async def _act(
+        self, job: Job, row: UploadRow, record: DecisionRecord, renditions: dict[Rendition, bytes] | None
+    ) -> Action:
         """Apply the logged decision in NocoDB, publish an approval, and record what was done."""
         action = await self.writer.act(job, row, record)
         if action is Action.APPROVED:
@@ -110,7 +126,7 @@ class ModerationService:
                     politician=record.politician or "",
                     attachments=row.attachments,
                 ),
-                image,
+                renditions,
             )
         await asyncio.to_thread(self.decisions.record_action, job.row_key, action)
         ACTIONS.labels(action=action).inc()
@@ -127,9 +143,14 @@ class ModerationService:
             return RowVerdict(Decision.REJECTED, Reason.UNKNOWN_POLITICIAN, claimed, detail, [])
         if not row.attachments:
             return RowVerdict(Decision.REJECTED, Reason.NO_IMAGE, claimed, None, [])
+        if len(row.attachments) > self.max_images:
+            detail = f"The row has {len(row.attachments)} images; at most {self.max_images} are moderated."
+            return RowVerdict(Decision.REJECTED, Reason.TOO_MANY_IMAGES, claimed, detail, [])
+        limits = self.carousel.renditions.limits
         distances: list[dict[str, float]] = []
         identified: set[str | None] = set()
-        first: bytes | None = None
+        renditions: dict[Rendition, bytes] | None = None
+        pixels = 0
         for attachment in row.attachments:
             try:
                 data = await self.downloader.fetch(table_id, row, attachment)
@@ -138,15 +159,26 @@ class ModerationService:
             except RowGone:
                 detail = "The row was deleted before it was decided."
                 return RowVerdict(Decision.REJECTED, Reason.ROW_GONE, claimed, detail, [])
+            # One row may not hold the workers longer than one very large picture would.
+            with contextlib.suppress(ImageRejected):  # the face check says why, in its own words
+                pixels += declared_pixels(data, limits)
+            if pixels > limits.max_pixels:
+                detail = f"The row's images have more than {limits.max_pixels} pixels in all."
+                return RowVerdict(Decision.REJECTED, Reason.TOO_MANY_IMAGES, claimed, detail, distances)
             verdict, problem = await self.faces.verify_image(data, claimed)
             distances.extend(face.distances for face in verdict.faces)
             if verdict.decision is Decision.REJECTED:
                 # A rejected upload's bytes are not kept a moment longer than needed.
                 return RowVerdict(verdict.decision, verdict.reason, verdict.politician, problem, distances)
             identified.add(verdict.politician)
-            first = data if first is None else first
+            if renditions is None:
+                try:
+                    renditions = await asyncio.to_thread(self.carousel.renditions.make, data)
+                except ServiceError as exc:  # what the carousel cannot show is not approved
+                    reason = Reason.UNREADABLE_IMAGE
+                    return RowVerdict(Decision.REJECTED, reason, claimed, exc.message, distances)
         if len(identified) != 1:
             # Without a claim, every image must show the same politician.
             detail = "The images show different politicians."
             return RowVerdict(Decision.REJECTED, Reason.NO_MATCH, claimed, detail, distances)
-        return RowVerdict(Decision.APPROVED, Reason.MATCH, identified.pop(), None, distances, first)
+        return RowVerdict(Decision.APPROVED, Reason.MATCH, identified.pop(), None, distances, renditions)

@@ -19,6 +19,8 @@ class FakeNocoDB:
     files: dict[str, bytes] = field(default_factory=dict)
     calls: list[tuple[str, str]] = field(default_factory=list)
     fail_with: int | None = None  # answer every records call with this status
+    fail_writes_with: int | None = None  # answer every PATCH and DELETE with this status
+    file_status: int | None = None  # answer every file download with this status
 
     def add(self, row_id: int, politician: str | None, *images: tuple[str, bytes]) -> dict[str, Any]:
         attachments = []
@@ -42,10 +44,14 @@ class FakeNocoDB:
         path = request.url.path
         self.calls.append((request.method, path))
         if path.startswith("/download/"):
+            if self.file_status is not None:
+                return httpx.Response(self.file_status)
             data = self.files.get(path.lstrip("/"))  # httpx gives the path decoded
             return httpx.Response(200, content=data) if data is not None else httpx.Response(404)
         if self.fail_with is not None:
             return httpx.Response(self.fail_with, json={"msg": "failing on purpose"})
+        if self.fail_writes_with is not None and request.method in {"PATCH", "DELETE"}:
+            return httpx.Response(self.fail_writes_with, json={"msg": "failing on purpose"})
         assert request.headers.get("xc-token") == "token"
         records = f"/api/v2/tables/{TABLE}/records"
         if request.method == "GET" and path == records:

@@ -27,6 +27,7 @@ from harness.loop import FIELDS
 from tests.moderation.fake_nocodb import BASE, TABLE
 from tests.support import Stores
 
+MAX_IMAGES = 4
 MAX_DOWNLOAD_BYTES = 20_000_000
 LIMITS = Limits(max_bytes=MAX_DOWNLOAD_BYTES, max_pixels=50_000_000, max_side=2048)
 
@@ -56,6 +57,7 @@ def moderation_service(
     allowed_origins: tuple[str, ...] = (),
     max_download_bytes: int = MAX_DOWNLOAD_BYTES,
     uploads_dir: Path | None = None,
+    max_images: int = MAX_IMAGES,
 ) -> ModerationService:
     """The moderation service as ``app.assembly`` builds it, over a fake NocoDB."""
     nocodb = nocodb_client(transport, allowed_origins=allowed_origins)
@@ -73,6 +75,7 @@ def moderation_service(
         writer=NocoDBWriter(nocodb=nocodb, fields=FIELDS, on_reject=on_reject),
         carousel=carousel(stores, nocodb, stores.db.path.parent / "renditions", eraser),
         eraser=eraser,
+        max_images=max_images,
     )
 
 

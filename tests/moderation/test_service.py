@@ -11,13 +11,14 @@ from PIL import Image
 
 from app.carousel.renditions import Rendition
 from app.config import RejectAction
+from app.errors import ServiceError
 from app.faces.service import FaceService
-from app.integrations.nocodb.errors import NocoDBRequestError, NocoDBUnavailable
+from app.integrations.nocodb.errors import NocoDBUnavailable
 from app.moderation.queue import Job
 from app.moderation.service import ModerationService
-from harness.images import sample, side_by_side
+from harness.images import png_declaring, sample, side_by_side
 from tests.moderation.fake_nocodb import FakeNocoDB
-from tests.moderation.support import moderation_service, queued_job
+from tests.moderation.support import MAX_IMAGES, moderation_service, queued_job
 from tests.support import Stores
 
 
@@ -137,16 +138,17 @@ def test_nocodb_down_while_acting_keeps_the_verdict_and_acts_once_later(
     fake = FakeNocoDB()
     service = _service(fake, stores, faces)
     job = _job(stores, fake.add(1, "obama", ("a.jpg", sample("obama2.jpg"))))
-    fake.fail_with = 503
+    fake.fail_writes_with = 503
     with pytest.raises(NocoDBUnavailable):
         _run(service, job)
     (decision,) = stores.decisions.decisions()
     assert decision.action is None and decision.decision == "approved"
-    fake.fail_with = None
+    fake.fail_writes_with = None
     downloads = sum(p.startswith("/download/") for _, p in fake.calls)
     assert _run(service, job) == "approved"
     assert sum(p.startswith("/download/") for _, p in fake.calls) == downloads  # not decided again
-    assert [m for m, _ in fake.actions()] == ["PATCH"]
+    assert [m for m, _ in fake.actions()] == ["PATCH", "PATCH"]  # the refused write, then the one
+    assert fake.rows[1]["Status"] == "approved"
 
 
 def test_expired_link_is_refreshed_from_the_row(faces: FaceService, stores: Stores) -> None:
@@ -156,14 +158,27 @@ def test_expired_link_is_refreshed_from_the_row(faces: FaceService, stores: Stor
     assert _run(_service(fake, stores, faces), _job(stores, stale)) == "approved"
 
 
-def test_a_refused_file_fails_the_job_and_deletes_nothing(faces: FaceService, stores: Stores) -> None:
+def test_a_file_nocodb_does_not_have_is_a_rejection(faces: FaceService, stores: Stores) -> None:
+    # The public form accepts attachment JSON naming any path: such a row must not stay undecided.
     fake = FakeNocoDB()
-    row = fake.add(1, "obama", ("a.jpg", sample("biden.jpg")))
+    row = fake.add(1, "obama", ("a.jpg", sample("obama2.jpg")))
     fake.files.clear()  # 404 for every copy, also after reading the row again
-    with pytest.raises(NocoDBRequestError):
-        _run(_service(fake, stores, faces), _job(stores, row))
-    assert fake.actions() == [] and 1 in fake.rows
-    assert stores.decisions.decisions() == []
+    assert _run(_service(fake, stores, faces), _job(stores, row)) == "deleted"
+    (decision,) = stores.decisions.decisions()
+    assert decision.reason == "unreadable_image" and "does not serve" in (decision.detail or "")
+
+
+def test_storage_refusing_facegate_is_waited_out_not_a_verdict(faces: FaceService, stores: Stores) -> None:
+    fake = FakeNocoDB()
+    row = fake.add(1, "obama", ("a.jpg", sample("obama2.jpg")))
+    files, fake.files = fake.files, {}
+    fake.file_status = 403  # a private bucket, a revoked key: facegate's problem, not the upload's
+    job = _job(stores, row)
+    with pytest.raises(NocoDBUnavailable):
+        _run(_service(fake, stores, faces), job)
+    assert fake.actions() == [] and stores.decisions.decisions() == []
+    fake.files, fake.file_status = files, None
+    assert _run(_service(fake, stores, faces), job) == "approved"
 
 
 def test_a_row_deleted_before_the_decision_is_left_alone(faces: FaceService, stores: Stores) -> None:
@@ -201,3 +216,47 @@ def test_a_replay_after_nocodb_applied_the_status_writes_nothing(faces: FaceServ
     fake.rows[1]["Status"] = "approved"
     assert _run(_service(fake, stores, faces), job) == "approved"
     assert fake.actions() == []
+
+
+def test_a_forged_webhook_copy_of_a_row_is_not_what_is_decided(faces: FaceService, stores: Stores) -> None:
+    # A forged event keeps the cat row's Id, CreatedAt and attachment id but names an approved file.
+    fake = FakeNocoDB()
+    approved = fake.add(2, "obama", ("obama.jpg", sample("obama2.jpg")))
+    cat = fake.add(1, "obama", ("cat.png", sample("cat.png")))
+    forged = {**cat, "Image": [{**cat["Image"][0], "path": approved["Image"][0]["path"]}]}
+    assert _run(_service(fake, stores, faces), _job(stores, forged)) == "deleted"
+    (decision,) = stores.decisions.decisions()
+    assert decision.reason == "no_face" and stores.approvals.approvals() == []
+
+
+def test_more_images_than_a_row_may_have_is_a_rejection(faces: FaceService, stores: Stores) -> None:
+    fake = FakeNocoDB()
+    row = fake.add(1, "obama", *[(f"{i}.jpg", sample("obama2.jpg")) for i in range(MAX_IMAGES + 1)])
+    assert _run(_service(fake, stores, faces), _job(stores, row)) == "deleted"
+    assert stores.decisions.decisions()[0].reason == "too_many_images"
+    assert not any(p.startswith("/download/") for _, p in fake.calls)  # not one picture looked at
+
+
+def test_more_pixels_than_a_row_may_have_is_a_rejection(faces: FaceService, stores: Stores) -> None:
+    fake = FakeNocoDB()
+    huge = png_declaring(7000, 7100)  # under the limit alone, over it with the first picture
+    row = fake.add(1, "obama", ("a.jpg", sample("obama2.jpg")), ("b.png", huge))
+    assert _run(_service(fake, stores, faces), _job(stores, row)) == "deleted"
+    (decision,) = stores.decisions.decisions()
+    assert decision.reason == "too_many_images" and "pixels" in (decision.detail or "")
+
+
+def test_a_picture_the_carousel_cannot_render_is_not_approved(
+    faces: FaceService, stores: Stores, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = FakeNocoDB()
+    row = fake.add(1, "obama", ("a.jpg", sample("obama2.jpg")))
+    service = _service(fake, stores, faces)
+
+    def unrenderable(original: bytes) -> dict[Rendition, bytes]:
+        raise ServiceError("The image cannot be rendered: a test's refusal.")
+
+    monkeypatch.setattr(service.carousel.renditions, "make", unrenderable)
+    assert _run(service, _job(stores, row)) == "deleted"
+    assert stores.decisions.decisions()[0].reason == "unreadable_image"
+    assert stores.approvals.approvals() == []
