@@ -1,6 +1,8 @@
-"""The sweep: NocoDB never re-sends a webhook, so rows inserted while facegate was down, or whose
-webhook was lost, are found by listing the rows whose Status is blank and queuing the ones facegate
-has not seen. It also tells the carousel which rows are still approved in NocoDB.
+"""The sweep: NocoDB never re-sends a webhook, so rows inserted or changed while facegate was down,
+or whose webhook was lost, are found by listing the table and queuing the uploads facegate has not
+seen (a row whose attachments changed is a new upload). The Status cell is not trusted to say what was
+decided: anyone who can write a row can write it. The sweep also tells the carousel which rows are
+still approved in NocoDB.
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ ENQUEUE_BATCH = 500
 
 
 class Sweeper:
-    """Queues the undecided rows (blank status) that no webhook brought, and hands the carousel the
-    rows still approved in NocoDB (a moderator may have deleted some)."""
+    """Queues the uploads that no webhook brought, and hands the carousel the rows still approved in
+    NocoDB (a moderator may have deleted some)."""
 
     def __init__(
         self,
@@ -45,16 +47,19 @@ class Sweeper:
         self.wake = wake
 
     async def sweep(self) -> int:
-        """One pass over the undecided rows; returns how many were queued."""
-        where = f"({self.fields.status},blank)"
-        wanted = ["Id", "CreatedAt", self.fields.politician, self.fields.image, self.fields.status]
+        """One pass over the table; returns how many uploads were queued."""
+        wanted = ["Id", "CreatedAt", self.fields.politician, self.fields.image]
+        # Shown on the carousel: decided, even once retention has forgotten the job.
+        shown = set(await asyncio.to_thread(self.carousel.store.live_keys, self.table_id))
         queued = 0
         batch = []
-        async for raw in self.nocodb.iter_rows(self.table_id, where=where, fields=wanted):
+        async for raw in self.nocodb.iter_rows(self.table_id, where="(Id,gt,0)", fields=wanted):
             try:
-                batch.append(new_job(self.table_id, parse_row(raw, self.fields)))
+                job = new_job(self.table_id, parse_row(raw, self.fields))
             except ValueError:
                 continue
+            if job.row_key not in shown:
+                batch.append(job)
             if len(batch) >= ENQUEUE_BATCH:
                 queued += await asyncio.to_thread(self.queue.enqueue, batch, source="sweep")
                 batch = []

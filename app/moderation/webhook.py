@@ -1,5 +1,7 @@
-"""The NocoDB webhook: its payload (v3, ``{{ json event }}`` body). An insert becomes queued jobs; a
-delete withdraws the rows from the carousel and schedules the erasure of their files."""
+"""The NocoDB webhook: its payload (v3, ``{{ json event }}`` body). An insert or an update becomes
+queued jobs (an update only when the row is a new upload: its attachments changed); a delete
+withdraws the rows from the carousel and schedules the erasure of their files. The event's copy of
+a row only names it: moderation reads the row from NocoDB."""
 
 from __future__ import annotations
 
@@ -17,12 +19,23 @@ from app.errors import InvalidRequest
 from app.moderation.queue import JobQueue, NewJob
 from app.moderation.rows import UploadRow, new_job, parse_row, row_key
 
-__all__ = ["DELETE_EVENT", "INSERT_EVENT", "RowsEvent", "WebhookAck", "WebhookReceiver", "jobs_from_event"]
+__all__ = [
+    "DELETE_EVENT",
+    "EVENTS",
+    "INSERT_EVENT",
+    "UPDATE_EVENT",
+    "RowsEvent",
+    "WebhookAck",
+    "WebhookReceiver",
+    "jobs_from_event",
+]
 
 log = logging.getLogger(__name__)
 
 INSERT_EVENT = "records.after.insert"
+UPDATE_EVENT = "records.after.update"
 DELETE_EVENT = "records.after.delete"
+EVENTS = frozenset({INSERT_EVENT, UPDATE_EVENT, DELETE_EVENT})
 MAX_ROWS = 100_000
 # A form submission's one row commits in a tenth of a millisecond: a thread hop costs more.
 INLINE_ENQUEUE_MAX_ROWS = 20
@@ -43,11 +56,11 @@ class RowsData(BaseModel):
 
 
 class RowsEvent(BaseModel):
-    """``records.after.insert`` or ``.delete``: one event for one form submission, one deletion, or
-    one bulk operation; the rows are complete (attachments included)."""
+    """``records.after.insert``, ``.update`` or ``.delete``: one event for one form submission, one
+    edit, one deletion, or one bulk operation; the rows are complete (attachments included)."""
 
     model_config = ConfigDict(extra="allow")
-    type: Literal["records.after.insert", "records.after.delete"]
+    type: Literal["records.after.insert", "records.after.update", "records.after.delete"]
     id: str | None = None
     version: str | None = None
     data: RowsData
@@ -108,11 +121,11 @@ class WebhookReceiver:
         self.eraser = eraser
 
     async def receive(self, body: bytes) -> WebhookAck:
-        """Queue the rows of an insert event, erase those of a delete event; other event types are
-        acknowledged and ignored."""
+        """Queue the rows of an insert or update event, erase those of a delete event; other event
+        types are acknowledged and ignored."""
         try:
             envelope = EventEnvelope.model_validate_json(body)
-            if envelope.type not in {INSERT_EVENT, DELETE_EVENT}:
+            if envelope.type not in EVENTS:
                 return WebhookAck(event=envelope.type, received=0, queued=0, ignored=0)
             event = RowsEvent.model_validate_json(body)
         except ValidationError as exc:

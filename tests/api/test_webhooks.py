@@ -56,7 +56,7 @@ def test_stored_job_keeps_only_what_moderation_needs(client: TestClient) -> None
 
 def test_other_event_types_are_acknowledged_and_ignored(client: TestClient) -> None:
     response = client.post(
-        "/webhooks/nocodb", json={"type": "records.after.update", "data": {}}, headers=SECRET
+        "/webhooks/nocodb", json={"type": "records.before.insert", "data": {}}, headers=SECRET
     )
     assert response.status_code == 200
     assert response.json()["queued"] == 0

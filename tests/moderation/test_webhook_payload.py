@@ -61,8 +61,8 @@ def test_extra_fields_are_allowed_everywhere() -> None:
 
 
 def test_other_event_types_pass_the_envelope_only() -> None:
-    body = payload() | {"type": "records.after.update"}
-    assert EventEnvelope.model_validate_json(json.dumps(body)).type == "records.after.update"
+    body = payload() | {"type": "records.before.insert"}
+    assert EventEnvelope.model_validate_json(json.dumps(body)).type == "records.before.insert"
     with pytest.raises(ValidationError):
         event(body)
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Header, Request, Response
 
 from app.api.deps import RuntimeDep, SettingsDep, check_credential
 from app.errors import ErrorResponse, Unauthorized
-from app.moderation.webhook import DELETE_EVENT, INSERT_EVENT, RowsEvent, WebhookAck
+from app.moderation.webhook import EVENTS, RowsEvent, WebhookAck
 
 router = APIRouter(tags=["moderation"])
 
@@ -54,9 +54,10 @@ async def require_webhook_secret(
     },
 )
 async def nocodb_webhook(request: Request, response: Response, runtime: RuntimeDep) -> WebhookAck:
-    """NocoDB's after-insert and after-delete webhook: an inserted row is queued for moderation, a
-    deleted row's files are scheduled for erasure; either is committed before the 202."""
+    """NocoDB's after-insert, after-update and after-delete webhook: an inserted row, or an updated
+    one whose attachments changed, is queued for moderation; a deleted row's files are scheduled for
+    erasure; either is committed before the 202."""
     ack = await runtime.webhooks.receive(await request.body())
-    if ack.event not in {INSERT_EVENT, DELETE_EVENT}:
+    if ack.event not in EVENTS:
         response.status_code = 200
     return ack

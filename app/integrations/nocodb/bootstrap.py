@@ -1,9 +1,9 @@
 """Idempotent set-up of a NocoDB instance for facegate, over NocoDB's REST API.
 
 It creates (or finds) the admin user, an API token, the base, the ``Uploads`` table, its public upload
-form and the webhook that tells facegate of inserts and deletions. Every step looks before it creates,
-so running it again creates nothing new; it only adds select options for new politicians and updates
-the webhook when facegate's URL or secret changed.
+form and the webhook that tells facegate of inserts, updates and deletions. Every step looks before
+it creates, so running it again creates nothing new; it only adds select options for new politicians
+and updates the webhook when facegate's URL, secret or events changed.
 
 Endpoint shapes were checked against NocoDB 0.301.3. Passwords, JWTs and tokens never appear in
 exceptions or logs: errors carry the method, the path (ids only), the HTTP status and NocoDB's message.
@@ -278,8 +278,9 @@ def _hook_body(facegate_url: str, webhook_secret: str) -> dict[str, Any]:
         "title": HOOK_TITLE,
         "version": "v3",
         "event": "after",
-        # Deletions too: facegate erases the files of rows a moderator deletes.
-        "operation": ["insert", "delete"],
+        # Updates: a changed attachment is a new upload to moderate. Deletions: facegate erases the
+        # files of rows a moderator deletes.
+        "operation": ["insert", "update", "delete"],
         "active": True,
         "notification": {
             "type": "URL",

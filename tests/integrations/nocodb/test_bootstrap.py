@@ -194,7 +194,11 @@ def test_bootstrap_creates_table_form_and_hook(
         hooks = get_json(client, f"/api/v2/meta/tables/{setup.table_id}/hooks")["list"]
     assert [hook["id"] for hook in hooks] == [setup.hook_id]
     hook = hooks[0]
-    assert (hook["title"], hook["event"], hook["operation"]) == (HOOK_TITLE, "after", ["insert", "delete"])
+    assert (hook["title"], hook["event"], hook["operation"]) == (
+        HOOK_TITLE,
+        "after",
+        ["insert", "update", "delete"],
+    )
     assert hook["version"] == "v3"
     assert hook["active"]
     payload = hook_payload(hook)

@@ -1,4 +1,4 @@
-"""Rows deleted in NocoDB (after-delete webhook, or found by the sweep): off the carousel, files erased."""
+"""Rows deleted or changed in NocoDB (webhook, sweep): withdrawn and erased, or moderated again."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from app.erasure.store import PurgeState, PurgeTrigger
 from app.faces.service import FaceService
 from app.moderation.service import ModerationService
 from app.moderation.sweep import Sweeper
-from app.moderation.webhook import DELETE_EVENT, WebhookReceiver
+from app.moderation.webhook import DELETE_EVENT, UPDATE_EVENT, WebhookReceiver
 from app.outcomes import Action
 from harness.images import sample
 from harness.loop import FIELDS
@@ -136,3 +136,19 @@ def test_the_sweep_erases_an_approved_row_deleted_while_the_webhook_was_lost(
     (decision,) = stores.decisions.decisions()
     record = stores.purges.for_row(decision.row_key)
     assert record is not None and record.trigger == PurgeTrigger.NOT_APPROVED
+
+
+def test_a_swapped_attachment_is_moderated_again(faces: FaceService, stores: Stores, tmp_path: Path) -> None:
+    # The owner of an approved row replaces its picture: the after-update webhook brings a new upload.
+    fake = FakeNocoDB()
+    service, row = _approved(fake, stores, faces, tmp_path / "nc")
+    swapped = fake.add(1, "obama", ("cat.png", sample("cat.png")))  # same row Id, a new attachment
+    swapped["Status"] = "approved"  # what facegate wrote for the earlier picture
+    update = json.dumps({"type": UPDATE_EVENT, "data": {"table_id": TABLE, "rows": [swapped]}}).encode()
+    receiver = _receiver(service, stores)
+    assert asyncio.run(receiver.receive(update)).queued == 1
+    again = json.dumps({"type": UPDATE_EVENT, "data": {"table_id": TABLE, "rows": [row]}}).encode()
+    assert asyncio.run(receiver.receive(again)).queued == 0  # facegate's own Status write: same upload
+    (job,) = stores.queue.claim(5)
+    assert asyncio.run(service.process(job)) == "deleted"
+    assert stores.decisions.decisions()[0].reason == "no_face"
