@@ -30,4 +30,6 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s \
     CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"
 # No access log: it would record every carousel visitor's address; /metrics has the request latencies.
-CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000", "--timeout-graceful-shutdown", "30", "--no-access-log"]
+# No proxy headers: facegate takes the client address from the socket, and from X-Forwarded-For only
+# when FACEGATE_TRUSTED_PROXIES lists the proxy it came through.
+CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000", "--timeout-graceful-shutdown", "30", "--no-access-log", "--no-proxy-headers"]

@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import httpx
@@ -22,11 +22,25 @@ from harness.nocodb import free_port
 WEBHOOK_SECRET = "harness-webhook-secret"
 OPERATOR_KEY = "harness-operator-key"
 START_TIMEOUT_SECONDS = 90.0
+# uvicorn's flags as shipped (the Dockerfile's CMD and `make run` pass the same): no access log, as it
+# would record every carousel visitor's address; no proxy headers, as uvicorn would otherwise take the
+# client address from an X-Forwarded-For that a client on the same host writes (facegate reads it
+# itself, from FACEGATE_TRUSTED_PROXIES only).
+SERVER_FLAGS = ("--no-access-log", "--no-proxy-headers")
 
 
 class FacegateServer:
-    def __init__(self, *, port: int, env: Mapping[str, str], workdir: Path) -> None:
+    def __init__(
+        self,
+        *,
+        port: int,
+        env: Mapping[str, str],
+        workdir: Path,
+        flags: Sequence[str] = SERVER_FLAGS,
+    ) -> None:
+        """``flags``: uvicorn's options besides the app and port (tests try others)."""
         self.port = port
+        self.flags = tuple(flags)
         self.url = f"http://127.0.0.1:{port}"
         self.env = dict(env)
         self.workdir = workdir  # no .env there: the settings come from ``env`` only
@@ -45,7 +59,7 @@ class FacegateServer:
             str(ROOT),
             "--port",
             str(self.port),
-            "--no-access-log",  # as shipped: the Dockerfile and `make run` log no client addresses
+            *self.flags,
         ]
         with self.log_path.open("ab") as log:  # the child keeps its own copy of the descriptor
             self._process = subprocess.Popen(
@@ -112,10 +126,10 @@ def facegate_env(workdir: Path, *, workers: int = 2, sweep_seconds: int = 5) -> 
 
 @contextlib.contextmanager
 def running_facegate(
-    workdir: Path, env: Mapping[str, str], port: int | None = None
+    workdir: Path, env: Mapping[str, str], port: int | None = None, *, flags: Sequence[str] = SERVER_FLAGS
 ) -> Iterator[FacegateServer]:
     """Start facegate; stop it (and its face processes) however the block ends."""
-    server = FacegateServer(port=port or free_port(), env=env, workdir=workdir)
+    server = FacegateServer(port=port or free_port(), env=env, workdir=workdir, flags=flags)
     try:
         server.start()
         yield server

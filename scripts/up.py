@@ -22,6 +22,7 @@ from pathlib import Path
 
 from app.cli import run_bootstrap
 from app.config import Settings
+from harness.facegate import SERVER_FLAGS
 from harness.nocodb import LocalNocoDB, install, pid_is_nocodb, read_pid, stop_pid
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,8 +71,8 @@ def main() -> int:
             "\n"
             f"  Upload form (open it, upload a photo):  {result.form_url}\n"
             f"  NocoDB admin: {nocodb.url} ({email}, password in {data_dir / 'nocodb-admin.json'})\n"
-            f"  facegate: http://127.0.0.1:{args.port} (carousel: /, API: /docs)\n"
-            "  operator endpoints (/verify, /decisions, /jobs) need the header X-API-Key:"
+            f"  facegate: http://127.0.0.1:{args.port} (carousel: /, API: /openapi.json)\n"
+            "  operator endpoints (/verify, /decisions, /jobs, /metrics) need the header X-API-Key:"
             " FACEGATE_OPERATOR_API_KEY in .env\n",
             flush=True,
         )
@@ -80,7 +81,7 @@ def main() -> int:
             # facegate erases the files of deleted uploads from NocoDB's own disk.
             "FACEGATE_NOCODB_UPLOADS_DIR": str(nocodb.uploads_dir),
         }
-        host = ["--host", "127.0.0.1", "--port", str(args.port), "--no-access-log"]
+        host = ["--host", "127.0.0.1", "--port", str(args.port), *SERVER_FLAGS]
         command = [sys.executable, "-m", "uvicorn", "app.main:app", *host]
         server = subprocess.Popen(command, cwd=ROOT, env=env)
         # SIGTERM ends this script like Ctrl-C does, so both servers always stop.

@@ -8,6 +8,7 @@ import tomllib
 
 import yaml
 
+from harness.facegate import SERVER_FLAGS
 from harness.images import ROOT
 
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
@@ -56,3 +57,14 @@ def test_compose_erases_in_nocodbs_own_volume_with_secure_attachments() -> None:
     uid = re.search(r"useradd .*--uid (\d+)", DOCKERFILE)
     assert uid is not None and nocodb["user"].split(":")[0] == uid.group(1)
     assert compose["nocodb-volume"]["command"][-2:] == [f"{uid.group(1)}:{uid.group(1)}", "/usr/app/data"]
+
+
+def test_uvicorn_runs_as_the_harness_and_make_run_run_it() -> None:
+    # No access log (visitors' addresses), and no proxy headers: uvicorn would take the client
+    # address from an X-Forwarded-For a client writes (facegate reads it only from declared proxies).
+    cmd = re.search(r"^CMD (\[.*\])$", DOCKERFILE, re.M)
+    assert cmd is not None
+    flags = json.loads(cmd.group(1))
+    assert set(SERVER_FLAGS) == {"--no-access-log", "--no-proxy-headers"} <= set(flags)
+    assert not any(flag.startswith("--forwarded-allow-ips") or flag == "--proxy-headers" for flag in flags)
+    assert "*SERVER_FLAGS" in (ROOT / "scripts/up.py").read_text()
