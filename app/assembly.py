@@ -89,6 +89,8 @@ class Runtime:
         return exposition(
             job_counts=self.queue.counts(),
             oldest_job_age=self.queue.oldest_queued_age(),
+            jobs_waiting_long=self.queue.waiting_long(),
+            pending_purges=self.purges.pending_count(),
             approved_uploads=self.carousel.store.version().live,
         )
 

@@ -64,7 +64,12 @@ HTTP_SECONDS = Histogram(
 
 
 def exposition(
-    *, job_counts: Mapping[str, int], oldest_job_age: float | None, approved_uploads: int
+    *,
+    job_counts: Mapping[str, int],
+    oldest_job_age: float | None,
+    jobs_waiting_long: int,
+    pending_purges: int,
+    approved_uploads: int,
 ) -> bytes:
     """The text format for one scrape: the registry, plus the queue and carousel as read now."""
     queue = CollectorRegistry(auto_describe=True)
@@ -77,6 +82,18 @@ def exposition(
         registry=queue,
     )
     age.set(oldest_job_age or 0.0)
+    waiting = Gauge(
+        "facegate_jobs_waiting_long",
+        "Queued jobs that NocoDB or its storage failed many times in a row (an outage to look at).",
+        registry=queue,
+    )
+    waiting.set(jobs_waiting_long)
+    purges = Gauge(
+        "facegate_purges_pending",
+        "Erasures not done yet: storage not configured or unreachable (`facegate purge`).",
+        registry=queue,
+    )
+    purges.set(pending_purges)
     approvals = Gauge("facegate_approved_uploads", "Approved uploads shown by the carousel.", registry=queue)
     approvals.set(approved_uploads)
     return generate_latest(REGISTRY) + generate_latest(queue)

@@ -121,6 +121,10 @@ class PurgeLog:
         )
         return [_record(r) for r in rows]
 
+    def pending_count(self) -> int:
+        row = self.db.row("SELECT COUNT(*) FROM purges WHERE state = 'pending'")
+        return 0 if row is None else int(row[0])
+
     def for_row(self, row_key: str) -> PurgeRecord | None:
         row = self.db.row("SELECT * FROM purges WHERE row_key = ?", (row_key,))
         return None if row is None else _record(row)

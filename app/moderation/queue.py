@@ -18,6 +18,9 @@ from app.db import Database, newest_first
 
 __all__ = ["Job", "JobQueue", "JobState", "NewJob"]
 
+# With the runner's backoff (2, 4 ... 60 s), about ten minutes of failures.
+WAITING_LONG_ATTEMPTS = 12
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     id INTEGER PRIMARY KEY,
@@ -158,6 +161,13 @@ class JobQueue:
     def counts(self) -> dict[str, int]:
         rows = self.db.rows("SELECT state, COUNT(*) FROM jobs GROUP BY state")
         return {state.value: 0 for state in JobState} | {r[0]: r[1] for r in rows}
+
+    def waiting_long(self) -> int:
+        """Queued jobs retried ``WAITING_LONG_ATTEMPTS`` times or more: an outage an operator should see."""
+        row = self.db.row(
+            "SELECT COUNT(*) FROM jobs WHERE state = 'queued' AND attempts >= ?", (WAITING_LONG_ATTEMPTS,)
+        )
+        return 0 if row is None else int(row[0])
 
     def oldest_queued_age(self) -> float | None:
         row = self.db.row("SELECT MIN(created_at) FROM jobs WHERE state IN ('queued', 'running')")

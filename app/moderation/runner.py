@@ -14,7 +14,7 @@ from app.errors import NotReady, ServiceError
 from app.integrations.nocodb.errors import NocoDBRequestError, NocoDBUnavailable
 from app.logs import current_job
 from app.metrics import JOB_SECONDS, NOCODB_ERRORS
-from app.moderation.queue import Job, JobQueue
+from app.moderation.queue import WAITING_LONG_ATTEMPTS, Job, JobQueue
 from app.moderation.service import ModerationService
 
 __all__ = ["QueueRunner", "backoff"]
@@ -110,7 +110,15 @@ class QueueRunner:
         except NocoDBUnavailable as exc:
             NOCODB_ERRORS.labels(kind="unavailable").inc()
             delay = max(backoff(job.attempts), exc.retry_after or 0.0)
-            log.warning("NocoDB unavailable, job %d retried in %.0fs: %s", job.id, delay, exc.message)
+            # The job waits as long as the outage lasts (nothing is lost); past a bound, it is an alert.
+            report = log.error if job.attempts >= WAITING_LONG_ATTEMPTS else log.warning
+            report(
+                "NocoDB unavailable, job %d (try %d) retried in %.0fs: %s",
+                job.id,
+                job.attempts,
+                delay,
+                exc.message,
+            )
             await asyncio.to_thread(self.queue.retry_later, job.id, exc.message, delay)
             return
         except NocoDBRequestError as exc:

@@ -11,7 +11,7 @@ import pytest
 from app.db import Database
 from app.errors import NotReady, ServiceError
 from app.integrations.nocodb.errors import NocoDBRequestError, NocoDBUnavailable
-from app.moderation.queue import Job, JobQueue, JobState, NewJob
+from app.moderation.queue import WAITING_LONG_ATTEMPTS, Job, JobQueue, JobState, NewJob
 from app.moderation.runner import BACKOFF_MAX_SECONDS, MAX_WORKER_CRASHES, QueueRunner, backoff
 
 
@@ -64,6 +64,18 @@ def test_operational_errors_keep_the_job_queued(queue: JobQueue, error: Exceptio
     job = _run_once(queue, Outcome(error))
     assert job.state is JobState.QUEUED and job.last_error
     assert queue.next_due_in() is not None and queue.next_due_in() > 1  # type: ignore[operator]
+
+
+def test_a_long_outage_waits_and_alerts(queue: JobQueue, caplog: pytest.LogCaptureFixture) -> None:
+    outcome = Outcome(*[NocoDBUnavailable("down")] * WAITING_LONG_ATTEMPTS)
+    runner = _runner(queue, outcome)
+    for attempt in range(1, WAITING_LONG_ATTEMPTS + 1):
+        with queue.db.tx() as db:
+            db.execute("UPDATE jobs SET next_attempt_at = 0")  # due now, not after the backoff
+        job = _run_once(queue, outcome, runner)
+        assert job.state is JobState.QUEUED  # never given up on: nothing is lost
+        assert queue.waiting_long() == (1 if attempt >= WAITING_LONG_ATTEMPTS else 0)
+    assert [r.levelname for r in caplog.records][-2:] == ["WARNING", "ERROR"]
 
 
 def test_refused_request_fails_the_job_for_operators(queue: JobQueue) -> None:
