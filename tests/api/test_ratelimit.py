@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from app.api.ratelimit import MAX_CLIENTS, RateLimiter
+from app.api.ratelimit import MAX_CLIENTS, CredentialGuard, RateLimiter
 from app.errors import RateLimited
 from harness.images import sample
 
@@ -52,3 +52,20 @@ def test_verify_answers_429_with_retry_after(client: TestClient) -> None:
         assert limited.json()["error"]["code"] == "rate_limited"
     finally:
         state.verify_limiter = saved
+
+
+def test_credential_guard_counts_failures_per_client() -> None:
+    clock = Clock()
+    guard = CredentialGuard(2, clock=clock)
+    for _ in range(2):
+        guard.before_checking("attacker")
+        guard.failed("attacker")
+    with pytest.raises(RateLimited) as info:
+        guard.before_checking("attacker")
+    assert info.value.retry_after == 30 and "wrong credentials" in info.value.message
+    guard.before_checking("operator")  # others are not affected
+    clock.now = 30.0
+    guard.before_checking("attacker")  # one more guess after the refill
+    guard.failed("attacker")
+    guard.succeeded("attacker")  # the right credential: a full budget again
+    guard.before_checking("attacker")

@@ -149,6 +149,15 @@ def test_uvicorn_proxy_headers_do_not_let_a_local_client_choose_its_address(gate
     assert _not_limited(responses) == BUDGET
 
 
+def test_uvicorn_proxy_headers_cannot_impersonate_a_declared_proxy(gate: Gate) -> None:
+    # uvicorn takes the rightmost hop it does not trust, the declared proxy the attacker wrote; the
+    # hop left of it would then be believed, were the peer not found in the header itself.
+    gate.trust(PROXY)
+    gate.peer.host, gate.peer.uvicorn_proxy_headers = "127.0.0.1", True
+    responses = [gate.verify({"X-Forwarded-For": f"198.18.{i}.1, {PROXY}"}) for i in range(4 * BUDGET)]
+    assert _not_limited(responses) == BUDGET
+
+
 def test_behind_a_declared_proxy_each_client_has_its_own_budget(gate: Gate) -> None:
     gate.trust(PROXY)
     gate.peer.host = PROXY
