@@ -77,7 +77,9 @@ class Gate:
     settings: Settings
 
     def verify(self, headers: dict[str, str] | None = None) -> httpx.Response:
-        return self.http.post("/verify", files=NOT_AN_IMAGE, headers={"X-API-Key": KEY, **(headers or {})})
+        headers = {"X-API-Key": KEY, **(headers or {})}
+        response: httpx.Response = self.http.post("/verify", files=NOT_AN_IMAGE, headers=headers)
+        return response
 
     def trust(self, *proxies: str) -> None:
         self.app.state.client_addresses = ClientAddresses(
