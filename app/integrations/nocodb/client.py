@@ -37,6 +37,8 @@ BACKOFF_SECONDS = (0.5, 1.5)
 MAX_RETRY_AFTER_SECONDS = 10.0
 PAGE_SIZE = 100
 MAX_REDIRECTS = 3
+# NocoDB's own locations are a few hundred characters; a longer one is forged.
+MAX_LOCATION_CHARS = 4096
 
 
 @dataclass(frozen=True)
@@ -213,6 +215,8 @@ class NocoDBClient:
         return list(dict.fromkeys(urls))
 
     def _resolve(self, location: str) -> str:
+        if len(location) > MAX_LOCATION_CHARS:
+            raise AttachmentRefused(f"Attachment location is longer than {MAX_LOCATION_CHARS} characters.")
         try:
             return self._resolve_url(location)
         except ValueError as exc:  # urlsplit and .port refuse malformed hosts and ports
@@ -305,6 +309,8 @@ class NocoDBClient:
                 raise NocoDBUnavailable(
                     f"NocoDB is unreachable (attachment download): {type(exc).__name__}"
                 ) from exc
+            except httpx.InvalidURL as exc:  # what urlsplit let through and httpx does not
+                raise AttachmentRefused(f"Attachment URL is malformed: {exc}") from exc
         raise AttachmentRefused("Too many redirects for the attachment.")
 
 

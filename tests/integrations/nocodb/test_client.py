@@ -376,6 +376,7 @@ def test_absolute_urls_only_from_nocodb_or_allowed_origins() -> None:
         "/etc/passwd",
         "download\\..\\secret.jpg",
         "",
+        "download/" + "a/" * 50_000 + "b.jpg",  # a forged 100 kB location
     ],
 )
 def test_locations_outside_nocodb_are_refused(location: str) -> None:
@@ -385,6 +386,11 @@ def test_locations_outside_nocodb_are_refused(location: str) -> None:
 
 def test_malformed_url_is_refused_like_any_other() -> None:
     assert urls({"path": PATH, "url": "http://nocodb.test:99999/a.jpg"}) == [f"{BASE}/{PATH}"]
+
+
+def test_a_url_httpx_cannot_build_is_refused_not_an_error() -> None:
+    with pytest.raises(AttachmentRefused):
+        download(files({}, []), {"url": "http://nocodb.test/a.jpg\r\nX-Injected: 1"})
 
 
 def test_allowed_origins_are_normalised_like_urls() -> None:

@@ -1,0 +1,135 @@
+"""Hostile rows and events against the real NocoDB (issue 11, classes 1 to 4 and 6): whatever the
+public form or a forged webhook carries, each row is decided from NocoDB's own copy, and decided."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from harness.images import sample
+from harness.loop import FIELDS, WEBHOOK_SECRET, Loop, running_loop
+from harness.nocodb import LocalNocoDB
+
+MAX_IMAGES = 4
+
+
+@pytest.fixture(scope="module")
+def loop(nocodb: LocalNocoDB, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
+    workdir = tmp_path_factory.mktemp("facegate")
+    env = {"FACEGATE_MAX_IMAGES_PER_ROW": str(MAX_IMAGES)}
+    with running_loop(nocodb, workdir, base_title="hostile-rows", extra_env=env) as running:
+        yield running
+
+
+def _form(loop: Loop, cells: dict[str, Any]) -> dict[str, Any]:
+    """A submission of the public form with cells of the attacker's choosing (no file sent)."""
+    response = httpx.post(
+        f"{loop.nocodb.url}/api/v2/public/shared-view/{loop.setup.form_uuid}/rows",
+        files={"data": (None, json.dumps(cells))},  # multipart, as a browser sends it: no 100 kB limit
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    row: dict[str, Any] = response.json()
+    return row
+
+
+def _reason(loop: Loop, row: dict[str, Any]) -> str:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        decided = [d for d in loop.decisions(row["Id"]) if d["action"] is not None]
+        if decided:
+            return str(decided[0]["reason"])
+        time.sleep(0.1)
+    raise AssertionError(f"row {row['Id']} has no decision: {loop.facegate.log_tail()}")
+
+
+def _approved_image(loop: Loop) -> list[dict[str, Any]]:
+    row = loop.submit("obama", sample("obama2.jpg"))
+    loop.wait_final(row, "approved")
+    cell: list[dict[str, Any]] = row[FIELDS.image]
+    return cell
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "download/2026/01/01/nothing-here/absent.jpg",  # a file NocoDB does not have
+        "download/2026/01/01/x/a.jpg\r\nX-Injected: 1",  # CRLF
+        "download/" + "a/" * 50_000 + "b.jpg",  # 100 kB
+        "../../etc/passwd",
+        "https://attacker.example/cat.jpg",
+    ],
+    ids=["absent", "crlf", "100kB", "traversal", "foreign-url"],
+)
+def test_a_forged_attachment_is_a_decided_rejection(loop: Loop, path: str) -> None:
+    # Class 1: the public form stores any attachment JSON; the row must still be decided, and deleted.
+    row = _form(loop, {FIELDS.politician: "obama", FIELDS.image: [{"path": path, "title": "x.jpg"}]})
+    loop.wait_final(row, "deleted")
+    assert _reason(loop, row) == "unreadable_image"
+
+
+def test_a_forged_webhook_copy_cannot_approve_a_cat(loop: Loop) -> None:
+    # Class 2: with the secret, an event that keeps a cat row's Id, CreatedAt and attachment id but
+    # points at an approved file. facegate reads the row from NocoDB: the cat is what it decides.
+    obama = _approved_image(loop)
+    shown = httpx.get(f"{loop.facegate.url}/approved", timeout=10).json()["items"]
+    cat = loop.submit("obama", sample("cat.png"))
+    forged_row = {**cat, FIELDS.image: [{**cat[FIELDS.image][0], "path": obama[0]["path"]}]}
+    event = {"type": "records.after.insert", "data": {"table_id": loop.setup.table_id, "rows": [forged_row]}}
+    httpx.post(
+        f"{loop.facegate.url}/webhooks/nocodb", json=event, headers={"X-Facegate-Secret": WEBHOOK_SECRET}
+    )
+    loop.wait_final(cat, "deleted")
+    assert _reason(loop, cat) == "no_face"
+    assert httpx.get(f"{loop.facegate.url}/approved", timeout=10).json()["items"] == shown
+
+
+def test_dozens_of_references_to_one_picture_are_one_rejection(loop: Loop) -> None:
+    # Class 3: an anonymous row naming one large picture again and again must not hold the workers.
+    obama = _approved_image(loop)
+    started = time.monotonic()
+    row = _form(loop, {FIELDS.politician: "obama", FIELDS.image: obama * 40})
+    loop.wait_final(row, "deleted")
+    assert _reason(loop, row) == "too_many_images"
+    normal = loop.submit("obama", sample("obama2.jpg"))
+    loop.wait_final(normal, "approved", started)
+
+
+@pytest.mark.parametrize("status", ["approved", " ", "pending"])
+def test_a_status_facegate_did_not_write_is_moderated_all_the_same(loop: Loop, status: str) -> None:
+    # Class 4: a row that arrives with a Status (the API, or a form that shows the field).
+    with loop.api() as api:
+        response = api.post(
+            f"/api/v2/tables/{loop.setup.table_id}/records",
+            json=[{FIELDS.politician: "obama", FIELDS.status: status}],
+        )
+        response.raise_for_status()
+    (row,) = response.json()
+    loop.wait_final(row, "deleted")
+    assert _reason(loop, row) == "no_image"
+
+
+def test_a_picture_swapped_after_approval_is_moderated_again(loop: Loop) -> None:
+    # Class 6: the row stays "approved" in NocoDB; the new picture is a new upload to decide.
+    row = loop.submit("obama", sample("obama2.jpg"))
+    loop.wait_final(row, "approved")
+    shown = httpx.get(f"{loop.facegate.url}/approved", timeout=10).json()["items"]
+    with loop.api() as api:  # the owner puts a cat in the approved row
+        stored = api.post(
+            "/api/v2/storage/upload", files={"files": ("cat.png", sample("cat.png"), "image/png")}
+        )
+        stored.raise_for_status()
+        records = f"/api/v2/tables/{loop.setup.table_id}/records"
+        api.patch(records, json={"Id": row["Id"], FIELDS.image: stored.json()}).raise_for_status()
+    deadline = time.monotonic() + 30
+    while loop.row(row["Id"]) is not None and time.monotonic() < deadline:
+        time.sleep(0.1)  # "approved" in NocoDB until facegate decides the new picture
+    assert loop.row(row["Id"]) is None
+    assert _reason(loop, row) == "no_face"
+    after = httpx.get(f"{loop.facegate.url}/approved", timeout=10).json()["items"]
+    assert [item["id"] for item in after] == [item["id"] for item in shown][1:]  # the swapped row is gone
