@@ -169,8 +169,6 @@ async def assemble(
             log.warning(
                 "FACEGATE_NOCODB_URL or FACEGATE_NOCODB_TABLE_ID unset: webhooks are queued, not decided"
             )
-        if settings.operator_api_key is None:
-            log.warning("FACEGATE_OPERATOR_API_KEY is not set: operator endpoints are open")
         try:
             await faces.pool.warm_up()
             # On a broken reference folder /readyz reports the error; webhooks are still queued, and

@@ -63,7 +63,12 @@ class Carousel:
         expire). Without them (a replay after a crash), they are made from NocoDB's copy on first
         request.
         """
+        # A row shows one upload: the picture it had before (swapped by its owner) leaves the carousel.
+        earlier = await asyncio.to_thread(self.store.live_ids_of_rows, approval.table_id, [approval.row_id])
         approval_id = await asyncio.to_thread(self.store.add, approval)
+        replaced = [i for i in earlier if i != approval_id]
+        if replaced:
+            await self.withdraw(replaced, trigger=PurgeTrigger.NOT_APPROVED)
         if renditions:
             await asyncio.to_thread(self.renditions.save, approval_id, renditions)
 
@@ -88,10 +93,10 @@ class Carousel:
             log.info("%d approved uploads are gone from NocoDB; removed from the carousel", len(gone))
         return len(gone)
 
-    async def withdraw_rows(self, table_id: str, row_keys: Collection[str]) -> int:
-        """Withdraw the approvals of rows deleted in NocoDB; returns how many there were."""
-        live = await asyncio.to_thread(self.store.live_keys, table_id)
-        gone = [live[key] for key in row_keys if key in live]
+    async def withdraw_rows(self, table_id: str, row_ids: Collection[int]) -> int:
+        """Withdraw the approvals of rows deleted in NocoDB, whichever upload of the row they show;
+        returns how many there were."""
+        gone = await asyncio.to_thread(self.store.live_ids_of_rows, table_id, list(row_ids))
         if gone:
             await self.withdraw(gone, trigger=PurgeTrigger.DELETED_IN_NOCODB)
         return len(gone)

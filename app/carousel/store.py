@@ -112,6 +112,15 @@ class ApprovalStore:
         )
         return [_approval(r) for r in rows]
 
+    def live_ids_of_rows(self, table_id: str, row_ids: Sequence[int]) -> list[int]:
+        """The live approvals of these row Ids (at most one upload per row is shown)."""
+        marks = ",".join("?" * len(row_ids))
+        rows = self.db.rows(
+            f"SELECT id FROM approvals WHERE table_id = ? AND row_id IN ({marks}) AND removed_at IS NULL",
+            (table_id, *row_ids),
+        )
+        return [r[0] for r in rows]
+
     def live_keys(self, table_id: str) -> dict[str, int]:
         """Row key -> approval id of the live approvals of one table."""
         rows = self.db.rows(

@@ -128,6 +128,9 @@ class ModerationService:
                 ),
                 renditions,
             )
+        elif action is Action.DELETED:
+            # A row whose owner swapped an approved picture for this one: gone, it shows nothing.
+            await self.carousel.withdraw_rows(job.table_id, [job.row_id])
         await asyncio.to_thread(self.decisions.record_action, job.row_key, action)
         ACTIONS.labels(action=action).inc()
         log.info("job %d: row %d %s (%s), %s", job.id, job.row_id, record.decision, record.reason, action)

@@ -150,7 +150,7 @@ class WebhookReceiver:
         if self.eraser is not None and rows:
             table_id = event.data.table_id
             gone = [GoneRow(row_key(table_id, row), table_id, row.row_id, row.attachments) for row in rows]
-            await self.carousel.withdraw_rows(table_id, [g.row_key for g in gone])
+            await self.carousel.withdraw_rows(table_id, [g.row_id for g in gone])
             await self.eraser.schedule(gone, trigger=PurgeTrigger.DELETED_IN_NOCODB)
             scheduled = len(gone)
         return WebhookAck(event=event.type, received=len(event.data.rows), queued=scheduled, ignored=ignored)

@@ -17,7 +17,7 @@ from app.faces.service import FaceService
 from harness.images import encode, exif_rotated, open_sample, png_declaring, sample
 from tests.hostile.support import MIB, Endless, Server
 from tests.moderation.fake_nocodb import FakeNocoDB
-from tests.moderation.support import MAX_DOWNLOAD_BYTES, process_row
+from tests.moderation.support import MAX_DOWNLOAD_BYTES, MAX_IMAGES, process_row
 from tests.support import Stores
 
 
@@ -171,9 +171,20 @@ def test_a_100mb_attachment_is_refused_by_the_byte_limit(
     assert 1 not in fake.rows
 
 
-def test_a_row_with_many_attachments_stops_at_the_first_bad_one(faces: FaceService, stores: Stores) -> None:
+def test_a_row_with_many_attachments_is_rejected_without_a_download(
+    faces: FaceService, stores: Stores
+) -> None:
     fake = FakeNocoDB()
-    images = [("bad.jpg", b"junk")] + [(f"{i}.jpg", sample("obama2.jpg")) for i in range(50)]
+    row = fake.add(1, "obama", *[(f"{i}.jpg", sample("obama2.jpg")) for i in range(50)])
+    server = Server(fake)
+    assert process_row(server.transport(), stores, faces, row) == "deleted"
+    assert stores.decisions.decisions()[0].reason == "too_many_images"
+    assert sum("/download/" in url for url in server.urls) == 0
+
+
+def test_a_row_stops_at_its_first_bad_picture(faces: FaceService, stores: Stores) -> None:
+    fake = FakeNocoDB()
+    images = [("bad.jpg", b"junk")] + [(f"{i}.jpg", sample("obama2.jpg")) for i in range(MAX_IMAGES - 1)]
     row = fake.add(1, "obama", *images)
     server = Server(fake)
     assert process_row(server.transport(), stores, faces, row) == "deleted"

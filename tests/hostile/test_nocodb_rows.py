@@ -103,6 +103,7 @@ def test_dozens_of_references_to_one_picture_are_one_rejection(loop: Loop) -> No
 @pytest.mark.parametrize("status", ["approved", " ", "pending"])
 def test_a_status_facegate_did_not_write_is_moderated_all_the_same(loop: Loop, status: str) -> None:
     # Class 4: a row that arrives with a Status (the API, or a form that shows the field).
+    time.sleep(1.1)  # not in the second of the previous row, which had the same reused Id (see below)
     with loop.api() as api:
         response = api.post(
             f"/api/v2/tables/{loop.setup.table_id}/records",

@@ -152,3 +152,6 @@ def test_a_swapped_attachment_is_moderated_again(faces: FaceService, stores: Sto
     (job,) = stores.queue.claim(5)
     assert asyncio.run(service.process(job)) == "deleted"
     assert stores.decisions.decisions()[0].reason == "no_face"
+    assert stores.approvals.approvals() == []  # the earlier picture is off the carousel, and erased
+    (purge,) = stores.purges.pending()
+    assert purge.locations == ["2026/01/01/1/a.jpg"]
