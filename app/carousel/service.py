@@ -76,6 +76,10 @@ class Carousel:
         """Whether any upload of ``table_id`` is on the carousel (nothing to check in NocoDB if not)."""
         return bool(await asyncio.to_thread(self.store.live_keys, table_id))
 
+    async def shown_keys(self, table_id: str) -> set[str]:
+        """The row keys of the uploads of ``table_id`` on the carousel: decided, whatever else says."""
+        return set(await asyncio.to_thread(self.store.live_keys, table_id))
+
     async def keep_only(self, table_id: str, approved_keys: Collection[str]) -> int:
         """Withdraw the approvals of ``table_id`` whose row key is not in ``approved_keys`` (the rows
         NocoDB still shows as approved); returns how many were withdrawn."""

@@ -198,8 +198,9 @@ class Eraser:
     async def _remove(self, table_id: str, locations: list[str]) -> tuple[PurgeState, Removed, str | None]:
         if not locations:
             return PurgeState.DONE, Removed(), None
-        for location in locations:
-            if self._storage(location) is None:
+        storages = {location: self._storage(location) for location in locations}
+        for location, storage in storages.items():
+            if storage is None:
                 return (
                     PurgeState.PENDING,
                     Removed(),
@@ -210,11 +211,11 @@ class Eraser:
         except NocoDBError as exc:
             return PurgeState.PENDING, Removed(), f"NocoDB could not be asked who uses the files: {exc}"
         removed, kept = Removed(), 0
-        for location in locations:
-            storage = self._storage(location)
-            if location in referenced or storage is None:
+        for location, storage in storages.items():
+            if location in referenced:
                 kept += 1
                 continue
+            assert storage is not None  # every location's storage was checked above
             try:
                 removed += await asyncio.to_thread(storage.remove, location)
             except PurgeRefused as exc:

@@ -50,7 +50,7 @@ class Sweeper:
         """One pass over the table; returns how many uploads were queued."""
         wanted = ["Id", "CreatedAt", self.fields.politician, self.fields.image]
         # Shown on the carousel: decided, even once retention has forgotten the job.
-        shown = set(await asyncio.to_thread(self.carousel.store.live_keys, self.table_id))
+        shown = await self.carousel.shown_keys(self.table_id)
         queued = 0
         batch = []
         async for raw in self.nocodb.iter_rows(self.table_id, where="(Id,gt,0)", fields=wanted):
