@@ -29,6 +29,7 @@ class Database:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.Lock()
+        self._row_keyed: set[str] = set()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -38,10 +39,25 @@ class Database:
         # from the file (``checkpoint`` then moves it out of the write-ahead log too).
         self._db.execute("PRAGMA secure_delete=ON")
 
-    def create(self, schema: str) -> None:
-        """Create a store's tables and indexes if they do not exist yet."""
+    def create(self, schema: str, *, row_keyed: Sequence[str] = ()) -> None:
+        """Create a store's tables and indexes if they do not exist yet. ``row_keyed`` names its tables
+        whose records belong to one upload by a ``row_key`` column (see ``archive_row_key``)."""
         with self._lock:
             self._db.executescript(schema)
+            self._row_keyed.update(row_keyed)
+
+    def add_column(self, table: str, column: str, definition: str) -> None:
+        """Add a column that a file written by an earlier version lacks."""
+        with self._lock:
+            names = {r["name"] for r in self._db.execute(f"PRAGMA table_info({table})")}
+            if column not in names:
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+
+    def archive_row_key(self, db: sqlite3.Connection, key: str, archived: str) -> None:
+        """Inside a transaction: move every record of the upload ``key`` to ``archived``, so that a new
+        upload that NocoDB gave the same identity starts with nothing of the old one's."""
+        for table in sorted(self._row_keyed):
+            db.execute(f"UPDATE {table} SET row_key = ? WHERE row_key = ?", (archived, key))
 
     def checkpoint(self) -> None:
         """Copy the write-ahead log into the file and empty it, so that deleted rows are gone from both."""

@@ -45,3 +45,8 @@ class Action(StrEnum):
     # The row was deleted, or its Id reused by another upload, before facegate acted.
     ALREADY_GONE = "already_gone"
     DRY_RUN = "none (dry-run)"
+
+    @property
+    def row_left(self) -> bool:
+        """Whether the row is no longer in NocoDB after this action."""
+        return self in (Action.DELETED, Action.ALREADY_GONE)

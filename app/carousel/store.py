@@ -67,7 +67,7 @@ class ApprovalsVersion:
 class ApprovalStore:
     def __init__(self, db: Database) -> None:
         self.db = db
-        db.create(SCHEMA)
+        db.create(SCHEMA, row_keyed=["approvals"])
 
     def add(self, approval: NewApproval) -> int:
         """The approval's id; idempotent: publishing the same upload again changes nothing."""

@@ -72,7 +72,7 @@ class PurgeRecord:
 class PurgeLog:
     def __init__(self, db: Database) -> None:
         self.db = db
-        db.create(SCHEMA)
+        db.create(SCHEMA, row_keyed=["purges"])
 
     def record(
         self,

@@ -54,7 +54,7 @@ class DecisionRecord:
 class DecisionLog:
     def __init__(self, db: Database) -> None:
         self.db = db
-        db.create(SCHEMA)
+        db.create(SCHEMA, row_keyed=["decisions"])
 
     def decision_for(self, row_key: str) -> DecisionRecord | None:
         row = self.db.row("SELECT * FROM decisions WHERE row_key = ?", (row_key,))

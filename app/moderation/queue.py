@@ -2,6 +2,11 @@
 
 A job is keyed by an idempotency key (``row_key``) that includes more than the row Id, because NocoDB
 reuses Ids after deletions: queuing the same upload twice (webhook and sweep) queues it once.
+
+The key cannot tell everything apart: NocoDB on SQLite gives a deleted last row's Id to the next row,
+and two rows without attachments created in the same second then share a key. So a job remembers
+when its row left NocoDB (``row_gone``); a row seen again under that key is a new upload, and the old
+one's records are archived under ``<key>~<job id>`` before it is queued.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ __all__ = ["Job", "JobQueue", "JobState", "NewJob"]
 
 # With the runner's backoff (2, 4 ... 60 s), about ten minutes of failures.
 WAITING_LONG_ATTEMPTS = 12
+# SQLite's default limit on a statement's parameters is 999 in older builds.
+KEYS_PER_QUERY = 500
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -34,7 +41,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     next_attempt_at REAL NOT NULL,
     last_error TEXT,
     created_at REAL NOT NULL,
-    updated_at REAL NOT NULL
+    updated_at REAL NOT NULL,
+    row_gone INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS jobs_due ON jobs (state, next_attempt_at);
 """
@@ -73,12 +81,26 @@ class Job:
 class JobQueue:
     def __init__(self, db: Database) -> None:
         self.db = db
-        db.create(SCHEMA)
+        db.create(SCHEMA, row_keyed=["jobs"])
+        db.add_column("jobs", "row_gone", "INTEGER NOT NULL DEFAULT 0")
 
-    def enqueue(self, jobs: Sequence[NewJob], *, source: str) -> int:
-        """Queue jobs whose key is new; returns how many were new. Committed before it returns."""
+    def enqueue(self, jobs: Sequence[NewJob], *, source: str, seen_at: float | None = None) -> int:
+        """Queue jobs whose key is new, or whose row had left NocoDB before ``seen_at`` (when the rows
+        were read; default now); returns how many were queued. Committed before it returns."""
         now = time.time()
+        seen_at = now if seen_at is None else seen_at
         with self.db.tx() as db:
+            keys = [j.row_key for j in jobs]
+            for start in range(0, len(keys), KEYS_PER_QUERY):
+                chunk = keys[start : start + KEYS_PER_QUERY]
+                marks = ",".join("?" * len(chunk))
+                gone = db.execute(
+                    "SELECT id, row_key FROM jobs WHERE state = 'done' AND row_gone = 1"
+                    f" AND updated_at < ? AND row_key IN ({marks})",
+                    [seen_at, *chunk],
+                ).fetchall()
+                for old in gone:
+                    self.db.archive_row_key(db, old["row_key"], f"{old['row_key']}~{old['id']}")
             before = db.total_changes
             db.executemany(
                 "INSERT OR IGNORE INTO jobs (row_key, table_id, row_id, row_json, source, state,"
@@ -109,16 +131,29 @@ class JobQueue:
                 (time.time(),),
             ).rowcount
 
-    def finish(self, job_id: int) -> None:
+    def finish(self, job_id: int, *, row_gone: bool = False) -> None:
         """Done: where the row's files were (links that name the uploader's file) is dropped with it;
-        the decision, the approval and the purge log keep what each still needs."""
+        the decision, the approval and the purge log keep what each still needs. ``row_gone``: the
+        row is no longer in NocoDB (deleted, or found gone)."""
         now = time.time()
         with self.db.tx() as db:
             db.execute(
                 "UPDATE jobs SET state = 'done', last_error = NULL, next_attempt_at = ?, updated_at = ?,"
-                " row_json = json_remove(row_json, '$.attachments') WHERE id = ?",
-                (now, now, job_id),
+                " row_gone = ?, row_json = json_remove(row_json, '$.attachments') WHERE id = ?",
+                (now, now, int(row_gone), job_id),
             )
+
+    def mark_gone(self, row_keys: Sequence[str]) -> None:
+        """Decided rows that NocoDB reported deleted: their key may come back as a new upload."""
+        with self.db.tx() as db:
+            for start in range(0, len(row_keys), KEYS_PER_QUERY):
+                chunk = row_keys[start : start + KEYS_PER_QUERY]
+                marks = ",".join("?" * len(chunk))
+                db.execute(
+                    "UPDATE jobs SET row_gone = 1, updated_at = ?"
+                    f" WHERE state = 'done' AND row_key IN ({marks})",
+                    [time.time(), *chunk],
+                )
 
     def retry_later(self, job_id: int, error: str, delay: float) -> None:
         self._set_state(job_id, JobState.QUEUED, error, time.time() + delay)

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
+from functools import partial
 
 from app.errors import NotReady, ServiceError
 from app.integrations.nocodb.errors import NocoDBRequestError, NocoDBUnavailable
@@ -106,7 +107,7 @@ class QueueRunner:
 
     async def _process(self, job: Job) -> None:
         try:
-            await self.moderation.process(job)
+            action = await self.moderation.process(job)
         except NocoDBUnavailable as exc:
             NOCODB_ERRORS.labels(kind="unavailable").inc()
             delay = max(backoff(job.attempts), exc.retry_after or 0.0)
@@ -143,4 +144,4 @@ class QueueRunner:
             await asyncio.to_thread(self.queue.fail, job.id, f"internal error: {type(exc).__name__}")
             return
         self._crashes.pop(job.id, None)
-        await asyncio.to_thread(self.queue.finish, job.id)
+        await asyncio.to_thread(partial(self.queue.finish, job.id, row_gone=action.row_left))

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from functools import partial
 
 from app.carousel.service import Carousel
 from app.config import FieldNames
@@ -51,6 +53,8 @@ class Sweeper:
         wanted = ["Id", "CreatedAt", self.fields.politician, self.fields.image]
         # Shown on the carousel: decided, even once retention has forgotten the job.
         shown = await self.carousel.shown_keys(self.table_id)
+        # A row that left NocoDB while the pass listed it is not a new upload under its old key.
+        listed_at = time.time()
         queued = 0
         batch = []
         async for raw in self.nocodb.iter_rows(self.table_id, where="(Id,gt,0)", fields=wanted):
@@ -61,10 +65,14 @@ class Sweeper:
             if job.row_key not in shown:
                 batch.append(job)
             if len(batch) >= ENQUEUE_BATCH:
-                queued += await asyncio.to_thread(self.queue.enqueue, batch, source="sweep")
+                queued += await asyncio.to_thread(
+                    partial(self.queue.enqueue, batch, source="sweep", seen_at=listed_at)
+                )
                 batch = []
         if batch:
-            queued += await asyncio.to_thread(self.queue.enqueue, batch, source="sweep")
+            queued += await asyncio.to_thread(
+                partial(self.queue.enqueue, batch, source="sweep", seen_at=listed_at)
+            )
         if queued:
             log.info("sweep queued %d undecided rows", queued)
             self.wake.set()

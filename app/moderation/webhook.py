@@ -147,12 +147,15 @@ class WebhookReceiver:
         files scheduled for erasure (the eraser keeps a file a live row still uses)."""
         rows, ignored = rows_of_event(event, table_id=self.table_id, fields=self.fields)
         scheduled = 0
-        if self.eraser is not None and rows:
+        if rows:
             table_id = event.data.table_id
             gone = [GoneRow(row_key(table_id, row), table_id, row.row_id, row.attachments) for row in rows]
+            # A key that NocoDB reported deleted and then shows again is a new upload (Ids are reused).
+            await asyncio.to_thread(self.queue.mark_gone, [g.row_key for g in gone])
             await self.carousel.withdraw_rows(table_id, [g.row_id for g in gone])
-            await self.eraser.schedule(gone, trigger=PurgeTrigger.DELETED_IN_NOCODB)
-            scheduled = len(gone)
+            if self.eraser is not None:
+                await self.eraser.schedule(gone, trigger=PurgeTrigger.DELETED_IN_NOCODB)
+                scheduled = len(gone)
         return WebhookAck(event=event.type, received=len(event.data.rows), queued=scheduled, ignored=ignored)
 
 

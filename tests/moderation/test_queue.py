@@ -9,7 +9,8 @@ import pytest
 
 from app.db import Database
 from app.moderation.queue import Job, JobQueue, JobState, NewJob
-from tests.support import T0, Clock
+from app.outcomes import Action, Decision, Reason
+from tests.support import T0, Clock, fresh_stores
 
 
 @pytest.fixture
@@ -157,3 +158,45 @@ def test_a_finished_job_keeps_no_trace_of_the_uploaders_file(tmp_path: Path) -> 
     # Not just unlinked from the row: the bytes are gone from the database file and its log.
     for file in tmp_path.iterdir():
         assert name.encode() not in file.read_bytes(), file.name
+
+
+def test_a_key_whose_row_left_nocodb_is_a_new_upload_when_seen_again(tmp_path: Path, clock: Clock) -> None:
+    # NocoDB on SQLite reuses a deleted last row's Id: two rows without attachments created in the
+    # same second share a key. The first was deleted; the second must be decided, from nothing.
+    with fresh_stores(tmp_path / "facegate.db") as stores:
+        enqueue(stores.queue, 1)
+        (first,) = stores.queue.claim(1)
+        key = first.row_key
+        stores.decisions.record_decision(
+            row_key=key,
+            table_id="t1",
+            row_id=1,
+            politician="obama",
+            decision=Decision.REJECTED,
+            reason=Reason.NO_IMAGE,
+            detail="",
+            distances=[],
+        )
+        stores.decisions.record_action(key, Action.DELETED)
+        stores.queue.finish(first.id, row_gone=True)
+        assert stores.queue.enqueue([new(1)], source="sweep", seen_at=T0 - 1) == 0  # listed before
+        clock.now += 1
+        assert stores.queue.enqueue([new(1)], source="webhook") == 1
+        assert stores.decisions.decision_for(key) is None  # the new upload starts with nothing
+        archived = stores.decisions.decision_for(f"{key}~{first.id}")
+        assert archived is not None and archived.action is Action.DELETED
+        (second,) = stores.queue.claim(1)
+        assert second.row_key == key and second.id != first.id
+        stores.queue.finish(second.id)  # approved: still in NocoDB, so seeing it again is a replay
+        clock.now += 1
+        assert stores.queue.enqueue([new(1)], source="sweep") == 0
+
+
+def test_a_decided_row_that_nocodb_reports_deleted_can_come_back(queue: JobQueue, clock: Clock) -> None:
+    enqueue(queue, 1, 2)
+    for job in queue.claim(2):
+        queue.finish(job.id)
+    queue.mark_gone([new(1).row_key])
+    clock.now += 1
+    assert queue.enqueue([new(1), new(2)], source="sweep") == 1
+    assert sorted(j.row_key for j in queue.jobs() if j.state is JobState.QUEUED) == [new(1).row_key]

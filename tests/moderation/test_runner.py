@@ -13,6 +13,7 @@ from app.errors import NotReady, ServiceError
 from app.integrations.nocodb.errors import NocoDBRequestError, NocoDBUnavailable
 from app.moderation.queue import WAITING_LONG_ATTEMPTS, Job, JobQueue, JobState, NewJob
 from app.moderation.runner import BACKOFF_MAX_SECONDS, MAX_WORKER_CRASHES, QueueRunner, backoff
+from app.outcomes import Action
 
 
 class Outcome:
@@ -22,11 +23,11 @@ class Outcome:
         self.errors = list(errors)
         self.processed: list[int] = []
 
-    async def process(self, job: Job) -> str:
+    async def process(self, job: Job) -> Action:
         self.processed.append(job.id)
         if self.errors:
             raise self.errors.pop(0)
-        return "approved"
+        return Action.APPROVED
 
 
 @pytest.fixture
