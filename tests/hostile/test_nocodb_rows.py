@@ -119,7 +119,7 @@ def _api_row(loop: Loop, cells: dict[str, Any]) -> dict[str, Any]:
     with loop.api() as api:
         response = api.post(f"/api/v2/tables/{loop.setup.table_id}/records", json=[cells])
         response.raise_for_status()
-    (row,) = response.json()
+    row: dict[str, Any] = response.json()[0]
     return row
 
 
