@@ -1,17 +1,20 @@
-"""Hostile rows and events against the real NocoDB (issue 11, classes 1 to 4 and 6): whatever the
+"""Hostile rows and events against the real NocoDB (issue 11, classes 1 to 6): whatever the
 public form or a forged webhook carries, each row is decided from NocoDB's own copy, and decided."""
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
 import pytest
+from PIL import Image, PngImagePlugin
 
-from harness.images import sample
+from harness.images import open_sample, sample
 from harness.loop import FIELDS, WEBHOOK_SECRET, Loop, running_loop
 from harness.nocodb import LocalNocoDB
 
@@ -156,3 +159,25 @@ def test_a_picture_swapped_after_approval_is_moderated_again(loop: Loop) -> None
     assert _reason(loop, row) == "no_face"
     after = httpx.get(f"{loop.facegate.url}/approved", timeout=10).json()["items"]
     assert [item["id"] for item in after] == [item["id"] for item in shown][1:]  # the swapped row is gone
+
+
+def test_an_approved_picture_is_rendered_once_from_the_verified_bytes(loop: Loop) -> None:
+    # Class 5: a PNG carrying a 2 MB text chunk. Its renditions are made at approval from the bytes
+    # facegate verified; requests serve those files and never fetch or decode the original again.
+    text = PngImagePlugin.PngInfo()
+    text.add_text("Comment", "x" * (2 << 20))
+    upload = io.BytesIO()
+    open_sample("obama2.jpg").convert("RGB").save(upload, "PNG", pnginfo=text)
+    row = loop.submit("obama", upload.getvalue(), name="obama.png")
+    loop.wait_final(row, "approved")
+    newest = httpx.get(f"{loop.facegate.url}/approved", timeout=10).json()["items"][0]
+    made = sorted((loop.facegate.workdir / "data" / "renditions").glob(f"{newest['id']}-*.jpg"))
+    assert len(made) >= 2, "renditions are made at approval, before any request"
+    stamps = [path.stat().st_mtime_ns for path in made]
+    url = f"{loop.facegate.url}{newest['thumbnail_url']}"
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: httpx.get(url, timeout=30), range(8)))
+    assert {(a.status_code, a.headers["content-type"]) for a in answers} == {(200, "image/jpeg")}
+    served = Image.open(io.BytesIO(answers[0].content))
+    assert served.format == "JPEG" and "Comment" not in served.info and max(served.size) <= 480
+    assert [path.stat().st_mtime_ns for path in made] == stamps  # served, not made again
