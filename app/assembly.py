@@ -106,6 +106,7 @@ def build_face_service(settings: Settings, limits: Limits) -> FaceService:
         reference_dir=settings.reference_dir,
         cache=EncodingCache(settings.reference_cache_dir, config.cache_key_fields()),
         default_tolerance=settings.tolerance,
+        review_band=settings.review_band,
     )
 
 
@@ -156,6 +157,7 @@ async def assemble(
             stack.push_async_callback(runner.stop, SHUTDOWN_GRACE_SECONDS)
             sweeper = Sweeper(
                 queue=queue,
+                decisions=decisions,
                 nocodb=nocodb,
                 table_id=settings.nocodb_table_id,
                 fields=settings.fields,

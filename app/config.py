@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # dlib's own recommendation: "0.6 is typical best performance" for its ResNet descriptor.
 DEFAULT_TOLERANCE = 0.6
+DEFAULT_REVIEW_BAND = 0.04
 MIB = 1024 * 1024
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Wrong operator keys, metrics tokens and webhook secrets a client address may send per minute.
@@ -50,6 +51,8 @@ class Settings(BaseSettings):
     reference_dir: Path = PROJECT_ROOT / "reference_faces"
     data_dir: Path = PROJECT_ROOT / "data"
     tolerance: float = Field(DEFAULT_TOLERANCE, gt=0, le=2)
+    # |distance - tolerance| <= band: a moderator decides (``review``). README: how it was chosen.
+    review_band: float = Field(DEFAULT_REVIEW_BAND, ge=0, le=1)
     # Detections scoring below this are HOG false positives (logos, patterns); real faces score >= 0.7.
     min_detection_score: float = Field(0.3, ge=-1, le=5)
     # Long side of the copy faces are detected on; faces are encoded from a larger copy.

@@ -8,12 +8,21 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["Action", "Decision", "Reason"]
+__all__ = ["Action", "Decision", "Reason", "Source"]
 
 
 class Decision(StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
+    # Neither: a moderator settles it in NocoDB (Status ``approved`` or ``rejected``).
+    REVIEW = "review"
+
+
+class Source(StrEnum):
+    """Who decided: facegate's rule, or a moderator in NocoDB (whose decision is final)."""
+
+    FACEGATE = "facegate"
+    MODERATOR = "moderator"
 
 
 class Reason(StrEnum):
@@ -34,6 +43,12 @@ class Reason(StrEnum):
     UNKNOWN_POLITICIAN = "unknown_politician"
     # The row disappeared (a moderator, or the uploader) before facegate decided it.
     ROW_GONE = "row_gone"
+    # The face's distance is within ``FACEGATE_REVIEW_BAND`` of the tolerance: too close to call.
+    NEAR_TOLERANCE = "near_tolerance"
+    # The nudity detector found a label of ``FACEGATE_EXPLICIT_LABELS`` (review: an uncertain score).
+    EXPLICIT_CONTENT = "explicit_content"
+    # A moderator set the row's Status in NocoDB.
+    MODERATOR = "moderator"
 
 
 class Action(StrEnum):
@@ -42,6 +57,8 @@ class Action(StrEnum):
     APPROVED = "approved"
     DELETED = "deleted"
     FLAGGED = "flagged"
+    # Status ``review`` written: the row waits for a moderator, off the carousel.
+    REVIEW = "review"
     # The row was deleted, or its Id reused by another upload, before facegate acted.
     ALREADY_GONE = "already_gone"
     DRY_RUN = "none (dry-run)"

@@ -76,6 +76,10 @@ class Carousel:
         """Whether any upload of ``table_id`` is on the carousel (nothing to check in NocoDB if not)."""
         return bool(await asyncio.to_thread(self.store.live_keys, table_id))
 
+    async def shows(self, row_key: str) -> bool:
+        """Whether the upload ``row_key`` is on the carousel."""
+        return await asyncio.to_thread(self.store.shows, row_key)
+
     async def shown_keys(self, table_id: str) -> set[str]:
         """The row keys of the uploads of ``table_id`` on the carousel: decided, whatever else says."""
         return set(await asyncio.to_thread(self.store.live_keys, table_id))

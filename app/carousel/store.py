@@ -70,8 +70,14 @@ class ApprovalStore:
         db.create(SCHEMA, row_keyed=["approvals"])
 
     def add(self, approval: NewApproval) -> int:
-        """The approval's id; idempotent: publishing the same upload again changes nothing."""
+        """The approval's id; idempotent: publishing the same upload again changes nothing, unless it
+        was withdrawn (a moderator approved it again): then it is a new approval, the newest."""
         with self.db.tx() as db:
+            db.execute(
+                "UPDATE approvals SET row_key = row_key || '~' || id"
+                " WHERE row_key = ? AND removed_at IS NOT NULL",
+                (approval.row_key,),
+            )
             db.execute(
                 "INSERT OR IGNORE INTO approvals (row_key, table_id, row_id, politician,"
                 " attachments_json, approved_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -120,6 +126,12 @@ class ApprovalStore:
             (table_id, *row_ids),
         )
         return [r[0] for r in rows]
+
+    def shows(self, row_key: str) -> bool:
+        return (
+            self.db.row("SELECT 1 FROM approvals WHERE row_key = ? AND removed_at IS NULL", (row_key,))
+            is not None
+        )
 
     def live_keys(self, table_id: str) -> dict[str, int]:
         """Row key -> approval id of the live approvals of one table."""

@@ -39,12 +39,19 @@ class FaceService:
     """Holds the reference set and the worker pool; decides images."""
 
     def __init__(
-        self, *, pool: FacePool, reference_dir: Path, cache: EncodingCache, default_tolerance: float
+        self,
+        *,
+        pool: FacePool,
+        reference_dir: Path,
+        cache: EncodingCache,
+        default_tolerance: float,
+        review_band: float = 0.0,
     ) -> None:
         self.pool = pool
         self.reference_dir = reference_dir
         self.cache = cache
         self.default_tolerance = default_tolerance
+        self.review_band = review_band
         self._references: ReferenceSet | None = None
         self.load_error: str | None = None
         self._reload_lock = asyncio.Lock()
@@ -110,6 +117,7 @@ class FaceService:
             tolerances=references.tolerances,
             default_tolerance=self.default_tolerance,
             expected=politician,
+            review_band=self.review_band,
         )
 
     def unreadable(self, politician: str | None) -> Verdict:

@@ -1,4 +1,4 @@
-"""The moderation rule: from the faces found in one image to ``approved`` or ``rejected``.
+"""The moderation rule: from the faces found in one image to ``approved``, ``review`` or ``rejected``.
 
 Pure: no I/O, no dlib. The faces arrive already detected and encoded (``app.faces.engine``).
 """
@@ -35,6 +35,9 @@ class Verdict(BaseModel):
     politician: str | None = Field(description="The politician claimed, or identified when none was claimed.")
     faces: list[FaceResult]
     tolerance: float
+    review_band: float = Field(
+        0.0, description="Distances within this band of the tolerance go to a moderator (review)."
+    )
 
 
 def decide(
@@ -45,13 +48,16 @@ def decide(
     tolerances: Mapping[str, float],
     default_tolerance: float,
     expected: str | None,
+    review_band: float = 0.0,
 ) -> Verdict:
     """Decide one image with ``len(boxes)`` faces, whose encodings are ``(M, 128)``.
 
     ``expected`` is the slug the uploader named, or None to identify the face among all politicians.
     A face matches a politician when its smallest distance to that politician's references is at
     most the politician's tolerance. Without a claim, the face's best match is the politician whose
-    distance is smallest relative to that politician's tolerance.
+    distance is smallest relative to that politician's tolerance. A face whose distance d to the
+    politician is within ``review_band`` of the tolerance t (|d - t| <= band) is too close to call
+    either way: ``review``, for a moderator.
     """
     per_politician = politician_distances(encodings, references)
     tolerance_row = np.array([tolerances.get(slug, default_tolerance) for slug in references.labels])
@@ -63,27 +69,38 @@ def decide(
     def verdict(
         decision: Decision, reason: Reason, politician: str | None, tol: float = tolerance
     ) -> Verdict:
-        return Verdict(decision=decision, reason=reason, politician=politician, faces=faces, tolerance=tol)
+        return Verdict(
+            decision=decision,
+            reason=reason,
+            politician=politician,
+            faces=faces,
+            tolerance=tol,
+            review_band=review_band,
+        )
+
+    def by_distance(distance: float, politician: str, tol: float) -> Verdict:
+        if review_band > 0 and abs(distance - tol) <= review_band:
+            return verdict(Decision.REVIEW, Reason.NEAR_TOLERANCE, politician, tol)
+        if distance <= tol:
+            return verdict(Decision.APPROVED, Reason.MATCH, politician, tol)
+        return verdict(Decision.REJECTED, Reason.NO_MATCH, politician, tol)
 
     if not faces:
         return verdict(Decision.REJECTED, Reason.NO_FACE, expected)
     if len(faces) > 1:
         return verdict(Decision.REJECTED, Reason.MULTIPLE_FACES, expected)
-    face = faces[0]
     if expected is not None:
-        matched = bool(per_politician[0, references.labels.index(expected)] <= tolerance)
-        return verdict(
-            Decision.APPROVED if matched else Decision.REJECTED,
-            Reason.MATCH if matched else Reason.NO_MATCH,
-            expected,
-        )
-    if face.best_match is None:
+        return by_distance(float(per_politician[0, references.labels.index(expected)]), expected, tolerance)
+    if not references.labels:
         return verdict(Decision.REJECTED, Reason.NO_MATCH, None)
-    return verdict(
-        Decision.APPROVED,
-        Reason.MATCH,
-        face.best_match,
-        tolerances.get(face.best_match, default_tolerance),
+    # Without a claim: the politician nearest relative to their tolerance.
+    nearest = int(np.argmin(per_politician[0] / tolerance_row))
+    slug = references.labels[nearest]
+    decided = by_distance(float(per_politician[0, nearest]), slug, float(tolerance_row[nearest]))
+    return (
+        decided
+        if decided.decision is not Decision.REJECTED
+        else verdict(Decision.REJECTED, Reason.NO_MATCH, None)
     )
 
 

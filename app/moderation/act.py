@@ -15,11 +15,14 @@ from app.moderation.queue import Job
 from app.moderation.rows import UploadRow, same_upload
 from app.outcomes import Action, Decision
 
-__all__ = ["APPROVED_STATUS", "NocoDBWriter"]
+__all__ = ["APPROVED_STATUS", "REJECTED_STATUS", "REVIEW_STATUS", "NocoDBWriter"]
 
 log = logging.getLogger(__name__)
 
 APPROVED_STATUS = "approved"
+REVIEW_STATUS = "review"
+# Set by a moderator (facegate deletes what it rejects, or flags it ``rejected: <reason>``).
+REJECTED_STATUS = "rejected"
 
 
 class NocoDBWriter:
@@ -40,12 +43,25 @@ class NocoDBWriter:
             # the CreatedAt format or the attachment ids, and nothing is being acted on.
             log.warning("job %d: row %d is another upload now; not touched", job.id, job.row_id)
             return Action.ALREADY_GONE
-        approved = record.decision is Decision.APPROVED
-        if approved or self.on_reject is RejectAction.FLAG:
-            status = APPROVED_STATUS if approved else f"rejected: {record.reason}"
-            # A replay after a crash between NocoDB's answer and our record: already written.
-            if current.get(self.fields.status) != status:
-                await self.nocodb.update_row(job.table_id, job.row_id, {self.fields.status: status})
-            return Action.APPROVED if approved else Action.FLAGGED
+        if record.decision is Decision.REJECTED and self.on_reject is not RejectAction.FLAG:
+            deleted = await self.nocodb.delete_row(job.table_id, job.row_id)
+            return Action.DELETED if deleted else Action.ALREADY_GONE
+        status, action = {
+            Decision.APPROVED: (APPROVED_STATUS, Action.APPROVED),
+            Decision.REVIEW: (REVIEW_STATUS, Action.REVIEW),
+            Decision.REJECTED: (f"rejected: {record.reason}", Action.FLAGGED),
+        }[record.decision]
+        # A replay after a crash between NocoDB's answer and our record: already written.
+        if current.get(self.fields.status) != status:
+            await self.nocodb.update_row(job.table_id, job.row_id, {self.fields.status: status})
+        return action
+
+    async def reject_for_moderator(self, job: Job) -> Action:
+        """A moderator set Status ``rejected``: the row goes as facegate's rejections go (deleted,
+        or left flagged by the moderator's own Status with ``ACTION=flag``)."""
+        if self.on_reject is RejectAction.DRY_RUN:
+            return Action.DRY_RUN
+        if self.on_reject is RejectAction.FLAG:
+            return Action.FLAGGED
         deleted = await self.nocodb.delete_row(job.table_id, job.row_id)
         return Action.DELETED if deleted else Action.ALREADY_GONE

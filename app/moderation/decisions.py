@@ -1,4 +1,5 @@
-"""The decision log (table ``decisions``): one verdict per upload, and what was done about it.
+"""The decision log (table ``decisions``): facegate's verdict on each upload, a moderator's decisions
+if any, and what was done about each.
 
 It keeps no image bytes and no face encodings: distances only. The verdict is recorded before any
 action, so a job replayed after a crash acts on the logged verdict instead of deciding again.
@@ -12,14 +13,17 @@ import time
 from dataclasses import dataclass
 
 from app.db import Database, newest_first
-from app.outcomes import Action, Decision, Reason
+from app.outcomes import Action, Decision, Reason, Source
 
 __all__ = ["DecisionLog", "DecisionRecord"]
+
+KEYS_PER_QUERY = 500
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS decisions (
     id INTEGER PRIMARY KEY,
-    row_key TEXT NOT NULL UNIQUE,
+    row_key TEXT NOT NULL,
+    source TEXT NOT NULL DEFAULT 'facegate',
     table_id TEXT NOT NULL,
     row_id INTEGER NOT NULL,
     politician TEXT,
@@ -32,7 +36,14 @@ CREATE TABLE IF NOT EXISTS decisions (
     acted_at REAL
 );
 CREATE INDEX IF NOT EXISTS decisions_row ON decisions (table_id, row_id);
+-- facegate decides an upload once, a moderator may approve it and later reject it (once each).
+CREATE UNIQUE INDEX IF NOT EXISTS decisions_once
+    ON decisions (row_key, source, (CASE WHEN source = 'facegate' THEN '' ELSE decision END));
 """
+COLUMNS = (
+    "id, row_key, table_id, row_id, politician, decision, reason, detail, distances_json, action,"
+    " decided_at, acted_at"
+)
 
 
 @dataclass(frozen=True)
@@ -49,16 +60,54 @@ class DecisionRecord:
     action: Action | None
     decided_at: float
     acted_at: float | None
+    source: Source = Source.FACEGATE
 
 
 class DecisionLog:
     def __init__(self, db: Database) -> None:
         self.db = db
+        _upgrade(db)
         db.create(SCHEMA, row_keyed=["decisions"])
 
     def decision_for(self, row_key: str) -> DecisionRecord | None:
-        row = self.db.row("SELECT * FROM decisions WHERE row_key = ?", (row_key,))
+        """facegate's own verdict on the upload."""
+        row = self.db.row("SELECT * FROM decisions WHERE row_key = ? AND source = 'facegate'", (row_key,))
         return None if row is None else _decision(row)
+
+    def settled(self, row_key: str) -> DecisionRecord | None:
+        """What the upload stands at: a moderator's latest decision, else facegate's."""
+        row = self.db.row(
+            "SELECT * FROM decisions WHERE row_key = ? ORDER BY source = 'moderator' DESC, id DESC LIMIT 1",
+            (row_key,),
+        )
+        return None if row is None else _decision(row)
+
+    def settled_many(self, row_keys: list[str]) -> dict[str, DecisionRecord]:
+        """``settled`` for many uploads at once (the sweep's pages)."""
+        found: dict[str, DecisionRecord] = {}
+        for start in range(0, len(row_keys), KEYS_PER_QUERY):
+            chunk = row_keys[start : start + KEYS_PER_QUERY]
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT * FROM decisions WHERE row_key IN ({marks}) ORDER BY source = 'moderator', id"
+            for row in self.db.rows(query, chunk):
+                found[row["row_key"]] = _decision(row)  # the last one wins
+        return found
+
+    def record_moderator(
+        self, *, row_key: str, table_id: str, row_id: int, politician: str | None, decision: Decision
+    ) -> DecisionRecord:
+        """Log a moderator's decision, once per upload and decision."""
+        with self.db.tx() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO decisions (row_key, source, table_id, row_id, politician, decision,"
+                " reason, distances_json, decided_at) VALUES (?, 'moderator', ?, ?, ?, ?, ?, '[]', ?)",
+                (row_key, table_id, row_id, politician, decision.value, Reason.MODERATOR.value, time.time()),
+            )
+            row = db.execute(
+                "SELECT * FROM decisions WHERE row_key = ? AND source = 'moderator' AND decision = ?",
+                (row_key, decision.value),
+            ).fetchone()
+        return _decision(row)
 
     def record_decision(
         self,
@@ -89,15 +138,17 @@ class DecisionLog:
                     time.time(),
                 ),
             )
-            row = db.execute("SELECT * FROM decisions WHERE row_key = ?", (row_key,)).fetchone()
+            row = db.execute(
+                "SELECT * FROM decisions WHERE row_key = ? AND source = 'facegate'", (row_key,)
+            ).fetchone()
         return _decision(row)
 
-    def record_action(self, row_key: str, action: Action) -> None:
-        """Record what was done in NocoDB."""
+    def record_action(self, decision_id: int, action: Action) -> None:
+        """Record what was done in NocoDB about one decision."""
         with self.db.tx() as db:
             db.execute(
-                "UPDATE decisions SET action = ?, acted_at = ? WHERE row_key = ?",
-                (action.value, time.time(), row_key),
+                "UPDATE decisions SET action = ?, acted_at = ? WHERE id = ?",
+                (action.value, time.time(), decision_id),
             )
 
     def decisions(
@@ -133,4 +184,21 @@ def _decision(row: sqlite3.Row) -> DecisionRecord:
         action=None if row["action"] is None else Action(row["action"]),
         decided_at=row["decided_at"],
         acted_at=row["acted_at"],
+        source=Source(row["source"]),
     )
+
+
+def _upgrade(db: Database) -> None:
+    """Files written before moderators could decide: one decision per upload, enforced by the column."""
+    table = db.row("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'decisions'")
+    if table is None or "row_key TEXT NOT NULL UNIQUE" not in table["sql"]:
+        return
+    with db.tx() as tx:
+        tx.execute("ALTER TABLE decisions RENAME TO decisions_before_sources")
+        tx.execute("DROP INDEX IF EXISTS decisions_row")
+        # One statement at a time: executescript would commit half-way.
+        for statement in SCHEMA.split(";"):
+            if statement.strip():
+                tx.execute(statement)
+        tx.execute(f"INSERT INTO decisions ({COLUMNS}) SELECT {COLUMNS} FROM decisions_before_sources")
+        tx.execute("DROP TABLE decisions_before_sources")

@@ -143,6 +143,20 @@ class JobQueue:
                 (now, now, int(row_gone), job_id),
             )
 
+    def recheck(self, row_keys: Sequence[str]) -> int:
+        """Queue decided rows again: a moderator may have set their Status. Returns how many."""
+        now, changed = time.time(), 0
+        with self.db.tx() as db:
+            for start in range(0, len(row_keys), KEYS_PER_QUERY):
+                chunk = row_keys[start : start + KEYS_PER_QUERY]
+                marks = ",".join("?" * len(chunk))
+                changed += db.execute(
+                    "UPDATE jobs SET state = 'queued', attempts = 0, next_attempt_at = ?, updated_at = ?"
+                    f" WHERE state = 'done' AND row_gone = 0 AND row_key IN ({marks})",
+                    [now, now, *chunk],
+                ).rowcount
+        return changed
+
     def mark_gone(self, row_keys: Sequence[str]) -> None:
         """Decided rows that NocoDB reported deleted: their key may come back as a new upload."""
         with self.db.tx() as db:

@@ -1,8 +1,8 @@
 """NocoDB rows as facegate sees them: the few cells moderation needs, and an idempotency key.
 
-Only what moderation needs is kept: the row Id, its creation time, the politician named and where
-the attachments are. Other cells of the form (and attachment titles, which are the uploader's file
-names) are dropped before anything is stored.
+Only what moderation needs is kept: the row Id, its creation time, the politician named, where the
+attachments are, and the Status cell. Other cells of the form (and attachment titles, which are the
+uploader's file names) are dropped before anything is stored.
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ class UploadRow:
     created_at: str | None
     politician: str | None
     attachments: list[dict[str, Any]]
+    # The Status cell: facegate's own word, or a moderator's once facegate has decided the row.
+    status: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -44,6 +46,7 @@ class UploadRow:
             "CreatedAt": self.created_at,
             "politician": self.politician,
             "attachments": self.attachments,
+            "status": self.status,
         }
 
     @classmethod
@@ -53,6 +56,7 @@ class UploadRow:
             data.get("CreatedAt"),
             data.get("politician"),
             list(data.get("attachments") or []),
+            data.get("status"),
         )
 
     def identity(self) -> str:
@@ -82,6 +86,7 @@ def parse_row(raw: Mapping[str, Any], fields: FieldNames) -> UploadRow:
         created_at=created,
         politician=_politician(politician),
         attachments=attachments,
+        status=status if isinstance(status := raw.get(fields.status), str) else None,
     )
 
 

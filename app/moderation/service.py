@@ -26,11 +26,11 @@ from app.faces.intake import ImageRejected, declared_pixels
 from app.faces.service import FaceService
 from app.integrations.nocodb.errors import AttachmentRefused
 from app.metrics import ACTIONS, VERDICTS
-from app.moderation.act import NocoDBWriter
+from app.moderation.act import APPROVED_STATUS, REJECTED_STATUS, NocoDBWriter
 from app.moderation.decisions import DecisionLog, DecisionRecord
 from app.moderation.download import Downloader, RowGone
 from app.moderation.queue import Job
-from app.moderation.rows import UploadRow
+from app.moderation.rows import UploadRow, parse_row, row_key
 from app.outcomes import Action, Decision, Reason
 
 __all__ = ["ModerationService", "RowVerdict"]
@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 
 
 _PURGE_TRIGGERS = {Action.DELETED: PurgeTrigger.DELETED, Action.ALREADY_GONE: PurgeTrigger.ALREADY_GONE}
+# Decided rows that stay in NocoDB, where moderators may settle them with the Status cell.
+SETTLED_IN_NOCODB = frozenset({Action.APPROVED, Action.REVIEW, Action.FLAGGED})
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,8 @@ class ModerationService:
         """Decide and act on one row; returns the action taken. NocoDB errors propagate to the queue."""
         row = UploadRow.from_json(job.row)
         record = await asyncio.to_thread(self.decisions.decision_for, job.row_key)
+        if record is not None and record.action in SETTLED_IN_NOCODB:
+            return await self._settle(job, record)
         renditions = None
         if record is None:
             current = await self.downloader.current(job.table_id, row)
@@ -100,6 +104,73 @@ class ModerationService:
             renditions = verdict.renditions
         action = record.action or await self._act(job, row, record, renditions)
         await self._purge_if_gone(job, row, action)
+        return action
+
+    async def _settle(self, job: Job, record: DecisionRecord) -> Action:
+        """A decided row queued again (it changed in NocoDB, or the sweep saw a moderator's Status).
+        Once facegate has decided, the Status cell is the moderators' word, and final: ``approved``
+        publishes the upload, ``rejected`` removes it. Anything else changes nothing."""
+        raw = await self.downloader.nocodb.get_row(job.table_id, job.row_id)
+        try:
+            row = parse_row(raw or {}, self.downloader.fields)
+        except ValueError:
+            return Action.ALREADY_GONE
+        if row_key(job.table_id, row) != job.row_key:
+            return Action.ALREADY_GONE  # deleted, or another upload by now (which has a job of its own)
+        settled = await asyncio.to_thread(self.decisions.settled, job.row_key) or record
+        status = (row.status or "").strip().lower()
+        if status == APPROVED_STATUS and not await self.carousel.shows(job.row_key):
+            return await self._moderator_approves(job, row, record.politician or row.politician)
+        if status == REJECTED_STATUS and settled.decision is not Decision.REJECTED:
+            return await self._moderator_rejects(job, row, record.politician or row.politician)
+        return settled.action or record.action or Action.REVIEW
+
+    async def _moderator_approves(self, job: Job, row: UploadRow, politician: str | None) -> Action:
+        decision = await asyncio.to_thread(
+            self.decisions.record_moderator,
+            row_key=job.row_key,
+            table_id=job.table_id,
+            row_id=job.row_id,
+            politician=politician,
+            decision=Decision.APPROVED,
+        )
+        VERDICTS.labels(source="moderator", decision=Decision.APPROVED, reason=Reason.MODERATOR).inc()
+        if row.attachments:
+            try:
+                data = await self.downloader.fetch(job.table_id, row, row.attachments[0])
+            except (AttachmentRefused, RowGone) as exc:
+                log.warning(
+                    "job %d: row %d approved by a moderator, picture unavailable: %s",
+                    job.id,
+                    job.row_id,
+                    getattr(exc, "message", "the row is gone"),
+                )
+                return Action.ALREADY_GONE
+            # What the moderator saw is what the carousel shows: rendered now, from these bytes.
+            renditions = await asyncio.to_thread(self.carousel.renditions.make, data)
+            approval = NewApproval(job.row_key, job.table_id, job.row_id, politician or "", row.attachments)
+            await self.carousel.publish(approval, renditions)
+        await asyncio.to_thread(self.decisions.record_action, decision.id, Action.APPROVED)
+        ACTIONS.labels(action=Action.APPROVED).inc()
+        log.info("job %d: row %d approved by a moderator", job.id, job.row_id)
+        return Action.APPROVED
+
+    async def _moderator_rejects(self, job: Job, row: UploadRow, politician: str | None) -> Action:
+        decision = await asyncio.to_thread(
+            self.decisions.record_moderator,
+            row_key=job.row_key,
+            table_id=job.table_id,
+            row_id=job.row_id,
+            politician=politician,
+            decision=Decision.REJECTED,
+        )
+        VERDICTS.labels(source="moderator", decision=Decision.REJECTED, reason=Reason.MODERATOR).inc()
+        await self.carousel.withdraw_rows(job.table_id, [job.row_id])
+        action = await self.writer.reject_for_moderator(job)
+        await self._purge_if_gone(job, row, action)
+        await asyncio.to_thread(self.decisions.record_action, decision.id, action)
+        ACTIONS.labels(action=action).inc()
+        log.info("job %d: row %d rejected by a moderator, %s", job.id, job.row_id, action)
         return action
 
     async def _purge_if_gone(self, job: Job, row: UploadRow, action: Action) -> None:
@@ -131,7 +202,7 @@ class ModerationService:
         elif action is Action.DELETED:
             # A row whose owner swapped an approved picture for this one: gone, it shows nothing.
             await self.carousel.withdraw_rows(job.table_id, [job.row_id])
-        await asyncio.to_thread(self.decisions.record_action, job.row_key, action)
+        await asyncio.to_thread(self.decisions.record_action, record.id, action)
         ACTIONS.labels(action=action).inc()
         log.info("job %d: row %d %s (%s), %s", job.id, job.row_id, record.decision, record.reason, action)
         return action
@@ -152,6 +223,7 @@ class ModerationService:
         limits = self.carousel.renditions.limits
         distances: list[dict[str, float]] = []
         identified: set[str | None] = set()
+        review: Reason | None = None
         renditions: dict[Rendition, bytes] | None = None
         pixels = 0
         for attachment in row.attachments:
@@ -174,7 +246,9 @@ class ModerationService:
                 # A rejected upload's bytes are not kept a moment longer than needed.
                 return RowVerdict(verdict.decision, verdict.reason, verdict.politician, problem, distances)
             identified.add(verdict.politician)
-            if renditions is None:
+            if verdict.decision is Decision.REVIEW:
+                review = review or verdict.reason
+            elif renditions is None:
                 try:
                     renditions = await asyncio.to_thread(self.carousel.renditions.make, data)
                 except ServiceError as exc:  # what the carousel cannot show is not approved
@@ -184,4 +258,7 @@ class ModerationService:
             # Without a claim, every image must show the same politician.
             detail = "The images show different politicians."
             return RowVerdict(Decision.REJECTED, Reason.NO_MATCH, claimed, detail, distances)
+        if review is not None:
+            # A moderator approves it in NocoDB; its renditions are made then, from what they saw.
+            return RowVerdict(Decision.REVIEW, review, identified.pop(), None, distances)
         return RowVerdict(Decision.APPROVED, Reason.MATCH, identified.pop(), None, distances, renditions)

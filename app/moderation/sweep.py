@@ -1,8 +1,10 @@
 """The sweep: NocoDB never re-sends a webhook, so rows inserted or changed while facegate was down,
 or whose webhook was lost, are found by listing the table and queuing the uploads facegate has not
 seen (a row whose attachments changed is a new upload). The Status cell is not trusted to say what was
-decided: anyone who can write a row can write it. The sweep also tells the carousel which rows are
-still approved in NocoDB.
+decided: anyone who can write a row can write it. Once facegate has decided a row, though, its Status
+is the moderators' (the public form cannot change a row): the sweep queues decided rows whose Status
+a moderator set to ``approved`` (not on the carousel) or ``rejected`` again, for the moderation loop
+to follow. It also tells the carousel which rows are still approved in NocoDB.
 """
 
 from __future__ import annotations
@@ -10,14 +12,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from functools import partial
 
 from app.carousel.service import Carousel
 from app.config import FieldNames
 from app.integrations.nocodb.client import NocoDBClient
-from app.moderation.act import APPROVED_STATUS
-from app.moderation.queue import JobQueue
-from app.moderation.rows import new_job, parse_row, row_key
+from app.moderation.act import APPROVED_STATUS, REJECTED_STATUS
+from app.moderation.decisions import DecisionLog
+from app.moderation.queue import JobQueue, NewJob
+from app.moderation.rows import UploadRow, new_job, parse_row, row_key
+from app.outcomes import Decision
 
 __all__ = ["Sweeper"]
 
@@ -35,6 +38,7 @@ class Sweeper:
         self,
         *,
         queue: JobQueue,
+        decisions: DecisionLog,
         nocodb: NocoDBClient,
         table_id: str,
         fields: FieldNames,
@@ -42,6 +46,7 @@ class Sweeper:
         wake: asyncio.Event,
     ) -> None:
         self.queue = queue
+        self.decisions = decisions
         self.nocodb = nocodb
         self.table_id = table_id
         self.fields = fields
@@ -49,34 +54,45 @@ class Sweeper:
         self.wake = wake
 
     async def sweep(self) -> int:
-        """One pass over the table; returns how many uploads were queued."""
-        wanted = ["Id", "CreatedAt", self.fields.politician, self.fields.image]
+        """One pass over the table; returns how many rows were queued (new uploads, and decided rows
+        a moderator settled)."""
+        wanted = ["Id", "CreatedAt", self.fields.politician, self.fields.image, self.fields.status]
         # Shown on the carousel: decided, even once retention has forgotten the job.
         shown = await self.carousel.shown_keys(self.table_id)
         # A row that left NocoDB while the pass listed it is not a new upload under its old key.
         listed_at = time.time()
         queued = 0
-        batch = []
+        page: list[tuple[NewJob, UploadRow]] = []
         async for raw in self.nocodb.iter_rows(self.table_id, where="(Id,gt,0)", fields=wanted):
             try:
-                job = new_job(self.table_id, parse_row(raw, self.fields))
+                row = parse_row(raw, self.fields)
             except ValueError:
                 continue
-            if job.row_key not in shown:
-                batch.append(job)
-            if len(batch) >= ENQUEUE_BATCH:
-                queued += await asyncio.to_thread(
-                    partial(self.queue.enqueue, batch, source="sweep", seen_at=listed_at)
-                )
-                batch = []
-        if batch:
-            queued += await asyncio.to_thread(
-                partial(self.queue.enqueue, batch, source="sweep", seen_at=listed_at)
-            )
+            page.append((new_job(self.table_id, row), row))
+            if len(page) >= ENQUEUE_BATCH:
+                queued += await asyncio.to_thread(self._queue_page, page, shown, listed_at)
+                page = []
+        if page:
+            queued += await asyncio.to_thread(self._queue_page, page, shown, listed_at)
         if queued:
-            log.info("sweep queued %d undecided rows", queued)
+            log.info("sweep queued %d rows", queued)
             self.wake.set()
         return queued
+
+    def _queue_page(self, page: list[tuple[NewJob, UploadRow]], shown: set[str], listed_at: float) -> int:
+        fresh = [job for job, _ in page if job.row_key not in shown]
+        queued = self.queue.enqueue(fresh, source="sweep", seen_at=listed_at)
+        status = {job.row_key: (row.status or "").strip().lower() for job, row in page}
+        settled = self.decisions.settled_many(
+            [k for k, s in status.items() if s in (APPROVED_STATUS, REJECTED_STATUS)]
+        )
+        moderated = [
+            key
+            for key, record in settled.items()
+            if (status[key] == APPROVED_STATUS and key not in shown)
+            or (status[key] == REJECTED_STATUS and record.decision is not Decision.REJECTED)
+        ]
+        return queued + (self.queue.recheck(moderated) if moderated else 0)
 
     async def sweep_approvals(self) -> int:
         """Tell the carousel which rows NocoDB still shows as approved; returns how many it withdrew."""

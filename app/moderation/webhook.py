@@ -135,12 +135,21 @@ class WebhookReceiver:
         if event.type == DELETE_EVENT:
             return await self._deleted(event)
         jobs, ignored = jobs_from_event(event, table_id=self.table_id, fields=self.fields)
+        updated = event.type == UPDATE_EVENT
         if len(jobs) <= INLINE_ENQUEUE_MAX_ROWS:
-            queued = self.queue.enqueue(jobs, source="webhook") if jobs else 0
+            queued = self._queue(jobs, updated=updated) if jobs else 0
         else:
-            queued = await asyncio.to_thread(self.queue.enqueue, jobs, source="webhook")
+            queued = await asyncio.to_thread(self._queue, jobs, updated=updated)
         self.wake.set()
         return WebhookAck(event=event.type, received=len(event.data.rows), queued=queued, ignored=ignored)
+
+    def _queue(self, jobs: list[NewJob], *, updated: bool) -> int:
+        """New uploads are queued; an update of a decided row queues it again, for the moderation loop
+        to read its Status from NocoDB (a moderator may have decided it; the event's copy proves nothing)."""
+        queued = self.queue.enqueue(jobs, source="webhook")
+        if updated:
+            queued += self.queue.recheck([j.row_key for j in jobs])
+        return queued
 
     async def _deleted(self, event: RowsEvent) -> WebhookAck:
         """Rows deleted in NocoDB (by a moderator, or by facegate itself): off the carousel, and their

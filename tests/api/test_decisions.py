@@ -15,7 +15,7 @@ ROW_ID = 7001  # the session's app is shared: these tests keep to their own row 
 
 
 def _decide(runtime: Runtime, row_key: str, action: Action) -> None:
-    runtime.decisions.record_decision(
+    record = runtime.decisions.record_decision(
         row_key=row_key,
         table_id="tbl1",
         row_id=ROW_ID,
@@ -25,7 +25,7 @@ def _decide(runtime: Runtime, row_key: str, action: Action) -> None:
         detail=None,
         distances=[],
     )
-    runtime.decisions.record_action(row_key, action)
+    runtime.decisions.record_action(record.id, action)
 
 
 def _purged(runtime: Runtime, row_key: str, state: PurgeState, detail: str | None) -> None:

@@ -36,7 +36,7 @@ def test_verdicts_on_real_photos(
 
 def test_response_shape(client: TestClient) -> None:
     body = _verify(client, sample("obama2.jpg"), "obama")
-    assert set(body) == {"decision", "reason", "politician", "faces", "tolerance"}
+    assert set(body) == {"decision", "reason", "politician", "faces", "tolerance", "review_band"}
     (face,) = body["faces"]
     assert set(face) == {"box", "distances", "best_match"}
     assert set(face["box"]) == {"top", "right", "bottom", "left"}

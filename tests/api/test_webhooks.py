@@ -49,7 +49,7 @@ def test_stored_job_keeps_only_what_moderation_needs(client: TestClient) -> None
     client.post("/webhooks/nocodb", json=event, headers=SECRET)
     queue = client.app.state.runtime.queue  # type: ignore[attr-defined]
     (job,) = [j for j in queue.jobs(limit=500) if j.row_id == 301]
-    assert set(job.row) == {"Id", "CreatedAt", "politician", "attachments"}
+    assert set(job.row) == {"Id", "CreatedAt", "politician", "attachments", "status"}
     assert "title" not in job.row["attachments"][0]
     assert "uploader@example.org" not in json.dumps(job.row)
 

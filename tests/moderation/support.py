@@ -100,7 +100,7 @@ def run(service: ModerationService, job: Job) -> Action:
 
 def approve(stores: Stores, job: Job, politician: str, attachments: list[dict[str, Any]]) -> int:
     """Record an approved decision for ``job`` and publish it, as moderation does; the approval id."""
-    stores.decisions.record_decision(
+    record = stores.decisions.record_decision(
         row_key=job.row_key,
         table_id=job.table_id,
         row_id=job.row_id,
@@ -111,7 +111,7 @@ def approve(stores: Stores, job: Job, politician: str, attachments: list[dict[st
         distances=[],
     )
     stores.approvals.add(NewApproval(job.row_key, job.table_id, job.row_id, politician, attachments))
-    stores.decisions.record_action(job.row_key, Action.APPROVED)
+    stores.decisions.record_action(record.id, Action.APPROVED)
     return stores.approvals.live_keys(job.table_id)[job.row_key]
 
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
+from app.moderation.decisions import DecisionRecord
 from app.moderation.queue import Job, NewJob
-from app.outcomes import Action, Decision, Reason
-from tests.support import T0, Clock, Stores
+from app.outcomes import Action, Decision, Reason, Source
+from tests.support import T0, Clock, Stores, fresh_stores
 
 
 def jobs(stores: Stores, *ns: int) -> list[Job]:
@@ -14,8 +18,8 @@ def jobs(stores: Stores, *ns: int) -> list[Job]:
 
 def decide(
     stores: Stores, job: Job, decision: Decision = Decision.REJECTED, reason: Reason = Reason.NO_FACE
-) -> None:
-    stores.decisions.record_decision(
+) -> DecisionRecord:
+    return stores.decisions.record_decision(
         row_key=job.row_key,
         table_id=job.table_id,
         row_id=job.row_id,
@@ -66,11 +70,11 @@ def test_record_decision_keeps_the_first(stores: Stores, clock: Clock) -> None:
 
 def test_record_action(stores: Stores, clock: Clock) -> None:
     approved, rejected = jobs(stores, 1, 2)
-    decide(stores, approved, Decision.APPROVED, Reason.MATCH)
-    decide(stores, rejected)
+    yes = decide(stores, approved, Decision.APPROVED, Reason.MATCH)
+    no = decide(stores, rejected)
     clock.now += 3
-    stores.decisions.record_action(approved.row_key, Action.APPROVED)
-    stores.decisions.record_action(rejected.row_key, Action.DELETED)
+    stores.decisions.record_action(yes.id, Action.APPROVED)
+    stores.decisions.record_action(no.id, Action.DELETED)
     record = stores.decisions.decision_for(approved.row_key)
     assert record is not None and (record.action, record.acted_at) == (Action.APPROVED, T0 + 3)
     gone = stores.decisions.decision_for(rejected.row_key)
@@ -104,3 +108,55 @@ def test_prune_forgets_old_decisions(stores: Stores, clock: Clock) -> None:
     decide(stores, new)
     assert stores.decisions.prune(T0 + 50) == 1
     assert [d.row_id for d in stores.decisions.decisions()] == [2]
+
+
+def test_a_moderator_decides_after_facegate_once_per_decision(stores: Stores, clock: Clock) -> None:
+    [job] = jobs(stores, 1)
+    review = decide(stores, job, Decision.REVIEW, Reason.NEAR_TOLERANCE)
+    assert stores.decisions.settled(job.row_key) == review
+    clock.now += 5
+
+    def moderator(decision: Decision) -> DecisionRecord:
+        return stores.decisions.record_moderator(
+            row_key=job.row_key, table_id="t1", row_id=1, politician="obama", decision=decision
+        )
+
+    approved = moderator(Decision.APPROVED)
+    assert (approved.source, approved.reason, approved.decided_at) == (
+        Source.MODERATOR,
+        Reason.MODERATOR,
+        T0 + 5,
+    )
+    assert moderator(Decision.APPROVED) == approved  # the sweep and the webhook both saw it
+    assert stores.decisions.settled(job.row_key) == approved
+    assert stores.decisions.decision_for(job.row_key) == review  # facegate's own verdict stays
+    rejected = moderator(Decision.REJECTED)  # and changed their mind
+    assert stores.decisions.settled_many([job.row_key, "t1:9:none"]) == {job.row_key: rejected}
+    assert [d.source for d in stores.decisions.decisions(row_id=1)] == [Source.MODERATOR] * 2 + [
+        Source.FACEGATE
+    ]
+
+
+def test_a_file_from_before_moderators_is_upgraded(tmp_path: Path) -> None:
+    old = sqlite3.connect(tmp_path / "facegate.db")
+    old.executescript(
+        "CREATE TABLE decisions (id INTEGER PRIMARY KEY, row_key TEXT NOT NULL UNIQUE,"
+        " table_id TEXT NOT NULL, row_id INTEGER NOT NULL, politician TEXT, decision TEXT NOT NULL,"
+        " reason TEXT NOT NULL, detail TEXT, distances_json TEXT NOT NULL, action TEXT,"
+        " decided_at REAL NOT NULL, acted_at REAL);"
+        "INSERT INTO decisions VALUES (7, 't1:1:k', 't1', 1, 'obama', 'approved', 'match', NULL, '[]',"
+        " 'approved', 1.0, 2.0);"
+    )
+    old.commit()
+    old.close()
+    with fresh_stores(tmp_path / "facegate.db") as upgraded:
+        record = upgraded.decisions.settled("t1:1:k")
+        assert record is not None and (record.id, record.source, record.action) == (
+            7,
+            Source.FACEGATE,
+            Action.APPROVED,
+        )
+        moderated = upgraded.decisions.record_moderator(
+            row_key="t1:1:k", table_id="t1", row_id=1, politician="obama", decision=Decision.REJECTED
+        )
+        assert upgraded.decisions.settled("t1:1:k") == moderated

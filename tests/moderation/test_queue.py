@@ -167,7 +167,7 @@ def test_a_key_whose_row_left_nocodb_is_a_new_upload_when_seen_again(tmp_path: P
         enqueue(stores.queue, 1)
         (first,) = stores.queue.claim(1)
         key = first.row_key
-        stores.decisions.record_decision(
+        record = stores.decisions.record_decision(
             row_key=key,
             table_id="t1",
             row_id=1,
@@ -177,7 +177,7 @@ def test_a_key_whose_row_left_nocodb_is_a_new_upload_when_seen_again(tmp_path: P
             detail="",
             distances=[],
         )
-        stores.decisions.record_action(key, Action.DELETED)
+        stores.decisions.record_action(record.id, Action.DELETED)
         stores.queue.finish(first.id, row_gone=True)
         assert stores.queue.enqueue([new(1)], source="sweep", seen_at=T0 - 1) == 0  # listed before
         clock.now += 1

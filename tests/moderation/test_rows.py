@@ -51,7 +51,7 @@ def test_parse_row_keeps_only_what_moderation_needs() -> None:
         ],
     )
     assert "title" not in row.attachments[0] and "thumbnails" not in row.attachments[0]
-    assert set(row.to_json()) == {"Id", "CreatedAt", "politician", "attachments"}
+    assert set(row.to_json()) == {"Id", "CreatedAt", "politician", "attachments", "status"}
 
 
 def test_unknown_attachment_keys_and_nested_values_dropped() -> None:

@@ -260,3 +260,81 @@ def test_a_picture_the_carousel_cannot_render_is_not_approved(
     assert _run(service, _job(stores, row)) == "deleted"
     assert stores.decisions.decisions()[0].reason == "unreadable_image"
     assert stores.approvals.approvals() == []
+
+
+def _recheck(stores: Stores, job: Job, action: str) -> Job:
+    """The job finishes as the runner would, then a webhook or the sweep queues it again."""
+    stores.queue.finish(job.id, row_gone=action in ("deleted", "already_gone"))
+    assert stores.queue.recheck([job.row_key]) == 1
+    (again,) = stores.queue.claim(1)
+    return again
+
+
+def test_a_face_near_the_tolerance_waits_for_a_moderator(
+    faces: FaceService, stores: Stores, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(faces, "review_band", 0.3)  # obama2.jpg is about 0.35 from obama's references
+    fake = FakeNocoDB()
+    job = _job(stores, fake.add(1, "obama", ("a.jpg", sample("obama2.jpg"))))
+    service = _service(fake, stores, faces)
+    assert _run(service, job) == "review"
+    assert fake.rows[1]["Status"] == "review"
+    (decision,) = stores.decisions.decisions()
+    assert (decision.decision, decision.reason, decision.source) == ("review", "near_tolerance", "facegate")
+    assert stores.approvals.approvals() == []
+    # Nothing changed in NocoDB (facegate's own Status write fired the update event): nothing happens.
+    assert _run(service, _recheck(stores, job, "review")) == "review"
+    assert len(stores.decisions.decisions()) == 1
+
+    fake.rows[1]["Status"] = "approved"  # a moderator, in NocoDB's grid
+    assert _run(service, _recheck(stores, job, "review")) == "approved"
+    moderator, facegate = stores.decisions.decisions()
+    assert (moderator.decision, moderator.reason, moderator.source, moderator.action) == (
+        "approved",
+        "moderator",
+        "moderator",
+        "approved",
+    )
+    assert (facegate.decision, facegate.action) == ("review", "review")
+    (approval,) = stores.approvals.approvals()
+    assert asyncio.run(service.carousel.image(approval.id, Rendition.THUMBNAIL))[:2] == b"\xff\xd8"
+    assert fake.rows[1]["Status"] == "approved"  # facegate never overrides a moderator
+
+
+def test_a_moderator_rejects_an_approved_upload(faces: FaceService, stores: Stores) -> None:
+    fake = FakeNocoDB()
+    job = _job(stores, fake.add(1, "obama", ("a.jpg", sample("obama2.jpg"))))
+    service = _service(fake, stores, faces)
+    assert _run(service, job) == "approved" and len(stores.approvals.approvals()) == 1
+    fake.rows[1]["Status"] = " Rejected "
+    assert _run(service, _recheck(stores, job, "approved")) == "deleted"
+    assert 1 not in fake.rows and stores.approvals.approvals() == []
+    assert [(d.source, d.decision, d.action) for d in stores.decisions.decisions()] == [
+        ("moderator", "rejected", "deleted"),
+        ("facegate", "approved", "approved"),
+    ]
+    assert stores.purges.for_row(job.row_key) is not None
+
+
+def test_a_moderator_approves_a_flagged_rejection(faces: FaceService, stores: Stores) -> None:
+    fake = FakeNocoDB()
+    job = _job(stores, fake.add(1, "obama", ("a.jpg", sample("biden.jpg"))))
+    service = _service(fake, stores, faces, RejectAction.FLAG)
+    assert _run(service, job) == "flagged"
+    fake.rows[1]["Status"] = "rejected"  # the moderator agrees: nothing more to do
+    assert _run(service, _recheck(stores, job, "flagged")) == "flagged"
+    fake.rows[1]["Status"] = "approved"  # or not: the moderator's word is final
+    assert _run(service, _recheck(stores, job, "flagged")) == "approved"
+    assert len(stores.approvals.approvals()) == 1
+
+
+def test_a_recheck_of_a_row_that_is_another_upload_now_changes_nothing(
+    faces: FaceService, stores: Stores
+) -> None:
+    fake = FakeNocoDB()
+    job = _job(stores, fake.add(1, "obama", ("a.jpg", sample("obama2.jpg"))))
+    service = _service(fake, stores, faces)
+    assert _run(service, job) == "approved"
+    fake.add(1, "obama", ("b.png", sample("cat.png")))["Status"] = "rejected"  # same Id, new upload
+    assert _run(service, _recheck(stores, job, "approved")) == "already_gone"
+    assert len(stores.approvals.approvals()) == 1 and len(stores.decisions.decisions()) == 1

@@ -9,6 +9,7 @@ import httpx
 
 from app.moderation.rows import parse_row
 from app.moderation.sweep import Sweeper
+from app.outcomes import Action, Decision, Reason
 from harness.images import sample
 from harness.loop import FIELDS
 from tests.moderation.fake_nocodb import TABLE, FakeNocoDB
@@ -20,6 +21,7 @@ def _sweeper(fake: FakeNocoDB, stores: Stores, tmp_path: Path) -> Sweeper:
     nocodb = nocodb_client(httpx.MockTransport(fake.handler))
     return Sweeper(
         queue=stores.queue,
+        decisions=stores.decisions,
         nocodb=nocodb,
         table_id=TABLE,
         fields=FIELDS,
@@ -55,3 +57,38 @@ def test_a_changed_attachment_is_a_new_upload(stores: Stores, tmp_path: Path) ->
     assert asyncio.run(sweeper.sweep()) == 1
     fake.add(1, "obama", ("b.png", sample("cat.png")))["Status"] = "approved"
     assert asyncio.run(sweeper.sweep()) == 1
+
+
+def test_decided_rows_a_moderator_settled_are_queued_again(stores: Stores, tmp_path: Path) -> None:
+    fake = FakeNocoDB()
+    rows = {n: fake.add(n, "obama", ("a.jpg", sample("obama2.jpg"))) for n in (1, 2, 3, 4, 5)}
+    sweeper = _sweeper(fake, stores, tmp_path)
+    assert asyncio.run(sweeper.sweep()) == 5
+    decided = {
+        1: (Decision.REVIEW, Action.REVIEW),
+        2: (Decision.REVIEW, Action.REVIEW),
+        3: (Decision.APPROVED, Action.APPROVED),
+        4: (Decision.REJECTED, Action.FLAGGED),
+    }
+    for job in stores.queue.claim(10):
+        if job.row_id in decided:
+            decision, action = decided[job.row_id]
+            record = stores.decisions.record_decision(
+                row_key=job.row_key,
+                table_id=TABLE,
+                row_id=job.row_id,
+                politician="obama",
+                decision=decision,
+                reason=Reason.MATCH,
+                detail=None,
+                distances=[],
+            )
+            stores.decisions.record_action(record.id, action)
+        stores.queue.finish(job.id)
+    assert asyncio.run(sweeper.sweep()) == 0  # Status blank: nothing to follow
+    # A moderator approves row 1, rejects rows 2 and 3, and approves row 4 (facegate flagged it).
+    # Row 5 arrived with "approved" before facegate decided it: not a moderator's word.
+    for n, status in {1: "approved", 2: "rejected", 3: "Rejected", 4: "approved", 5: "approved"}.items():
+        rows[n]["Status"] = status
+    assert asyncio.run(sweeper.sweep()) == 4
+    assert sorted(j.row_id for j in stores.queue.claim(10)) == [1, 2, 3, 4]

@@ -124,6 +124,7 @@ def test_the_sweep_erases_an_approved_row_deleted_while_the_webhook_was_lost(
     del fake.rows[1]
     sweeper = Sweeper(
         queue=stores.queue,
+        decisions=stores.decisions,
         nocodb=service.eraser.nocodb,
         table_id=TABLE,
         fields=FIELDS,
