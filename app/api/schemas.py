@@ -11,7 +11,7 @@ from app.erasure.store import PurgeRecord, PurgeState, PurgeTrigger
 from app.faces.references import Politician, ReferenceSet
 from app.moderation.decisions import DecisionRecord
 from app.moderation.queue import Job, JobState
-from app.outcomes import Action, Decision, Reason
+from app.outcomes import Action, Decision, Reason, Source
 
 
 class PoliticianProfile(BaseModel):
@@ -84,6 +84,9 @@ class DecisionOut(BaseModel):
     politician: str | None
     decision: Decision
     reason: Reason
+    source: Source = Field(
+        description="facegate's rule, or a moderator who set the row's Status in NocoDB (final)."
+    )
     detail: str | None
     distances: list[dict[str, float]] = Field(
         description="Per face of each image: distance to each politician."
@@ -107,6 +110,7 @@ class DecisionOut(BaseModel):
             politician=record.politician,
             decision=record.decision,
             reason=record.reason,
+            source=record.source,
             detail=record.detail,
             distances=record.distances,
             action=record.action,

@@ -1,0 +1,108 @@
+"""The review band and moderators' decisions on the real NocoDB: a borderline upload waits as
+``review``; a moderator settles it in NocoDB's grid (a PATCH with the API token, as the grid sends it)
+and facegate follows through the after-update webhook."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from app.moderation.rows import parse_row, row_key
+from harness.images import sample
+from harness.loop import FIELDS, Loop, running_loop
+from harness.nocodb import LocalNocoDB
+
+# obama2.jpg is about 0.35 from obama's references: inside a band this wide around 0.6.
+WIDE_BAND = "0.3"
+
+
+@pytest.fixture(scope="module")
+def loop(nocodb: LocalNocoDB, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
+    workdir = tmp_path_factory.mktemp("facegate")
+    # The sweep is off: what is followed here is followed through the webhook.
+    env = {"FACEGATE_REVIEW_BAND": WIDE_BAND, "FACEGATE_SWEEP_INTERVAL_SECONDS": "0"}
+    with running_loop(nocodb, workdir, base_title="moderators", extra_env=env) as running:
+        yield running
+
+
+def _until(check: Callable[[], Any], what: str, loop: Loop, timeout: float = 30) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (found := check()):
+        assert time.monotonic() < deadline, f"{what}:\n{loop.facegate.log_tail()}"
+        time.sleep(0.1)
+    return found
+
+
+def _status(loop: Loop, row: dict[str, Any]) -> str | None:
+    current = loop.row(row["Id"])
+    return None if current is None else current.get(FIELDS.status)
+
+
+def _in_review(loop: Loop) -> dict[str, Any]:
+    row = loop.submit("obama", sample("obama2.jpg"))
+    _until(lambda: _status(loop, row) == "review", "never set to review", loop)
+    return row
+
+
+def _moderator_sets(loop: Loop, row: dict[str, Any], status: str) -> None:
+    with loop.api() as api:
+        records = f"/api/v2/tables/{loop.setup.table_id}/records"
+        api.patch(records, json={"Id": row["Id"], FIELDS.status: status}).raise_for_status()
+
+
+def _decisions(loop: Loop, row: dict[str, Any]) -> list[tuple[str, str, str, str | None]]:
+    key = row_key(loop.setup.table_id, parse_row(row, FIELDS))
+    return [
+        (d["source"], d["decision"], d["reason"], d["action"])
+        for d in loop.decisions(row["Id"])
+        if d["row_key"] == key
+    ]
+
+
+def _shown(loop: Loop) -> list[int]:
+    items = httpx.get(f"{loop.facegate.url}/approved", timeout=10).json()["items"]
+    return [item["id"] for item in items]
+
+
+def test_a_borderline_upload_waits_until_a_moderator_approves_it(loop: Loop) -> None:
+    before = _shown(loop)
+    row = _in_review(loop)
+    time.sleep(1)  # facegate's own Status write fired an update event: it must change nothing
+    assert _shown(loop) == before
+    assert _decisions(loop, row) == [("facegate", "review", "near_tolerance", "review")]
+    _moderator_sets(loop, row, "approved")
+    shown = _until(lambda: (now := _shown(loop)) != before and now, "not published", loop)
+    assert len(shown) == len(before) + 1
+    thumbnail = httpx.get(f"{loop.facegate.url}/approved/{shown[0]}/thumbnail", timeout=10)
+    assert thumbnail.status_code == 200 and thumbnail.content[:2] == b"\xff\xd8"
+    assert _decisions(loop, row) == [
+        ("moderator", "approved", "moderator", "approved"),
+        ("facegate", "review", "near_tolerance", "review"),
+    ]
+    assert _status(loop, row) == "approved"  # never overridden
+
+
+def test_a_moderator_rejects_an_upload_in_review(loop: Loop) -> None:
+    before = _shown(loop)
+    row = _in_review(loop)
+    _moderator_sets(loop, row, "rejected")
+    _until(lambda: loop.row(row["Id"]) is None, "not deleted", loop)
+    decided = _until(
+        lambda: (d := _decisions(loop, row)) and d[0][3] is not None and d, "no moderator action", loop
+    )
+    assert decided[0] == ("moderator", "rejected", "moderator", "deleted")
+    assert _shown(loop) == before
+
+
+def test_a_moderator_withdraws_a_published_upload(loop: Loop) -> None:
+    row = _in_review(loop)
+    before = _shown(loop)
+    _moderator_sets(loop, row, "approved")
+    published = _until(lambda: (now := _shown(loop)) != before and now[0], "not published", loop)
+    _moderator_sets(loop, row, "rejected")  # changed their mind
+    _until(lambda: loop.row(row["Id"]) is None, "not deleted", loop)
+    _until(lambda: published not in _shown(loop), "still on the carousel", loop)
