@@ -37,6 +37,7 @@ from app.faces.intake import Limits
 from app.faces.pool import FacePool
 from app.faces.references import EncodingCache
 from app.faces.service import FaceService
+from app.faces.verdict import ExplicitGate
 from app.integrations.nocodb.client import NocoDBClient
 from app.metrics import exposition
 from app.moderation.act import NocoDBWriter
@@ -100,6 +101,12 @@ def build_face_service(settings: Settings, limits: Limits) -> FaceService:
         detect_max_side=settings.detect_max_side,
         encode_max_side=settings.encode_max_side,
         min_detection_score=settings.min_detection_score,
+        explicit_gate=bool(settings.explicit_labels),
+    )
+    gate = ExplicitGate(
+        labels=frozenset(settings.explicit_labels),
+        min_score=settings.explicit_min_score,
+        review_score=settings.explicit_review_score,
     )
     return FaceService(
         pool=FacePool(config=config, limits=limits, workers=settings.workers),
@@ -107,6 +114,7 @@ def build_face_service(settings: Settings, limits: Limits) -> FaceService:
         cache=EncodingCache(settings.reference_cache_dir, config.cache_key_fields()),
         default_tolerance=settings.tolerance,
         review_band=settings.review_band,
+        gate=gate,
     )
 
 

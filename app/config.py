@@ -14,9 +14,13 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from app.faces.explicit import DEFAULT_EXPLICIT_LABELS, DEFAULT_MIN_SCORE, check_labels
+
 # dlib's own recommendation: "0.6 is typical best performance" for its ResNet descriptor.
 DEFAULT_TOLERANCE = 0.6
 DEFAULT_REVIEW_BAND = 0.04
+# NudeNet reports from 0.25; 0.3 keeps its weakest guesses (a coffee cup at 0.296) out of review.
+DEFAULT_EXPLICIT_REVIEW_SCORE = 0.3
 MIB = 1024 * 1024
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Wrong operator keys, metrics tokens and webhook secrets a client address may send per minute.
@@ -58,6 +62,12 @@ class Settings(BaseSettings):
     # Long side of the copy faces are detected on; faces are encoded from a larger copy.
     detect_max_side: int = Field(1024, ge=256, le=8192)
     encode_max_side: int = Field(2048, ge=256, le=16384)
+
+    # The explicit-content gate (NudeNet's labels; empty: no gate). A label scoring ``min`` or more
+    # rejects a picture; from ``review`` up to ``min`` a moderator decides.
+    explicit_labels: Annotated[list[str], NoDecode] = list(DEFAULT_EXPLICIT_LABELS)
+    explicit_min_score: float = Field(DEFAULT_MIN_SCORE, gt=0, le=1)
+    explicit_review_score: float = Field(DEFAULT_EXPLICIT_REVIEW_SCORE, gt=0, le=1)
 
     # Image intake.
     max_upload_bytes: int = Field(20 * MIB, ge=1024)
@@ -120,6 +130,18 @@ class Settings(BaseSettings):
             return [item.strip().rstrip("/") for item in value.split(",") if item.strip()]
         return value
 
+    @field_validator("explicit_labels", mode="before")
+    @classmethod
+    def _label_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("explicit_labels")
+    @classmethod
+    def _known_labels(cls, value: list[str]) -> list[str]:
+        return list(check_labels(value))
+
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _parse_networks(cls, value: object) -> object:
@@ -161,6 +183,12 @@ class Settings(BaseSettings):
         if isinstance(text, str) and not text.strip():
             return None
         return value
+
+    @model_validator(mode="after")
+    def _explicit_scores_ordered(self) -> Settings:
+        if self.explicit_review_score > self.explicit_min_score:
+            raise ValueError("EXPLICIT_REVIEW_SCORE must not be above EXPLICIT_MIN_SCORE")
+        return self
 
     @model_validator(mode="after")
     def _access_is_unambiguous(self) -> Settings:

@@ -11,17 +11,20 @@ How a face is counted (the detector runs on a copy whose long side is ``detect_m
 3. In both passes a detection counts only when its score reaches ``min_detection_score``: logos,
    patterns and fabric make weak HOG hits (seen at 0.05), real faces score 0.7 and more.
 Faces are then encoded from the larger ``encode_max_side`` copy, so small faces keep their detail.
+A picture with exactly one face (the only kind that can be approved) then goes through the nudity
+detector (``app.faces.explicit``) on that same copy, when the gate is on.
 """
 
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from app.faces.explicit import Detection, ExplicitDetector
 from app.faces.intake import DecodedImage
 from app.faces.matcher import ENCODING_DIM, Matrix
 from app.faces.verdict import Box
@@ -36,6 +39,8 @@ class EngineConfig:
     detect_max_side: int
     encode_max_side: int
     min_detection_score: float
+    # Run the nudity detector (``FACEGATE_EXPLICIT_LABELS`` not empty); no part of the cache key.
+    explicit_gate: bool = False
 
     def cache_key_fields(self) -> dict[str, Any]:
         """What changes an encoding: part of the reference cache key."""
@@ -61,6 +66,8 @@ class FoundFaces:
     encodings: Matrix
     width: int
     height: int
+    # The nudity detector's findings, in displayed pixels; empty unless one face was found.
+    explicit: list[Detection] = field(default_factory=list)
 
 
 def _models_version() -> str:
@@ -85,6 +92,7 @@ class FaceEngine:
         self._detector = dlib.get_frontal_face_detector()
         self._landmarks = dlib.shape_predictor(models.pose_predictor_five_point_model_location())
         self._encoder = dlib.face_recognition_model_v1(models.face_recognition_model_location())
+        self._explicit = ExplicitDetector() if config.explicit_gate else None
 
     def find_faces(self, decoded: DecodedImage) -> FoundFaces:
         """Detect the faces that count (see the module docstring) and encode each."""
@@ -119,7 +127,15 @@ class FaceEngine:
 
         to_display = decoded.width / detect.shape[1]
         boxes = [_display_box(r, to_display, decoded.width, decoded.height) for r in rects]
-        return FoundFaces(boxes, encodings, decoded.width, decoded.height)
+        found = []
+        if self._explicit is not None and len(rects) == 1:
+            # Scores move a little with the copy's size: always the same copy, the encoding one.
+            scale = decoded.width / work.shape[1]
+            found = [
+                d.scaled(scale, width=decoded.width, height=decoded.height)
+                for d in self._explicit.detect(work)
+            ]
+        return FoundFaces(boxes, encodings, decoded.width, decoded.height, found)
 
     def _detect(self, pixels: npt.NDArray[np.uint8], upsample: int) -> list[tuple[int, int, int, int]]:
         """``(left, top, right, bottom)`` of detections scoring at least the threshold."""

@@ -22,7 +22,7 @@ from app.errors import (
 from app.faces.intake import ImageRejected, RejectKind
 from app.faces.pool import FacePool
 from app.faces.references import EncodingCache, ReferenceSet, load_reference_set
-from app.faces.verdict import Verdict, decide
+from app.faces.verdict import NO_GATE, ExplicitGate, Verdict, decide
 from app.metrics import VERDICTS
 from app.outcomes import Decision, Reason
 
@@ -46,12 +46,14 @@ class FaceService:
         cache: EncodingCache,
         default_tolerance: float,
         review_band: float = 0.0,
+        gate: ExplicitGate = NO_GATE,
     ) -> None:
         self.pool = pool
         self.reference_dir = reference_dir
         self.cache = cache
         self.default_tolerance = default_tolerance
         self.review_band = review_band
+        self.gate = gate
         self._references: ReferenceSet | None = None
         self.load_error: str | None = None
         self._reload_lock = asyncio.Lock()
@@ -118,6 +120,8 @@ class FaceService:
             default_tolerance=self.default_tolerance,
             expected=politician,
             review_band=self.review_band,
+            detections=found.explicit,
+            gate=self.gate,
         )
 
     def unreadable(self, politician: str | None) -> Verdict:

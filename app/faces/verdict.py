@@ -5,11 +5,13 @@ Pure: no I/O, no dlib. The faces arrive already detected and encoded (``app.face
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from pydantic import BaseModel, Field
 
+from app.faces.explicit import DEFAULT_EXPLICIT_LABELS, DEFAULT_MIN_SCORE, Detection
 from app.faces.matcher import Matrix, ReferenceMatrix, politician_distances
 from app.outcomes import Decision, Reason
 
@@ -21,6 +23,43 @@ class Box(BaseModel):
     right: int
     bottom: int
     left: int
+
+
+class ExplicitFinding(BaseModel):
+    """A detection of the nudity detector with one of the configured labels."""
+
+    label: str = Field(description="A NudeNet label, e.g. FEMALE_BREAST_EXPOSED.")
+    score: float
+    box: Box
+
+    @classmethod
+    def of(cls, detection: Detection) -> ExplicitFinding:
+        x, y, width, height = detection.box
+        return cls(
+            label=detection.label,
+            score=round(detection.score, 4),
+            box=Box(top=y, right=x + width, bottom=y + height, left=x),
+        )
+
+
+@dataclass(frozen=True)
+class ExplicitGate:
+    """Which detections block a picture (``min_score`` and more) or send it to review
+    (``review_score`` up to ``min_score``); no labels: no gate."""
+
+    labels: frozenset[str] = frozenset(DEFAULT_EXPLICIT_LABELS)
+    min_score: float = DEFAULT_MIN_SCORE
+    review_score: float = DEFAULT_MIN_SCORE
+
+    def findings(self, detections: Sequence[Detection]) -> list[ExplicitFinding]:
+        return [
+            ExplicitFinding.of(d)
+            for d in detections
+            if d.label in self.labels and d.score >= self.review_score
+        ]
+
+
+NO_GATE = ExplicitGate(labels=frozenset())
 
 
 class FaceResult(BaseModel):
@@ -38,6 +77,10 @@ class Verdict(BaseModel):
     review_band: float = Field(
         0.0, description="Distances within this band of the tolerance go to a moderator (review)."
     )
+    explicit: list[ExplicitFinding] = Field(
+        default_factory=list,
+        description="What the nudity detector found with a configured label, at review score or more.",
+    )
 
 
 def decide(
@@ -49,6 +92,8 @@ def decide(
     default_tolerance: float,
     expected: str | None,
     review_band: float = 0.0,
+    detections: Sequence[Detection] = (),
+    gate: ExplicitGate = NO_GATE,
 ) -> Verdict:
     """Decide one image with ``len(boxes)`` faces, whose encodings are ``(M, 128)``.
 
@@ -57,7 +102,9 @@ def decide(
     most the politician's tolerance. Without a claim, the face's best match is the politician whose
     distance is smallest relative to that politician's tolerance. A face whose distance d to the
     politician is within ``review_band`` of the tolerance t (|d - t| <= band) is too close to call
-    either way: ``review``, for a moderator.
+    either way: ``review``, for a moderator. A picture that could be approved or reviewed goes
+    through the explicit-content ``gate`` too: a configured label at ``min_score`` or more rejects it
+    (``explicit_content``), one at ``review_score`` or more sends it to review.
     """
     per_politician = politician_distances(encodings, references)
     tolerance_row = np.array([tolerances.get(slug, default_tolerance) for slug in references.labels])
@@ -65,6 +112,7 @@ def decide(
         _face_result(box, per_politician[i], references.labels, tolerance_row) for i, box in enumerate(boxes)
     ]
     tolerance = tolerances.get(expected, default_tolerance) if expected else default_tolerance
+    findings = gate.findings(detections)
 
     def verdict(
         decision: Decision, reason: Reason, politician: str | None, tol: float = tolerance
@@ -76,6 +124,7 @@ def decide(
             faces=faces,
             tolerance=tol,
             review_band=review_band,
+            explicit=findings,
         )
 
     def by_distance(distance: float, politician: str, tol: float) -> Verdict:
@@ -90,18 +139,23 @@ def decide(
     if len(faces) > 1:
         return verdict(Decision.REJECTED, Reason.MULTIPLE_FACES, expected)
     if expected is not None:
-        return by_distance(float(per_politician[0, references.labels.index(expected)]), expected, tolerance)
-    if not references.labels:
+        decided = by_distance(
+            float(per_politician[0, references.labels.index(expected)]), expected, tolerance
+        )
+    elif not references.labels:
         return verdict(Decision.REJECTED, Reason.NO_MATCH, None)
-    # Without a claim: the politician nearest relative to their tolerance.
-    nearest = int(np.argmin(per_politician[0] / tolerance_row))
-    slug = references.labels[nearest]
-    decided = by_distance(float(per_politician[0, nearest]), slug, float(tolerance_row[nearest]))
-    return (
-        decided
-        if decided.decision is not Decision.REJECTED
-        else verdict(Decision.REJECTED, Reason.NO_MATCH, None)
-    )
+    else:
+        # Without a claim: the politician nearest relative to their tolerance.
+        nearest = int(np.argmin(per_politician[0] / tolerance_row))
+        slug = references.labels[nearest]
+        decided = by_distance(float(per_politician[0, nearest]), slug, float(tolerance_row[nearest]))
+        if decided.decision is Decision.REJECTED:
+            return verdict(Decision.REJECTED, Reason.NO_MATCH, None)
+    if decided.decision is Decision.REJECTED or not findings:
+        return decided
+    blocked = any(f.score >= gate.min_score for f in findings)
+    outcome = Decision.REJECTED if blocked else Decision.REVIEW
+    return verdict(outcome, Reason.EXPLICIT_CONTENT, decided.politician, decided.tolerance)
 
 
 def _face_result(box: Box, distances: Matrix, labels: tuple[str, ...], tolerance_row: Matrix) -> FaceResult:

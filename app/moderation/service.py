@@ -223,7 +223,7 @@ class ModerationService:
         limits = self.carousel.renditions.limits
         distances: list[dict[str, float]] = []
         identified: set[str | None] = set()
-        review: Reason | None = None
+        review: tuple[Reason, str | None] | None = None
         renditions: dict[Rendition, bytes] | None = None
         pixels = 0
         for attachment in row.attachments:
@@ -242,12 +242,14 @@ class ModerationService:
                 return RowVerdict(Decision.REJECTED, Reason.TOO_MANY_IMAGES, claimed, detail, distances)
             verdict, problem = await self.faces.verify_image(data, claimed)
             distances.extend(face.distances for face in verdict.faces)
+            if verdict.explicit:
+                problem = "Found: " + ", ".join(f"{f.label} ({f.score:.2f})" for f in verdict.explicit)
             if verdict.decision is Decision.REJECTED:
                 # A rejected upload's bytes are not kept a moment longer than needed.
                 return RowVerdict(verdict.decision, verdict.reason, verdict.politician, problem, distances)
             identified.add(verdict.politician)
             if verdict.decision is Decision.REVIEW:
-                review = review or verdict.reason
+                review = review or (verdict.reason, problem)
             elif renditions is None:
                 try:
                     renditions = await asyncio.to_thread(self.carousel.renditions.make, data)
@@ -260,5 +262,5 @@ class ModerationService:
             return RowVerdict(Decision.REJECTED, Reason.NO_MATCH, claimed, detail, distances)
         if review is not None:
             # A moderator approves it in NocoDB; its renditions are made then, from what they saw.
-            return RowVerdict(Decision.REVIEW, review, identified.pop(), None, distances)
+            return RowVerdict(Decision.REVIEW, review[0], identified.pop(), review[1], distances)
         return RowVerdict(Decision.APPROVED, Reason.MATCH, identified.pop(), None, distances, renditions)

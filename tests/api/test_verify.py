@@ -3,6 +3,8 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
+from app.faces.service import FaceService
+from app.faces.verdict import ExplicitGate
 from harness.images import encode, exif_rotated, open_sample, png_declaring, sample, side_by_side
 
 
@@ -32,11 +34,12 @@ def test_verdicts_on_real_photos(
     body = _verify(client, sample(photo), claim)
     assert (body["decision"], body["reason"], body["politician"]) == (decision, reason, claim)
     assert body["tolerance"] == 0.6
+    assert body["explicit"] == []  # the real nudity detector, default labels: no false positive
 
 
 def test_response_shape(client: TestClient) -> None:
     body = _verify(client, sample("obama2.jpg"), "obama")
-    assert set(body) == {"decision", "reason", "politician", "faces", "tolerance", "review_band"}
+    assert set(body) == {"decision", "reason", "politician", "faces", "tolerance", "review_band", "explicit"}
     (face,) = body["faces"]
     assert set(face) == {"box", "distances", "best_match"}
     assert set(face["box"]) == {"top", "right", "bottom", "left"}
@@ -157,3 +160,40 @@ def test_reload_with_a_broken_folder_keeps_the_previous_set(client: TestClient) 
     finally:
         bad.unlink()
     assert client.post("/politicians/reload").status_code == 200
+
+
+@pytest.mark.parametrize("photo", ["obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg"])
+def test_the_explicit_gate_blocks_with_the_real_model(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, photo: str
+) -> None:
+    # No explicit image is ever used: the blocking path is proven with labels NudeNet really
+    # reports on portraits (its face labels), configured as if they were explicit.
+    faces: FaceService = client.app.state.runtime.faces  # type: ignore[attr-defined]
+    gate = ExplicitGate(labels=frozenset({"FACE_FEMALE", "FACE_MALE"}), min_score=0.5, review_score=0.3)
+    monkeypatch.setattr(faces, "gate", gate)
+    politician = photo.removesuffix(".jpg").rstrip("23")
+    body = _verify(client, sample(photo), politician)
+    assert (body["decision"], body["reason"], body["politician"]) == (
+        "rejected",
+        "explicit_content",
+        politician,
+    )
+    (finding,) = body["explicit"]
+    face, found = body["faces"][0]["box"], finding["box"]
+    overlap = max(0, min(face["right"], found["right"]) - max(face["left"], found["left"])) * max(
+        0, min(face["bottom"], found["bottom"]) - max(face["top"], found["top"])
+    )
+    assert finding["score"] >= 0.5 and overlap > 0  # where the face is, in displayed pixels
+
+
+def test_an_uncertain_explicit_score_goes_to_review(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    faces: FaceService = client.app.state.runtime.faces  # type: ignore[attr-defined]
+    # obama2.jpg: FACE_FEMALE at about 0.73.
+    monkeypatch.setattr(
+        faces, "gate", ExplicitGate(frozenset({"FACE_FEMALE"}), min_score=0.95, review_score=0.5)
+    )
+    body = _verify(client, sample("obama2.jpg"), "obama")
+    assert (body["decision"], body["reason"]) == ("review", "explicit_content")
+    assert [f["label"] for f in body["explicit"]] == ["FACE_FEMALE"]

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from app.faces.explicit import Detection
 from app.faces.matcher import ReferenceMatrix
-from app.faces.verdict import Box, decide
+from app.faces.verdict import Box, ExplicitGate, decide
 from app.outcomes import Decision, Reason
 
 BOX = Box(top=1, right=2, bottom=3, left=0)
@@ -84,3 +85,57 @@ def test_identification_is_relative_to_each_tolerance() -> None:
     face[0, 0] = 0.45  # |face - A| = 0.45, |face - B| = 0.55
     v = _decide(face, None, {"alice": 0.4, "bob": 0.6})
     assert (v.decision, v.politician, v.tolerance) == (Decision.APPROVED, "bob", 0.6)
+
+
+def _gated(distance: float, *found: tuple[str, float], expected: str | None = "alice"):  # type: ignore[no-untyped-def]
+    gate = ExplicitGate(labels=frozenset({"ANUS_EXPOSED"}), min_score=0.5, review_score=0.3)
+    return decide(
+        boxes=[BOX],
+        encodings=_face(distance),
+        references=REFS,
+        tolerances={},
+        default_tolerance=0.6,
+        expected=expected,
+        review_band=0.05,
+        detections=[Detection(label, score, (5, 6, 10, 20)) for label, score in found],
+        gate=gate,
+    )
+
+
+def test_the_explicit_gate_rejects_what_would_be_approved_or_reviewed() -> None:
+    for distance in (0.2, 0.58):
+        v = _gated(distance, ("ANUS_EXPOSED", 0.5), ("FACE_FEMALE", 0.9))
+        assert (v.decision, v.reason, v.politician) == (Decision.REJECTED, Reason.EXPLICIT_CONTENT, "alice")
+        (finding,) = v.explicit  # only configured labels are reported
+        assert finding.label == "ANUS_EXPOSED" and finding.box == Box(top=6, right=15, bottom=26, left=5)
+    identified = _gated(0.2, ("ANUS_EXPOSED", 0.9), expected=None)
+    assert (identified.reason, identified.politician) == (Reason.EXPLICIT_CONTENT, "alice")
+
+
+def test_an_uncertain_score_goes_to_review_and_a_low_one_changes_nothing() -> None:
+    v = _gated(0.2, ("ANUS_EXPOSED", 0.49))
+    assert (v.decision, v.reason) == (Decision.REVIEW, Reason.EXPLICIT_CONTENT)
+    v = _gated(0.2, ("ANUS_EXPOSED", 0.29))
+    assert (v.decision, v.reason, v.explicit) == (Decision.APPROVED, Reason.MATCH, [])
+
+
+def test_a_face_that_does_not_match_stays_no_match_whatever_the_detector_says() -> None:
+    v = _gated(0.9, ("ANUS_EXPOSED", 0.99))
+    assert (v.decision, v.reason) == (Decision.REJECTED, Reason.NO_MATCH)
+
+
+def test_the_review_band_around_the_tolerance() -> None:
+    for distance, expected in [
+        (0.54, (Decision.APPROVED, Reason.MATCH)),
+        (0.56, (Decision.REVIEW, Reason.NEAR_TOLERANCE)),
+        (0.6, (Decision.REVIEW, Reason.NEAR_TOLERANCE)),
+        (0.64, (Decision.REVIEW, Reason.NEAR_TOLERANCE)),
+        (0.66, (Decision.REJECTED, Reason.NO_MATCH)),
+    ]:
+        v = _gated(distance)
+        assert (v.decision, v.reason) == expected, distance
+        assert v.review_band == 0.05
+    # Without a claim, the nearest politician within the band is the one to review.
+    v = _gated(0.62, expected=None)
+    assert (v.decision, v.politician) == (Decision.REVIEW, "alice")
+    assert _gated(0.7, expected=None).politician is None
