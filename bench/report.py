@@ -13,9 +13,12 @@ def targets(r: Result) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     pipeline = r.get("pipeline") or []
     phone = [row["speedup"] for row in pipeline if row["size"] == "phone"]
+    gated = _gated_speedups(r)
+    if gated:  # the service runs the explicit-content gate on every one-face picture
+        phone = [row["speedup_with_gate"] for row in gated]
     out.append(
         {
-            "target": "12 MP photo >= 10x faster than plain",
+            "target": "12 MP photo >= 10x faster than plain" + (" (explicit gate included)" if gated else ""),
             "measured": f"min {min(phone):.1f}x" if phone else "not run",
             "met": min(phone) >= 10 if phone else None,
         }
@@ -67,6 +70,22 @@ def targets(r: Result) -> list[dict[str, Any]]:
         }
     )
     return out
+
+
+def _gated_speedups(r: Result) -> list[dict[str, Any]]:
+    explicit = r.get("explicit")
+    if not explicit or not any(row["size"] == "phone" for row in explicit["rows"]):
+        return []
+    from bench.explicit import phone_speedups
+
+    return phone_speedups(r.get("pipeline") or [], explicit)
+
+
+def _explicit(lines: list[str], r: Result) -> None:
+    from bench.explicit import lines as explicit_lines
+
+    _section(lines, "explicit-content gate")
+    lines.extend(explicit_lines(r["explicit"], _gated_speedups(r) or None))
 
 
 def _all_differences(r: Result) -> list[dict[str, str]]:
@@ -242,6 +261,7 @@ def render(r: Result) -> str:
         ("matcher", lambda: _matcher(lines, r["matcher"])),
         ("webhook", lambda: _webhook(lines, r["webhook"])),
         ("accuracy", lambda: _accuracy(lines, r["accuracy"], r.get("pipeline") or [])),
+        ("explicit", lambda: _explicit(lines, r)),
         ("levers", lambda: _levers(lines, r["levers"])),
     ]
     for key, show in sections:

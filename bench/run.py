@@ -38,7 +38,7 @@ def _step(name: str, fn: Callable[[], Any], timings: dict[str, float]) -> Any:
 
 def measure(quick: bool = False, skip_nocodb: bool = False) -> dict[str, Any]:
     """Run every part and return the results (the JSON file's content)."""
-    from bench import accuracy, levers, matcher, pipeline, throughput, webhook_latency
+    from bench import accuracy, explicit, levers, matcher, pipeline, throughput, webhook_latency
     from bench.report import targets
 
     started = time.perf_counter()
@@ -59,6 +59,11 @@ def measure(quick: bool = False, skip_nocodb: bool = False) -> dict[str, Any]:
             "pipeline", lambda: pipeline.run(paths, ("obama2.jpg",), ("small",), {"small": 1}), timings
         )
         r["accuracy"] = _step("accuracy", lambda: accuracy.run(paths, accuracy.QUICK_PHOTOS), timings)
+        r["explicit"] = _step(
+            "explicit gate",
+            lambda: explicit.run(paths.engine, sizes=("sample",), runs={"sample": 1}),
+            timings,
+        )
         r["matcher"] = _step("matcher", lambda: matcher.run([(1, 5), (4, 50)], budget=0.02), timings)
         r["throughput"] = _step("throughput", lambda: throughput.run(count=2, single_pool=True), timings)
         r["webhook"] = _step(
@@ -67,6 +72,7 @@ def measure(quick: bool = False, skip_nocodb: bool = False) -> dict[str, Any]:
     else:
         r["pipeline"] = _step("pipeline", lambda: pipeline.run(paths), timings)
         r["accuracy"] = _step("accuracy", lambda: accuracy.run(paths), timings)
+        r["explicit"] = _step("explicit gate", lambda: explicit.run(paths.engine), timings)
         r["matcher"] = _step("matcher", matcher.run, timings)
         r["throughput"] = _step("throughput", lambda: throughput.run(count=40), timings)
         r["warm_up"] = _step("warm-up lever", throughput.warm_up_lever, timings)

@@ -74,3 +74,10 @@ def test_levers_and_targets(quick: tuple[dict[str, Any], Path]) -> None:
     assert levers["batching"]["faces"] == 2 and levers["batching"]["max_abs_difference"] < 1e-6
     assert levers["encoding"] and levers["encoding"][0]["distance_to_obama"]
     assert {t["target"] for t in result["targets"]} >= {"2 workers >= 1.7x one worker"}
+
+
+def test_the_explicit_gate_is_measured_beside_the_face_pipeline(quick: tuple[dict[str, Any], Path]) -> None:
+    result, out = quick
+    (row,) = result["explicit"]["rows"]
+    assert _positive(row["face_s"], row["gate_s"], row["ratio"], result["explicit"]["load_s"])
+    assert "explicit-content gate" in (out / "bench.txt").read_text()
