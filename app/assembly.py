@@ -92,6 +92,7 @@ class Runtime:
             oldest_job_age=self.queue.oldest_queued_age(),
             jobs_waiting_long=self.queue.waiting_long(),
             pending_purges=self.purges.pending_count(),
+            awaiting_review=self.decisions.awaiting_review(),
             approved_uploads=self.carousel.store.version().live,
         )
 

@@ -70,6 +70,7 @@ def exposition(
     jobs_waiting_long: int,
     pending_purges: int,
     approved_uploads: int,
+    awaiting_review: int = 0,
 ) -> bytes:
     """The text format for one scrape: the registry, plus the queue and carousel as read now."""
     queue = CollectorRegistry(auto_describe=True)
@@ -94,6 +95,12 @@ def exposition(
         registry=queue,
     )
     purges.set(pending_purges)
+    review = Gauge(
+        "facegate_uploads_awaiting_review",
+        "Rows in review (Status=review) that no moderator has decided yet.",
+        registry=queue,
+    )
+    review.set(awaiting_review)
     approvals = Gauge("facegate_approved_uploads", "Approved uploads shown by the carousel.", registry=queue)
     approvals.set(approved_uploads)
     return generate_latest(REGISTRY) + generate_latest(queue)

@@ -93,6 +93,15 @@ class DecisionLog:
                 found[row["row_key"]] = _decision(row)  # the last one wins
         return found
 
+    def awaiting_review(self) -> int:
+        """Uploads facegate sent to review that no moderator has decided yet."""
+        row = self.db.row(
+            "SELECT count(*) FROM decisions AS d WHERE d.source = 'facegate' AND d.action = 'review'"
+            " AND NOT EXISTS (SELECT 1 FROM decisions AS m WHERE m.row_key = d.row_key"
+            " AND m.source = 'moderator')"
+        )
+        return int(row[0]) if row else 0
+
     def record_moderator(
         self, *, row_key: str, table_id: str, row_id: int, politician: str | None, decision: Decision
     ) -> DecisionRecord:

@@ -21,6 +21,7 @@ def test_metrics_count_verdicts_and_expose_the_queue(client: TestClient) -> None
     assert _value(after.text, label) == count + 1
     assert 'facegate_jobs{state="queued"}' in after.text
     assert "facegate_oldest_job_age_seconds" in after.text
+    assert _value(after.text, "facegate_uploads_awaiting_review") >= 0
     assert "facegate_image_analysis_seconds_count" in after.text
     assert 'facegate_http_request_seconds_count{method="POST",route="/verify",status="200"}' in after.text
 

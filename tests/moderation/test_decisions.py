@@ -121,7 +121,11 @@ def test_a_moderator_decides_after_facegate_once_per_decision(stores: Stores, cl
             row_key=job.row_key, table_id="t1", row_id=1, politician="obama", decision=decision
         )
 
+    assert stores.decisions.awaiting_review() == 0  # decided, not acted on yet
+    stores.decisions.record_action(review.id, Action.REVIEW)
+    assert stores.decisions.awaiting_review() == 1
     approved = moderator(Decision.APPROVED)
+    assert stores.decisions.awaiting_review() == 0
     assert (approved.source, approved.reason, approved.decided_at) == (
         Source.MODERATOR,
         Reason.MODERATOR,
@@ -129,7 +133,8 @@ def test_a_moderator_decides_after_facegate_once_per_decision(stores: Stores, cl
     )
     assert moderator(Decision.APPROVED) == approved  # the sweep and the webhook both saw it
     assert stores.decisions.settled(job.row_key) == approved
-    assert stores.decisions.decision_for(job.row_key) == review  # facegate's own verdict stays
+    facegate = stores.decisions.decision_for(job.row_key)  # facegate's own verdict stays
+    assert facegate is not None and (facegate.id, facegate.action) == (review.id, Action.REVIEW)
     rejected = moderator(Decision.REJECTED)  # and changed their mind
     assert stores.decisions.settled_many([job.row_key, "t1:9:none"]) == {job.row_key: rejected}
     assert [d.source for d in stores.decisions.decisions(row_id=1)] == [Source.MODERATOR] * 2 + [
