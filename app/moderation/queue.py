@@ -5,8 +5,8 @@ reuses Ids after deletions: queuing the same upload twice (webhook and sweep) qu
 
 The key cannot tell everything apart: NocoDB on SQLite gives a deleted last row's Id to the next row,
 and two rows without attachments created in the same second then share a key. So a job remembers
-when its row left NocoDB (``row_gone``); a row seen again under that key is a new upload, and the old
-one's records are archived under ``<key>~<job id>`` before it is queued.
+when its row left NocoDB (``row_gone``); a row that the sweep lists again under that key is a new
+upload, and the old one's records are archived under ``<key>~<job id>`` before it is queued.
 """
 
 from __future__ import annotations
@@ -84,20 +84,22 @@ class JobQueue:
         db.create(SCHEMA, row_keyed=["jobs"])
         db.add_column("jobs", "row_gone", "INTEGER NOT NULL DEFAULT 0")
 
-    def enqueue(self, jobs: Sequence[NewJob], *, source: str, seen_at: float | None = None) -> int:
-        """Queue jobs whose key is new, or whose row had left NocoDB before ``seen_at`` (when the rows
-        were read; default now); returns how many were queued. Committed before it returns."""
+    def enqueue(self, jobs: Sequence[NewJob], *, source: str, listed_at: float | None = None) -> int:
+        """Queue jobs whose key is new; returns how many were queued. Committed before it returns.
+
+        ``listed_at``: the rows were listed from NocoDB's API at that time, so they exist; a key whose
+        row had left NocoDB before then is a new upload, queued again. (A webhook's rows prove
+        nothing: a replayed or forged event must not re-open anything.)"""
         now = time.time()
-        seen_at = now if seen_at is None else seen_at
         with self.db.tx() as db:
-            keys = [j.row_key for j in jobs]
+            keys = [j.row_key for j in jobs] if listed_at is not None else []
             for start in range(0, len(keys), KEYS_PER_QUERY):
                 chunk = keys[start : start + KEYS_PER_QUERY]
                 marks = ",".join("?" * len(chunk))
                 gone = db.execute(
                     "SELECT id, row_key FROM jobs WHERE state = 'done' AND row_gone = 1"
                     f" AND updated_at < ? AND row_key IN ({marks})",
-                    [seen_at, *chunk],
+                    [listed_at, *chunk],
                 ).fetchall()
                 for old in gone:
                     self.db.archive_row_key(db, old["row_key"], f"{old['row_key']}~{old['id']}")

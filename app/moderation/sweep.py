@@ -81,7 +81,7 @@ class Sweeper:
 
     def _queue_page(self, page: list[tuple[NewJob, UploadRow]], shown: set[str], listed_at: float) -> int:
         fresh = [job for job, _ in page if job.row_key not in shown]
-        queued = self.queue.enqueue(fresh, source="sweep", seen_at=listed_at)
+        queued = self.queue.enqueue(fresh, source="sweep", listed_at=listed_at)
         status = {job.row_key: (row.status or "").strip().lower() for job, row in page}
         settled = self.decisions.settled_many(
             [k for k, s in status.items() if s in (APPROVED_STATUS, REJECTED_STATUS)]

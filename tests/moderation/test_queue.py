@@ -179,9 +179,10 @@ def test_a_key_whose_row_left_nocodb_is_a_new_upload_when_seen_again(tmp_path: P
         )
         stores.decisions.record_action(record.id, Action.DELETED)
         stores.queue.finish(first.id, row_gone=True)
-        assert stores.queue.enqueue([new(1)], source="sweep", seen_at=T0 - 1) == 0  # listed before
+        assert stores.queue.enqueue([new(1)], source="sweep", listed_at=T0 - 1) == 0  # listed before
         clock.now += 1
-        assert stores.queue.enqueue([new(1)], source="webhook") == 1
+        assert stores.queue.enqueue([new(1)], source="webhook") == 0  # a webhook's copy proves nothing
+        assert stores.queue.enqueue([new(1)], source="sweep", listed_at=clock.now) == 1
         assert stores.decisions.decision_for(key) is None  # the new upload starts with nothing
         archived = stores.decisions.decision_for(f"{key}~{first.id}")
         assert archived is not None and archived.action is Action.DELETED
@@ -189,7 +190,7 @@ def test_a_key_whose_row_left_nocodb_is_a_new_upload_when_seen_again(tmp_path: P
         assert second.row_key == key and second.id != first.id
         stores.queue.finish(second.id)  # approved: still in NocoDB, so seeing it again is a replay
         clock.now += 1
-        assert stores.queue.enqueue([new(1)], source="sweep") == 0
+        assert stores.queue.enqueue([new(1)], source="sweep", listed_at=clock.now) == 0
 
 
 def test_a_decided_row_that_nocodb_reports_deleted_can_come_back(queue: JobQueue, clock: Clock) -> None:
@@ -198,5 +199,5 @@ def test_a_decided_row_that_nocodb_reports_deleted_can_come_back(queue: JobQueue
         queue.finish(job.id)
     queue.mark_gone([new(1).row_key])
     clock.now += 1
-    assert queue.enqueue([new(1), new(2)], source="sweep") == 1
+    assert queue.enqueue([new(1), new(2)], source="sweep", listed_at=clock.now) == 1
     assert sorted(j.row_key for j in queue.jobs() if j.state is JobState.QUEUED) == [new(1).row_key]
