@@ -72,6 +72,20 @@ def timed(fn: Callable[[], Any], runs: int) -> tuple[list[float], Any]:
     return times, result
 
 
+def interleaved_times(fns: dict[str, Callable[[], object]], runs: int) -> dict[str, list[float]]:
+    """Wall times of each function, their runs interleaved so that load drifts hit all alike (after
+    one warm-up call each)."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for fn in fns.values():
+        fn()
+    for _ in range(runs):
+        for name, fn in fns.items():
+            started = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - started)
+    return times
+
+
 @cache
 def jpeg_of(name: str, pixels: float, quality: int = 90) -> bytes:
     """A sample photo resized to about ``pixels`` pixels, as a JPEG (12 MP is a phone photo)."""

@@ -23,7 +23,6 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -32,7 +31,7 @@ from PIL import Image
 from app.faces.engine import FaceEngine
 from app.faces.explicit import ExplicitDetector
 from app.faces.intake import decode
-from bench.common import SIZES, engine_config, jpeg_of, limits
+from bench.common import SIZES, engine_config, interleaved_times, jpeg_of, limits
 from harness.images import ROOT, sample
 from harness.stats import MIB, percentile
 
@@ -63,19 +62,6 @@ print(json.dumps(out))
 """
 
 
-def _alternate(fns: dict[str, Callable[[], object]], runs: int) -> dict[str, list[float]]:
-    """Wall times of each function, their runs interleaved, after one warm-up call each."""
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for fn in fns.values():
-        fn()
-    for _ in range(runs):
-        for name, fn in fns.items():
-            started = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - started)
-    return times
-
-
 def _photo(size: str) -> bytes:
     return sample(PHOTO) if size == "sample" else jpeg_of(PHOTO, SIZES[size])
 
@@ -85,7 +71,7 @@ def measure(engine: FaceEngine, detector: ExplicitDetector, size: str, runs: int
     decoded = decode(data, limits())
     side = engine.config.encode_max_side
     full = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
-    times = _alternate(
+    times = interleaved_times(
         {
             "face": lambda: engine.find_faces(decode(data, limits())),
             "gate": lambda: detector.detect(decoded.pixels(side)),
@@ -118,7 +104,9 @@ def threads(detector: ExplicitDetector, runs: int) -> dict[str, Any]:
     """The gate on the sample photo with one onnxruntime thread and with its default pool."""
     pooled = ExplicitDetector(threads=0)  # 0: onnxruntime's default, one thread per physical core
     pixels = decode(sample(PHOTO), limits()).pixels(limits().max_side)
-    times = _alternate({"one": lambda: detector.detect(pixels), "pool": lambda: pooled.detect(pixels)}, runs)
+    times = interleaved_times(
+        {"one": lambda: detector.detect(pixels), "pool": lambda: pooled.detect(pixels)}, runs
+    )
     one, pool = statistics.median(times["one"]), statistics.median(times["pool"])
     return {"one_thread_s": one, "default_pool_s": pool, "one_over_pool": one / pool}
 

@@ -23,7 +23,15 @@ from PIL import Image
 from app.faces.engine import FaceEngine
 from app.faces.intake import DecodedImage, decode
 from app.faces.matcher import ReferenceMatrix, politician_distances
-from bench.common import FULL_RESOLUTION, SIZES, engine_config, facegate_references, jpeg_of, limits
+from bench.common import (
+    FULL_RESOLUTION,
+    SIZES,
+    engine_config,
+    facegate_references,
+    interleaved_times,
+    jpeg_of,
+    limits,
+)
 from harness.images import sample, side_by_side
 
 DETECT_SIDES = (640, 1024, 1600, 2048)
@@ -43,15 +51,7 @@ DETECT_PHOTOS = (
 
 def _alternate(fns: dict[str, Callable[[], object]], runs: int) -> dict[str, float]:
     """Median seconds of each function, their runs interleaved (after one warm-up call each)."""
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for fn in fns.values():
-        fn()
-    for _ in range(runs):
-        for name, fn in fns.items():
-            started = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - started)
-    return {name: statistics.median(values) for name, values in times.items()}
+    return {name: statistics.median(values) for name, values in interleaved_times(fns, runs).items()}
 
 
 def decode_without_draft(data: bytes, max_side: int) -> DecodedImage:

@@ -125,16 +125,19 @@ class ModerationService:
             return await self._moderator_rejects(job, row, record.politician or row.politician)
         return settled.action or record.action or Action.REVIEW
 
-    async def _moderator_approves(self, job: Job, row: UploadRow, politician: str | None) -> Action:
-        decision = await asyncio.to_thread(
+    async def _record_moderator(self, job: Job, politician: str | None, decision: Decision) -> DecisionRecord:
+        VERDICTS.labels(source="moderator", decision=decision, reason=Reason.MODERATOR).inc()
+        return await asyncio.to_thread(
             self.decisions.record_moderator,
             row_key=job.row_key,
             table_id=job.table_id,
             row_id=job.row_id,
             politician=politician,
-            decision=Decision.APPROVED,
+            decision=decision,
         )
-        VERDICTS.labels(source="moderator", decision=Decision.APPROVED, reason=Reason.MODERATOR).inc()
+
+    async def _moderator_approves(self, job: Job, row: UploadRow, politician: str | None) -> Action:
+        decision = await self._record_moderator(job, politician, Decision.APPROVED)
         if row.attachments:
             try:
                 data = await self.downloader.fetch(job.table_id, row, row.attachments[0])
@@ -156,15 +159,7 @@ class ModerationService:
         return Action.APPROVED
 
     async def _moderator_rejects(self, job: Job, row: UploadRow, politician: str | None) -> Action:
-        decision = await asyncio.to_thread(
-            self.decisions.record_moderator,
-            row_key=job.row_key,
-            table_id=job.table_id,
-            row_id=job.row_id,
-            politician=politician,
-            decision=Decision.REJECTED,
-        )
-        VERDICTS.labels(source="moderator", decision=Decision.REJECTED, reason=Reason.MODERATOR).inc()
+        decision = await self._record_moderator(job, politician, Decision.REJECTED)
         await self.carousel.withdraw_rows(job.table_id, [job.row_id])
         action = await self.writer.reject_for_moderator(job)
         await self._purge_if_gone(job, row, action)
