@@ -13,13 +13,30 @@ from app.integrations.nocodb.client import NocoDBClient
 from app.moderation.decisions import DecisionRecord
 from app.moderation.queue import Job
 from app.moderation.rows import UploadRow, same_upload
-from app.outcomes import Action, Decision
+from app.outcomes import Action, Decision, Reason
 
-__all__ = ["APPROVED_STATUS", "NocoDBWriter"]
+__all__ = ["APPROVED_STATUS", "MODERATION_STATUSES", "NocoDBWriter", "flag_status", "status_values"]
 
 log = logging.getLogger(__name__)
 
 APPROVED_STATUS = "approved"
+# What a moderated row's Status holds: facegate's ``approved`` and ``review``, and the ``approved`` or
+# ``rejected`` a moderator chooses in NocoDB's grid.
+MODERATION_STATUSES = (APPROVED_STATUS, "review", "rejected")
+
+
+def flag_status(reason: Reason) -> str:
+    """The Status of a rejected row with ``FACEGATE_ACTION=flag``."""
+    return f"rejected: {reason}"
+
+
+def status_values(on_reject: RejectAction) -> list[str]:
+    """Every value the Status cell may be given: a SingleSelect Status needs each as an option, as
+    NocoDB refuses (HTTP 400) any other value written to a select."""
+    flagged = (
+        [flag_status(r) for r in Reason if r is not Reason.MATCH] if on_reject is RejectAction.FLAG else []
+    )
+    return [*MODERATION_STATUSES, *flagged]
 
 
 class NocoDBWriter:
@@ -42,7 +59,7 @@ class NocoDBWriter:
             return Action.ALREADY_GONE
         approved = record.decision is Decision.APPROVED
         if approved or self.on_reject is RejectAction.FLAG:
-            status = APPROVED_STATUS if approved else f"rejected: {record.reason}"
+            status = APPROVED_STATUS if approved else flag_status(record.reason)
             # A replay after a crash between NocoDB's answer and our record: already written.
             if current.get(self.fields.status) != status:
                 await self.nocodb.update_row(job.table_id, job.row_id, {self.fields.status: status})

@@ -140,10 +140,14 @@ class ModerationService:
         """Every image must pass for the row to be approved; the first rejected image decides."""
         if not self.faces.ready:
             raise NotReady("The reference faces are not loaded.")
+        # The cell may hold a slug, a display name or a form label: decided against its slug.
         claimed = row.politician
-        if claimed is not None and claimed not in self.faces.references.politicians:
-            detail = f"Unknown politician {claimed!r}."
-            return RowVerdict(Decision.REJECTED, Reason.UNKNOWN_POLITICIAN, claimed, detail, [])
+        if claimed is not None:
+            slug = self.faces.references.resolve(claimed)
+            if slug is None:
+                detail = f"Unknown politician {claimed!r}."
+                return RowVerdict(Decision.REJECTED, Reason.UNKNOWN_POLITICIAN, claimed, detail, [])
+            claimed = slug
         if not row.attachments:
             return RowVerdict(Decision.REJECTED, Reason.NO_IMAGE, claimed, None, [])
         if len(row.attachments) > self.max_images:
