@@ -177,17 +177,23 @@ async def _prepare_columns(
     columns = await meta.table_columns(api, table_id)
     labels = list(names.labels.values())
     wanted = _column_specs(fields, names, statuses)
+    checks = (
+        (fields.image, IMAGE_TYPES, "image"),
+        (fields.politician, POLITICIAN_TYPES, "politician"),
+        (fields.status, STATUS_TYPES, "status"),
+    )
+    # Everything that is there is checked before anything is added: a refusal changes nothing.
+    for title, allowed, what in checks:
+        if title in columns or (title not in create and title != fields.status):
+            _check_type(columns, title, allowed, what)
     added = False
     for title in (fields.politician, fields.image, fields.status):
-        if title not in columns and (title in create or title == fields.status):
+        if title not in columns:
             logger.info("adding column %r (%s)", title, wanted[title]["uidt"])
             await api.call("POST", f"/api/v2/meta/tables/{table_id}/columns", wanted[title])
             added = True
     if added:
         columns = await meta.table_columns(api, table_id)
-    _check_type(columns, fields.image, IMAGE_TYPES, "image")
-    _check_type(columns, fields.politician, POLITICIAN_TYPES, "politician")
-    _check_type(columns, fields.status, STATUS_TYPES, "status")
 
     changed = False
     politician = columns[fields.politician]
