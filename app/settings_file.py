@@ -42,6 +42,8 @@ def read_settings_file(path: Path) -> dict[str, str]:
         return {}
     try:
         values = dotenv_values(path)
+    except PermissionError as exc:
+        raise SettingsFileError(f"cannot read the settings file {path}: {_not_ours(path)}") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise SettingsFileError(f"cannot read the settings file {path}: {_why(exc)}") from exc
     return {key: value for key, value in values.items() if value is not None}
@@ -56,12 +58,7 @@ def check_writable(path: Path) -> None:
         )
     target = path if path.exists() else path.parent
     if not os.access(target, os.W_OK):
-        owner = _owner(target)
-        raise SettingsFileError(
-            f"cannot write the settings file {path}: {'it' if target == path else 'its folder'} belongs to"
-            f" uid {owner}, and facegate runs as uid {os.getuid()} (in docker compose, run with"
-            ' --user "$(id -u):$(id -g)")'
-        )
+        raise SettingsFileError(f"cannot write the settings file {path}: {_not_ours(target)}")
 
 
 def write_settings_file(path: Path, updates: Mapping[str, str]) -> None:
@@ -117,11 +114,15 @@ def _open_private(path: Path) -> None:
         )
 
 
-def _owner(path: Path) -> int | str:
+def _not_ours(path: Path) -> str:
     try:
-        return path.stat().st_uid
+        owner: int | str = path.stat().st_uid
     except OSError:
-        return "?"
+        owner = "?"
+    return (
+        f"{path.name} belongs to uid {owner}, and facegate runs as uid {os.getuid()} (with docker compose,"
+        ' run it as the file\'s owner: --user "$(id -u):$(id -g)")'
+    )
 
 
 def _why(exc: OSError | UnicodeDecodeError) -> str:

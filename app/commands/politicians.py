@@ -49,9 +49,11 @@ class Measured:
 
 
 async def check_politicians(
-    settings: Settings, reference_dir: Path, *, out: TextIO = sys.stdout, progress: TextIO = sys.stderr
+    settings: Settings, reference_dir: Path, *, out: TextIO | None = None, progress: TextIO | None = None
 ) -> int:
-    """Audit the reference folder, print the report; ``CHECK_FAILED`` when anything is wrong."""
+    """Audit the reference folder, print the report (``out``, default stdout; progress on stderr);
+    ``CHECK_FAILED`` when anything is wrong."""
+    out, progress = out or sys.stdout, progress or sys.stderr
     politicians = read_politicians(reference_dir)
     measured = await _measure(settings, politicians, _display_root(reference_dir), progress)
     result = _audit(settings, politicians, measured)
@@ -65,11 +67,12 @@ async def add_politician(
     slug: str,
     profile: Profile,
     photos: Sequence[Path],
-    out: TextIO = sys.stdout,
-    progress: TextIO = sys.stderr,
+    out: TextIO | None = None,
+    progress: TextIO | None = None,
 ) -> int:
     """Create ``reference_dir/slug`` with ``profile.toml`` and copies of ``photos``, once the folder
     as it would then be passes the audit; nothing is written otherwise."""
+    out, progress = out or sys.stdout, progress or sys.stderr
     target = reference_dir / slug
     _check_new(target, slug, photos)
     existing = read_politicians(reference_dir)
