@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -13,8 +14,10 @@ import signal
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -516,3 +519,100 @@ def test_serve_replaces_itself_by_uvicorn_with_facegates_flags(operator_shell: P
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+# ------------------------------------------------------------------------- as the image's user
+# The image runs as uid 10001; a settings file bind-mounted from the host belongs to the host's user.
+# Python itself lives under /root here, which uid 10001 may not read: the command runs in a fork of
+# this process (everything it needs already imported) that has given up root.
+
+IMAGE_UID = 10001
+HOST_UID = 4242
+
+
+def _as_image_user(argv: list[str], workdir: Path) -> tuple[int, str]:
+    """``main(argv)`` in ``workdir`` as uid 10001; its exit code and what it printed."""
+    output = workdir / "output.txt"
+    with output.open("w") as sink:
+        os.chown(output, IMAGE_UID, IMAGE_UID)
+        pid = os.fork()
+        if pid == 0:  # the child: never returns into pytest
+            code = 70
+            try:
+                os.setgroups([])
+                os.setgid(IMAGE_UID)
+                os.setuid(IMAGE_UID)
+                sys.stdout = sys.stderr = sink
+                code = main(argv)
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 2
+            except BaseException as exc:  # report anything else, never run pytest's code
+                sink.write(f"child crashed: {exc!r}\n")
+            finally:
+                sink.flush()
+                os._exit(code)
+        deadline = time.monotonic() + 120
+        while (status := os.waitpid(pid, os.WNOHANG)) == (0, 0):
+            if time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                raise AssertionError(f"stuck: {output.read_text()}")
+            time.sleep(0.1)
+    return os.waitstatus_to_exitcode(status[1]), output.read_text()
+
+
+@pytest.fixture
+def shared_folder(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A folder both users can reach (pytest's own temporary folders are private to root)."""
+    folder = Path(tempfile.mkdtemp(prefix="facegate-uid-"))
+    folder.chmod(0o777)
+    monkeypatch.chdir(folder)
+    for name in [k for k in os.environ if k.startswith("FACEGATE_")] + [PASSWORD_ENV]:
+        monkeypatch.delenv(name, raising=False)
+    yield folder
+    shutil.rmtree(folder)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="acting as uid 10001 needs root")
+def test_bootstrap_as_the_image_user_writes_a_host_users_settings_file(
+    nocodb: LocalNocoDB, shared_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    setup = shared_folder / "setup.env"
+    _run(nocodb, setup)  # a table to attach to, and every import the child needs
+    settings = read_env_file(setup)
+    monkeypatch.setenv(TOKEN_ENV_ALIAS, settings["FACEGATE_NOCODB_API_TOKEN"])
+    mounted = shared_folder / ".env"
+    argv = ["bootstrap", "--nocodb-url", nocodb.url, "--table-id", settings["FACEGATE_NOCODB_TABLE_ID"]]
+    argv += ["--facegate-url", "http://127.0.0.1:9", "--env-file", str(mounted)]
+
+    # The host user's private file: refused in one line, before NocoDB is asked anything.
+    mounted.write_text("FACEGATE_WORKERS=1\n")
+    os.chown(mounted, HOST_UID, HOST_UID)
+    mounted.chmod(0o600)
+    code, printed = _as_image_user(argv, shared_folder)
+    assert code == 1, printed
+    (line,) = printed.splitlines()
+    assert line.startswith("facegate bootstrap: cannot read the settings file")
+    assert f"belongs to uid {HOST_UID}, and facegate runs as uid {IMAGE_UID}" in line
+
+    # Shared with the container's user: written in place, its owner and mode kept; the quoted,
+    # exported secret reaches NocoDB's webhook header without its quotes.
+    mounted.chmod(0o666)
+    mounted.write_text('# campaign\nexport FACEGATE_WEBHOOK_SECRET="s3cret"\n')
+    inode = mounted.stat().st_ino
+    code, printed = _as_image_user(argv, shared_folder)
+    assert code == 0, printed
+    assert "INFO: webhook 'facegate'" in printed or "INFO: updating webhook" in printed
+    info = mounted.stat()
+    assert (info.st_ino, info.st_uid, stat.S_IMODE(info.st_mode)) == (inode, HOST_UID, 0o666)
+    text = mounted.read_text()
+    assert text.startswith("# campaign\nexport FACEGATE_WEBHOOK_SECRET='s3cret'\n")
+    with httpx.Client(
+        base_url=nocodb.url, headers={"xc-token": settings["FACEGATE_NOCODB_API_TOKEN"]}
+    ) as api:
+        hooks = api.get(f"/api/v2/meta/tables/{settings['FACEGATE_NOCODB_TABLE_ID']}/hooks").json()["list"]
+    (hook,) = hooks
+    notification = (
+        json.loads(hook["notification"]) if isinstance(hook["notification"], str) else hook["notification"]
+    )
+    assert notification["payload"]["headers"][0]["value"] == "s3cret"
