@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import subprocess
 import tomllib
 from typing import Any
 
@@ -15,6 +16,7 @@ import yaml
 
 from app.commands.serve import APP, SERVER_FLAGS
 from harness.images import ROOT
+from harness.nocodb import LocalNocoDB, free_port
 
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
 MAKEFILE = (ROOT / "Makefile").read_text()
@@ -119,8 +121,9 @@ def _compose_runs() -> list[list[str]]:
     for text in (header, readme):
         joined = re.sub(r"\\\n\s*#?", " ", text)  # continuation lines, in comments too
         for line in joined.splitlines():
-            if "docker compose run" in line:
-                commands.append(shlex.split(line.strip().lstrip("#").strip().strip("`"), comments=False))
+            command = line.strip().lstrip("#").strip()
+            if re.match(r"^(?:[A-Z_]+=\S*\s+)*docker compose run\b", command):  # a command, not prose
+                commands.append(shlex.split(command, comments=True))
     return commands
 
 
@@ -138,3 +141,13 @@ def test_compose_run_commands_pass_their_variables_and_may_write_the_settings_fi
             # may not chmod the host user's file).
             assert "-v" in words and words[words.index("-v") + 1].endswith(":/srv/facegate/.env"), words
             assert words[words.index("--user") + 1] == "$(id -u):$(id -g)", words
+
+
+def test_nocodbs_healthcheck_answers_as_nocodb_does(nocodb: LocalNocoDB) -> None:
+    # The healthcheck's own command (node is what NocoDB runs on), pointed at the test's NocoDB.
+    test = COMPOSE["services"]["nocodb"]["healthcheck"]["test"]
+    port = nocodb.url.rsplit(":", 1)[1]
+    command = [word.replace("127.0.0.1:8080", f"127.0.0.1:{port}") for word in test[1:]]
+    assert subprocess.run(command, timeout=30, check=False).returncode == 0
+    closed = [word.replace("127.0.0.1:8080", f"127.0.0.1:{free_port()}") for word in test[1:]]
+    assert subprocess.run(closed, timeout=30, check=False).returncode == 1
