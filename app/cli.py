@@ -235,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: {_one_line(exc)}", file=sys.stderr)
     except FacegateError as exc:
         print(f"{name}: {exc.message}", file=sys.stderr)
+    except OSError as exc:  # e.g. a .env in the current folder that this user may not read
+        print(f"{name}: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
     except KeyboardInterrupt:
         print(f"{name}: interrupted", file=sys.stderr)
         return INTERRUPTED

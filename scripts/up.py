@@ -57,6 +57,7 @@ def main() -> int:
     print(f"NocoDB: {nocodb.url}", flush=True)
     try:
         email, password = admin_credentials(data_dir / "nocodb-admin.json")
+        settings = Settings()
         result = asyncio.run(
             run_bootstrap(
                 nocodb_url=nocodb.url,
@@ -64,7 +65,8 @@ def main() -> int:
                 password=password,
                 facegate_url=f"http://127.0.0.1:{args.port}",
                 env_file=ROOT / ".env",
-                reference_dir=Settings().reference_dir,
+                reference_dir=settings.reference_dir,
+                action=settings.action,
             )
         )
         print(

@@ -16,7 +16,7 @@ exceptions or logs.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -137,7 +137,7 @@ async def _authenticate(api: MetaApi, email: str | None, password: str | None, a
 # ------------------------------------------------------------------------------------ shared steps
 
 
-def _same_politician(names: PoliticianNames) -> Any:
+def _same_politician(names: PoliticianNames) -> Callable[[str, str], bool]:
     """Whether an existing option stands for the politician offered as ``wanted`` (a label)."""
 
     def same(wanted: str, existing: str) -> bool:
