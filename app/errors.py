@@ -12,10 +12,13 @@
     │   ├── UnsupportedMediaType    415
     │   ├── InvalidRequest          422
     │   └── RateLimited             429
-    └── ServiceError (5xx: facegate or a dependency is not able to answer now)
-        ├── NotReady                503
-        ├── UpstreamUnavailable     503 (NocoDB cannot be reached now)
-        └── ReferenceSetError       500 (a reference photo or profile is broken)
+    ├── ServiceError (5xx: facegate or a dependency is not able to answer now)
+    │   ├── NotReady                503
+    │   ├── UpstreamUnavailable     503 (NocoDB cannot be reached now)
+    │   └── ReferenceSetError       500 (a reference photo or profile is broken)
+    └── CommandError (a ``facegate`` command cannot go on; never an HTTP answer)
+        ├── BootstrapError          (app.integrations.nocodb.bootstrap: NocoDB refused or is unreachable)
+        └── SettingsFileError       (app.settings_file: the .env cannot be read or written)
 
 Image problems found while decoding are not errors of the service: they become a
 ``rejected`` verdict with reason ``unreadable_image`` (see ``app.faces.intake``).
@@ -138,6 +141,12 @@ class ReferenceSetError(ServiceError):
     """A reference photo or profile cannot be used; the message names the file."""
 
     code = "reference_error"
+
+
+class CommandError(FacegateError):
+    """A command line command cannot go on; its message is the one line the operator sees."""
+
+    code = "command_error"
 
 
 # An absolute path of at least two segments, not part of a URL; quotes, spaces and colons end it.

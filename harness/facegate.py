@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 
+from app.commands.serve import SERVER_FLAGS as SERVER_FLAGS  # re-exported for the tests
 from harness import ROOT
 from harness.nocodb import free_port
 
@@ -22,11 +23,7 @@ from harness.nocodb import free_port
 WEBHOOK_SECRET = "harness-webhook-secret"
 OPERATOR_KEY = "harness-operator-key"
 START_TIMEOUT_SECONDS = 90.0
-# uvicorn's flags as shipped (the Dockerfile's CMD and `make run` pass the same): no access log, as it
-# would record every carousel visitor's address; no proxy headers, as uvicorn would otherwise take the
-# client address from an X-Forwarded-For that a client on the same host writes (facegate reads it
-# itself, from FACEGATE_TRUSTED_PROXIES only).
-SERVER_FLAGS = ("--no-access-log", "--no-proxy-headers")
+# uvicorn's flags as shipped, defined once by `facegate serve` (the image's CMD and `make run` use it).
 
 
 class FacegateServer:

@@ -21,8 +21,8 @@ import sys
 from pathlib import Path
 
 from app.cli import run_bootstrap
+from app.commands.serve import server_command
 from app.config import Settings
-from harness.facegate import SERVER_FLAGS
 from harness.nocodb import LocalNocoDB, install, pid_is_nocodb, read_pid, stop_pid
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,6 +57,7 @@ def main() -> int:
     print(f"NocoDB: {nocodb.url}", flush=True)
     try:
         email, password = admin_credentials(data_dir / "nocodb-admin.json")
+        settings = Settings()
         result = asyncio.run(
             run_bootstrap(
                 nocodb_url=nocodb.url,
@@ -64,7 +65,8 @@ def main() -> int:
                 password=password,
                 facegate_url=f"http://127.0.0.1:{args.port}",
                 env_file=ROOT / ".env",
-                reference_dir=Settings().reference_dir,
+                reference_dir=settings.reference_dir,
+                action=settings.action,
             )
         )
         print(
@@ -81,9 +83,8 @@ def main() -> int:
             # facegate erases the files of deleted uploads from NocoDB's own disk.
             "FACEGATE_NOCODB_UPLOADS_DIR": str(nocodb.uploads_dir),
         }
-        host = ["--host", "127.0.0.1", "--port", str(args.port), *SERVER_FLAGS]
-        command = [sys.executable, "-m", "uvicorn", "app.main:app", *host]
-        server = subprocess.Popen(command, cwd=ROOT, env=env)
+        # `facegate serve`'s own command line: the flags the image runs with.
+        server = subprocess.Popen(server_command("127.0.0.1", args.port), cwd=ROOT, env=env)
         # SIGTERM ends this script like Ctrl-C does, so both servers always stop.
         signal.signal(signal.SIGTERM, signal.default_int_handler)
         try:

@@ -5,7 +5,19 @@ refused for want of settings."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
 import stat
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,22 +26,28 @@ import pytest
 
 from app.assembly import STORE_FILE
 from app.cli import (
+    PASSWORD_ENV,
     PURGE_ALL_DONE,
     PURGE_MISCONFIGURED,
     PURGE_SOME_LEFT,
+    TOKEN_ENV_ALIAS,
     main,
     read_env_file,
     run_bootstrap,
     run_purge,
     write_env_file,
 )
+from app.commands.politicians import profile_toml
+from app.commands.serve import server_command
 from app.config import FieldNames, Settings
 from app.erasure.service import UNCONFIGURED_LOCAL, locate
 from app.erasure.store import PurgeRecord, PurgeState, PurgeTrigger
+from app.faces.references import Profile, read_politicians
 from app.integrations.nocodb.bootstrap import BootstrapError
-from harness.images import ROOT
+from harness.facegate import facegate_env
+from harness.images import ROOT, SAMPLES
 from harness.loop import ADMIN_EMAIL, ADMIN_PASSWORD
-from harness.nocodb import LocalNocoDB
+from harness.nocodb import LocalNocoDB, free_port
 from tests.erasure.support import files_in, on_disk
 from tests.moderation.fake_nocodb import BASE, TABLE, FakeNocoDB
 from tests.support import fresh_stores
@@ -310,3 +328,291 @@ def test_purge_dry_run_from_the_command_line(
         monkeypatch.setenv(name, value)
     assert main(["purge", "--dry-run"]) == PURGE_SOME_LEFT
     assert "row 1: would retry 1 location(s)" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------------- the command line itself
+
+
+@pytest.fixture
+def operator_shell(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """An operator's shell in an empty folder: no .env, no facegate settings but a private data folder."""
+    for name in [k for k in os.environ if k.startswith("FACEGATE_")] + [TOKEN_ENV_ALIAS, PASSWORD_ENV]:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FACEGATE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("FACEGATE_WORKERS", "1")
+    return tmp_path
+
+
+def test_version_and_help_explain_the_options_and_the_environment(
+    operator_shell: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0 and capsys.readouterr().out.strip() == "facegate 0.1.0"
+    with pytest.raises(SystemExit):
+        main(["bootstrap", "--help"])
+    help_text = capsys.readouterr().out
+    for words in ("--table-id", "--image-field", "--politician-field", "--status-field", "--env-file"):
+        assert words in help_text
+    for variable in ("NOCODB_API_TOKEN", "FACEGATE_NOCODB_API_TOKEN", "NOCODB_ADMIN_PASSWORD", "FACEGATE_*"):
+        assert variable in help_text
+
+
+def test_invalid_settings_are_one_line(operator_shell: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (operator_shell / ".env").write_text("FACEGATE_TOLERANCE='a lot'\n")
+    assert main(["politicians", "check"]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("facegate politicians check: invalid settings: FACEGATE_TOLERANCE: ")
+
+
+def test_a_broken_reference_folder_is_one_line(
+    operator_shell: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (operator_shell / "refs" / "jane").mkdir(parents=True)
+    assert main(["politicians", "check", "--reference-dir", str(operator_shell / "refs")]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line == f"facegate politicians check: {operator_shell / 'refs/jane/profile.toml'}: missing."
+
+
+def test_an_unreachable_nocodb_is_one_line(operator_shell: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    os.environ[TOKEN_ENV_ALIAS] = "t" * 40  # removed by operator_shell's monkeypatch afterwards
+    argv = ["bootstrap", "--nocodb-url", f"http://127.0.0.1:{free_port()}", "--table-id", "m1"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1].startswith("facegate bootstrap: NocoDB is not reachable at http://127.0.0.1:")
+    assert not any("Traceback" in line for line in err) and not (operator_shell / ".env").exists()
+
+
+# The reference audit, with the real face engine (encodings cached in the session's data folder).
+
+
+@pytest.fixture(scope="module")
+def audit_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("audit-data")
+
+
+def _references(folder: Path, wrong: str | None = None) -> Path:
+    shutil.copytree(ROOT / "reference_faces", folder)
+    if wrong is not None:
+        shutil.copy(SAMPLES / "biden.jpg", folder / "obama" / wrong)
+    return folder
+
+
+def test_politicians_check_reports_and_names_a_wrong_photo(
+    operator_shell: Path,
+    audit_data: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("FACEGATE_DATA_DIR", str(audit_data))
+    good = _references(operator_shell / "good")
+    assert main(["politicians", "check", "--reference-dir", str(good)]) == 0
+    captured = capsys.readouterr()
+    assert "good/obama/obama3.jpg: 1 face, 0." in captured.out
+    assert "good/biden/biden.jpg: 1 face, no other photo to compare" in captured.out
+    assert re.search(r"biden - obama: 0\.\d{3} \(good/biden/biden.jpg, good/obama/obama", captured.out)
+    assert captured.out.endswith("2 politicians, 3 photos: no problem\n")
+    assert "[3/3] good/obama/obama3.jpg: 1 face" in captured.err  # progress, on stderr
+
+    bad = _references(operator_shell / "bad", wrong="new.jpg")
+    assert main(["politicians", "check", "--reference-dir", str(bad)]) == 1
+    out = capsys.readouterr().out
+    assert "problem: bad/obama/new.jpg: 0.8" in out and "probably someone else" in out
+    assert "problem: bad/biden/biden.jpg and bad/obama/new.jpg: biden and obama are 0.000 apart" in out
+    assert out.endswith("2 politicians, 4 photos: 2 problems\n")
+
+
+def test_politicians_add_checks_before_it_writes(
+    operator_shell: Path,
+    audit_data: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("FACEGATE_DATA_DIR", str(audit_data))
+    refs = _references(operator_shell / "refs")
+    monkeypatch.setenv("FACEGATE_REFERENCE_DIR", str(refs))
+    before = sorted(p.relative_to(refs) for p in refs.rglob("*"))
+    add = [
+        "politicians",
+        "add",
+        "jane-doe",
+        "--name",
+        "Jane Doe",
+        "--role",
+        "Minister",
+        "--country",
+        "Nowhere",
+    ]
+    # Obama's photo under another name: two politicians within the tolerance. Nothing is written.
+    assert main([*add, str(SAMPLES / "obama2.jpg")]) == 1
+    out = capsys.readouterr().out
+    assert "jane-doe and obama are" in out and out.endswith("nothing written: jane-doe was not added\n")
+    # A cat: no face.
+    assert main([*add, str(SAMPLES / "cat.png")]) == 1
+    assert f"problem: {SAMPLES / 'cat.png'}: no face found" in capsys.readouterr().out
+    # A display name that is someone else's.
+    assert main([*add[:4], "barack obama", *add[5:], str(SAMPLES / "astronaut.png")]) == 1
+    assert "names both 'obama' and 'jane-doe'" in capsys.readouterr().err
+    assert sorted(p.relative_to(refs) for p in refs.rglob("*")) == before
+
+    assert (
+        main([*add, "--form-label", "Minister Doe", "--tolerance", "0.5", str(SAMPLES / "astronaut.png")])
+        == 0
+    )
+    assert "added jane-doe" in capsys.readouterr().out
+    (jane,) = [p for p in read_politicians(refs) if p.slug == "jane-doe"]
+    assert (jane.profile.name, jane.profile.form_label, jane.profile.tolerance) == (
+        "Jane Doe",
+        "Minister Doe",
+        0.5,
+    )
+    assert [p.name for p in jane.photos] == ["astronaut.png"]
+    assert (refs / "jane-doe" / "astronaut.png").read_bytes() == (SAMPLES / "astronaut.png").read_bytes()
+    assert main([*add, str(SAMPLES / "astronaut.png")]) == 1  # it exists now
+    assert "exists already" in capsys.readouterr().err
+
+
+def test_profile_toml_round_trips_any_text() -> None:
+    profile = Profile(
+        name='Jo "the" Doe', role="Ministre de l'Intérieur", country="Ísland\n", description="a\\b"
+    )
+    assert Profile.model_validate(tomllib.loads(profile_toml(profile))) == profile
+
+
+# facegate serve: what the image runs.
+
+
+def test_serve_replaces_itself_by_uvicorn_with_facegates_flags(operator_shell: Path) -> None:
+    assert server_command("0.0.0.0", 8000)[1:] == [
+        "-m", "uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000",
+        "--timeout-graceful-shutdown", "30", "--no-access-log", "--no-proxy-headers",
+    ]  # fmt: skip
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FACEGATE_")} | facegate_env(
+        operator_shell
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+        cwd=operator_shell,
+        env=env | {"PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                    break
+            assert process.poll() is None, "facegate serve exited"
+            time.sleep(0.3)
+        else:
+            raise AssertionError("facegate serve never got ready")
+        # The same process is uvicorn now (exec): docker stop's SIGTERM reaches it directly.
+        cmdline = Path(f"/proc/{process.pid}/cmdline").read_bytes().split(b"\0")
+        assert b"uvicorn" in cmdline and b"--no-proxy-headers" in cmdline
+        process.send_signal(signal.SIGTERM)
+        # uvicorn shuts down gracefully, then re-raises the signal it caught as its exit status.
+        assert process.wait(60) == -signal.SIGTERM
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+# ------------------------------------------------------------------------- as the image's user
+# The image runs as uid 10001; a settings file bind-mounted from the host belongs to the host's user.
+# Python itself lives under /root here, which uid 10001 may not read: the command runs in a fork of
+# this process (everything it needs already imported) that has given up root.
+
+IMAGE_UID = 10001
+HOST_UID = 4242
+
+
+def _as_image_user(argv: list[str], workdir: Path) -> tuple[int, str]:
+    """``main(argv)`` in ``workdir`` as uid 10001; its exit code and what it printed."""
+    output = workdir / "output.txt"
+    with output.open("w") as sink:
+        os.chown(output, IMAGE_UID, IMAGE_UID)
+        pid = os.fork()
+        if pid == 0:  # the child: never returns into pytest
+            code = 70
+            try:
+                os.setgroups([])
+                os.setgid(IMAGE_UID)
+                os.setuid(IMAGE_UID)
+                sys.stdout = sys.stderr = sink
+                code = main(argv)
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 2
+            except BaseException as exc:  # report anything else, never run pytest's code
+                sink.write(f"child crashed: {exc!r}\n")
+            finally:
+                sink.flush()
+                os._exit(code)
+        deadline = time.monotonic() + 120
+        while (status := os.waitpid(pid, os.WNOHANG)) == (0, 0):
+            if time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                raise AssertionError(f"stuck: {output.read_text()}")
+            time.sleep(0.1)
+    return os.waitstatus_to_exitcode(status[1]), output.read_text()
+
+
+@pytest.fixture
+def shared_folder(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A folder both users can reach (pytest's own temporary folders are private to root)."""
+    folder = Path(tempfile.mkdtemp(prefix="facegate-uid-"))
+    folder.chmod(0o777)
+    monkeypatch.chdir(folder)
+    for name in [k for k in os.environ if k.startswith("FACEGATE_")] + [PASSWORD_ENV]:
+        monkeypatch.delenv(name, raising=False)
+    yield folder
+    shutil.rmtree(folder)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="acting as uid 10001 needs root")
+def test_bootstrap_as_the_image_user_writes_a_host_users_settings_file(
+    nocodb: LocalNocoDB, shared_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    setup = shared_folder / "setup.env"
+    _run(nocodb, setup)  # a table to attach to, and every import the child needs
+    settings = read_env_file(setup)
+    monkeypatch.setenv(TOKEN_ENV_ALIAS, settings["FACEGATE_NOCODB_API_TOKEN"])
+    mounted = shared_folder / ".env"
+    argv = ["bootstrap", "--nocodb-url", nocodb.url, "--table-id", settings["FACEGATE_NOCODB_TABLE_ID"]]
+    argv += ["--facegate-url", "http://127.0.0.1:9", "--env-file", str(mounted)]
+
+    # The host user's private file: refused in one line, before NocoDB is asked anything.
+    mounted.write_text("FACEGATE_WORKERS=1\n")
+    os.chown(mounted, HOST_UID, HOST_UID)
+    mounted.chmod(0o600)
+    code, printed = _as_image_user(argv, shared_folder)
+    assert code == 1, printed
+    (line,) = printed.splitlines()
+    assert line.startswith("facegate bootstrap: cannot read the settings file")
+    assert f"belongs to uid {HOST_UID}, and facegate runs as uid {IMAGE_UID}" in line
+
+    # Shared with the container's user: written in place, its owner and mode kept; the quoted,
+    # exported secret reaches NocoDB's webhook header without its quotes.
+    mounted.chmod(0o666)
+    mounted.write_text('# campaign\nexport FACEGATE_WEBHOOK_SECRET="s3cret"\n')
+    inode = mounted.stat().st_ino
+    code, printed = _as_image_user(argv, shared_folder)
+    assert code == 0, printed
+    assert "INFO: webhook 'facegate'" in printed or "INFO: updating webhook" in printed
+    info = mounted.stat()
+    assert (info.st_ino, info.st_uid, stat.S_IMODE(info.st_mode)) == (inode, HOST_UID, 0o666)
+    text = mounted.read_text()
+    assert text.startswith("# campaign\nexport FACEGATE_WEBHOOK_SECRET='s3cret'\n")
+    with httpx.Client(
+        base_url=nocodb.url, headers={"xc-token": settings["FACEGATE_NOCODB_API_TOKEN"]}
+    ) as api:
+        hooks = api.get(f"/api/v2/meta/tables/{settings['FACEGATE_NOCODB_TABLE_ID']}/hooks").json()["list"]
+    (hook,) = hooks
+    notification = (
+        json.loads(hook["notification"]) if isinstance(hook["notification"], str) else hook["notification"]
+    )
+    assert notification["payload"]["headers"][0]["value"] == "s3cret"

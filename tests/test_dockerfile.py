@@ -1,18 +1,30 @@
-"""No Docker engine runs here: check what can be checked of the Dockerfile without building it."""
+"""No Docker engine runs here: check what can be checked of the Dockerfile and the compose file
+without one (the compose file against the compose specification's own JSON schema; the healthcheck
+against a real NocoDB in tests/integrations/nocodb/test_attach.py)."""
 
 from __future__ import annotations
 
 import json
 import re
+import shlex
+import subprocess
 import tomllib
+from typing import Any
 
+import jsonschema  # schemathesis's dependency, locked in uv.lock
 import yaml
 
-from harness.facegate import SERVER_FLAGS
+from app.commands.serve import APP, SERVER_FLAGS
 from harness.images import ROOT
+from harness.nocodb import LocalNocoDB, free_port
 
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
 MAKEFILE = (ROOT / "Makefile").read_text()
+COMPOSE_TEXT = (ROOT / "docker-compose.yml").read_text()
+COMPOSE: dict[str, Any] = yaml.safe_load(COMPOSE_TEXT)
+# github.com/compose-spec/compose-spec schema/compose-spec.json at 170098ba (Apache-2.0), as docker
+# compose validates a file.
+COMPOSE_SCHEMA = json.loads((ROOT / "tests/fixtures/compose-spec.json").read_text())
 
 
 def test_installs_the_same_locked_dependencies_as_the_readme_path() -> None:
@@ -28,7 +40,7 @@ def test_python_version_matches_the_project() -> None:
 
 
 def test_serves_the_contracted_app_as_a_non_root_user() -> None:
-    assert '"app.main:app"' in DOCKERFILE
+    assert APP == "app.main:app"  # what `facegate serve`, the image's CMD, runs
     assert re.search(r"^USER (?!root)\w+", DOCKERFILE, re.M)
     for path in ("app", "reference_faces", "scripts/fetch_samples.py"):
         assert f"COPY {path} " in DOCKERFILE
@@ -59,12 +71,83 @@ def test_compose_erases_in_nocodbs_own_volume_with_secure_attachments() -> None:
     assert compose["nocodb-volume"]["command"][-2:] == [f"{uid.group(1)}:{uid.group(1)}", "/usr/app/data"]
 
 
-def test_uvicorn_runs_as_the_harness_and_make_run_run_it() -> None:
+def test_the_image_runs_facegate_serve_whose_flags_the_harness_and_make_run_share() -> None:
     # No access log (visitors' addresses), and no proxy headers: uvicorn would take the client
     # address from an X-Forwarded-For a client writes (facegate reads it only from declared proxies).
     cmd = re.search(r"^CMD (\[.*\])$", DOCKERFILE, re.M)
     assert cmd is not None
-    flags = json.loads(cmd.group(1))
-    assert set(SERVER_FLAGS) == {"--no-access-log", "--no-proxy-headers"} <= set(flags)
-    assert not any(flag.startswith("--forwarded-allow-ips") or flag == "--proxy-headers" for flag in flags)
-    assert "*SERVER_FLAGS" in (ROOT / "scripts/up.py").read_text()
+    assert json.loads(cmd.group(1))[:2] == ["facegate", "serve"]
+    assert set(SERVER_FLAGS) == {"--no-access-log", "--no-proxy-headers"}
+    assert "server_command(" in (ROOT / "scripts/up.py").read_text()
+    assert "uvicorn" not in (ROOT / "scripts/up.py").read_text()
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["facegate"] == "app.cli:main"
+
+
+def test_compose_file_is_valid_for_the_compose_specification() -> None:
+    jsonschema.Draft7Validator(COMPOSE_SCHEMA).validate(COMPOSE)
+    broken = {**COMPOSE, "services": {**COMPOSE["services"], "facegate": {"env_file": [{"pth": ".env"}]}}}
+    assert not jsonschema.Draft7Validator(COMPOSE_SCHEMA).is_valid(broken)  # the schema does check
+
+
+def test_compose_starts_before_bootstrap_wrote_the_settings_file() -> None:
+    (env_file,) = COMPOSE["services"]["facegate"]["env_file"]
+    assert env_file == {"path": ".env", "required": False}
+
+
+def test_compose_waits_for_a_healthy_nocodb() -> None:
+    nocodb, facegate = COMPOSE["services"]["nocodb"], COMPOSE["services"]["facegate"]
+    assert facegate["depends_on"]["nocodb"] == {"condition": "service_healthy"}
+    test = nocodb["healthcheck"]["test"]
+    assert test[0] == "CMD" and "http://127.0.0.1:8080/api/v1/health" in test[-1]
+
+
+def test_compose_keeps_the_images_politicians_instead_of_hiding_them() -> None:
+    # A bind mount of ./reference_faces hid the demo photos of the image (a fresh clone has none).
+    volumes = COMPOSE["services"]["facegate"]["volumes"]
+    (source,) = [v.split(":")[0] for v in volumes if v.split(":")[1] == "/srv/facegate/reference_faces"]
+    assert source in COMPOSE["volumes"]  # a named volume: Docker fills it from the image
+    # ... writable by facegate, for `facegate politicians add`.
+    assert re.search(r"chown -R facegate /srv/facegate/reference_faces", DOCKERFILE)
+    workdir = re.search(r"^WORKDIR (\S+)", DOCKERFILE, re.M)
+    assert workdir is not None and workdir.group(1) == "/srv/facegate"
+
+
+def _compose_runs() -> list[list[str]]:
+    """Every `docker compose run` command of the compose file's header and of the README, as words."""
+    readme = (ROOT / "README.md").read_text()
+    header = "\n".join(line[1:] for line in COMPOSE_TEXT.splitlines() if line.startswith("#"))
+    commands = []
+    for text in (header, readme):
+        joined = re.sub(r"\\\n\s*#?", " ", text)  # continuation lines, in comments too
+        for line in joined.splitlines():
+            command = line.strip().lstrip("#").strip()
+            if re.match(r"^(?:[A-Z_]+=\S*\s+)*docker compose run\b", command):  # a command, not prose
+                commands.append(shlex.split(command, comments=True))
+    return commands
+
+
+def test_compose_run_commands_pass_their_variables_and_may_write_the_settings_file() -> None:
+    commands = _compose_runs()
+    assert len(commands) >= 2  # the header's and the README's bootstrap at least
+    for words in commands:
+        start = words.index("docker")
+        assigned = [w.split("=")[0] for w in words[:start] if re.match(r"^[A-Z_]+=", w)]
+        passed = [words[i + 1] for i, w in enumerate(words) if w == "-e"]
+        # `VAR=… docker compose run` sets VAR for compose, not for the container: -e VAR passes it.
+        assert set(assigned) <= set(passed), words
+        if "bootstrap" in words:
+            # The host's .env, mounted over the image's path, written as its owner (a container uid
+            # may not chmod the host user's file).
+            assert "-v" in words and words[words.index("-v") + 1].endswith(":/srv/facegate/.env"), words
+            assert words[words.index("--user") + 1] == "$(id -u):$(id -g)", words
+
+
+def test_nocodbs_healthcheck_answers_as_nocodb_does(nocodb: LocalNocoDB) -> None:
+    # The healthcheck's own command (node is what NocoDB runs on), pointed at the test's NocoDB.
+    test = COMPOSE["services"]["nocodb"]["healthcheck"]["test"]
+    port = nocodb.url.rsplit(":", 1)[1]
+    command = [word.replace("127.0.0.1:8080", f"127.0.0.1:{port}") for word in test[1:]]
+    assert subprocess.run(command, timeout=30, check=False).returncode == 0
+    closed = [word.replace("127.0.0.1:8080", f"127.0.0.1:{free_port()}") for word in test[1:]]
+    assert subprocess.run(closed, timeout=30, check=False).returncode == 1

@@ -13,7 +13,9 @@ import json
 import logging
 import re
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +24,7 @@ from pydantic import BaseModel, Field, ValidationError
 from app.errors import ReferenceSetError
 from app.faces.intake import ImageRejected
 from app.faces.matcher import ENCODING_DIM, Matrix, ReferenceMatrix
+from app.faces.names import NameClash, PoliticianNames
 from app.faces.pool import FacePool
 
 log = logging.getLogger(__name__)
@@ -53,6 +56,8 @@ class Profile(BaseModel):
     country: str = Field(min_length=1)
     description: str = ""
     tolerance: float | None = Field(None, gt=0, le=2)
+    # What the forms facegate creates offer for this politician, when it is not ``name``.
+    form_label: str | None = Field(None, min_length=1, max_length=200)
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,18 @@ class Politician:
     photos: tuple[Path, ...]
 
 
+def politician_names(politicians: Iterable[Politician]) -> PoliticianNames:
+    """The names a cell may give each politician; ``ReferenceSetError`` when one names two."""
+    politicians = list(politicians)
+    try:
+        return PoliticianNames.build((p.slug, p.profile.name, p.profile.form_label) for p in politicians)
+    except NameClash as clash:
+        raise ReferenceSetError(
+            f"{clash.text!r} names both {clash.first!r} and {clash.second!r}: a slug, name or form_label"
+            " must name one politician only (set a distinct form_label in one profile.toml)."
+        ) from clash
+
+
 @dataclass(frozen=True)
 class ReferenceSet:
     """Every politician's profile and the matrix of all their reference encodings."""
@@ -69,6 +86,14 @@ class ReferenceSet:
     politicians: dict[str, Politician]
     matrix: ReferenceMatrix
     tolerances: dict[str, float] = field(default_factory=dict)
+
+    @cached_property
+    def names(self) -> PoliticianNames:
+        return politician_names(self.politicians.values())
+
+    def resolve(self, text: str) -> str | None:
+        """The slug that ``text`` (a slug, display name or form label) names, or None."""
+        return self.names.resolve(text)
 
 
 def read_politicians(reference_dir: Path) -> list[Politician]:
@@ -92,6 +117,7 @@ def read_politicians(reference_dir: Path) -> list[Politician]:
         if not photos:
             raise ReferenceSetError(f"{folder}: no reference photo ({', '.join(sorted(PHOTO_SUFFIXES))}).")
         politicians.append(Politician(folder.name, profile, photos))
+    politician_names(politicians)  # a name that names two politicians is a broken folder
     return politicians
 
 
@@ -121,6 +147,48 @@ class EncodingCache:
         tmp.replace(self.directory / f"{key}.npy")  # atomic: a crash leaves no half-written entry
 
 
+@dataclass(frozen=True)
+class PhotoFaces:
+    """The faces of one reference photo: ``encodings`` is ``(faces, 128)``; ``cached`` when none
+    was computed."""
+
+    photo: Path
+    encodings: Matrix
+    cached: bool
+
+    @property
+    def faces(self) -> int:
+        return int(self.encodings.shape[0])
+
+    def problem(self) -> str | None:
+        """Why the photo cannot be a reference, or None when it shows exactly one face."""
+        if self.faces == 1:
+            return None
+        what = "no face" if not self.faces else f"{self.faces} faces"
+        return f"{what} found; a reference photo must show exactly one face."
+
+
+async def encode_photo(photo: Path, *, cache: EncodingCache, pool: FacePool) -> PhotoFaces:
+    """Every face of a reference photo, from the cache where possible (only one-face photos are
+    cached). ``ReferenceSetError`` names the file when it is not a usable image; a cache that cannot
+    be written (a read-only data folder) only costs the computation next time."""
+    data = await asyncio.to_thread(photo.read_bytes)
+    key = cache.key(data)
+    cached = cache.get(key)
+    if cached is not None:
+        return PhotoFaces(photo, cached.reshape(1, ENCODING_DIM), cached=True)
+    try:
+        found = await pool.find_faces(data)
+    except ImageRejected as exc:
+        raise ReferenceSetError(f"{photo}: {exc.message}") from exc
+    if len(found.boxes) == 1:
+        try:
+            await asyncio.to_thread(cache.put, key, found.encodings[0])
+        except OSError as exc:
+            log.warning("reference cache not written (%s): %s", cache.directory, exc.strerror)
+    return PhotoFaces(photo, found.encodings, cached=False)
+
+
 async def load_reference_set(*, reference_dir: Path, cache: EncodingCache, pool: FacePool) -> ReferenceSet:
     """Read the folder and encode every reference photo, from the cache where possible."""
     politicians = read_politicians(reference_dir)
@@ -128,21 +196,12 @@ async def load_reference_set(*, reference_dir: Path, cache: EncodingCache, pool:
 
     async def encode(photo: Path) -> Matrix:
         nonlocal computed
-        data = await asyncio.to_thread(photo.read_bytes)
-        key = cache.key(data)
-        cached = cache.get(key)
-        if cached is not None:
-            return cached
-        try:
-            found = await pool.find_faces(data)
-        except ImageRejected as exc:
-            raise ReferenceSetError(f"{photo}: {exc.message}") from exc
-        if len(found.boxes) != 1:
-            what = "no face" if not found.boxes else f"{len(found.boxes)} faces"
-            raise ReferenceSetError(f"{photo}: {what} found; a reference photo must show exactly one face.")
-        computed += 1
+        found = await encode_photo(photo, cache=cache, pool=pool)
+        problem = found.problem()
+        if problem is not None:
+            raise ReferenceSetError(f"{photo}: {problem}")
+        computed += not found.cached
         encoding: Matrix = found.encodings[0]
-        await asyncio.to_thread(cache.put, key, encoding)
         return encoding
 
     by_politician: dict[str, list[Matrix]] = {}

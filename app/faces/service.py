@@ -82,16 +82,23 @@ class FaceService:
             self._references, self.load_error = loaded, None
             return loaded
 
-    def check_politician(self, slug: str | None) -> None:
-        if slug is not None and slug not in self.references.politicians:
+    def resolve_politician(self, name: str | None) -> str | None:
+        """The slug ``name`` (a slug, display name or form label) stands for; None for no name.
+        ``UnknownPolitician`` when it names nobody."""
+        if name is None:
+            return None
+        slug = self.references.resolve(name)
+        if slug is None:
             raise UnknownPolitician(
-                f"Unknown politician {slug[:64]!r}.",
+                f"Unknown politician {name[:64]!r}.",
                 detail={"known": sorted(self.references.politicians)},
             )
+        return slug
 
     async def verify_upload(self, data: bytes, politician: str | None) -> Verdict:
-        """Verify an operator's upload: an empty, oversized or non-image file is a 4xx error."""
-        self.check_politician(politician)
+        """Verify an operator's upload: an empty, oversized or non-image file is a 4xx error.
+        ``politician`` may be a slug, a display name or a form label."""
+        politician = self.resolve_politician(politician)
         try:
             verdict = await self._verify(data, politician)
         except ImageRejected as exc:

@@ -13,9 +13,17 @@ from app.integrations.nocodb.client import NocoDBClient
 from app.moderation.decisions import DecisionRecord
 from app.moderation.queue import Job
 from app.moderation.rows import UploadRow, same_upload
-from app.outcomes import Action, Decision
+from app.outcomes import Action, Decision, Reason
 
-__all__ = ["APPROVED_STATUS", "REJECTED_STATUS", "REVIEW_STATUS", "NocoDBWriter"]
+__all__ = [
+    "APPROVED_STATUS",
+    "MODERATION_STATUSES",
+    "REJECTED_STATUS",
+    "REVIEW_STATUS",
+    "NocoDBWriter",
+    "flag_status",
+    "status_values",
+]
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +31,25 @@ APPROVED_STATUS = "approved"
 REVIEW_STATUS = "review"
 # Set by a moderator (facegate deletes what it rejects, or flags it ``rejected: <reason>``).
 REJECTED_STATUS = "rejected"
+# What a moderated row's Status holds: facegate's ``approved`` and ``review``, and the ``approved`` or
+# ``rejected`` a moderator chooses in NocoDB's grid.
+MODERATION_STATUSES = (APPROVED_STATUS, REVIEW_STATUS, REJECTED_STATUS)
+# Reasons that never reject a picture: no ``rejected: <reason>`` Status for them.
+_NOT_REJECTIONS = frozenset({Reason.MATCH, Reason.NEAR_TOLERANCE, Reason.MODERATOR})
+
+
+def flag_status(reason: Reason) -> str:
+    """The Status of a rejected row with ``FACEGATE_ACTION=flag``."""
+    return f"rejected: {reason}"
+
+
+def status_values(on_reject: RejectAction) -> list[str]:
+    """Every value the Status cell may be given: a SingleSelect Status needs each as an option, as
+    NocoDB refuses (HTTP 400) any other value written to a select."""
+    flagged = (
+        [flag_status(r) for r in Reason if r not in _NOT_REJECTIONS] if on_reject is RejectAction.FLAG else []
+    )
+    return [*MODERATION_STATUSES, *flagged]
 
 
 class NocoDBWriter:
@@ -49,7 +76,7 @@ class NocoDBWriter:
         status, action = {
             Decision.APPROVED: (APPROVED_STATUS, Action.APPROVED),
             Decision.REVIEW: (REVIEW_STATUS, Action.REVIEW),
-            Decision.REJECTED: (f"rejected: {record.reason}", Action.FLAGGED),
+            Decision.REJECTED: (flag_status(record.reason), Action.FLAGGED),
         }[record.decision]
         # A replay after a crash between NocoDB's answer and our record: already written.
         if current.get(self.fields.status) != status:

@@ -119,10 +119,14 @@ class ModerationService:
             return Action.ALREADY_GONE  # deleted, or another upload by now (which has a job of its own)
         settled = await asyncio.to_thread(self.decisions.settled, job.row_key) or record
         status = (row.status or "").strip().lower()
+        # The slug facegate decided on; else the one the cell names (it may hold a display name).
+        politician = record.politician or row.politician
+        if record.politician is None and row.politician is not None and self.faces.ready:
+            politician = self.faces.references.resolve(row.politician) or row.politician
         if status == APPROVED_STATUS and not await self.carousel.shows(job.row_key):
-            return await self._moderator_approves(job, row, record.politician or row.politician)
+            return await self._moderator_approves(job, row, politician)
         if status == REJECTED_STATUS and settled.decision is not Decision.REJECTED:
-            return await self._moderator_rejects(job, row, record.politician or row.politician)
+            return await self._moderator_rejects(job, row, politician)
         return settled.action or record.action or Action.REVIEW
 
     async def _record_moderator(self, job: Job, politician: str | None, decision: Decision) -> DecisionRecord:
@@ -206,10 +210,14 @@ class ModerationService:
         """Every image must pass for the row to be approved; the first rejected image decides."""
         if not self.faces.ready:
             raise NotReady("The reference faces are not loaded.")
+        # The cell may hold a slug, a display name or a form label: decided against its slug.
         claimed = row.politician
-        if claimed is not None and claimed not in self.faces.references.politicians:
-            detail = f"Unknown politician {claimed!r}."
-            return RowVerdict(Decision.REJECTED, Reason.UNKNOWN_POLITICIAN, claimed, detail, [])
+        if claimed is not None:
+            slug = self.faces.references.resolve(claimed)
+            if slug is None:
+                detail = f"Unknown politician {claimed!r}."
+                return RowVerdict(Decision.REJECTED, Reason.UNKNOWN_POLITICIAN, claimed, detail, [])
+            claimed = slug
         if not row.attachments:
             return RowVerdict(Decision.REJECTED, Reason.NO_IMAGE, claimed, None, [])
         if len(row.attachments) > self.max_images:

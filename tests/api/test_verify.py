@@ -197,3 +197,19 @@ def test_an_uncertain_explicit_score_goes_to_review(
     body = _verify(client, sample("obama2.jpg"), "obama")
     assert (body["decision"], body["reason"]) == ("review", "explicit_content")
     assert [f["label"] for f in body["explicit"]] == ["FACE_FEMALE"]
+
+
+@pytest.mark.parametrize("claim", ["Barack Obama", "  barack   OBAMA ", "OBAMA"])
+def test_a_display_name_is_decided_against_its_slug(client: TestClient, claim: str) -> None:
+    body = _verify(client, sample("obama2.jpg"), claim)
+    assert (body["decision"], body["reason"], body["politician"]) == ("approved", "match", "obama")
+    assert _verify(client, sample("obama2.jpg"), "Joe Biden")["reason"] == "no_match"
+
+
+def test_a_name_nobody_has_is_an_unknown_politician(client: TestClient) -> None:
+    response = client.post(
+        "/verify",
+        files={"image": ("a.jpg", sample("obama2.jpg"), "image/jpeg")},
+        data={"politician": "Obama B."},
+    )
+    assert response.status_code == 404 and response.json()["error"]["code"] == "unknown_politician"

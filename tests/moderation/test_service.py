@@ -61,6 +61,28 @@ def test_the_carousel_shows_the_bytes_that_were_verified(faces: FaceService, sto
         assert shown.width / shown.height == pytest.approx(verified.width / verified.height, abs=0.01)
 
 
+@pytest.mark.parametrize(("cell", "decision"), [("Barack Obama", "approved"), ("joe biden", "rejected")])
+def test_a_row_naming_a_display_name_is_decided_against_its_slug(
+    faces: FaceService, stores: Stores, cell: str, decision: str
+) -> None:
+    fake = FakeNocoDB()
+    job = _job(stores, fake.add(1, cell, ("a.jpg", sample("obama2.jpg"))))
+    _run(_service(fake, stores, faces), job)
+    (decided,) = stores.decisions.decisions()
+    assert (decided.decision, decided.politician) == (
+        decision,
+        "obama" if decision == "approved" else "biden",
+    )
+
+
+def test_a_row_naming_nobody_known_is_rejected_with_its_text(faces: FaceService, stores: Stores) -> None:
+    fake = FakeNocoDB()
+    job = _job(stores, fake.add(1, "Barack", ("a.jpg", sample("obama2.jpg"))))
+    assert _run(_service(fake, stores, faces), job) == "deleted"
+    (decided,) = stores.decisions.decisions()
+    assert (decided.reason, decided.politician) == ("unknown_politician", "Barack")
+
+
 @pytest.mark.parametrize(
     ("action", "expected_action", "row_left"),
     [

@@ -24,7 +24,9 @@ async def verify(
     politician: Annotated[
         str | None,
         Form(
-            max_length=200, description="Slug of the politician the picture should show; empty to identify."
+            max_length=200,
+            description="The politician the picture should show: slug, display name or form label;"
+            " empty to identify.",
         ),
     ] = None,
 ) -> Verdict:

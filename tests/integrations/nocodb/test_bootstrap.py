@@ -16,13 +16,18 @@ import httpx
 import pytest
 from PIL import Image
 
+from app.config import RejectAction
+from app.faces.names import PoliticianNames
 from app.integrations.nocodb.bootstrap import (
+    FORM_RULES,
     HOOK_TITLE,
     SECRET_HEADER,
     TOKEN_DESCRIPTION,
     BootstrapError,
     BootstrapResult,
 )
+from app.moderation.act import flag_status
+from app.outcomes import Reason
 from harness.images import ROOT
 from harness.loop import ADMIN_EMAIL, ADMIN_PASSWORD, POLITICIANS, WEBHOOK_SECRET, bootstrap_base, nocodb_api
 from harness.nocodb import LocalNocoDB
@@ -127,8 +132,9 @@ def jpeg_bytes() -> bytes:
     return buffer.getvalue()
 
 
-def submit_form(nocodb: LocalNocoDB, form_uuid: str, cells: dict[str, Any]) -> dict[str, Any]:
+def submit_form(nocodb: LocalNocoDB, form_uuid: str | None, cells: dict[str, Any]) -> dict[str, Any]:
     """Submit the public form the way NocoDB's form page does: multipart, no auth."""
+    assert form_uuid is not None
     response = httpx.post(
         f"{nocodb.url}/api/v2/public/shared-view/{form_uuid}/rows",
         data={"data": json.dumps(cells)},
@@ -174,7 +180,10 @@ def test_bootstrap_creates_table_form_and_hook(
         options = [option["title"] for option in columns["Politician"]["colOptions"]["options"]]
         assert options == list(POLITICIANS)
         assert columns["Image"]["uidt"] == "Attachment"
-        assert columns["Status"]["uidt"] == "SingleLineText"
+        # A select, so that a moderator picks a value facegate understands (issue 12).
+        assert columns["Status"]["uidt"] == "SingleSelect"
+        statuses = [option["title"] for option in columns["Status"]["colOptions"]["options"]]
+        assert statuses == ["approved", "review", "rejected"]
         assert columns["Politician"]["id"] == setup.politician_column_id
         assert columns["Image"]["id"] == setup.image_column_id
         assert columns["Status"]["id"] == setup.status_column_id
@@ -185,7 +194,9 @@ def test_bootstrap_creates_table_form_and_hook(
         assert form["uuid"] == setup.form_uuid
         assert setup.form_url == f"{nocodb.url}/#/nc/form/{setup.form_uuid}"
 
-        form_columns = get_json(client, f"/api/v2/meta/forms/{setup.form_view_id}")["columns"]
+        form_view = get_json(client, f"/api/v2/meta/forms/{setup.form_view_id}")
+        assert form_view["subheading"] == FORM_RULES  # the rules, above the form
+        form_columns = form_view["columns"]
         by_column = {fc["fk_column_id"]: fc for fc in form_columns}
         assert not by_column[setup.status_column_id]["show"]
         assert by_column[setup.politician_column_id]["required"]
@@ -335,3 +346,33 @@ def test_data_and_tokens_survive_a_restart(
     assert me.json()["email"] == ADMIN_EMAIL
     assert bootstrap_base(nocodb.url, receiver.url, api_token=setup.api_token) == setup
     assert counts(nocodb, setup) == before
+
+
+def test_the_form_offers_display_names_and_flag_mode_can_write_its_status(
+    nocodb: LocalNocoDB, receiver: WebhookReceiver
+) -> None:
+    """A select Status refuses any value it does not offer (HTTP 400): with FACEGATE_ACTION=flag it
+    offers every ``rejected: <reason>``. And the politicians are offered by their display names."""
+    names = PoliticianNames.build(
+        [("obama", "Barack Obama", None), ("biden", "Joe Biden", "President Biden")]
+    )
+    flagged = bootstrap_base(
+        nocodb.url, receiver.url, base_title="facegate-flag", politicians=names, action=RejectAction.FLAG
+    )
+    with nocodb_api(nocodb.url, flagged.api_token, HTTP_TIMEOUT_SECONDS) as client:
+        table = get_json(client, f"/api/v2/meta/tables/{flagged.table_id}")
+        columns = {column["title"]: column for column in table["columns"]}
+        options = [option["title"] for option in columns["Politician"]["colOptions"]["options"]]
+        assert options == ["Barack Obama", "President Biden"]
+        row = submit_form(nocodb, flagged.form_uuid, {"Politician": "President Biden"})
+        update = {"Id": row["Id"], "Status": flag_status(Reason.NO_FACE)}
+        assert client.patch(f"/api/v2/tables/{flagged.table_id}/records", json=update).status_code == 200
+        update["Status"] = "rejected: something else"
+        assert client.patch(f"/api/v2/tables/{flagged.table_id}/records", json=update).status_code == 400
+    # A set-up whose form offered slugs (before display names) gets no second option per politician.
+    older = bootstrap_base(nocodb.url, receiver.url, base_title="facegate-slugs", politicians=["obama"])
+    assert bootstrap_base(nocodb.url, receiver.url, base_title="facegate-slugs", politicians=names) == older
+    with nocodb_api(nocodb.url, older.api_token, HTTP_TIMEOUT_SECONDS) as client:
+        table = get_json(client, f"/api/v2/meta/tables/{older.table_id}")
+    politician = next(column for column in table["columns"] if column["title"] == "Politician")
+    assert [option["title"] for option in politician["colOptions"]["options"]] == ["obama", "President Biden"]

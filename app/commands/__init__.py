@@ -1,0 +1,1 @@
+"""The ``facegate`` commands; ``app.cli`` parses the command line and calls them."""

@@ -1,0 +1,228 @@
+"""``facegate politicians check`` and ``facegate politicians add``: the reference audit.
+
+Every reference photo is encoded with the service's own face engine, worker processes and
+reference cache (``app.faces.references.encode_photo``), then measured by ``app.faces.audit``.
+``add`` runs the same checks on the folder as it would be, and writes nothing unless they pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import sys
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from app.assembly import build_face_service
+from app.config import Settings
+from app.errors import CommandError, ReferenceSetError
+from app.faces.audit import Audit, audit
+from app.faces.intake import Limits
+from app.faces.matcher import Matrix
+from app.faces.references import (
+    PHOTO_SUFFIXES,
+    PROFILE_FILE,
+    SLUG_PATTERN,
+    Politician,
+    Profile,
+    encode_photo,
+    politician_names,
+    read_politicians,
+)
+
+__all__ = ["CHECK_FAILED", "CHECK_PASSED", "add_politician", "check_politicians"]
+
+CHECK_PASSED = 0
+CHECK_FAILED = 1
+
+
+@dataclass(frozen=True)
+class Measured:
+    """Encodings of every readable photo, and a problem line for each unreadable one."""
+
+    photos: dict[str, list[tuple[Path, Matrix]]]
+    unreadable: list[str]
+
+
+async def check_politicians(
+    settings: Settings, reference_dir: Path, *, out: TextIO | None = None, progress: TextIO | None = None
+) -> int:
+    """Audit the reference folder, print the report (``out``, default stdout; progress on stderr);
+    ``CHECK_FAILED`` when anything is wrong."""
+    out, progress = out or sys.stdout, progress or sys.stderr
+    politicians = read_politicians(reference_dir)
+    measured = await _measure(settings, politicians, _display_root(reference_dir), progress)
+    result = _audit(settings, politicians, measured)
+    return _report(politicians, measured, result, out)
+
+
+async def add_politician(
+    settings: Settings,
+    reference_dir: Path,
+    *,
+    slug: str,
+    profile: Profile,
+    photos: Sequence[Path],
+    out: TextIO | None = None,
+    progress: TextIO | None = None,
+) -> int:
+    """Create ``reference_dir/slug`` with ``profile.toml`` and copies of ``photos``, once the folder
+    as it would then be passes the audit; nothing is written otherwise."""
+    out, progress = out or sys.stdout, progress or sys.stderr
+    target = reference_dir / slug
+    _check_new(target, slug, photos)
+    existing = read_politicians(reference_dir)
+    new = Politician(slug, profile, tuple(photos))
+    politician_names([*existing, new])  # its name or label must not name someone already there
+    everyone = [*existing, new]
+    measured = await _measure(settings, everyone, _display_root(reference_dir), progress)
+    result = _audit(settings, everyone, measured)
+    if _report(everyone, measured, result, out) != CHECK_PASSED:
+        print(f"nothing written: {slug} was not added", file=out)
+        return CHECK_FAILED
+    _write(reference_dir, slug, profile, photos)
+    print(
+        f"added {slug} in {target}: reload the references (POST /politicians/reload, or restart facegate)"
+        " and run facegate bootstrap again to offer it in the form",
+        file=out,
+    )
+    return CHECK_PASSED
+
+
+def _check_new(target: Path, slug: str, photos: Sequence[Path]) -> None:
+    if not SLUG_PATTERN.match(slug):
+        raise CommandError(
+            f"{slug!r} is not a slug: lower-case letters, digits, '-' and '_', like 'jane-doe'"
+        )
+    if target.exists():
+        raise CommandError(
+            f"{target} exists already: add photos to it by hand, then run facegate politicians check"
+        )
+    if not photos:
+        raise CommandError("give at least one photo")
+    names = [photo.name for photo in photos]
+    for photo in photos:
+        if not photo.is_file():
+            raise CommandError(f"{photo}: no such file")
+        if photo.suffix.lower() not in PHOTO_SUFFIXES:
+            raise CommandError(f"{photo}: not a photo facegate reads ({', '.join(sorted(PHOTO_SUFFIXES))})")
+        if names.count(photo.name) > 1:
+            raise CommandError(f"{photo.name}: two photos have this name; rename one")
+
+
+def _write(reference_dir: Path, slug: str, profile: Profile, photos: Sequence[Path]) -> None:
+    """Fill a hidden folder (the service skips dot-folders), then rename it into place at once."""
+    staging = reference_dir / f".{slug}.adding"
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        staging.mkdir()
+        for photo in photos:
+            shutil.copyfile(photo, staging / photo.name)
+        text = profile_toml(profile)
+        (staging / PROFILE_FILE).write_text(text, encoding="utf-8")
+        staging.rename(reference_dir / slug)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise CommandError(f"cannot write {reference_dir / slug}: {exc.strerror or exc}") from exc
+
+
+def profile_toml(profile: Profile) -> str:
+    """``profile.toml`` for ``profile``: JSON strings are valid TOML basic strings."""
+    lines = []
+    for key, value in profile.model_dump(exclude_none=True).items():
+        if value == "":
+            continue
+        lines.append(f"{key} = {json.dumps(value, ensure_ascii=False)}")
+    text = "\n".join(lines) + "\n"
+    assert Profile.model_validate(tomllib.loads(text)) == profile  # what is read back is what was given
+    return text
+
+
+async def _measure(
+    settings: Settings, politicians: Sequence[Politician], root: Path, progress: TextIO
+) -> Measured:
+    """Encode every photo, ``settings.workers`` at a time, printing one progress line per photo."""
+    limits = Limits(settings.max_upload_bytes, settings.max_image_pixels, settings.encode_max_side)
+    faces = build_face_service(settings, limits)
+    total = sum(len(p.photos) for p in politicians)
+    done = 0
+    slots = asyncio.Semaphore(settings.workers)
+    photos: dict[str, list[tuple[Path, Matrix]]] = {p.slug: [] for p in politicians}
+    unreadable: list[str] = []
+
+    async def one(slug: str, photo: Path) -> None:
+        nonlocal done
+        shown = _shown(photo, root)
+        async with slots:
+            try:
+                found = await encode_photo(photo, cache=faces.cache, pool=faces.pool)
+            except ReferenceSetError as exc:
+                unreadable.append(f"{shown}: not a usable image ({exc.message.rsplit(': ', 1)[-1]})")
+                done += 1
+                print(f"[{done}/{total}] {shown}: unreadable", file=progress, flush=True)
+                return
+        photos[slug].append((shown, found.encodings))
+        done += 1
+        note = " (cached)" if found.cached else ""
+        print(f"[{done}/{total}] {shown}: {_faces(found.faces)}{note}", file=progress, flush=True)
+
+    print(f"encoding {total} reference photos of {len(politicians)} politicians", file=progress, flush=True)
+    try:
+        await asyncio.gather(*(one(p.slug, photo) for p in politicians for photo in p.photos))
+    finally:
+        faces.pool.close()
+    for items in photos.values():
+        items.sort(key=lambda item: str(item[0]))
+    return Measured(photos, sorted(unreadable))
+
+
+def _audit(settings: Settings, politicians: Sequence[Politician], measured: Measured) -> Audit:
+    tolerances = {p.slug: p.profile.tolerance for p in politicians if p.profile.tolerance is not None}
+    return audit(measured.photos, tolerances=tolerances, default_tolerance=settings.tolerance)
+
+
+def _report(politicians: Sequence[Politician], measured: Measured, result: Audit, out: TextIO) -> int:
+    by_photo = {(r.slug, r.photo): r for r in result.photos}
+    for politician in politicians:
+        items = measured.photos[politician.slug]
+        count = len(politician.photos)
+        print(f"{politician.slug} ({politician.profile.name}): {count} photo{'s' * (count != 1)}", file=out)
+        for photo, _ in items:
+            report = by_photo[(politician.slug, photo)]
+            if report.faces != 1:
+                distance = ""
+            elif report.nearest is None:
+                distance = ", no other photo to compare"
+            else:
+                distance = f", {report.nearest:.3f} from the nearest other photo"
+            print(f"  {photo}: {_faces(report.faces)}{distance}", file=out)
+    if result.pairs:
+        print("closest politicians (smallest distance between their photos):", file=out)
+        for pair in sorted(result.pairs, key=lambda p: p.distance):
+            closest = f"{pair.photos[0]}, {pair.photos[1]}"
+            print(f"  {pair.first} - {pair.second}: {pair.distance:.3f} ({closest})", file=out)
+    problems = [*measured.unreadable, *result.problems]
+    for problem in problems:
+        print(f"problem: {problem}", file=out)
+    photos = sum(len(p.photos) for p in politicians)
+    verdict = f"{len(problems)} problem{'s' * (len(problems) != 1)}" if problems else "no problem"
+    print(f"{len(politicians)} politicians, {photos} photos: {verdict}", file=out)
+    return CHECK_FAILED if problems else CHECK_PASSED
+
+
+def _faces(count: int) -> str:
+    return "no face" if not count else f"{count} face{'s' * (count != 1)}"
+
+
+def _display_root(reference_dir: Path) -> Path:
+    """Photos are shown from the reference folder's name on (``reference_faces/obama/a.jpg``)."""
+    return reference_dir.resolve().parent
+
+
+def _shown(photo: Path, root: Path) -> Path:
+    resolved = photo.resolve()
+    return resolved.relative_to(root) if resolved.is_relative_to(root) else photo
