@@ -247,6 +247,18 @@ def _levers(lines: list[str], lv: Result) -> None:
         f"descriptor on {b['faces']} faces: batched {b['batched_s'] * 1e3:.1f} ms vs per face"
         f" {b['per_face_s'] * 1e3:.1f} ms ({b['speedup']:.2f}x), max difference {b['max_abs_difference']:.2g}"
     )
+    if lv.get("alignment"):
+        a = lv["alignment"]
+        lines.append(f"alignment before the descriptor ({a['photo']}; facegate: 68 points):")
+        for row in a["rows"]:
+            lines.append(
+                f"  {row['landmarks']:>2} points: landmarks {row['landmarks_ms']:.2f} ms + descriptor"
+                f" {row['descriptor_ms']:.1f} ms = {row['per_face_ms']:.1f} ms per face;"
+                f" find_faces {row['find_faces_s'] * 1e3:.0f} ms per photo"
+            )
+        lines.append(
+            f"  68/5: {a['per_face_ratio']:.2f}x per face, {a['find_faces_ratio']:.2f}x per photo"
+        )
     lines.append(f"OpenBLAS dlib: {lv['openblas']}")
 
 
