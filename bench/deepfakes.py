@@ -37,8 +37,8 @@ import numpy as np
 from app.faces.engine import FaceEngine, Landmarks, landmark_model_location
 from app.faces.intake import DecodedImage, decode
 from app.faces.matcher import Matrix
-from bench.accuracy import TRUTH
 from app.faces.references import read_politicians
+from bench.accuracy import TRUTH
 from bench.common import REFERENCE_DIR, engine_config, limits, reference_photos
 from bench.common import settings as default_settings
 from harness.deepfakes import PEOPLE, POLITICIAN_PHOTOS, deepfakes, person_jpeg
@@ -356,13 +356,15 @@ def shipped(rows: Sequence[Measured], rules: dict[str, Rule]) -> dict[str, Any]:
         fakes = [r for r in mine if r.category == "deepfake"]
         strangers = [r for r in mine if r.category in ("host", "other")]
         genuine = [r for r in mine if r.category == "genuine"]
-        kinds = {"all": fakes} | {g: [r for r in fakes if r.group == g] for g in sorted({r.group for r in fakes})}
+        kinds = {"all": fakes} | {
+            g: [r for r in fakes if r.group == g] for g in sorted({r.group for r in fakes})
+        }
 
         def app(members: Sequence[Measured]) -> list[float]:
             return sorted(v for r in members if (v := r.scores.get(APP.name)) is not None)
 
         stranger_d, genuine_d, fake_d = app(strangers), app(genuine), app(fakes)
-        result = {
+        result: dict[str, Any] = {
             "tolerance": rule.tolerance,
             "band": rule.band,
             "approve_below": rule.approve_below,

@@ -95,11 +95,13 @@ def calibration_plot(result: dict[str, Any], path: Path | str) -> None:
     for ax, slug in zip(axes[:, 0], slugs, strict=True):
         rule = shipped[slug]
         rows = [r for r in result["rows"] if r["politician"] == slug and r["scores"].get("app") is not None]
-        for y, (group, label) in enumerate(CALIBRATION_ROWS):
+        for y, (group, _label) in enumerate(CALIBRATION_ROWS):
             values = [r["scores"]["app"] for r in rows if r["group"] == group]
             # A fixed spread inside each row so overlapping dots stay visible (no randomness).
             offsets = [((i * 7) % 11 - 5) * 0.05 for i in range(len(values))]
-            color = "tab:green" if group == "genuine" else "tab:red" if group in ("host", "other") else "tab:blue"
+            color = (
+                "tab:green" if group == "genuine" else "tab:red" if group in ("host", "other") else "tab:blue"
+            )
             ax.scatter(values, [y + o for o in offsets], s=18, color=color, alpha=0.75)
             ax.text(1.005, y, f"n={len(values)}", transform=ax.get_yaxis_transform(), va="center", fontsize=8)
         ax.axvspan(rule["approve_below"], rule["review_up_to"], color="orange", alpha=0.18, label="review")
@@ -108,7 +110,9 @@ def calibration_plot(result: dict[str, Any], path: Path | str) -> None:
         ax.set_yticks(range(len(CALIBRATION_ROWS)), [label for _, label in CALIBRATION_ROWS], fontsize=8)
         ax.invert_yaxis()
         ax.set_xlim(0.15, 1.0)
-        ax.set_xlabel(f"distance to {slug}'s nearest reference ({result.get('landmarks', 68)}-point alignment)")
+        ax.set_xlabel(
+            f"distance to {slug}'s nearest reference ({result.get('landmarks', 68)}-point alignment)"
+        )
         ax.set_title(
             f"{slug}: approved < {rule['approve_below']:.2f}, review {rule['approve_below']:.2f}"
             f"-{rule['review_up_to']:.2f} (t={rule['tolerance']:.3f}, band {rule['band']:.3f}),"
@@ -116,7 +120,7 @@ def calibration_plot(result: dict[str, Any], path: Path | str) -> None:
             f" strangers in review {rule['strangers']['review']}/{rule['strangers']['n']}",
             fontsize=9,
         )
-        ax.legend(loc="lower right", fontsize=8)
+        ax.legend(loc="upper right", fontsize=8)
     figure.tight_layout()
     figure.savefig(path, dpi=80)
     plt.close(figure)

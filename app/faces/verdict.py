@@ -118,6 +118,7 @@ def decide(
 
     def band_of(politician: str | None) -> float:
         return bands.get(politician, review_band) if politician else review_band
+
     findings = gate.findings(detections)
 
     def verdict(
