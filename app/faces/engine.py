@@ -16,7 +16,7 @@ each face's landmarks (``landmarks``: dlib's 68-point model by default, or its 5
 they never decide how many faces there are. The 68-point alignment places the chip by the whole face
 (jaw, brows, nose, mouth), not by the eye corners and nose tip alone: a politician's face pasted onto
 another head (the deepfakes the campaign asks for) comes out nearer the politician, other people do
-not (README, "Choosing the tolerance and the review band").
+not (README, "Choosing the review band").
 A picture with exactly one face (the only kind that can be approved) then goes through the nudity
 detector (``app.faces.explicit``) on that same copy, when the gate is on.
 """

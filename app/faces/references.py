@@ -52,7 +52,7 @@ class Profile(BaseModel):
     role: str = Field(min_length=1, description="Official role.")
     country: str = Field(min_length=1)
     description: str = ""
-    # This politician's calibration (README, "Choosing the tolerance and the review band"); unset:
+    # This politician's calibration (README, "Choosing the review band"); unset:
     # ``FACEGATE_TOLERANCE`` and ``FACEGATE_REVIEW_BAND``.
     tolerance: float | None = Field(None, gt=0, le=2)
     review_band: float | None = Field(None, ge=0, le=1)
