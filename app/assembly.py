@@ -102,6 +102,7 @@ def build_face_service(settings: Settings, limits: Limits) -> FaceService:
         detect_max_side=settings.detect_max_side,
         encode_max_side=settings.encode_max_side,
         min_detection_score=settings.min_detection_score,
+        landmarks=settings.landmarks,
         explicit_gate=bool(settings.explicit_labels),
     )
     gate = ExplicitGate(

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from app.faces.engine import DEFAULT_LANDMARKS, Landmarks
 from app.faces.explicit import DEFAULT_EXPLICIT_LABELS, DEFAULT_MIN_SCORE, check_labels
 
 # dlib's own recommendation: "0.6 is typical best performance" for its ResNet descriptor.
@@ -59,6 +60,8 @@ class Settings(BaseSettings):
     review_band: float = Field(DEFAULT_REVIEW_BAND, ge=0, le=1)
     # Detections scoring below this are HOG false positives (logos, patterns); real faces score >= 0.7.
     min_detection_score: float = Field(0.3, ge=-1, le=5)
+    # The landmark model that aligns a face before it is encoded: 68 points (whole face) or 5.
+    landmarks: Landmarks = DEFAULT_LANDMARKS
     # Long side of the copy faces are detected on; faces are encoded from a larger copy.
     detect_max_side: int = Field(1024, ge=256, le=8192)
     encode_max_side: int = Field(2048, ge=256, le=16384)
@@ -122,6 +125,12 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] = "json"
     # Decisions and finished jobs older than this are deleted; live approvals stay for the carousel.
     retention_days: float = Field(30, gt=0)
+
+    @field_validator("landmarks", mode="before")
+    @classmethod
+    def _landmarks_number(cls, value: object) -> object:
+        # The environment gives "68"; the choice is a number.
+        return int(value) if isinstance(value, str) and value.strip().isdigit() else value
 
     @field_validator("cors_origins", "attachment_allowed_origins", mode="before")
     @classmethod

@@ -40,6 +40,7 @@ def engine_config(**overrides: Any) -> EngineConfig:
         "detect_max_side": s.detect_max_side,
         "encode_max_side": s.encode_max_side,
         "min_detection_score": s.min_detection_score,
+        "landmarks": s.landmarks,
     }
     return EngineConfig(**(values | overrides))
 

@@ -15,6 +15,11 @@ Categories, each photo claimed as a politician:
 
 The rule for a distance ``d``, tolerance ``t`` and band ``b``: approved if ``d < t - b``, review if
 ``|d - t| <= b``, rejected above. A photo without exactly one face is rejected whatever its distance.
+"shipped" is that rule with each politician's ``profile.toml`` (``tolerance``, ``review_band``) and
+facegate's defaults, on the ``app`` distance: what facegate decides; ``tests/faces/test_calibration.py``
+holds it to issue 15's bar.
+
+    python -m bench.deepfakes [--quick] [--jitters] [--json FILE] [--plot FILE.png]
 """
 
 from __future__ import annotations
@@ -29,11 +34,12 @@ from typing import Any
 
 import numpy as np
 
-from app.faces.engine import FaceEngine
+from app.faces.engine import FaceEngine, Landmarks, landmark_model_location
 from app.faces.intake import DecodedImage, decode
 from app.faces.matcher import Matrix
+from app.faces.references import read_politicians
 from bench.accuracy import TRUTH
-from bench.common import engine_config, limits, reference_photos
+from bench.common import REFERENCE_DIR, engine_config, limits, reference_photos
 from bench.common import settings as default_settings
 from harness.deepfakes import PEOPLE, POLITICIAN_PHOTOS, deepfakes, person_jpeg
 from harness.images import sample
@@ -49,19 +55,21 @@ CATEGORIES = ("genuine", "deepfake", "host", "other")
 
 @dataclass(frozen=True)
 class Variant:
-    """One way to encode a found face: dlib's alignment landmarks, jitters and chip padding."""
+    """One way to encode a found face: dlib's alignment landmarks (None: the engine's), jitters and
+    chip padding."""
 
     name: str
     description: str
-    landmarks68: bool = False
+    landmarks: Landmarks | None = None
     jitters: int = 1
     padding: float = 0.25  # dlib's default: the chip reaches a quarter face beyond the landmarks
 
 
-APP = Variant("app", "facegate as it runs: 5-point alignment, 1 jitter, padding 0.25")
+APP = Variant("app", "facegate as it runs: FACEGATE_LANDMARKS (68-point) alignment, 1 jitter, padding 0.25")
+LANDMARKS5 = Variant("landmarks5", "aligned on the 5-point model (facegate before issue 15)", landmarks=5)
 VARIANTS = (
     APP,
-    Variant("landmarks68", "aligned on the 68-point model", landmarks68=True),
+    LANDMARKS5,
     Variant("tight", "a tighter aligned crop (padding 0.1): less hair, jaw and forehead", padding=0.1),
 )
 # Ten descriptors per face (~3 s each on a busy 2-CPU machine): only with ``--jitters``.
@@ -95,8 +103,7 @@ class Encoders:
             import face_recognition_models as models
 
         self.engine = engine or FaceEngine(engine_config())
-        self._five = dlib.shape_predictor(models.pose_predictor_five_point_model_location())
-        self._sixty_eight = dlib.shape_predictor(models.pose_predictor_model_location())
+        self._predictors = {n: dlib.shape_predictor(landmark_model_location(n)) for n in (5, 68)}
         self._encoder = dlib.face_recognition_model_v1(models.face_recognition_model_location())
 
     def encode(self, data: bytes, variants: Sequence[Variant] = VARIANTS) -> tuple[int, dict[str, Matrix]]:
@@ -114,7 +121,7 @@ class Encoders:
             if variant.name == "app":
                 out[variant.name] = found.encodings[0]
                 continue
-            predictor = self._sixty_eight if variant.landmarks68 else self._five
+            predictor = self._predictors[variant.landmarks or self.engine.config.landmarks]
             shape = predictor(work, dlib.rectangle(*rect))
             descriptor = self._encoder.compute_face_descriptor(work, shape, variant.jitters, variant.padding)
             out[variant.name] = np.asarray(descriptor, dtype=np.float64)
@@ -297,23 +304,119 @@ def best_rule(rows: Sequence[Measured], score: str) -> dict[str, Any] | None:
     return {**best, "meets_issue": meets_issue(best)}
 
 
-def run(*, quick: bool = False, jitters: bool = False, encoders: Encoders | None = None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Rule:
+    """One politician's tolerance and review band: approved below ``t - b``, review up to ``t + b``."""
+
+    tolerance: float
+    band: float
+
+    @property
+    def approve_below(self) -> float:
+        return round(self.tolerance - self.band, 6)
+
+    @property
+    def review_up_to(self) -> float:
+        return round(self.tolerance + self.band, 6)
+
+
+def shipped_rules(reference_dir: Any = REFERENCE_DIR) -> dict[str, Rule]:
+    """Each politician's rule as facegate runs it: ``profile.toml``, else the settings' defaults."""
+    s = default_settings()
+    return {
+        p.slug: Rule(
+            p.profile.tolerance if p.profile.tolerance is not None else s.tolerance,
+            p.profile.review_band if p.profile.review_band is not None else s.review_band,
+        )
+        for p in read_politicians(reference_dir)
+    }
+
+
+def _counts(members: Sequence[Measured], rule: Rule) -> dict[str, Any]:
+    outcomes = [outcome(r.scores.get(APP.name), rule.tolerance, rule.band) for r in members]
+    n = len(outcomes)
+    approved, review = outcomes.count("approved"), outcomes.count("review")
+    return {
+        "n": n,
+        "approved": approved,
+        "review": review,
+        "kept_share": (approved + review) / n if n else None,
+        "review_share": review / n if n else None,
+        "approved_share": approved / n if n else None,
+    }
+
+
+def shipped(rows: Sequence[Measured], rules: dict[str, Rule]) -> dict[str, Any]:
+    """Per politician: the shipped rule's outcomes per deepfake kind, on strangers and genuine photos,
+    the margins between the rule's edges and the nearest photos, and whether issue 15's bar is met."""
+    out: dict[str, Any] = {}
+    for slug in sorted({r.politician for r in rows}):
+        rule = rules[slug]
+        mine = [r for r in rows if r.politician == slug]
+        fakes = [r for r in mine if r.category == "deepfake"]
+        strangers = [r for r in mine if r.category in ("host", "other")]
+        genuine = [r for r in mine if r.category == "genuine"]
+        kinds = {"all": fakes} | {
+            g: [r for r in fakes if r.group == g] for g in sorted({r.group for r in fakes})
+        }
+
+        def app(members: Sequence[Measured]) -> list[float]:
+            return sorted(v for r in members if (v := r.scores.get(APP.name)) is not None)
+
+        stranger_d, genuine_d, fake_d = app(strangers), app(genuine), app(fakes)
+        result: dict[str, Any] = {
+            "tolerance": rule.tolerance,
+            "band": rule.band,
+            "approve_below": rule.approve_below,
+            "review_up_to": rule.review_up_to,
+            "deepfakes": {kind: _counts(members, rule) for kind, members in kinds.items()},
+            "strangers": _counts(strangers, rule),
+            "hosts": _counts([r for r in strangers if r.category == "host"], rule),
+            "others": _counts([r for r in strangers if r.category == "other"], rule),
+            "genuine": _counts(genuine, rule),
+            "distances": {
+                "genuine_max": genuine_d[-1] if genuine_d else None,
+                "stranger_nearest": stranger_d[:3],
+                # The deepfake that the 90 % bar needs kept: the rule's review edge must reach it.
+                "deepfake_at_bar": fake_d[max(0, -(-len(fake_d) * 9 // 10) - 1)] if fake_d else None,
+            },
+        }
+        strangers_counts, genuine_counts = result["strangers"], result["genuine"]
+        result["meets_issue"] = bool(
+            (result["deepfakes"]["all"]["kept_share"] or 0) >= MIN_KEPT
+            and strangers_counts["approved"] == 0
+            and (strangers_counts["review_share"] or 0) <= MAX_STRANGERS_REVIEW
+            and genuine_counts["approved"] == genuine_counts["n"]
+        )
+        out[slug] = result
+    return out
+
+
+def run(
+    *,
+    quick: bool = False,
+    jitters: bool = False,
+    variants: Sequence[Variant] = VARIANTS,
+    encoders: Encoders | None = None,
+) -> dict[str, Any]:
     """Generate, measure and judge the set; every number of the report, as JSON-ready data."""
     started = time.perf_counter()
-    variants = (*VARIANTS, JITTERED) if jitters else VARIANTS
+    variants = (*variants, JITTERED) if jitters else tuple(variants)
     encoders = encoders or Encoders()
     references = References.load(encoders, variants)
     rows = measure(encoders, references, variants, quick=quick)
     scores = [name for v in variants for name in (v.name, v.name + MEAN_SUFFIX)]
     politicians = sorted({r.politician for r in rows})
-    tolerance = default_settings().tolerance
+    settings = default_settings()
     return {
         "quick": quick,
+        "landmarks": encoders.engine.config.landmarks,
         "variants": {v.name: v.description for v in variants},
         "counts": {name: len({r.photo for r in members}) for name, members in _groups(rows).items()},
         "faces_not_one": [asdict(r) for r in rows if r.faces != 1],
         "distributions": {score: distributions(rows, score) for score in scores},
-        "as_today": rates(rows, APP.name, tolerance, 0.0),
+        "as_defaults": rates(rows, APP.name, settings.tolerance, settings.review_band),
+        "shipped": shipped(rows, shipped_rules()),
         "app_grid": grid(rows, APP.name),
         "best": {score: best_rule(rows, score) for score in scores},
         "best_per_politician": {
@@ -351,16 +454,46 @@ def report(result: dict[str, Any]) -> str:
         if g["band"] in (0.0, 0.05, 0.1) and round(g["tolerance"] * 100) % 5 == 0:
             rates_text = "  ".join(f"{g[c]:>{len(c)}.0%}" for c in columns)
             lines.append(f"  {g['tolerance']:.2f} {g['band']:.2f}  {rates_text}")
-    today = result["as_today"]
+    defaults = result["as_defaults"]
     lines.append(
-        f"\nas today (app, tolerance 0.6, no band): {json.dumps({k: round(v, 3) for k, v in today.items()})}"
+        "\nwith the default tolerance and band for every politician (app): "
+        + json.dumps({k: round(v, 3) for k, v in defaults.items()})
     )
+    lines.extend(["", *shipped_lines(result["shipped"])])
     lines.append("\nbest rule per score (global | per politician): kept, review among deepfakes / strangers")
     for score, best in result["best"].items():
         parts = [_rule(best)] + [f"{p} {_rule(b)}" for p, b in result["best_per_politician"][score].items()]
         lines.append(f"  {score:18s} " + " | ".join(parts))
     lines.append(f"\n{result['seconds']:.0f} s")
     return "\n".join(lines)
+
+
+def shipped_lines(shipped_result: dict[str, Any]) -> list[str]:
+    """The shipped rule's outcomes, per politician and kind of deepfake (``make bench`` prints them)."""
+    lines = ["shipped rule (profile.toml, else the defaults), app distance: kept = approved + review"]
+    for slug, s in shipped_result.items():
+        mark = "MEETS" if s["meets_issue"] else "MISSES"
+        d = s["distances"]
+        nearest = ", ".join(f"{v:.3f}" for v in d["stranger_nearest"])
+        lines.append(
+            f"  {slug}: t={s['tolerance']:.3f} b={s['band']:.3f} (approved < {s['approve_below']:.3f},"
+            f" review up to {s['review_up_to']:.3f})  {mark} issue 15's bar;"
+            f" genuine max {_f(d['genuine_max'])}, 90 % deepfake {_f(d['deepfake_at_bar'])},"
+            f" nearest strangers {nearest}"
+        )
+        for kind, c in s["deepfakes"].items():
+            lines.append(
+                f"    deepfakes {kind:12s} {c['n']:3d}: kept {c['kept_share']:.0%}"
+                f" (approved {c['approved']}, review {c['review']})"
+            )
+        for name in ("strangers", "hosts", "others", "genuine"):
+            c = s[name]
+            if c["n"]:
+                lines.append(
+                    f"    {name:22s} {c['n']:3d}: approved {c['approved']}, review {c['review']}"
+                    f" ({c['review_share']:.0%})"
+                )
+    return lines
 
 
 def _rule(best: dict[str, Any] | None) -> str:
@@ -378,9 +511,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--quick", action="store_true", help="two hosts only")
     parser.add_argument("--jitters", action="store_true", help="also the 10-jitter variant (slow)")
     parser.add_argument("--json", type=str, default=None, help="also write every number to this file")
+    parser.add_argument("--plot", type=str, default=None, help="also draw the distances to this PNG")
     args = parser.parse_args(argv)
     result = run(quick=args.quick, jitters=args.jitters)
     print(report(result))
+    if args.plot:
+        from bench.plot import calibration_plot
+
+        calibration_plot(result, args.plot)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as out:
             json.dump(result, out, indent=1)

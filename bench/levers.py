@@ -5,7 +5,9 @@ parameters than ``app/`` uses, so a change in ``app/`` can be judged before it i
 - JPEG draft-mode decoding (``Image.draft``) against a full decode and a downscale;
 - detection on a copy of long side 640/1024/1600/2048, first pass without or with 1x upsampling;
 - encoding from copies of long side 1024 (the detection copy), 2048 (facegate) or the full photo;
-- dlib's batched descriptor call against one call per face.
+- dlib's batched descriptor call against one call per face;
+- the alignment before the descriptor: dlib's 68-point landmarks (facegate) against its 5-point ones,
+  per face (landmarks + descriptor) and per photo (``find_faces``).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from app.faces.engine import FaceEngine
+from app.faces.engine import FaceEngine, Landmarks, landmark_model_location
 from app.faces.intake import DecodedImage, decode
 from app.faces.matcher import ReferenceMatrix, politician_distances
 from bench.common import (
@@ -196,7 +198,7 @@ def batching(runs: int) -> dict[str, Any]:
         import face_recognition_models as models
 
     detector = dlib.get_frontal_face_detector()
-    landmarks = dlib.shape_predictor(models.pose_predictor_five_point_model_location())
+    landmarks = dlib.shape_predictor(landmark_model_location(engine_config().landmarks))
     encoder = dlib.face_recognition_model_v1(models.face_recognition_model_location())
     pixels = decode(side_by_side("obama2.jpg", "biden.jpg"), limits()).pixels(2048)
     shapes = dlib.full_object_detections()
@@ -219,6 +221,53 @@ def batching(runs: int) -> dict[str, Any]:
     }
 
 
+ALIGNMENTS: tuple[Landmarks, ...] = (5, 68)
+
+
+def alignment(runs: int, size: str) -> dict[str, Any]:
+    """What the 68-point alignment costs beside the 5-point one: per face (landmarks, descriptor) on
+    obama2.jpg's encoding copy, and per photo (``find_faces`` of a ``size`` JPEG)."""
+    import dlib
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import face_recognition_models as models
+
+    encoder = dlib.face_recognition_model_v1(models.face_recognition_model_location())
+    data = jpeg_of("obama2.jpg", SIZES[size])
+    pixels = decode(data, limits()).pixels(2048)
+    (rect,) = dlib.get_frontal_face_detector()(pixels, 0)
+    rows: list[dict[str, Any]] = []
+    for points in ALIGNMENTS:
+        predictor = dlib.shape_predictor(landmark_model_location(points))
+        shape = predictor(pixels, rect)
+        engine = FaceEngine(engine_config(landmarks=points))
+        seconds = _alternate(
+            {
+                "landmarks": lambda p=predictor: p(pixels, rect),  # type: ignore[misc]
+                "descriptor": lambda s=shape: encoder.compute_face_descriptor(pixels, s, 1),  # type: ignore[misc]
+                "find_faces": lambda e=engine: e.find_faces(decode(data, limits())),  # type: ignore[misc]
+            },
+            runs,
+        )
+        rows.append(
+            {
+                "landmarks": points,
+                "landmarks_ms": seconds["landmarks"] * 1e3,
+                "descriptor_ms": seconds["descriptor"] * 1e3,
+                "per_face_ms": (seconds["landmarks"] + seconds["descriptor"]) * 1e3,
+                "find_faces_s": seconds["find_faces"],
+            }
+        )
+    five, sixty_eight = rows
+    return {
+        "photo": f"obama2.jpg {size}",
+        "rows": rows,
+        "per_face_ratio": sixty_eight["per_face_ms"] / five["per_face_ms"],
+        "find_faces_ratio": sixty_eight["find_faces_s"] / five["find_faces_s"],
+    }
+
+
 def run(
     quick: bool = False, engine: FaceEngine | None = None, matrix: ReferenceMatrix | None = None
 ) -> dict[str, Any]:
@@ -237,5 +286,6 @@ def run(
         ),
         "encoding": encoding(runs, sizes, (1024,) if quick else ENCODE_SIDES),
         "batching": batching(1 if quick else 15),
+        "alignment": alignment(1 if quick else 15, "small" if quick else "phone"),
         "openblas": "not measured: dlib built against OpenBLAS needs a ~12 minute compile",
     }

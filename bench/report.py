@@ -33,6 +33,21 @@ def targets(r: Result) -> list[dict[str, Any]]:
             "met": deliberate,
         }
     )
+    fakes = r.get("deepfakes")
+    shipped = (fakes or {}).get("shipped", {})
+    out.append(
+        {
+            "target": "deepfake set: >= 90% kept, 0 strangers approved, <= 1/8 in review"
+            + (" (quick set)" if fakes and fakes["quick"] else ""),
+            "measured": ", ".join(
+                f"{slug} kept {s['deepfakes']['all']['kept_share']:.0%}, strangers"
+                f" {s['strangers']['approved']}+{s['strangers']['review']}/{s['strangers']['n']}"
+                for slug, s in shipped.items()
+            )
+            or "not run",
+            "met": all(s["meets_issue"] for s in shipped.values()) if shipped else None,
+        }
+    )
     throughput = r.get("throughput")
     out.append(
         {
@@ -86,6 +101,21 @@ def _explicit(lines: list[str], r: Result) -> None:
 
     _section(lines, "explicit-content gate")
     lines.extend(explicit_lines(r["explicit"], _gated_speedups(r) or None))
+
+
+def _deepfakes(lines: list[str], d: Result) -> None:
+    from bench.deepfakes import shipped_lines
+
+    _section(
+        lines, f"deepfake set ({'quick: two hosts' if d['quick'] else 'full'}), claimed as the politician"
+    )
+    lines.append(f"{'distance (app)':<34} {'n':>4}  {'min':>6} {'median':>6} {'max':>6}")
+    for name, dist in d["distributions"]["app"].items():
+        if dist["n"] and not name.startswith("deepfake,"):
+            lines.append(
+                f"{name:<34} {dist['n']:>4}  {dist['min']:>6.3f} {dist['median']:>6.3f} {dist['max']:>6.3f}"
+            )
+    lines.extend(shipped_lines(d["shipped"]))
 
 
 def _all_differences(r: Result) -> list[dict[str, str]]:
@@ -247,6 +277,16 @@ def _levers(lines: list[str], lv: Result) -> None:
         f"descriptor on {b['faces']} faces: batched {b['batched_s'] * 1e3:.1f} ms vs per face"
         f" {b['per_face_s'] * 1e3:.1f} ms ({b['speedup']:.2f}x), max difference {b['max_abs_difference']:.2g}"
     )
+    if lv.get("alignment"):
+        a = lv["alignment"]
+        lines.append(f"alignment before the descriptor ({a['photo']}; facegate: 68 points):")
+        for row in a["rows"]:
+            lines.append(
+                f"  {row['landmarks']:>2} points: landmarks {row['landmarks_ms']:.2f} ms + descriptor"
+                f" {row['descriptor_ms']:.1f} ms = {row['per_face_ms']:.1f} ms per face;"
+                f" find_faces {row['find_faces_s'] * 1e3:.0f} ms per photo"
+            )
+        lines.append(f"  68/5: {a['per_face_ratio']:.2f}x per face, {a['find_faces_ratio']:.2f}x per photo")
     lines.append(f"OpenBLAS dlib: {lv['openblas']}")
 
 
@@ -261,6 +301,7 @@ def render(r: Result) -> str:
         ("matcher", lambda: _matcher(lines, r["matcher"])),
         ("webhook", lambda: _webhook(lines, r["webhook"])),
         ("accuracy", lambda: _accuracy(lines, r["accuracy"], r.get("pipeline") or [])),
+        ("deepfakes", lambda: _deepfakes(lines, r["deepfakes"])),
         ("explicit", lambda: _explicit(lines, r)),
         ("levers", lambda: _levers(lines, r["levers"])),
     ]

@@ -38,7 +38,7 @@ def _step(name: str, fn: Callable[[], Any], timings: dict[str, float]) -> Any:
 
 def measure(quick: bool = False, skip_nocodb: bool = False) -> dict[str, Any]:
     """Run every part and return the results (the JSON file's content)."""
-    from bench import accuracy, explicit, levers, matcher, pipeline, throughput, webhook_latency
+    from bench import accuracy, deepfakes, explicit, levers, matcher, pipeline, throughput, webhook_latency
     from bench.report import targets
 
     started = time.perf_counter()
@@ -59,6 +59,13 @@ def measure(quick: bool = False, skip_nocodb: bool = False) -> dict[str, Any]:
             "pipeline", lambda: pipeline.run(paths, ("obama2.jpg",), ("small",), {"small": 1}), timings
         )
         r["accuracy"] = _step("accuracy", lambda: accuracy.run(paths, accuracy.QUICK_PHOTOS), timings)
+        r["deepfakes"] = _step(
+            "deepfake set",
+            lambda: deepfakes.run(
+                quick=True, variants=(deepfakes.APP,), encoders=deepfakes.Encoders(paths.engine)
+            ),
+            timings,
+        )
         r["explicit"] = _step(
             "explicit gate",
             lambda: explicit.run(paths.engine, sizes=("sample",), runs={"sample": 1}),
@@ -72,6 +79,9 @@ def measure(quick: bool = False, skip_nocodb: bool = False) -> dict[str, Any]:
     else:
         r["pipeline"] = _step("pipeline", lambda: pipeline.run(paths), timings)
         r["accuracy"] = _step("accuracy", lambda: accuracy.run(paths), timings)
+        r["deepfakes"] = _step(
+            "deepfake set", lambda: deepfakes.run(encoders=deepfakes.Encoders(paths.engine)), timings
+        )
         r["explicit"] = _step("explicit gate", lambda: explicit.run(paths.engine), timings)
         r["matcher"] = _step("matcher", matcher.run, timings)
         r["throughput"] = _step("throughput", lambda: throughput.run(count=40), timings)
@@ -95,7 +105,7 @@ def measure(quick: bool = False, skip_nocodb: bool = False) -> dict[str, Any]:
 
 
 def write(r: dict[str, Any], out: Path) -> dict[str, Path]:
-    from bench.plot import plot
+    from bench.plot import calibration_plot, plot
     from bench.report import render
 
     out.mkdir(parents=True, exist_ok=True)
@@ -104,6 +114,9 @@ def write(r: dict[str, Any], out: Path) -> dict[str, Path]:
     files["json"].write_text(json.dumps(r, indent=1, default=str))
     files["txt"].write_text(text + "\n")
     plot(r, files["png"])
+    if r.get("deepfakes"):
+        files["calibration"] = out / "calibration.png"
+        calibration_plot(r["deepfakes"], files["calibration"])
     return files
 
 

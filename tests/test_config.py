@@ -99,3 +99,12 @@ def test_environment_names(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.operator_endpoints_open and settings.metrics_public
     assert settings.trusted_proxies == [ipaddress.ip_network("127.0.0.1/32")]
     assert settings.auth_failures_per_minute == 5
+
+
+def test_the_alignment_is_68_or_5_points(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings(_env_file=None).landmarks == 68
+    monkeypatch.setenv("FACEGATE_LANDMARKS", "5")
+    assert Settings(_env_file=None).landmarks == 5
+    monkeypatch.setenv("FACEGATE_LANDMARKS", "7")
+    with pytest.raises(ValidationError, match="landmarks"):
+        Settings(_env_file=None)

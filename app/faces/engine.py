@@ -10,7 +10,13 @@ How a face is counted (the detector runs on a copy whose long side is ``detect_m
 2. Otherwise a second pass with 2x upsampling finds faces down to about 40 px (1/26).
 3. In both passes a detection counts only when its score reaches ``min_detection_score``: logos,
    patterns and fabric make weak HOG hits (seen at 0.05), real faces score 0.7 and more.
-Faces are then encoded from the larger ``encode_max_side`` copy, so small faces keep their detail.
+Faces are then encoded from the larger ``encode_max_side`` copy, so small faces keep their detail:
+each face's landmarks (``landmarks``: dlib's 68-point model by default, or its 5-point one) align a
+150 x 150 chip, and the ResNet descriptor turns the chip into 128 numbers. The landmarks only align;
+they never decide how many faces there are. The 68-point alignment places the chip by the whole face
+(jaw, brows, nose, mouth), not by the eye corners and nose tip alone: a politician's face pasted onto
+another head (the deepfakes the campaign asks for) comes out nearer the politician, other people do
+not (README, "Choosing the review band").
 A picture with exactly one face (the only kind that can be approved) then goes through the nudity
 detector (``app.faces.explicit``) on that same copy, when the gate is on.
 """
@@ -19,7 +25,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -32,6 +38,9 @@ from app.faces.verdict import Box
 FIRST_PASS_UPSAMPLE = 0
 SECOND_PASS_UPSAMPLE = 1
 NUM_JITTERS = 1  # face_recognition's default; more jitters cost linearly for little gain
+# The landmark models that can align a face for the descriptor: dlib's 68-point and 5-point ones.
+Landmarks = Literal[68, 5]
+DEFAULT_LANDMARKS: Landmarks = 68
 
 
 @dataclass(frozen=True)
@@ -39,6 +48,8 @@ class EngineConfig:
     detect_max_side: int
     encode_max_side: int
     min_detection_score: float
+    # The landmark model that aligns each face before it is encoded (68 or 5 points).
+    landmarks: Landmarks = DEFAULT_LANDMARKS
     # Run the nudity detector (``FACEGATE_EXPLICIT_LABELS`` not empty); no part of the cache key.
     explicit_gate: bool = False
 
@@ -55,6 +66,7 @@ class EngineConfig:
             "first_pass_upsample": FIRST_PASS_UPSAMPLE,
             "second_pass_upsample": SECOND_PASS_UPSAMPLE,
             "jitters": NUM_JITTERS,
+            "landmarks": self.landmarks,
         }
 
 
@@ -70,6 +82,19 @@ class FoundFaces:
     explicit: list[Detection] = field(default_factory=list)
 
 
+def landmark_model_location(landmarks: Landmarks) -> str:
+    """The path of dlib's ``landmarks``-point shape predictor, from ``face_recognition_models``."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import face_recognition_models as models
+
+    if landmarks == 68:
+        return str(models.pose_predictor_model_location())
+    if landmarks == 5:
+        return str(models.pose_predictor_five_point_model_location())
+    raise ValueError(f"no {landmarks}-point landmark model: 68 or 5")
+
+
 def _models_version() -> str:
     with warnings.catch_warnings():
         # face_recognition_models imports the deprecated pkg_resources.
@@ -79,7 +104,7 @@ def _models_version() -> str:
 
 
 class FaceEngine:
-    """dlib's HOG detector, 5-point landmarks and ResNet descriptor, loaded once."""
+    """dlib's HOG detector, a landmark model (68 or 5 points) and ResNet descriptor, loaded once."""
 
     def __init__(self, config: EngineConfig) -> None:
         import dlib
@@ -90,7 +115,7 @@ class FaceEngine:
 
         self.config = config
         self._detector = dlib.get_frontal_face_detector()
-        self._landmarks = dlib.shape_predictor(models.pose_predictor_five_point_model_location())
+        self._landmarks = dlib.shape_predictor(landmark_model_location(config.landmarks))
         self._encoder = dlib.face_recognition_model_v1(models.face_recognition_model_location())
         self._explicit = ExplicitDetector() if config.explicit_gate else None
 
@@ -118,6 +143,7 @@ class FaceEngine:
                     round(r[3] * to_work),
                 )
             )
+        # Landmarks align each face's chip for the descriptor; the faces are already counted.
         shapes = dlib.full_object_detections()
         for rect in work_rects:
             shapes.append(self._landmarks(work, rect))

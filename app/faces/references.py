@@ -55,7 +55,10 @@ class Profile(BaseModel):
     role: str = Field(min_length=1, description="Official role.")
     country: str = Field(min_length=1)
     description: str = ""
+    # This politician's calibration (README, "Choosing the review band"); unset:
+    # ``FACEGATE_TOLERANCE`` and ``FACEGATE_REVIEW_BAND``.
     tolerance: float | None = Field(None, gt=0, le=2)
+    review_band: float | None = Field(None, ge=0, le=1)
     # What the forms facegate creates offer for this politician, when it is not ``name``.
     form_label: str | None = Field(None, min_length=1, max_length=200)
 
@@ -86,6 +89,7 @@ class ReferenceSet:
     politicians: dict[str, Politician]
     matrix: ReferenceMatrix
     tolerances: dict[str, float] = field(default_factory=dict)
+    review_bands: dict[str, float] = field(default_factory=dict)
 
     @cached_property
     def names(self) -> PoliticianNames:
@@ -217,4 +221,7 @@ async def load_reference_set(*, reference_dir: Path, cache: EncodingCache, pool:
         politicians={p.slug: p for p in politicians},
         matrix=ReferenceMatrix.build(by_politician),
         tolerances={p.slug: p.profile.tolerance for p in politicians if p.profile.tolerance is not None},
+        review_bands={
+            p.slug: p.profile.review_band for p in politicians if p.profile.review_band is not None
+        },
     )

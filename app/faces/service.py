@@ -127,17 +127,21 @@ class FaceService:
             default_tolerance=self.default_tolerance,
             expected=politician,
             review_band=self.review_band,
+            review_bands=references.review_bands,
             detections=found.explicit,
             gate=self.gate,
         )
 
     def unreadable(self, politician: str | None) -> Verdict:
         """The verdict on bytes that are not a usable image: rejected, no faces."""
-        tolerances = self._references.tolerances if self._references else {}
+        references = self._references
+        tolerances = references.tolerances if references else {}
+        bands = references.review_bands if references else {}
         return Verdict(
             decision=Decision.REJECTED,
             reason=Reason.UNREADABLE_IMAGE,
             politician=politician,
             faces=[],
             tolerance=tolerances.get(politician or "", self.default_tolerance),
+            review_band=bands.get(politician or "", self.review_band),
         )

@@ -92,6 +92,7 @@ def decide(
     default_tolerance: float,
     expected: str | None,
     review_band: float = 0.0,
+    review_bands: Mapping[str, float] | None = None,
     detections: Sequence[Detection] = (),
     gate: ExplicitGate = NO_GATE,
 ) -> Verdict:
@@ -102,7 +103,8 @@ def decide(
     most the politician's tolerance. Without a claim, the face's best match is the politician whose
     distance is smallest relative to that politician's tolerance. A face whose distance d to the
     politician is within ``review_band`` of the tolerance t (|d - t| <= band) is too close to call
-    either way: ``review``, for a moderator. A picture that could be approved or reviewed goes
+    either way: ``review``, for a moderator; ``review_bands`` holds the politicians' own bands, the
+    others use ``review_band``. A picture that could be approved or reviewed goes
     through the explicit-content ``gate`` too: a configured label at ``min_score`` or more rejects it
     (``explicit_content``), one at ``review_score`` or more sends it to review.
     """
@@ -112,6 +114,11 @@ def decide(
         _face_result(box, per_politician[i], references.labels, tolerance_row) for i, box in enumerate(boxes)
     ]
     tolerance = tolerances.get(expected, default_tolerance) if expected else default_tolerance
+    bands = review_bands or {}
+
+    def band_of(politician: str | None) -> float:
+        return bands.get(politician, review_band) if politician else review_band
+
     findings = gate.findings(detections)
 
     def verdict(
@@ -123,12 +130,13 @@ def decide(
             politician=politician,
             faces=faces,
             tolerance=tol,
-            review_band=review_band,
+            review_band=band_of(politician),
             explicit=findings,
         )
 
     def by_distance(distance: float, politician: str, tol: float) -> Verdict:
-        if review_band > 0 and abs(distance - tol) <= review_band:
+        band = band_of(politician)
+        if band > 0 and abs(distance - tol) <= band:
             return verdict(Decision.REVIEW, Reason.NEAR_TOLERANCE, politician, tol)
         if distance <= tol:
             return verdict(Decision.APPROVED, Reason.MATCH, politician, tol)

@@ -30,7 +30,8 @@ def test_files_are_written(quick: tuple[dict[str, Any], Path]) -> None:
     assert json.loads((out / "bench.json").read_text())["quick"] is True
     assert (out / "bench.png").read_bytes().startswith(b"\x89PNG")
     text = (out / "bench.txt").read_text()
-    assert "verify pipeline" in text and "targets" in text
+    assert "verify pipeline" in text and "targets" in text and "deepfake set (quick" in text
+    assert (out / "calibration.png").read_bytes().startswith(b"\x89PNG")
     assert set(result["skipped"]) == {"end_to_end", "memory"}
 
 
@@ -81,3 +82,28 @@ def test_the_explicit_gate_is_measured_beside_the_face_pipeline(quick: tuple[dic
     (row,) = result["explicit"]["rows"]
     assert _positive(row["face_s"], row["gate_s"], row["ratio"], result["explicit"]["load_s"])
     assert "explicit-content gate" in (out / "bench.txt").read_text()
+
+
+def test_the_deepfake_set_is_reported_beside_genuine_and_impostors(
+    quick: tuple[dict[str, Any], Path],
+) -> None:
+    result = quick[0]
+    fakes = result["deepfakes"]
+    assert fakes["quick"] is True and fakes["landmarks"] == 68
+    assert fakes["counts"]["host"] == 6 and fakes["counts"]["deepfake"] == 40  # two hosts
+    for slug in ("obama", "biden"):
+        shipped = fakes["shipped"][slug]
+        assert set(shipped["deepfakes"]) >= {"all", "swap", "shared", "morph@0.5"}
+        assert shipped["strangers"]["n"] == 11
+        assert 0 <= shipped["deepfakes"]["all"]["kept_share"] <= 1
+    distances = fakes["distributions"]["app"]
+    assert distances["genuine"]["max"] < distances["deepfake"]["median"] < distances["host + other"]["median"]
+    assert any(t["target"].startswith("deepfake set") for t in result["targets"])
+
+
+def test_the_alignment_cost_is_measured(quick: tuple[dict[str, Any], Path]) -> None:
+    alignment = quick[0]["levers"]["alignment"]
+    assert [row["landmarks"] for row in alignment["rows"]] == [5, 68]
+    for row in alignment["rows"]:
+        assert _positive(row["landmarks_ms"], row["descriptor_ms"], row["find_faces_s"])
+    assert _positive(alignment["per_face_ratio"], alignment["find_faces_ratio"])

@@ -93,3 +93,19 @@ def test_encodings_close_to_face_recognitions_own(
     assert np.linalg.norm(ours - real_encodings["obama3.jpg"]) < 0.6
     assert np.linalg.norm(ours - real_encodings["biden.jpg"]) > 0.6
     assert np.linalg.norm(ours - real_encodings["astronaut.png"]) > 0.6
+
+
+def test_the_alignment_is_chosen_and_keyed(engine: FaceEngine) -> None:
+    # 68-point alignment by default; the 5-point one on request. Same faces, other encodings, other key.
+    from dataclasses import replace
+
+    from tests.faces.conftest import CONFIG
+
+    assert CONFIG.landmarks == 68
+    five = FaceEngine(replace(CONFIG, landmarks=5))
+    decoded = decode(sample("obama2.jpg"), LIMITS)
+    ours, theirs = engine.find_faces(decoded), five.find_faces(decoded)
+    assert ours.boxes == theirs.boxes
+    assert 0.01 < np.linalg.norm(ours.encodings[0] - theirs.encodings[0]) < 0.2
+    assert CONFIG.cache_key_fields()["landmarks"] == 68
+    assert five.config.cache_key_fields() != CONFIG.cache_key_fields()

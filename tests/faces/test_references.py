@@ -95,6 +95,7 @@ def test_unreadable_photo_is_an_error_naming_the_file(tmp_path: Path, pool: Face
         ('name = "x"\n', "role"),
         ("not toml [", "profile.toml"),
         (PROFILE + "tolerance = 5\n", "tolerance"),
+        (PROFILE + "review_band = -0.1\n", "review_band"),
         (PROFILE + 'unknown = "field"\n', "unknown"),
     ],
 )
@@ -117,9 +118,13 @@ def test_folder_without_photo_or_with_bad_slug(tmp_path: Path) -> None:
 
 def test_per_politician_tolerance_is_read(tmp_path: Path, pool: FacePool) -> None:
     photo = encode(open_sample("obama2.jpg").convert("RGB"), "JPEG")
-    _politician(tmp_path / "refs", "jane", {"a.jpg": photo}, PROFILE + "tolerance = 0.5\n")
+    _politician(
+        tmp_path / "refs", "jane", {"a.jpg": photo}, PROFILE + "tolerance = 0.5\nreview_band = 0.07\n"
+    )
+    _politician(tmp_path / "refs", "joe", {"a.jpg": photo}, PROFILE)
     refs = _load(tmp_path / "refs", EncodingCache(tmp_path / "c", {}), pool)
     assert refs.tolerances == {"jane": 0.5}
+    assert refs.review_bands == {"jane": 0.07}  # joe: FACEGATE_REVIEW_BAND
 
 
 def test_a_killed_worker_costs_one_rebuild_and_the_pool_recovers(pool: FacePool) -> None:

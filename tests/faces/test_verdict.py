@@ -139,3 +139,35 @@ def test_the_review_band_around_the_tolerance() -> None:
     v = _gated(0.62, expected=None)
     assert (v.decision, v.politician) == (Decision.REVIEW, "alice")
     assert _gated(0.7, expected=None).politician is None
+
+
+def test_a_politicians_own_review_band_comes_before_the_default() -> None:
+    def decided(distance: float, expected: str | None = "alice"):  # type: ignore[no-untyped-def]
+        return decide(
+            boxes=[BOX],
+            encodings=_face(distance),
+            references=REFS,
+            tolerances={"alice": 0.68},
+            default_tolerance=0.6,
+            expected=expected,
+            review_band=0.02,
+            review_bands={"alice": 0.08},
+        )
+
+    for distance, decision in [(0.59, Decision.APPROVED), (0.61, Decision.REVIEW), (0.75, Decision.REVIEW)]:
+        v = decided(distance)
+        assert (v.decision, v.tolerance, v.review_band) == (decision, 0.68, 0.08), distance
+    assert decided(0.77).decision is Decision.REJECTED
+    assert decided(0.75, expected=None).decision is Decision.REVIEW  # identified as alice, her band
+    # Bob has no band of his own: the default one.
+    bob = decide(
+        boxes=[BOX],
+        encodings=_face(0.0) + np.eye(1, 128) * 1.0 + np.eye(1, 128, 1) * 0.59,
+        references=REFS,
+        tolerances={},
+        default_tolerance=0.6,
+        expected="bob",
+        review_band=0.02,
+        review_bands={"alice": 0.08},
+    )
+    assert (bob.decision, bob.review_band) == (Decision.REVIEW, 0.02)
