@@ -121,7 +121,7 @@ def test_per_politician_tolerance_is_read(tmp_path: Path, pool: FacePool) -> Non
     _politician(
         tmp_path / "refs", "jane", {"a.jpg": photo}, PROFILE + "tolerance = 0.5\nreview_band = 0.07\n"
     )
-    _politician(tmp_path / "refs", "joe", {"a.jpg": photo}, PROFILE)
+    _politician(tmp_path / "refs", "joe", {"a.jpg": photo}, PROFILE.replace("Jane Doe", "Joe Roe"))
     refs = _load(tmp_path / "refs", EncodingCache(tmp_path / "c", {}), pool)
     assert refs.tolerances == {"jane": 0.5}
     assert refs.review_bands == {"jane": 0.07}  # joe: FACEGATE_REVIEW_BAND
