@@ -16,7 +16,7 @@ from typing import Any
 from app.config import FieldNames
 from app.integrations.nocodb.client import NocoDBClient
 from app.integrations.nocodb.errors import AttachmentRefused, NocoDBUnavailable
-from app.moderation.rows import UploadRow, parse_row, same_upload
+from app.moderation.rows import UploadRow, parse_row, row_key, same_upload
 
 __all__ = ["Downloader", "RowGone"]
 
@@ -41,6 +41,18 @@ class Downloader:
         if current is None or not same_upload(current, row, self.fields):
             return None
         return parse_row(current, self.fields)
+
+    async def current_by_key(self, table_id: str, row_id: int, key: str) -> UploadRow | None:
+        """The row as NocoDB has it now, if it is still the upload ``key`` (a finished job keeps its
+        key, not its attachments); None when it is gone or another upload by now."""
+        current = await self.nocodb.get_row(table_id, row_id)
+        if current is None:
+            return None
+        try:
+            row = parse_row(current, self.fields)
+        except ValueError:
+            return None
+        return row if row_key(table_id, row) == key else None
 
     async def fetch(self, table_id: str, row: UploadRow, attachment: Mapping[str, Any]) -> bytes:
         """The attachment's bytes. ``AttachmentRefused`` only for a content problem (size, location)."""

@@ -30,7 +30,7 @@ from app.moderation.act import APPROVED_STATUS, REJECTED_STATUS, NocoDBWriter
 from app.moderation.decisions import DecisionLog, DecisionRecord
 from app.moderation.download import Downloader, RowGone
 from app.moderation.queue import Job
-from app.moderation.rows import UploadRow, parse_row, row_key
+from app.moderation.rows import UploadRow
 from app.outcomes import Action, Decision, Reason
 
 __all__ = ["ModerationService", "RowVerdict"]
@@ -110,12 +110,8 @@ class ModerationService:
         """A decided row queued again (it changed in NocoDB, or the sweep saw a moderator's Status).
         Once facegate has decided, the Status cell is the moderators' word, and final: ``approved``
         publishes the upload, ``rejected`` removes it. Anything else changes nothing."""
-        raw = await self.downloader.nocodb.get_row(job.table_id, job.row_id)
-        try:
-            row = parse_row(raw or {}, self.downloader.fields)
-        except ValueError:
-            return Action.ALREADY_GONE
-        if row_key(job.table_id, row) != job.row_key:
+        row = await self.downloader.current_by_key(job.table_id, job.row_id, job.row_key)
+        if row is None:
             return Action.ALREADY_GONE  # deleted, or another upload by now (which has a job of its own)
         settled = await asyncio.to_thread(self.decisions.settled, job.row_key) or record
         status = (row.status or "").strip().lower()
