@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MAX_ID", "Database"]
+__all__ = ["MAX_ID", "Database", "in_chunks"]
 
 # SQLite's INTEGER: the largest row, job or approval id a request may name.
 MAX_ID = 2**63 - 1
@@ -88,6 +88,17 @@ class Database:
         with self._lock:
             row: sqlite3.Row | None = self._db.execute(query, args).fetchone()
             return row
+
+
+# SQLite's default limit on a statement's parameters is 999 in older builds.
+VALUES_PER_QUERY = 500
+
+
+def in_chunks(values: Sequence[Any]) -> Iterator[tuple[list[Any], str]]:
+    """``values`` in slices small enough for one statement, each with its ``?, ?, ...`` placeholders."""
+    for start in range(0, len(values), VALUES_PER_QUERY):
+        chunk = list(values[start : start + VALUES_PER_QUERY])
+        yield chunk, ",".join("?" * len(chunk))
 
 
 def newest_first(

@@ -12,12 +12,11 @@ import sqlite3
 import time
 from dataclasses import dataclass
 
-from app.db import Database, newest_first
+from app.db import Database, in_chunks, newest_first
 from app.outcomes import Action, Decision, Reason, Source
 
 __all__ = ["DecisionLog", "DecisionRecord"]
 
-KEYS_PER_QUERY = 500
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS decisions (
@@ -85,9 +84,7 @@ class DecisionLog:
     def settled_many(self, row_keys: list[str]) -> dict[str, DecisionRecord]:
         """``settled`` for many uploads at once (the sweep's pages)."""
         found: dict[str, DecisionRecord] = {}
-        for start in range(0, len(row_keys), KEYS_PER_QUERY):
-            chunk = row_keys[start : start + KEYS_PER_QUERY]
-            marks = ",".join("?" * len(chunk))
+        for chunk, marks in in_chunks(row_keys):
             query = f"SELECT * FROM decisions WHERE row_key IN ({marks}) ORDER BY source = 'moderator', id"
             for row in self.db.rows(query, chunk):
                 found[row["row_key"]] = _decision(row)  # the last one wins

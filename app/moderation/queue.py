@@ -19,14 +19,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from app.db import Database, newest_first
+from app.db import Database, in_chunks, newest_first
 
 __all__ = ["Job", "JobQueue", "JobState", "NewJob"]
 
 # With the runner's backoff (2, 4 ... 60 s), about ten minutes of failures.
 WAITING_LONG_ATTEMPTS = 12
-# SQLite's default limit on a statement's parameters is 999 in older builds.
-KEYS_PER_QUERY = 500
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -93,9 +91,7 @@ class JobQueue:
         now = time.time()
         with self.db.tx() as db:
             keys = [j.row_key for j in jobs] if listed_at is not None else []
-            for start in range(0, len(keys), KEYS_PER_QUERY):
-                chunk = keys[start : start + KEYS_PER_QUERY]
-                marks = ",".join("?" * len(chunk))
+            for chunk, marks in in_chunks(keys):
                 gone = db.execute(
                     "SELECT id, row_key FROM jobs WHERE state = 'done' AND row_gone = 1"
                     f" AND updated_at < ? AND row_key IN ({marks})",
@@ -149,9 +145,7 @@ class JobQueue:
         """Queue decided rows again: a moderator may have set their Status. Returns how many."""
         now, changed = time.time(), 0
         with self.db.tx() as db:
-            for start in range(0, len(row_keys), KEYS_PER_QUERY):
-                chunk = row_keys[start : start + KEYS_PER_QUERY]
-                marks = ",".join("?" * len(chunk))
+            for chunk, marks in in_chunks(row_keys):
                 changed += db.execute(
                     "UPDATE jobs SET state = 'queued', attempts = 0, next_attempt_at = ?, updated_at = ?"
                     f" WHERE state = 'done' AND row_gone = 0 AND row_key IN ({marks})",
@@ -162,9 +156,7 @@ class JobQueue:
     def mark_gone(self, row_keys: Sequence[str]) -> None:
         """Decided rows that NocoDB reported deleted: their key may come back as a new upload."""
         with self.db.tx() as db:
-            for start in range(0, len(row_keys), KEYS_PER_QUERY):
-                chunk = row_keys[start : start + KEYS_PER_QUERY]
-                marks = ",".join("?" * len(chunk))
+            for chunk, marks in in_chunks(row_keys):
                 db.execute(
                     "UPDATE jobs SET row_gone = 1, updated_at = ?"
                     f" WHERE state = 'done' AND row_key IN ({marks})",
