@@ -33,6 +33,7 @@ lint: setup
 
 test: lint browser
 	$(UV) run python -m harness.nocodb install
+	$(UV) run python -m harness.postgres install
 	$(UV) run pytest -p no:cacheprovider -rs --junitxml=artifacts/junit.xml
 
 # Everything but the real-NocoDB integration tests.
@@ -42,6 +43,7 @@ test-fast: setup
 # Speed and memory, measured side by side (not part of `make test`; a smoke run of it is).
 bench: setup
 	$(UV) run python -m harness.nocodb install
+	$(UV) run python -m harness.postgres install
 	$(UV) run python -m bench.run
 
 openapi: setup

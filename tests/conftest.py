@@ -105,3 +105,21 @@ def nocodb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNocoDB]:
     """
     with running_nocodb(tmp_path_factory.mktemp("nocodb")) as server:
         yield server
+
+
+# ------------------------------------------------------------------------- the real PostgreSQL
+# A throwaway cluster of the session's own (harness/postgres.py), never the system one on 5432.
+# `make test` installs PostgreSQL first. A test takes a database of its own:
+# ``url = postgres.create_database(name)``, and ``postgres.drop_database(name)`` after it.
+
+from harness.postgres import LocalPostgres, running_postgres  # noqa: E402  (this section's own import)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[LocalPostgres]:
+    """A real PostgreSQL server for the session on a free port, with fsync off: its data is thrown away.
+
+    If it cannot start this errors (with the server log's tail), never skips: CI must run these tests.
+    """
+    with running_postgres(fast=True) as server:
+        yield server
