@@ -38,6 +38,7 @@ test: lint browser
 
 # Everything but the real-NocoDB integration tests.
 test-fast: setup
+	$(UV) run python -m harness.postgres install
 	$(UV) run pytest -m "not integration"
 
 # Speed and memory, measured side by side (not part of `make test`; a smoke run of it is).

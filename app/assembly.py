@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import fcntl
 import logging
+import shutil
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
@@ -57,9 +58,10 @@ SHUTDOWN_GRACE_SECONDS = 20.0
 # Pending purges (storage or NocoDB unreachable) are tried again this often; new ones at once.
 PURGE_RETRY_SECONDS = 300.0
 PRUNE_INTERVAL_SECONDS = 86400.0
-STORE_FILE = "facegate.db"
 LOCK_FILE = "facegate.lock"
-RENDITIONS_DIR = "renditions"
+# Where versions before the database kept the renditions: removed at start (they are in the database
+# now, or made again from NocoDB's copy on request).
+LEGACY_RENDITIONS_DIR = "renditions"
 # Background tasks that run until shutdown; the sweep may end by design when its interval is 0.
 LIFETIME_TASKS = frozenset({"queue-runner", "retention", "eraser"})
 
@@ -130,13 +132,15 @@ async def assemble(
     client, the database, the face processes and the data folder's lock are released.
     """
     async with contextlib.AsyncExitStack() as stack:
-        stack.enter_context(_data_dir_lock(settings.data_dir))
+        if settings.database_url is None:
+            stack.enter_context(_data_dir_lock(settings.data_dir))
         limits = Limits(settings.max_upload_bytes, settings.max_image_pixels, settings.encode_max_side)
         faces = build_face_service(settings, limits)
         stack.callback(faces.pool.close)
-        db = Database(settings.data_dir / STORE_FILE)
+        db = Database(settings.database)
         stack.callback(db.close)
-        queue = JobQueue(db)
+        shutil.rmtree(settings.data_dir / LEGACY_RENDITIONS_DIR, ignore_errors=True)
+        queue = JobQueue(db, lease_seconds=settings.job_lease_seconds)
         nocodb = _nocodb_client(settings, nocodb_transport)
         if nocodb is not None:
             stack.push_async_callback(nocodb.aclose)
@@ -145,7 +149,7 @@ async def assemble(
         carousel = Carousel(
             store=approvals,
             nocodb=nocodb,
-            renditions=Renditions(settings.data_dir / RENDITIONS_DIR, limits),
+            renditions=Renditions(limits),
             eraser=eraser,
         )
         wake = asyncio.Event()
@@ -283,6 +287,7 @@ async def _prune_forever(db: Database, stores: Mapping[str, Prunable], retention
     while True:
         cutoff = time.time() - retention_days * 86400
         try:
+            # Several instances may prune at once: a delete is the same whoever runs it.
             pruned = {name: await asyncio.to_thread(store.prune, cutoff) for name, store in stores.items()}
             if any(pruned.values()):
                 await asyncio.to_thread(db.checkpoint)

@@ -27,6 +27,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Wrong operator keys, metrics tokens and webhook secrets a client address may send per minute.
 DEFAULT_AUTH_FAILURES_PER_MINUTE = 10
 WEB_SCHEMES = frozenset({"http", "https"})
+# The SQLite file in DATA_DIR when no DATABASE_URL is set.
+STORE_FILE = "facegate.db"
+DATABASE_SCHEMES = frozenset({"postgresql", "postgres", "postgresql+psycopg"})
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,13 @@ class Settings(BaseSettings):
     sweep_interval_seconds: float = Field(300, ge=0)  # 0 disables the periodic sweep
     form_url: str | None = None
 
+    # Durable state. Unset: a SQLite file in DATA_DIR, for one process. ``postgresql://user:pass@host/db``:
+    # a database several instances share (README: "Several instances on PostgreSQL").
+    database_url: SecretStr | None = None
+    # A running job is its instance's this long without renewal (every third of it); an instance
+    # that dies hands its jobs to the others after at most this.
+    job_lease_seconds: float = Field(60, ge=2, le=3600)
+
     # Operations.
     log_format: Literal["json", "text"] = "json"
     # Decisions and finished jobs older than this are deleted; live approvals stay for the carousel.
@@ -184,7 +194,21 @@ class Settings(BaseSettings):
         setting = str(info.field_name)
         return [_checked_url(origin, setting=setting, origin_only=True).rstrip("/") for origin in value]
 
-    @field_validator("operator_api_key", "metrics_token", "webhook_secret", "nocodb_api_token", mode="before")
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and urlsplit(value.get_secret_value()).scheme not in DATABASE_SCHEMES:
+            raise ValueError("DATABASE_URL must be a postgresql:// URL (unset: SQLite in DATA_DIR)")
+        return value
+
+    @field_validator(
+        "operator_api_key",
+        "metrics_token",
+        "webhook_secret",
+        "nocodb_api_token",
+        "database_url",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         # An empty secret verifies against an empty key, which anyone can forge.
@@ -208,6 +232,13 @@ class Settings(BaseSettings):
         if self.metrics_token is not None and self.metrics_public:
             raise ValueError("FACEGATE_METRICS_PUBLIC=true with FACEGATE_METRICS_TOKEN set: choose one")
         return self
+
+    @property
+    def database(self) -> str | Path:
+        """Where the durable state lives: the PostgreSQL URL, or the SQLite file."""
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return self.data_dir / STORE_FILE
 
     @property
     def reference_cache_dir(self) -> Path:

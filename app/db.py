@@ -1,120 +1,194 @@
-"""facegate's durable state: one SQLite file in ``DATA_DIR`` (WAL mode), shared by the stores.
+"""facegate's durable state: the connection the stores share, to SQLite or PostgreSQL.
 
-Each concern owns its tables and their queries: the moderation queue and decision log
-(``app.moderation.queue``, ``app.moderation.decisions``) and the carousel's approvals
-(``app.carousel.store``). This module only holds the connection they share.
+``FACEGATE_DATABASE_URL`` unset: one SQLite file in ``DATA_DIR`` (WAL mode), used by one process.
+``postgresql://...``: a database that several facegate instances share. The schema is
+``app.schema`` on both, reached by the migrations in ``app/migrations`` (run at every start); each
+store writes its queries once, in SQLAlchemy Core, for both.
 
 Calls are synchronous and short; async callers run them in a thread (``asyncio.to_thread``).
 """
 
 from __future__ import annotations
 
-import sqlite3
+import asyncio
+import hashlib
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import AbstractContextManager, asynccontextmanager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MAX_ID", "Database", "in_chunks"]
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.pool import StaticPool
 
-# SQLite's INTEGER: the largest row, job or approval id a request may name.
+from app.migrations import upgrade
+from app.schema import row_keyed
+
+__all__ = ["MAX_ID", "Database", "in_chunks", "newest_first"]
+
+# A 64-bit integer: the largest row, job or approval id a request may name.
 MAX_ID = 2**63 - 1
+# Connections per instance on PostgreSQL: the runner, the sweep's lock, requests, the eraser.
+POOL_SIZE = 8
 
 
 class Database:
-    """One SQLite connection, serialised by a lock (SQLite allows one writer at a time anyway)."""
+    """The stores' database: ``target`` is a SQLite file or a ``postgresql://`` URL."""
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._lock = threading.Lock()
-        self._row_keyed: set[str] = set()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # NORMAL in WAL mode survives a process crash (SIGKILL); only power loss can cost the last commits.
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        # Deleted rows are overwritten, not just unlinked: what retention or erasure removes is gone
-        # from the file (``checkpoint`` then moves it out of the write-ahead log too).
-        self._db.execute("PRAGMA secure_delete=ON")
+    def __init__(self, target: Path | str) -> None:
+        if isinstance(target, Path) or not target.startswith(
+            ("postgresql:", "postgres:", "postgresql+psycopg:")
+        ):
+            path = Path(target)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.path: Path | None = path
+            self.engine = _sqlite_engine(path)
+            # One connection, serialised (SQLite allows one writer at a time anyway).
+            self._lock: AbstractContextManager[Any] = threading.Lock()
+        else:
+            self.path = None
+            url = sa.make_url(target).set(drivername="postgresql+psycopg")
+            self.engine = sa.create_engine(url, pool_size=POOL_SIZE, pool_pre_ping=True)
+            self._lock = nullcontext()
+        with self.tx() as conn:
+            upgrade(conn)
 
-    def create(self, schema: str, *, row_keyed: Sequence[str] = ()) -> None:
-        """Create a store's tables and indexes if they do not exist yet. ``row_keyed`` names its tables
-        whose records belong to one upload by a ``row_key`` column (see ``archive_row_key``)."""
-        with self._lock:
-            self._db.executescript(schema)
-            self._row_keyed.update(row_keyed)
+    @property
+    def shared(self) -> bool:
+        """Whether other facegate instances may use this database (PostgreSQL)."""
+        return self.path is None
 
-    def add_column(self, table: str, column: str, definition: str) -> None:
-        """Add a column that a file written by an earlier version lacks."""
-        with self._lock:
-            names = {r["name"] for r in self._db.execute(f"PRAGMA table_info({table})")}
-            if column not in names:
-                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+    @property
+    def backend(self) -> str:
+        return self.engine.dialect.name
 
-    def archive_row_key(self, db: sqlite3.Connection, key: str, archived: str) -> None:
+    def insert(self, table: sa.Table) -> Any:
+        """An INSERT that understands ``on_conflict_do_nothing`` / ``on_conflict_do_update``."""
+        dialect = postgresql if self.shared else sqlite
+        return dialect.insert(table)
+
+    @contextmanager
+    def tx(self) -> Iterator[Connection]:
+        """A write transaction (on SQLite taken at once, so that readers-turned-writers never deadlock)."""
+        with self._lock, self.engine.connect() as conn:
+            conn.info["immediate"] = True
+            try:
+                with conn.begin():
+                    yield conn
+            finally:
+                conn.info.pop("immediate", None)
+
+    def rows(self, statement: sa.Executable) -> Sequence[RowMapping]:
+        with self._lock, self.engine.connect() as conn:
+            return conn.execute(statement).mappings().all()
+
+    def row(self, statement: sa.Executable) -> RowMapping | None:
+        with self._lock, self.engine.connect() as conn:
+            return conn.execute(statement).mappings().first()
+
+    def scalar(self, statement: sa.Executable) -> Any:
+        with self._lock, self.engine.connect() as conn:
+            return conn.execute(statement).scalar()
+
+    def archive_row_key(self, conn: Connection, key: str, archived: str) -> None:
         """Inside a transaction: move every record of the upload ``key`` to ``archived``, so that a new
         upload that NocoDB gave the same identity starts with nothing of the old one's."""
-        for table in sorted(self._row_keyed):
-            db.execute(f"UPDATE {table} SET row_key = ? WHERE row_key = ?", (archived, key))
+        for table in row_keyed():
+            conn.execute(sa.update(table).where(table.c.row_key == key).values(row_key=archived))
+
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[bool]:
+        """Whether this instance may do ``name`` now, alone: a PostgreSQL advisory lock held for the
+        block, released with the session even if the instance dies. SQLite: one process, always."""
+        if not self.shared:
+            yield True
+            return
+        key = int.from_bytes(hashlib.sha256(f"facegate:{name}".encode()).digest()[:8], "big", signed=True)
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            held = bool(conn.execute(sa.select(sa.func.pg_try_advisory_lock(key))).scalar())
+            try:
+                yield held
+            finally:
+                if held:
+                    conn.execute(sa.select(sa.func.pg_advisory_unlock(key)))
+
+    @asynccontextmanager
+    async def alone(self, name: str) -> AsyncIterator[bool]:
+        """``exclusive`` for async code: the lock is taken and released in a thread."""
+        lock = self.exclusive(name)
+        mine = await asyncio.to_thread(lock.__enter__)
+        try:
+            yield mine
+        finally:
+            await asyncio.to_thread(lock.__exit__, None, None, None)
 
     def checkpoint(self) -> None:
-        """Copy the write-ahead log into the file and empty it, so that deleted rows are gone from both."""
-        with self._lock:
-            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        """After deletions: SQLite copies its write-ahead log into the file and empties it, so that
+        deleted rows are gone from both; PostgreSQL vacuums, so their space is reused."""
+        if self.shared:
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.exec_driver_sql("VACUUM")
+            return
+        with self._lock, self.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def close(self) -> None:
         with self._lock:
-            self._db.close()
-
-    @contextmanager
-    def tx(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction, taken at once so that readers-turned-writers never deadlock."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-
-    def rows(self, query: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            return self._db.execute(query, args).fetchall()
-
-    def row(self, query: str, args: Sequence[Any] = ()) -> sqlite3.Row | None:
-        with self._lock:
-            row: sqlite3.Row | None = self._db.execute(query, args).fetchone()
-            return row
+            self.engine.dispose()
 
 
-# SQLite's default limit on a statement's parameters is 999 in older builds.
+def _sqlite_engine(path: Path) -> sa.Engine:
+    engine = sa.create_engine(
+        f"sqlite:///{path}",
+        poolclass=StaticPool,
+        connect_args={"check_same_thread": False, "timeout": 30},
+    )
+
+    @sa.event.listens_for(engine, "connect")
+    def _configure(dbapi: Any, _record: Any) -> None:
+        dbapi.isolation_level = None  # transactions are begun below, not by the driver
+        dbapi.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode survives a process crash (SIGKILL); only power loss can cost the last commits.
+        dbapi.execute("PRAGMA synchronous=NORMAL")
+        # Deleted rows are overwritten, not just unlinked: what retention or erasure removes is gone
+        # from the file (``checkpoint`` then moves it out of the write-ahead log too).
+        dbapi.execute("PRAGMA secure_delete=ON")
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("immediate") else "BEGIN")
+
+    return engine
+
+
+# Keeps each statement's bound values well under SQLite's limit (32766; 999 in older builds).
 VALUES_PER_QUERY = 500
 
 
-def in_chunks(values: Sequence[Any]) -> Iterator[tuple[list[Any], str]]:
-    """``values`` in slices small enough for one statement, each with its ``?, ?, ...`` placeholders."""
+def in_chunks(values: Sequence[Any]) -> Iterator[list[Any]]:
+    """``values`` in slices small enough for one statement."""
     for start in range(0, len(values), VALUES_PER_QUERY):
-        chunk = list(values[start : start + VALUES_PER_QUERY])
-        yield chunk, ",".join("?" * len(chunk))
+        yield list(values[start : start + VALUES_PER_QUERY])
 
 
 def newest_first(
-    table: str,
-    filters: Sequence[tuple[str, object]],
+    table: sa.Table,
+    filters: Sequence[tuple[sa.ColumnElement[bool], object]],
     *,
     limit: int,
     before_id: int | None,
-    where: str = "1=1",
-) -> tuple[str, list[object]]:
-    """``SELECT *`` of ``table`` where ``where`` and the filters hold (a filter whose value is None is
+    where: sa.ColumnElement[bool] | None = None,
+) -> sa.Select[Any]:
+    """The rows of ``table`` where ``where`` and the filters hold (a filter whose value is None is
     skipped), newest first, keyset-paged by id."""
-    query, args = f"SELECT * FROM {table} WHERE {where}", list[object]()
+    query = sa.select(table)
+    if where is not None:
+        query = query.where(where)
     for condition, value in filters:
         if value is not None:
-            query, args = query + f" AND {condition}", [*args, value]
+            query = query.where(condition)
     if before_id is not None:
-        query, args = query + " AND id < ?", [*args, before_id]
-    return query + " ORDER BY id DESC LIMIT ?", [*args, limit]
+        query = query.where(table.c.id < before_id)
+    return query.order_by(table.c.id.desc()).limit(limit)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +13,8 @@ from app.faces.service import FaceService
 from app.main import create_app
 from harness.images import ROOT, SAMPLES
 from harness.nocodb import LocalNocoDB, is_installed, running_nocodb
-from tests.support import STORE_MODULES, Clock, Stores, fresh_stores
+from harness.postgres import LocalPostgres, running_postgres
+from tests.support import BACKENDS, STORE_MODULES, Clock, Stores, fresh_stores
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -70,10 +72,37 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     return fake
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked ``both_backends`` run once on SQLite and once on the real PostgreSQL."""
+    if "backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_backends"):
+        metafunc.parametrize("backend", BACKENDS, indirect=True)
+
+
 @pytest.fixture
-def stores(tmp_path: Path) -> Iterator[Stores]:
+def backend(request: pytest.FixtureRequest) -> str:
+    """The stores' backend: SQLite, unless the test is marked ``both_backends``."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture
+def database(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Path | str]:
+    """A new, empty database: a SQLite file, or a database of its own on the session's PostgreSQL."""
+    if backend == "sqlite":
+        yield tmp_path / "facegate.db"
+        return
+    server: LocalPostgres = request.getfixturevalue("postgres")
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    url = server.create_database(name)
+    try:
+        yield url
+    finally:
+        server.drop_database(name)
+
+
+@pytest.fixture
+def stores(database: Path | str) -> Iterator[Stores]:
     """Fresh, empty stores of facegate's own (queue, decision log, approvals) over one database."""
-    with fresh_stores(tmp_path / "facegate.db") as fresh:
+    with fresh_stores(database) as fresh:
         yield fresh
 
 
@@ -111,8 +140,6 @@ def nocodb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNocoDB]:
 # A throwaway cluster of the session's own (harness/postgres.py), never the system one on 5432.
 # `make test` installs PostgreSQL first. A test takes a database of its own:
 # ``url = postgres.create_database(name)``, and ``postgres.drop_database(name)`` after it.
-
-from harness.postgres import LocalPostgres, running_postgres  # noqa: E402  (this section's own import)
 
 
 @pytest.fixture(scope="session")

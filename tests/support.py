@@ -14,6 +14,8 @@ from app.moderation.decisions import DecisionLog
 from app.moderation.queue import JobQueue
 
 T0 = 1_800_000_000.0
+# Where the stores' tests run (``both_backends``): the default file, and the shared server.
+BACKENDS = ("sqlite", "postgresql")
 # Modules whose ``time`` the ``clock`` fixture replaces.
 STORE_MODULES = ("app.moderation.queue", "app.moderation.decisions", "app.carousel.store")
 
@@ -30,7 +32,7 @@ class Clock:
 
 @dataclass(frozen=True)
 class Stores:
-    """facegate's stores over one database file, as ``app.assembly`` builds them."""
+    """facegate's stores over one database, as ``app.assembly`` builds them."""
 
     db: Database
     queue: JobQueue
@@ -40,8 +42,9 @@ class Stores:
 
 
 @contextmanager
-def fresh_stores(path: Path) -> Iterator[Stores]:
-    db = Database(path)
+def fresh_stores(target: Path | str) -> Iterator[Stores]:
+    """The stores over ``target``: a SQLite file or a PostgreSQL URL."""
+    db = Database(target)
     try:
         yield Stores(db, JobQueue(db), DecisionLog(db), ApprovalStore(db), PurgeLog(db))
     finally:

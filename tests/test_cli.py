@@ -24,7 +24,6 @@ from typing import Any
 import httpx
 import pytest
 
-from app.assembly import STORE_FILE
 from app.cli import (
     PASSWORD_ENV,
     PURGE_ALL_DONE,
@@ -39,7 +38,7 @@ from app.cli import (
 )
 from app.commands.politicians import profile_toml
 from app.commands.serve import server_command
-from app.config import FieldNames, Settings
+from app.config import STORE_FILE, FieldNames, Settings
 from app.erasure.service import UNCONFIGURED_LOCAL, locate
 from app.erasure.store import PurgeRecord, PurgeState, PurgeTrigger
 from app.faces.references import Profile, read_politicians

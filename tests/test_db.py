@@ -50,7 +50,7 @@ def test_state_survives_a_killed_process(tmp_path: Path) -> None:
     with fresh_stores(db_path) as restarted:
         assert restarted.queue.enqueue([new(1)], source="sweep") == 0
         assert restarted.queue.counts() == {"queued": 1, "running": 1, "done": 0, "failed": 0}
-        assert restarted.queue.requeue_running() == 1
+        assert restarted.queue.release_all() == 1
         assert [(j.row_id, j.attempts) for j in restarted.queue.claim(10)] == [(1, 2), (2, 1)]
         assert [(d.row_key, d.reason) for d in restarted.decisions.decisions()] == [("t1:1:key1", "no_face")]
 
@@ -68,7 +68,7 @@ def test_what_is_deleted_is_gone_from_the_file(tmp_path: Path) -> None:
         jobs = [NewJob(f"t1:{n}:k", "t1", n, {"Id": n, "path": f"{secret}-{n}"}) for n in (1, 2, 3)]
         stores.queue.enqueue(jobs, source="webhook")
         (job,) = stores.queue.claim(1)
-        stores.queue.finish(job.id)
+        stores.queue.finish(job)
         stores.db.checkpoint()
         assert f"{secret}-1".encode() in (tmp_path / "facegate.db").read_bytes()
         assert stores.queue.prune(float("inf")) == 1  # the finished one; the others stay

@@ -1,4 +1,5 @@
-"""The JPEG renditions facegate serves for approved uploads, one file per size on disk.
+"""The JPEG renditions facegate serves for approved uploads, one per size, made once from the
+verified bytes and kept in the database with the approval (``app.carousel.store``).
 
 Re-encoding as JPEG also drops the uploader's EXIF data, GPS position included.
 """
@@ -7,7 +8,6 @@ from __future__ import annotations
 
 import io
 from enum import StrEnum
-from pathlib import Path
 
 from PIL import Image
 
@@ -28,14 +28,10 @@ RENDITION_SIDES = {Rendition.IMAGE: 1600, Rendition.THUMBNAIL: 480}
 
 
 class Renditions:
-    """JPEG files ``<approval id>-<rendition>.jpg`` in one folder."""
+    """Makes the renditions of an image, within the intake's ``limits``."""
 
-    def __init__(self, directory: Path, limits: Limits) -> None:
-        self.directory = directory
+    def __init__(self, limits: Limits) -> None:
         self.limits = limits
-
-    def path(self, approval_id: int, rendition: Rendition) -> Path:
-        return self.directory / f"{approval_id}-{rendition.value}.jpg"
 
     def make(self, original: bytes) -> dict[Rendition, bytes]:
         """Every rendition of an image, as JPEG bytes; raises ``ServiceError`` for an image that
@@ -52,20 +48,3 @@ class Renditions:
             image.save(out, "JPEG", quality=JPEG_QUALITY, optimize=True, progressive=True)
             made[rendition] = out.getvalue()
         return made
-
-    def save(self, approval_id: int, made: dict[Rendition, bytes]) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        for rendition, data in made.items():
-            target = self.path(approval_id, rendition)
-            tmp = target.with_suffix(".tmp")
-            tmp.write_bytes(data)
-            tmp.replace(target)  # concurrent first requests may both render; the rename is atomic
-
-    def render(self, approval_id: int, original: bytes) -> None:
-        """Make and keep every rendition of one approval from its original image."""
-        self.save(approval_id, self.make(original))
-
-    def discard(self, approval_ids: list[int]) -> None:
-        for approval_id in approval_ids:
-            for rendition in Rendition:
-                self.path(approval_id, rendition).unlink(missing_ok=True)

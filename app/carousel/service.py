@@ -65,12 +65,11 @@ class Carousel:
         """
         # A row shows one upload: the picture it had before (swapped by its owner) leaves the carousel.
         earlier = await asyncio.to_thread(self.store.live_ids_of_rows, approval.table_id, [approval.row_id])
-        approval_id = await asyncio.to_thread(self.store.add, approval)
+        made = {rendition.value: jpeg for rendition, jpeg in (renditions or {}).items()}
+        approval_id = await asyncio.to_thread(self.store.add, approval, made)
         replaced = [i for i in earlier if i != approval_id]
         if replaced:
             await self.withdraw(replaced, trigger=PurgeTrigger.NOT_APPROVED)
-        if renditions:
-            await asyncio.to_thread(self.renditions.save, approval_id, renditions)
 
     async def shows_any(self, table_id: str) -> bool:
         """Whether any upload of ``table_id`` is on the carousel (nothing to check in NocoDB if not)."""
@@ -110,8 +109,9 @@ class Carousel:
         return len(gone)
 
     async def withdraw(self, approval_ids: list[int], *, trigger: PurgeTrigger) -> None:
-        """Take uploads off the carousel, with their renditions; their files in NocoDB's storage are
-        scheduled for erasure first (the eraser keeps any file a live row still uses)."""
+        """Take uploads off the carousel, with their renditions (on every instance: they live in the
+        database); their files in NocoDB's storage are scheduled for erasure first (the eraser keeps
+        any file a live row still uses)."""
         if self.eraser is not None:
             approvals = await asyncio.to_thread(self.store.live, approval_ids)
             await self.eraser.schedule(
@@ -119,7 +119,6 @@ class Carousel:
                 trigger=trigger,
             )
         await asyncio.to_thread(self.store.remove, approval_ids)
-        await asyncio.to_thread(self.renditions.discard, approval_ids)
 
     # What the carousel's readers ask.
 
@@ -135,18 +134,21 @@ class Carousel:
         return await asyncio.to_thread(self.store.version)
 
     async def image(self, approval_id: int, rendition: Rendition) -> bytes:
-        """The rendition's JPEG bytes, made from NocoDB's original on first use."""
+        """The rendition's JPEG bytes; made from NocoDB's original on first use when moderation did
+        not make them (a replay after a crash)."""
+        kept = await asyncio.to_thread(self.store.rendition, approval_id, rendition.value)
+        if kept is not None:
+            return kept
         approval = await asyncio.to_thread(self.store.approval, approval_id)
         if approval is None:
             raise NotFound(f"No approved upload {approval_id}.")
-        path = self.renditions.path(approval_id, rendition)
-        try:
-            return await asyncio.to_thread(path.read_bytes)
-        except FileNotFoundError:
-            pass
         original = await self._original(approval)
-        await asyncio.to_thread(self.renditions.render, approval_id, original)
-        return await asyncio.to_thread(path.read_bytes)
+        made = await asyncio.to_thread(self.renditions.make, original)
+        if not await asyncio.to_thread(
+            self.store.keep_renditions, approval_id, {r.value: b for r, b in made.items()}
+        ):
+            raise NotFound(f"No approved upload {approval_id}.")
+        return made[rendition]
 
     async def _original(self, approval: Approval) -> bytes:
         if self.nocodb is None or not approval.attachments:

@@ -1,36 +1,30 @@
-"""The carousel's approvals (table ``approvals``): the uploads it shows, and their withdrawals.
+"""The carousel's approvals (table ``approvals``): the uploads it shows, and their withdrawals; and
+the JPEG renditions it serves of them (table ``renditions``).
 
 Only the carousel writes here. Moderation publishes an approved row and the carousel withdraws rows
 that left NocoDB; a withdrawn approval stays (``removed_at``) until retention forgets it, so that
-the list's ETag changes when something disappears.
+the list's ETag changes when something disappears. Its renditions are deleted with the withdrawal,
+in the same transaction.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from app.db import Database, newest_first
+import sqlalchemy as sa
+from sqlalchemy.engine import RowMapping
+
+from app.db import Database, in_chunks, newest_first
+from app.schema import approvals as t
+from app.schema import renditions as r
 
 __all__ = ["Approval", "ApprovalStore", "ApprovalsVersion", "NewApproval"]
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS approvals (
-    id INTEGER PRIMARY KEY,
-    row_key TEXT NOT NULL UNIQUE,
-    table_id TEXT NOT NULL,
-    row_id INTEGER NOT NULL,
-    politician TEXT NOT NULL,
-    attachments_json TEXT NOT NULL,
-    approved_at REAL NOT NULL,
-    removed_at REAL
-);
-CREATE INDEX IF NOT EXISTS approvals_live ON approvals (removed_at, politician, id);
-"""
+LIVE = t.c.removed_at.is_(None)
 
 
 @dataclass(frozen=True)
@@ -67,105 +61,133 @@ class ApprovalsVersion:
 class ApprovalStore:
     def __init__(self, db: Database) -> None:
         self.db = db
-        db.create(SCHEMA, row_keyed=["approvals"])
 
-    def add(self, approval: NewApproval) -> int:
+    def add(self, approval: NewApproval, renditions: Mapping[str, bytes] | None = None) -> int:
         """The approval's id; idempotent: publishing the same upload again changes nothing, unless it
-        was withdrawn (a moderator approved it again): then it is a new approval, the newest."""
-        with self.db.tx() as db:
-            db.execute(
-                "UPDATE approvals SET row_key = row_key || '~' || id"
-                " WHERE row_key = ? AND removed_at IS NOT NULL",
-                (approval.row_key,),
+        was withdrawn (a moderator approved it again): then it is a new approval, the newest.
+        ``renditions`` (name -> JPEG) are kept with it, replacing any it had."""
+        with self.db.tx() as conn:
+            conn.execute(
+                sa.update(t)
+                .where(t.c.row_key == approval.row_key, ~LIVE)
+                .values(row_key=t.c.row_key + "~" + sa.cast(t.c.id, sa.Text))
             )
-            db.execute(
-                "INSERT OR IGNORE INTO approvals (row_key, table_id, row_id, politician,"
-                " attachments_json, approved_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    approval.row_key,
-                    approval.table_id,
-                    approval.row_id,
-                    approval.politician,
-                    json.dumps(approval.attachments),
-                    time.time(),
-                ),
+            conn.execute(
+                self.db.insert(t)
+                .values(
+                    row_key=approval.row_key,
+                    table_id=approval.table_id,
+                    row_id=approval.row_id,
+                    politician=approval.politician,
+                    attachments_json=json.dumps(approval.attachments),
+                    approved_at=time.time(),
+                )
+                .on_conflict_do_nothing()
             )
-            row = db.execute("SELECT id FROM approvals WHERE row_key = ?", (approval.row_key,)).fetchone()
-        return int(row[0])
+            approval_id = int(
+                conn.execute(sa.select(t.c.id).where(t.c.row_key == approval.row_key)).scalar_one()
+            )
+            if renditions:
+                self._keep(conn, approval_id, renditions)
+        return approval_id
+
+    def keep_renditions(self, approval_id: int, renditions: Mapping[str, bytes]) -> bool:
+        """Keep renditions made after the approval (on first request); False if it was withdrawn
+        meanwhile, and then nothing is kept."""
+        with self.db.tx() as conn:
+            live = conn.execute(sa.select(t.c.id).where(t.c.id == approval_id, LIVE)).first()
+            if live is not None:
+                self._keep(conn, approval_id, renditions)
+        return live is not None
+
+    def _keep(self, conn: sa.Connection, approval_id: int, renditions: Mapping[str, bytes]) -> None:
+        # Another instance may have made them too (the same bytes): the last one stays.
+        insert = self.db.insert(r)
+        conn.execute(
+            insert.on_conflict_do_update(
+                index_elements=[r.c.approval_id, r.c.rendition], set_={"jpeg": insert.excluded.jpeg}
+            ),
+            [
+                {"approval_id": approval_id, "rendition": name, "jpeg": jpeg}
+                for name, jpeg in renditions.items()
+            ],
+        )
+
+    def rendition(self, approval_id: int, name: str) -> bytes | None:
+        """A live approval's rendition, None if it has none (yet)."""
+        jpeg = self.db.scalar(
+            sa.select(r.c.jpeg)
+            .join(t, t.c.id == r.c.approval_id)
+            .where(r.c.approval_id == approval_id, r.c.rendition == name, LIVE)
+        )
+        return None if jpeg is None else bytes(jpeg)
 
     def approvals(
         self, *, politician: str | None = None, limit: int = 50, before_id: int | None = None
     ) -> list[Approval]:
         """Approved uploads still live, newest first."""
-        query, args = newest_first(
-            "approvals",
-            [("politician = ?", politician)],
-            limit=limit,
-            before_id=before_id,
-            where="removed_at IS NULL",
+        query = newest_first(
+            t, [(t.c.politician == politician, politician)], limit=limit, before_id=before_id, where=LIVE
         )
-        return [_approval(r) for r in self.db.rows(query, args)]
+        return [_approval(row) for row in self.db.rows(query)]
 
     def approval(self, approval_id: int) -> Approval | None:
-        row = self.db.row("SELECT * FROM approvals WHERE id = ? AND removed_at IS NULL", (approval_id,))
+        row = self.db.row(sa.select(t).where(t.c.id == approval_id, LIVE))
         return None if row is None else _approval(row)
 
     def live(self, approval_ids: Sequence[int]) -> list[Approval]:
-        marks = ",".join("?" * len(approval_ids))
-        rows = self.db.rows(
-            f"SELECT * FROM approvals WHERE id IN ({marks}) AND removed_at IS NULL ORDER BY id",
-            tuple(approval_ids),
-        )
-        return [_approval(r) for r in rows]
+        found: list[Approval] = []
+        for chunk in in_chunks(approval_ids):
+            found += [_approval(row) for row in self.db.rows(sa.select(t).where(t.c.id.in_(chunk), LIVE))]
+        return sorted(found, key=lambda approval: approval.id)
 
     def live_ids_of_rows(self, table_id: str, row_ids: Sequence[int]) -> list[int]:
         """The live approvals of these row Ids (at most one upload per row is shown)."""
-        marks = ",".join("?" * len(row_ids))
-        rows = self.db.rows(
-            f"SELECT id FROM approvals WHERE table_id = ? AND row_id IN ({marks}) AND removed_at IS NULL",
-            (table_id, *row_ids),
-        )
-        return [r[0] for r in rows]
+        found: list[int] = []
+        for chunk in in_chunks(row_ids):
+            query = sa.select(t.c.id).where(t.c.table_id == table_id, t.c.row_id.in_(chunk), LIVE)
+            found += [row["id"] for row in self.db.rows(query)]
+        return found
 
     def shows(self, row_key: str) -> bool:
-        return (
-            self.db.row("SELECT 1 FROM approvals WHERE row_key = ? AND removed_at IS NULL", (row_key,))
-            is not None
-        )
+        return self.db.row(sa.select(t.c.id).where(t.c.row_key == row_key, LIVE)) is not None
 
     def live_keys(self, table_id: str) -> dict[str, int]:
         """Row key -> approval id of the live approvals of one table."""
-        rows = self.db.rows(
-            "SELECT row_key, id FROM approvals WHERE table_id = ? AND removed_at IS NULL", (table_id,)
-        )
-        return {r[0]: r[1] for r in rows}
+        rows = self.db.rows(sa.select(t.c.row_key, t.c.id).where(t.c.table_id == table_id, LIVE))
+        return {row["row_key"]: row["id"] for row in rows}
 
     def remove(self, approval_ids: Sequence[int]) -> None:
-        """Withdraw; where the files were is forgotten at once (the upload left NocoDB)."""
+        """Withdraw; where the files were is forgotten at once (the upload left NocoDB), and the
+        renditions are deleted."""
         now = time.time()
-        with self.db.tx() as db:
-            db.executemany(
-                "UPDATE approvals SET removed_at = ?, attachments_json = '[]' WHERE id = ?",
-                [(now, i) for i in approval_ids],
-            )
+        with self.db.tx() as conn:
+            for chunk in in_chunks(approval_ids):
+                conn.execute(
+                    sa.update(t).where(t.c.id.in_(chunk)).values(removed_at=now, attachments_json="[]")
+                )
+                conn.execute(sa.delete(r).where(r.c.approval_id.in_(chunk)))
 
     def version(self) -> ApprovalsVersion:
         row = self.db.row(
-            "SELECT COUNT(*) FILTER (WHERE removed_at IS NULL), COALESCE(MAX(id), 0),"
-            " MAX(COALESCE(MAX(approved_at), 0), COALESCE(MAX(removed_at), 0)) FROM approvals"
+            sa.select(
+                sa.func.count().filter(LIVE).label("live"),
+                sa.func.coalesce(sa.func.max(t.c.id), 0).label("last_id"),
+                sa.func.coalesce(sa.func.max(t.c.approved_at), 0).label("approved_at"),
+                sa.func.coalesce(sa.func.max(t.c.removed_at), 0).label("removed_at"),
+            )
         )
         assert row is not None  # an aggregate always answers one row
-        return ApprovalsVersion(live=row[0], last_id=row[1], changed_at=row[2])
+        changed_at = max(row["approved_at"], row["removed_at"])
+        return ApprovalsVersion(live=row["live"], last_id=row["last_id"], changed_at=changed_at)
 
     def prune(self, older_than: float) -> int:
         """Forget approvals withdrawn before the epoch ``older_than``; live ones stay."""
-        with self.db.tx() as db:
-            return db.execute(
-                "DELETE FROM approvals WHERE removed_at IS NOT NULL AND removed_at < ?", (older_than,)
-            ).rowcount
+        with self.db.tx() as conn:
+            return conn.execute(sa.delete(t).where(~LIVE, t.c.removed_at < older_than)).rowcount
 
 
-def _approval(row: sqlite3.Row) -> Approval:
+def _approval(row: RowMapping) -> Approval:
     return Approval(
         id=row["id"],
         row_key=row["row_key"],

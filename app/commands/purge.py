@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 
-from app.assembly import STORE_FILE, build_eraser
+from app.assembly import build_eraser
 from app.config import Settings
 from app.db import Database
 from app.erasure.service import Eraser
@@ -30,21 +31,22 @@ async def run_purge(
     """Retry every pending purge with the service's eraser, printing one line each and a summary; the
     exit code. ``dry_run`` only lists them: no file, no NocoDB call, no change to the log.
 
-    It does not take the service's data-folder lock, so it runs beside a running facegate: SQLite's
-    WAL lets both write, and a retry is safe to repeat (a file already gone counts nothing, and whether
-    a live row uses a file is asked each time); at worst a file both remove at the same instant is
-    counted twice.
+    It does not take the service's data-folder lock, so it runs beside running instances: SQLite's
+    WAL lets both write (PostgreSQL is shared anyway), and a retry is safe to repeat (a file already
+    gone counts nothing, and whether a live row uses a file is asked each time); at worst a file both
+    remove at the same instant is counted twice.
     """
     url, token, table_id = settings.nocodb_url, settings.nocodb_api_token, settings.nocodb_table_id
     if not (url and token and table_id):
         named = {"FACEGATE_NOCODB_URL": url, TOKEN_ENV: token, "FACEGATE_NOCODB_TABLE_ID": table_id}
         print(f"facegate purge: {', '.join(k for k, v in named.items() if not v)} not set", file=sys.stderr)
         return PURGE_MISCONFIGURED
-    db_file = settings.data_dir / STORE_FILE
-    if not db_file.is_file():  # never start an empty database: FACEGATE_DATA_DIR is not the service's
-        print(f"facegate purge: no facegate database at {db_file} (FACEGATE_DATA_DIR)", file=sys.stderr)
+    target = settings.database
+    if isinstance(target, Path) and not target.is_file():
+        # Never start an empty database: FACEGATE_DATA_DIR is not the service's.
+        print(f"facegate purge: no facegate database at {target} (FACEGATE_DATA_DIR)", file=sys.stderr)
         return PURGE_MISCONFIGURED
-    db = Database(db_file)
+    db = Database(target)
     try:
         purges = PurgeLog(db)
         if dry_run:

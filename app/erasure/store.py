@@ -8,33 +8,18 @@ counts and the reason stay.
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from app.db import Database
+import sqlalchemy as sa
+from sqlalchemy.engine import RowMapping
+
+from app.db import Database, in_chunks
+from app.schema import purges as t
 
 __all__ = ["PurgeLog", "PurgeRecord", "PurgeState", "PurgeTrigger"]
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS purges (
-    id INTEGER PRIMARY KEY,
-    row_key TEXT NOT NULL UNIQUE,
-    table_id TEXT NOT NULL,
-    row_id INTEGER NOT NULL,
-    trigger TEXT NOT NULL,
-    state TEXT NOT NULL,
-    locations_json TEXT NOT NULL,
-    files INTEGER NOT NULL DEFAULT 0,
-    bytes INTEGER NOT NULL DEFAULT 0,
-    detail TEXT,
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS purges_state ON purges (state, id);
-"""
 
 
 class PurgeState(StrEnum):
@@ -72,7 +57,6 @@ class PurgeRecord:
 class PurgeLog:
     def __init__(self, db: Database) -> None:
         self.db = db
-        db.create(SCHEMA, row_keyed=["purges"])
 
     def record(
         self,
@@ -90,56 +74,63 @@ class PurgeLog:
         """Write the outcome of a purge (a retry adds its counts to the first attempt's)."""
         now = time.time()
         kept = list(locations) if state is PurgeState.PENDING else []
-        with self.db.tx() as db:
-            db.execute(
-                "INSERT INTO purges (row_key, table_id, row_id, trigger, state, locations_json, files,"
-                " bytes, detail, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (row_key) DO UPDATE SET state = excluded.state, trigger = excluded.trigger,"
-                " locations_json = excluded.locations_json, files = files + excluded.files,"
-                " bytes = bytes + excluded.bytes, detail = excluded.detail, updated_at = excluded.updated_at",
-                (
-                    row_key,
-                    table_id,
-                    row_id,
-                    trigger,
-                    state.value,
-                    json.dumps(kept),
-                    files,
-                    bytes_removed,
-                    detail,
-                    now,
-                    now,
-                ),
-            )
-            row = db.execute("SELECT * FROM purges WHERE row_key = ?", (row_key,)).fetchone()
+        insert = self.db.insert(t).values(
+            row_key=row_key,
+            table_id=table_id,
+            row_id=row_id,
+            trigger=trigger.value,
+            state=state.value,
+            locations_json=json.dumps(kept),
+            files=files,
+            bytes=bytes_removed,
+            detail=detail,
+            created_at=now,
+            updated_at=now,
+        )
+        new = insert.excluded
+        upsert = insert.on_conflict_do_update(
+            index_elements=[t.c.row_key],
+            set_={
+                "state": new.state,
+                "trigger": new.trigger,
+                "locations_json": new.locations_json,
+                "files": t.c.files + new.files,
+                "bytes": t.c.bytes + new.bytes,
+                "detail": new.detail,
+                "updated_at": new.updated_at,
+            },
+        )
+        with self.db.tx() as conn:
+            row = conn.execute(upsert.returning(*t.c)).mappings().one()
         return _record(row)
 
     def pending(self, limit: int = 500, *, after_id: int = 0) -> list[PurgeRecord]:
         """Pending purges, oldest first, keyset-paged by id (a retry that stays pending keeps its id)."""
-        rows = self.db.rows(
-            "SELECT * FROM purges WHERE state = 'pending' AND id > ? ORDER BY id LIMIT ?", (after_id, limit)
+        query = (
+            sa.select(t)
+            .where(t.c.state == PurgeState.PENDING.value, t.c.id > after_id)
+            .order_by(t.c.id)
+            .limit(limit)
         )
-        return [_record(r) for r in rows]
+        return [_record(row) for row in self.db.rows(query)]
 
     def pending_count(self) -> int:
-        row = self.db.row("SELECT COUNT(*) FROM purges WHERE state = 'pending'")
-        return 0 if row is None else int(row[0])
+        return int(self.db.scalar(sa.select(sa.func.count()).where(t.c.state == PurgeState.PENDING.value)))
 
     def for_row(self, row_key: str) -> PurgeRecord | None:
-        row = self.db.row("SELECT * FROM purges WHERE row_key = ?", (row_key,))
+        row = self.db.row(sa.select(t).where(t.c.row_key == row_key))
         return None if row is None else _record(row)
 
     def for_rows(self, row_keys: Sequence[str]) -> dict[str, PurgeRecord]:
-        """The purges of these uploads, by row key (uploads never purged are absent); one query."""
-        # The keys travel as one JSON array: no limit on SQL variables, and the lookup uses row_key's index.
-        rows = self.db.rows(
-            "SELECT * FROM purges WHERE row_key IN (SELECT value FROM json_each(?))",
-            (json.dumps(list(row_keys)),),
-        )
-        return {r["row_key"]: _record(r) for r in rows}
+        """The purges of these uploads, by row key (uploads never purged are absent)."""
+        found: dict[str, PurgeRecord] = {}
+        for chunk in in_chunks(row_keys):
+            for row in self.db.rows(sa.select(t).where(t.c.row_key.in_(chunk))):
+                found[row["row_key"]] = _record(row)
+        return found
 
 
-def _record(row: sqlite3.Row) -> PurgeRecord:
+def _record(row: RowMapping) -> PurgeRecord:
     return PurgeRecord(
         id=row["id"],
         row_key=row["row_key"],

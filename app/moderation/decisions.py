@@ -8,41 +8,21 @@ action, so a job replayed after a crash acts on the logged verdict instead of de
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from dataclasses import dataclass
 
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, RowMapping
+
 from app.db import Database, in_chunks, newest_first
 from app.outcomes import Action, Decision, Reason, Source
+from app.schema import decisions as t
 
 __all__ = ["DecisionLog", "DecisionRecord"]
 
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS decisions (
-    id INTEGER PRIMARY KEY,
-    row_key TEXT NOT NULL,
-    source TEXT NOT NULL DEFAULT 'facegate',
-    table_id TEXT NOT NULL,
-    row_id INTEGER NOT NULL,
-    politician TEXT,
-    decision TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    detail TEXT,
-    distances_json TEXT NOT NULL,
-    action TEXT,
-    decided_at REAL NOT NULL,
-    acted_at REAL
-);
-CREATE INDEX IF NOT EXISTS decisions_row ON decisions (table_id, row_id);
--- facegate decides an upload once, a moderator may approve it and later reject it (once each).
-CREATE UNIQUE INDEX IF NOT EXISTS decisions_once
-    ON decisions (row_key, source, (CASE WHEN source = 'facegate' THEN '' ELSE decision END));
-"""
-COLUMNS = (
-    "id, row_key, table_id, row_id, politician, decision, reason, detail, distances_json, action,"
-    " decided_at, acted_at"
-)
+FACEGATE = t.c.source == Source.FACEGATE.value
+# A moderator's decisions come after facegate's, and a later one after an earlier one.
+SETTLED_ORDER = (sa.case((FACEGATE, 0), else_=1), t.c.id)
 
 
 @dataclass(frozen=True)
@@ -65,55 +45,55 @@ class DecisionRecord:
 class DecisionLog:
     def __init__(self, db: Database) -> None:
         self.db = db
-        _upgrade(db)
-        db.create(SCHEMA, row_keyed=["decisions"])
 
     def decision_for(self, row_key: str) -> DecisionRecord | None:
         """facegate's own verdict on the upload."""
-        row = self.db.row("SELECT * FROM decisions WHERE row_key = ? AND source = 'facegate'", (row_key,))
+        row = self.db.row(sa.select(t).where(t.c.row_key == row_key, FACEGATE))
         return None if row is None else _decision(row)
 
     def settled(self, row_key: str) -> DecisionRecord | None:
         """What the upload stands at: a moderator's latest decision, else facegate's."""
-        row = self.db.row(
-            "SELECT * FROM decisions WHERE row_key = ? ORDER BY source = 'moderator' DESC, id DESC LIMIT 1",
-            (row_key,),
-        )
+        order = [column.desc() for column in SETTLED_ORDER]
+        row = self.db.row(sa.select(t).where(t.c.row_key == row_key).order_by(*order).limit(1))
         return None if row is None else _decision(row)
 
     def settled_many(self, row_keys: list[str]) -> dict[str, DecisionRecord]:
         """``settled`` for many uploads at once (the sweep's pages)."""
         found: dict[str, DecisionRecord] = {}
-        for chunk, marks in in_chunks(row_keys):
-            query = f"SELECT * FROM decisions WHERE row_key IN ({marks}) ORDER BY source = 'moderator', id"
-            for row in self.db.rows(query, chunk):
+        for chunk in in_chunks(row_keys):
+            for row in self.db.rows(sa.select(t).where(t.c.row_key.in_(chunk)).order_by(*SETTLED_ORDER)):
                 found[row["row_key"]] = _decision(row)  # the last one wins
         return found
 
     def awaiting_review(self) -> int:
         """Uploads facegate sent to review that no moderator has decided yet."""
-        row = self.db.row(
-            "SELECT count(*) FROM decisions AS d WHERE d.source = 'facegate' AND d.action = 'review'"
-            " AND NOT EXISTS (SELECT 1 FROM decisions AS m WHERE m.row_key = d.row_key"
-            " AND m.source = 'moderator')"
+        moderator = t.alias("m")
+        decided = sa.exists().where(
+            moderator.c.row_key == t.c.row_key, moderator.c.source == Source.MODERATOR.value
         )
-        return int(row[0]) if row else 0
+        return int(
+            self.db.scalar(
+                sa.select(sa.func.count()).where(FACEGATE, t.c.action == Action.REVIEW.value, ~decided)
+            )
+        )
 
     def record_moderator(
         self, *, row_key: str, table_id: str, row_id: int, politician: str | None, decision: Decision
     ) -> DecisionRecord:
         """Log a moderator's decision, once per upload and decision."""
-        with self.db.tx() as db:
-            db.execute(
-                "INSERT OR IGNORE INTO decisions (row_key, source, table_id, row_id, politician, decision,"
-                " reason, distances_json, decided_at) VALUES (?, 'moderator', ?, ?, ?, ?, ?, '[]', ?)",
-                (row_key, table_id, row_id, politician, decision.value, Reason.MODERATOR.value, time.time()),
-            )
-            row = db.execute(
-                "SELECT * FROM decisions WHERE row_key = ? AND source = 'moderator' AND decision = ?",
-                (row_key, decision.value),
-            ).fetchone()
-        return _decision(row)
+        values = {
+            "row_key": row_key,
+            "source": Source.MODERATOR.value,
+            "table_id": table_id,
+            "row_id": row_id,
+            "politician": politician,
+            "decision": decision.value,
+            "reason": Reason.MODERATOR.value,
+            "distances_json": "[]",
+            "decided_at": time.time(),
+        }
+        mine = (t.c.source == Source.MODERATOR.value, t.c.decision == decision.value)
+        return self._record_once(values, *mine)
 
     def record_decision(
         self,
@@ -127,34 +107,31 @@ class DecisionLog:
         detail: str | None,
         distances: list[dict[str, float]],
     ) -> DecisionRecord:
-        """Log the verdict once; a second call for the same upload returns the first record."""
-        with self.db.tx() as db:
-            db.execute(
-                "INSERT OR IGNORE INTO decisions (row_key, table_id, row_id, politician, decision, reason,"
-                " detail, distances_json, decided_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    row_key,
-                    table_id,
-                    row_id,
-                    politician,
-                    decision.value,
-                    reason.value,
-                    detail,
-                    json.dumps(distances),
-                    time.time(),
-                ),
-            )
-            row = db.execute(
-                "SELECT * FROM decisions WHERE row_key = ? AND source = 'facegate'", (row_key,)
-            ).fetchone()
-        return _decision(row)
+        """Log the verdict once; a second call for the same upload, by any instance, returns the
+        first record."""
+        values = {
+            "row_key": row_key,
+            "table_id": table_id,
+            "row_id": row_id,
+            "politician": politician,
+            "decision": decision.value,
+            "reason": reason.value,
+            "detail": detail,
+            "distances_json": json.dumps(distances),
+            "decided_at": time.time(),
+        }
+        return self._record_once(values, FACEGATE)
+
+    def _record_once(self, values: dict[str, object], *same: sa.ColumnElement[bool]) -> DecisionRecord:
+        with self.db.tx() as conn:
+            conn.execute(self.db.insert(t).values(values).on_conflict_do_nothing())
+            return _first(conn, t.c.row_key == values["row_key"], *same)
 
     def record_action(self, decision_id: int, action: Action) -> None:
         """Record what was done in NocoDB about one decision."""
-        with self.db.tx() as db:
-            db.execute(
-                "UPDATE decisions SET action = ?, acted_at = ? WHERE id = ?",
-                (action.value, time.time(), decision_id),
+        with self.db.tx() as conn:
+            conn.execute(
+                sa.update(t).where(t.c.id == decision_id).values(action=action.value, acted_at=time.time())
             )
 
     def decisions(
@@ -166,17 +143,26 @@ class DecisionLog:
         limit: int = 100,
         before_id: int | None = None,
     ) -> list[DecisionRecord]:
-        filters = [("row_id = ?", row_id), ("decision = ?", decision), ("reason = ?", reason)]
-        query, args = newest_first("decisions", filters, limit=limit, before_id=before_id)
-        return [_decision(r) for r in self.db.rows(query, args)]
+        filters = [
+            (t.c.row_id == row_id, row_id),
+            (t.c.decision == (decision.value if decision else None), decision),
+            (t.c.reason == (reason.value if reason else None), reason),
+        ]
+        query = newest_first(t, filters, limit=limit, before_id=before_id)
+        return [_decision(r) for r in self.db.rows(query)]
 
     def prune(self, older_than: float) -> int:
         """Forget decisions older than the epoch ``older_than``."""
-        with self.db.tx() as db:
-            return db.execute("DELETE FROM decisions WHERE decided_at < ?", (older_than,)).rowcount
+        with self.db.tx() as conn:
+            return conn.execute(sa.delete(t).where(t.c.decided_at < older_than)).rowcount
 
 
-def _decision(row: sqlite3.Row) -> DecisionRecord:
+def _first(conn: Connection, *where: sa.ColumnElement[bool]) -> DecisionRecord:
+    row = conn.execute(sa.select(t).where(*where)).mappings().one()
+    return _decision(row)
+
+
+def _decision(row: RowMapping) -> DecisionRecord:
     return DecisionRecord(
         id=row["id"],
         row_key=row["row_key"],
@@ -192,19 +178,3 @@ def _decision(row: sqlite3.Row) -> DecisionRecord:
         acted_at=row["acted_at"],
         source=Source(row["source"]),
     )
-
-
-def _upgrade(db: Database) -> None:
-    """Files written before moderators could decide: one decision per upload, enforced by the column."""
-    table = db.row("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'decisions'")
-    if table is None or "row_key TEXT NOT NULL UNIQUE" not in table["sql"]:
-        return
-    with db.tx() as tx:
-        tx.execute("ALTER TABLE decisions RENAME TO decisions_before_sources")
-        tx.execute("DROP INDEX IF EXISTS decisions_row")
-        # One statement at a time: executescript would commit half-way.
-        for statement in SCHEMA.split(";"):
-            if statement.strip():
-                tx.execute(statement)
-        tx.execute(f"INSERT INTO decisions ({COLUMNS}) SELECT {COLUMNS} FROM decisions_before_sources")
-        tx.execute("DROP TABLE decisions_before_sources")

@@ -12,38 +12,26 @@ upload, and the old one's records are archived under ``<key>~<job id>`` before i
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+import sqlalchemy as sa
+from sqlalchemy.engine import RowMapping
+
 from app.db import Database, in_chunks, newest_first
+from app.schema import jobs as t
 
 __all__ = ["Job", "JobQueue", "JobState", "NewJob"]
 
 # With the runner's backoff (2, 4 ... 60 s), about ten minutes of failures.
 WAITING_LONG_ATTEMPTS = 12
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS jobs (
-    id INTEGER PRIMARY KEY,
-    row_key TEXT NOT NULL UNIQUE,
-    table_id TEXT NOT NULL,
-    row_id INTEGER NOT NULL,
-    row_json TEXT NOT NULL,
-    source TEXT NOT NULL,
-    state TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at REAL NOT NULL,
-    last_error TEXT,
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL,
-    row_gone INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS jobs_due ON jobs (state, next_attempt_at);
-"""
+# A running job belongs to its claim this long unless the runner renews it; an instance that dies
+# (SIGKILL, machine loss) stops renewing, and another takes the job over after this.
+DEFAULT_LEASE_SECONDS = 60.0
 
 
 class JobState(StrEnum):
@@ -74,13 +62,19 @@ class Job:
     last_error: str | None
     created_at: float
     updated_at: float
+    lease: str | None = None  # the claim that runs it (``claim``), None when not running
 
 
 class JobQueue:
-    def __init__(self, db: Database) -> None:
+    """The jobs of every instance that shares the database: each claim takes due jobs (and running
+    ones whose lease ran out) that no other claim holds, and marks them with its own lease."""
+
+    def __init__(self, db: Database, *, lease_seconds: float = DEFAULT_LEASE_SECONDS) -> None:
         self.db = db
-        db.create(SCHEMA, row_keyed=["jobs"])
-        db.add_column("jobs", "row_gone", "INTEGER NOT NULL DEFAULT 0")
+        self.lease_seconds = lease_seconds
+        # Claims of this instance are ``<instance>:<n>``: ``release_mine`` hands back only ours.
+        self.instance = uuid.uuid4().hex[:12]
+        self._claims = 0
 
     def enqueue(self, jobs: Sequence[NewJob], *, source: str, listed_at: float | None = None) -> int:
         """Queue jobs whose key is new; returns how many were queued. Committed before it returns.
@@ -88,154 +82,247 @@ class JobQueue:
         ``listed_at``: the rows were listed from NocoDB's API at that time, so they exist; a key whose
         row had left NocoDB before then is a new upload, queued again. (A webhook's rows prove
         nothing: a replayed or forged event must not re-open anything.)"""
+        if not jobs:
+            return 0
         now = time.time()
-        with self.db.tx() as db:
+        with self.db.tx() as conn:
             keys = [j.row_key for j in jobs] if listed_at is not None else []
-            for chunk, marks in in_chunks(keys):
-                gone = db.execute(
-                    "SELECT id, row_key FROM jobs WHERE state = 'done' AND row_gone = 1"
-                    f" AND updated_at < ? AND row_key IN ({marks})",
-                    [listed_at, *chunk],
-                ).fetchall()
+            for chunk in in_chunks(keys):
+                gone = conn.execute(
+                    sa.select(t.c.id, t.c.row_key).where(
+                        t.c.state == JobState.DONE,
+                        t.c.row_gone.is_(True),
+                        t.c.updated_at < listed_at,
+                        t.c.row_key.in_(chunk),
+                    )
+                ).all()
                 for old in gone:
-                    self.db.archive_row_key(db, old["row_key"], f"{old['row_key']}~{old['id']}")
-            before = db.total_changes
-            db.executemany(
-                "INSERT OR IGNORE INTO jobs (row_key, table_id, row_id, row_json, source, state,"
-                " next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
-                [(j.row_key, j.table_id, j.row_id, json.dumps(j.row), source, now, now, now) for j in jobs],
-            )
-            return db.total_changes - before
+                    self.db.archive_row_key(conn, old.row_key, f"{old.row_key}~{old.id}")
+            inserted = conn.execute(
+                self.db.insert(t).on_conflict_do_nothing().returning(t.c.id),
+                [
+                    {
+                        "row_key": j.row_key,
+                        "table_id": j.table_id,
+                        "row_id": j.row_id,
+                        "row_json": json.dumps(j.row),
+                        "source": source,
+                        "state": JobState.QUEUED.value,
+                        "next_attempt_at": now,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for j in jobs
+                ],
+            ).all()
+            return len(inserted)
 
     def claim(self, limit: int) -> list[Job]:
-        """Mark up to ``limit`` due jobs running and return them, oldest first."""
+        """Take up to ``limit`` due jobs, oldest first, under a new lease: queued ones, and running
+        ones whose claim stopped renewing (its instance died). Other instances skip them."""
+        if limit <= 0:
+            return []
         now = time.time()
-        with self.db.tx() as db:
-            rows = db.execute(
-                "SELECT * FROM jobs WHERE state = 'queued' AND next_attempt_at <= ? ORDER BY id LIMIT ?",
-                (now, limit),
-            ).fetchall()
-            db.executemany(
-                "UPDATE jobs SET state = 'running', attempts = attempts + 1, updated_at = ? WHERE id = ?",
-                [(now, r["id"]) for r in rows],
+        self._claims += 1
+        lease = f"{self.instance}:{self._claims}"
+        due = (
+            sa.select(t.c.id)
+            .where(
+                sa.or_(
+                    sa.and_(t.c.state == JobState.QUEUED, t.c.next_attempt_at <= now),
+                    sa.and_(t.c.state == JobState.RUNNING, t.c.lease_until < now),
+                )
             )
-        return [_job(r, state=JobState.RUNNING, attempts=r["attempts"] + 1) for r in rows]
+            .order_by(t.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        with self.db.tx() as conn:
+            rows = (
+                conn.execute(
+                    sa.update(t)
+                    .where(t.c.id.in_(due.scalar_subquery()))
+                    .values(
+                        state=JobState.RUNNING.value,
+                        attempts=t.c.attempts + 1,
+                        claimed_by=lease,
+                        lease_until=now + self.lease_seconds,
+                        updated_at=now,
+                    )
+                    .returning(*t.c)
+                )
+                .mappings()
+                .all()
+            )
+        return sorted((_job(r) for r in rows), key=lambda job: job.id)
 
-    def requeue_running(self) -> int:
-        """At start-up and shutdown: jobs left running by a stopped process go back to the queue."""
-        with self.db.tx() as db:
-            return db.execute(
-                "UPDATE jobs SET state = 'queued', updated_at = ? WHERE state = 'running'",
-                (time.time(),),
+    def renew(self, held: Sequence[Job]) -> set[int]:
+        """Extend the leases of running jobs; returns the ids still held (a job missing from it was
+        taken over by another instance and must not be acted on any further)."""
+        if not held:
+            return set()
+        now = time.time()
+        kept: set[int] = set()
+        with self.db.tx() as conn:
+            for job in held:
+                changed = conn.execute(
+                    sa.update(t)
+                    .where(t.c.id == job.id, t.c.claimed_by == job.lease, t.c.state == JobState.RUNNING)
+                    .values(lease_until=now + self.lease_seconds)
+                ).rowcount
+                if changed:
+                    kept.add(job.id)
+        return kept
+
+    def release_mine(self) -> int:
+        """At shutdown: this instance's running jobs go back to the queue, due at once."""
+        return self._release(t.c.claimed_by.startswith(f"{self.instance}:", autoescape=True))
+
+    def release_all(self) -> int:
+        """At start-up on a database no other instance uses (SQLite): jobs left running by a stopped
+        process go back to the queue at once, instead of after their lease."""
+        assert not self.db.shared, "other instances' jobs are theirs until their lease ends"
+        return self._release(sa.true())
+
+    def _release(self, whose: sa.ColumnElement[bool]) -> int:
+        now = time.time()
+        with self.db.tx() as conn:
+            return conn.execute(
+                sa.update(t)
+                .where(t.c.state == JobState.RUNNING, whose)
+                .values(state=JobState.QUEUED.value, claimed_by=None, lease_until=None, updated_at=now)
             ).rowcount
 
-    def finish(self, job_id: int, *, row_gone: bool = False) -> None:
+    def finish(self, job: Job, *, row_gone: bool = False) -> bool:
         """Done: where the row's files were (links that name the uploader's file) is dropped with it;
         the decision, the approval and the purge log keep what each still needs. ``row_gone``: the
-        row is no longer in NocoDB (deleted, or found gone)."""
+        row is no longer in NocoDB (deleted, or found gone). False if the lease was lost."""
         now = time.time()
-        with self.db.tx() as db:
-            db.execute(
-                "UPDATE jobs SET state = 'done', last_error = NULL, next_attempt_at = ?, updated_at = ?,"
-                " row_gone = ?, row_json = json_remove(row_json, '$.attachments') WHERE id = ?",
-                (now, now, int(row_gone), job_id),
+        row = {key: value for key, value in job.row.items() if key != "attachments"}
+        return self._settle(
+            job,
+            state=JobState.DONE.value,
+            last_error=None,
+            next_attempt_at=now,
+            row_gone=row_gone,
+            row_json=json.dumps(row),
+        )
+
+    def retry_later(self, job: Job, error: str, delay: float) -> bool:
+        return self._settle(
+            job, state=JobState.QUEUED.value, last_error=error, next_attempt_at=time.time() + delay
+        )
+
+    def fail(self, job: Job, error: str) -> bool:
+        return self._settle(job, state=JobState.FAILED.value, last_error=error, next_attempt_at=time.time())
+
+    def _settle(self, job: Job, **values: Any) -> bool:
+        """End a claim; only the claim that holds the job may (a job taken over is the other's)."""
+        with self.db.tx() as conn:
+            return bool(
+                conn.execute(
+                    sa.update(t)
+                    .where(t.c.id == job.id, t.c.claimed_by == job.lease, t.c.state == JobState.RUNNING)
+                    .values(claimed_by=None, lease_until=None, updated_at=time.time(), **values)
+                ).rowcount
             )
 
     def recheck(self, row_keys: Sequence[str]) -> int:
         """Queue decided rows again: a moderator may have set their Status. Returns how many."""
         now, changed = time.time(), 0
-        with self.db.tx() as db:
-            for chunk, marks in in_chunks(row_keys):
-                changed += db.execute(
-                    "UPDATE jobs SET state = 'queued', attempts = 0, next_attempt_at = ?, updated_at = ?"
-                    f" WHERE state = 'done' AND row_gone = 0 AND row_key IN ({marks})",
-                    [now, now, *chunk],
+        with self.db.tx() as conn:
+            for chunk in in_chunks(row_keys):
+                changed += conn.execute(
+                    sa.update(t)
+                    .where(t.c.state == JobState.DONE, t.c.row_gone.is_(False), t.c.row_key.in_(chunk))
+                    .values(state=JobState.QUEUED.value, attempts=0, next_attempt_at=now, updated_at=now)
                 ).rowcount
         return changed
 
     def mark_gone(self, row_keys: Sequence[str]) -> None:
         """Decided rows that NocoDB reported deleted: their key may come back as a new upload."""
-        with self.db.tx() as db:
-            for chunk, marks in in_chunks(row_keys):
-                db.execute(
-                    "UPDATE jobs SET row_gone = 1, updated_at = ?"
-                    f" WHERE state = 'done' AND row_key IN ({marks})",
-                    [time.time(), *chunk],
+        with self.db.tx() as conn:
+            for chunk in in_chunks(row_keys):
+                conn.execute(
+                    sa.update(t)
+                    .where(t.c.state == JobState.DONE, t.c.row_key.in_(chunk))
+                    .values(row_gone=True, updated_at=time.time())
                 )
-
-    def retry_later(self, job_id: int, error: str, delay: float) -> None:
-        self._set_state(job_id, JobState.QUEUED, error, time.time() + delay)
-
-    def fail(self, job_id: int, error: str) -> None:
-        self._set_state(job_id, JobState.FAILED, error, time.time())
-
-    def _set_state(self, job_id: int, state: JobState, error: str | None, next_attempt_at: float) -> None:
-        with self.db.tx() as db:
-            db.execute(
-                "UPDATE jobs SET state = ?, last_error = ?, next_attempt_at = ?, updated_at = ? WHERE id = ?",
-                (state.value, error, next_attempt_at, time.time(), job_id),
-            )
 
     def retry_failed(self, job_id: int) -> Job | None:
         """Queue a failed job again (an operator fixed its cause); None if no such failed job."""
         now = time.time()
-        with self.db.tx() as db:
-            changed = db.execute(
-                "UPDATE jobs SET state = 'queued', next_attempt_at = ?, updated_at = ?"
-                " WHERE id = ? AND state = 'failed'",
-                (now, now, job_id),
-            ).rowcount
-            row = db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        return _job(row) if changed else None
+        with self.db.tx() as conn:
+            row = (
+                conn.execute(
+                    sa.update(t)
+                    .where(t.c.id == job_id, t.c.state == JobState.FAILED)
+                    .values(state=JobState.QUEUED.value, next_attempt_at=now, updated_at=now)
+                    .returning(*t.c)
+                )
+                .mappings()
+                .first()
+            )
+        return None if row is None else _job(row)
 
     def next_due_in(self) -> float | None:
-        """Seconds until the next queued job is due (0 when one is due now), None when none is queued."""
-        row = self.db.row("SELECT MIN(next_attempt_at) FROM jobs WHERE state = 'queued'")
-        return None if row is None or row[0] is None else max(0.0, row[0] - time.time())
+        """Seconds until the next job is due (0 when one is due now), None when none is waiting: a
+        queued job, or a running one whose lease will run out."""
+        due = self.db.scalar(
+            sa.select(
+                sa.func.min(
+                    sa.case((t.c.state == JobState.QUEUED, t.c.next_attempt_at), else_=t.c.lease_until)
+                )
+            ).where(t.c.state.in_([JobState.QUEUED, JobState.RUNNING]))
+        )
+        return None if due is None else max(0.0, due - time.time())
 
     def jobs(
         self, *, state: JobState | None = None, limit: int = 100, before_id: int | None = None
     ) -> list[Job]:
-        query, args = newest_first(
-            "jobs", [("state = ?", state.value if state else None)], limit=limit, before_id=before_id
-        )
-        return [_job(r) for r in self.db.rows(query, args)]
+        query = newest_first(t, [(t.c.state == state, state)], limit=limit, before_id=before_id)
+        return [_job(r) for r in self.db.rows(query)]
 
     def counts(self) -> dict[str, int]:
-        rows = self.db.rows("SELECT state, COUNT(*) FROM jobs GROUP BY state")
-        return {state.value: 0 for state in JobState} | {r[0]: r[1] for r in rows}
+        rows = self.db.rows(sa.select(t.c.state, sa.func.count().label("n")).group_by(t.c.state))
+        return {state.value: 0 for state in JobState} | {r["state"]: r["n"] for r in rows}
 
     def waiting_long(self) -> int:
         """Queued jobs retried ``WAITING_LONG_ATTEMPTS`` times or more: an outage an operator should see."""
-        row = self.db.row(
-            "SELECT COUNT(*) FROM jobs WHERE state = 'queued' AND attempts >= ?", (WAITING_LONG_ATTEMPTS,)
+        return int(
+            self.db.scalar(
+                sa.select(sa.func.count()).where(
+                    t.c.state == JobState.QUEUED, t.c.attempts >= WAITING_LONG_ATTEMPTS
+                )
+            )
         )
-        return 0 if row is None else int(row[0])
 
     def oldest_queued_age(self) -> float | None:
-        row = self.db.row("SELECT MIN(created_at) FROM jobs WHERE state IN ('queued', 'running')")
-        return None if row is None or row[0] is None else time.time() - row[0]
+        oldest = self.db.scalar(
+            sa.select(sa.func.min(t.c.created_at)).where(t.c.state.in_([JobState.QUEUED, JobState.RUNNING]))
+        )
+        return None if oldest is None else time.time() - oldest
 
     def prune(self, older_than: float) -> int:
         """Forget finished jobs older than the epoch ``older_than``; queued, running and failed stay."""
-        with self.db.tx() as db:
-            return db.execute(
-                "DELETE FROM jobs WHERE state = 'done' AND updated_at < ?", (older_than,)
+        with self.db.tx() as conn:
+            return conn.execute(
+                sa.delete(t).where(t.c.state == JobState.DONE, t.c.updated_at < older_than)
             ).rowcount
 
 
-def _job(row: sqlite3.Row, **override: Any) -> Job:
-    values = {
-        "id": row["id"],
-        "row_key": row["row_key"],
-        "table_id": row["table_id"],
-        "row_id": row["row_id"],
-        "row": json.loads(row["row_json"]),
-        "source": row["source"],
-        "state": JobState(row["state"]),
-        "attempts": row["attempts"],
-        "last_error": row["last_error"],
-        "created_at": row["created_at"],
-        "updated_at": row["updated_at"],
-    }
-    return Job(**(values | override))
+def _job(row: RowMapping) -> Job:
+    return Job(
+        id=row["id"],
+        row_key=row["row_key"],
+        table_id=row["table_id"],
+        row_id=row["row_id"],
+        row=json.loads(row["row_json"]),
+        source=row["source"],
+        state=JobState(row["state"]),
+        attempts=row["attempts"],
+        last_error=row["last_error"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        lease=row["claimed_by"],
+    )

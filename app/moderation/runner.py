@@ -1,6 +1,10 @@
 """The queue runner: an asyncio task that claims due jobs and decides up to ``concurrency`` rows at
 a time. The pixel work happens in the face processes (``app.faces.pool``); NocoDB outages put a job
 back in the queue with a bounded backoff.
+
+Claims are leases (``app.moderation.queue``): the runner renews those of its jobs in flight every
+third of the lease, and a job whose lease was taken over (this instance stalled past it) is cancelled
+before it acts again.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ class QueueRunner:
         self.moderation = moderation
         self.concurrency = concurrency
         self.wake = wake  # set by whoever queues a job
-        self._in_flight: set[asyncio.Task[None]] = set()
+        self._in_flight: dict[asyncio.Task[None], Job] = {}
         self._stopping = False
         self._loop: asyncio.Task[None] | None = None
         # Worker crashes per job, apart from attempts: waiting out a NocoDB outage is not a crash.
@@ -52,13 +56,32 @@ class QueueRunner:
     async def run(self) -> None:
         """Claim and run due jobs until ``stop``; a failing store is logged and retried, never fatal."""
         self._loop = asyncio.current_task()
-        await asyncio.to_thread(self.queue.requeue_running)
-        while not self._stopping:
+        if not self.queue.db.shared:  # the only process: what is running was a stopped process's
+            await asyncio.to_thread(self.queue.release_all)
+        renewing = asyncio.create_task(self._renew_leases(), name="lease-renewal")
+        try:
+            while not self._stopping:
+                try:
+                    await self._step()
+                except Exception:
+                    log.exception("the queue runner failed; retrying in %.0f s", RUNNER_ERROR_PAUSE_SECONDS)
+                    await asyncio.sleep(RUNNER_ERROR_PAUSE_SECONDS)
+        finally:
+            renewing.cancel()
+
+    async def _renew_leases(self) -> None:
+        while True:
+            await asyncio.sleep(self.queue.lease_seconds / 3)
+            in_flight = dict(self._in_flight)
             try:
-                await self._step()
+                held = await asyncio.to_thread(self.queue.renew, list(in_flight.values()))
             except Exception:
-                log.exception("the queue runner failed; retrying in %.0f s", RUNNER_ERROR_PAUSE_SECONDS)
-                await asyncio.sleep(RUNNER_ERROR_PAUSE_SECONDS)
+                log.exception("renewing job leases failed; retried")
+                continue
+            for task, job in in_flight.items():
+                if job.id not in held and not task.done():
+                    log.warning("job %d was taken over by another instance; stopped here", job.id)
+                    task.cancel()
 
     async def _step(self) -> None:
         free = self.concurrency - len(self._in_flight)
@@ -67,7 +90,7 @@ class QueueRunner:
             return  # claimed during shutdown: ``stop`` hands them back to the queue
         for job in jobs:
             task = asyncio.create_task(self._run_one(job))
-            self._in_flight.add(task)
+            self._in_flight[task] = job
             task.add_done_callback(self._done)
         if not jobs:
             due = await asyncio.to_thread(self.queue.next_due_in)
@@ -81,7 +104,7 @@ class QueueRunner:
         return self._loop is not None and not self._loop.done()
 
     def _done(self, task: asyncio.Task[None]) -> None:
-        self._in_flight.discard(task)
+        self._in_flight.pop(task, None)
         self.wake.set()
 
     async def stop(self, grace_seconds: float) -> None:
@@ -95,7 +118,7 @@ class QueueRunner:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
-        await asyncio.to_thread(self.queue.requeue_running)
+        await asyncio.to_thread(self.queue.release_mine)
 
     async def _run_one(self, job: Job) -> None:
         token = current_job.set(job.id)
@@ -120,28 +143,28 @@ class QueueRunner:
                 delay,
                 exc.message,
             )
-            await asyncio.to_thread(self.queue.retry_later, job.id, exc.message, delay)
+            await asyncio.to_thread(self.queue.retry_later, job, exc.message, delay)
             return
         except NocoDBRequestError as exc:
             NOCODB_ERRORS.labels(kind="refused").inc()
             log.error("NocoDB refused job %d: %s", job.id, exc.message)
-            await asyncio.to_thread(self.queue.fail, job.id, exc.message)
+            await asyncio.to_thread(self.queue.fail, job, exc.message)
             return
         except NotReady as exc:
-            await asyncio.to_thread(self.queue.retry_later, job.id, exc.message, backoff(job.attempts))
+            await asyncio.to_thread(self.queue.retry_later, job, exc.message, backoff(job.attempts))
             return
         except ServiceError as exc:
             self._crashes[job.id] += 1
             if self._crashes[job.id] >= MAX_WORKER_CRASHES:
-                await asyncio.to_thread(self.queue.fail, job.id, exc.message)
+                await asyncio.to_thread(self.queue.fail, job, exc.message)
             else:
-                await asyncio.to_thread(self.queue.retry_later, job.id, exc.message, backoff(job.attempts))
+                await asyncio.to_thread(self.queue.retry_later, job, exc.message, backoff(job.attempts))
             return
         except asyncio.CancelledError:
-            raise  # shutdown: requeue_running hands it back
+            raise  # shutdown (``release_mine`` hands it back) or taken over by another instance
         except Exception as exc:
             log.exception("job %d failed unexpectedly", job.id)
-            await asyncio.to_thread(self.queue.fail, job.id, f"internal error: {type(exc).__name__}")
+            await asyncio.to_thread(self.queue.fail, job, f"internal error: {type(exc).__name__}")
             return
         self._crashes.pop(job.id, None)
-        await asyncio.to_thread(partial(self.queue.finish, job.id, row_gone=action.row_left))
+        await asyncio.to_thread(partial(self.queue.finish, job, row_gone=action.row_left))

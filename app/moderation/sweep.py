@@ -109,11 +109,14 @@ class Sweeper:
         return await self.carousel.keep_only(self.table_id, approved)
 
     async def run(self, interval: float) -> None:
-        """Sweep now, then every ``interval`` seconds (0: only now)."""
+        """Sweep now, then every ``interval`` seconds (0: only now). Instances that share a database
+        take turns: a pass that finds another instance sweeping is skipped (that one covers it)."""
         while True:
             try:
-                await self.sweep()
-                await self.sweep_approvals()
+                async with self.queue.db.alone("sweep") as mine:
+                    if mine:
+                        await self.sweep()
+                        await self.sweep_approvals()
             except Exception as exc:
                 # Even with the periodic sweep off, the start-up sweep must happen once NocoDB is back;
                 # nothing NocoDB answers may end the sweeper for the rest of the process's life.

@@ -26,7 +26,7 @@ def approved(client: TestClient) -> Iterator[ApprovalStore]:
         _approve(store, next(ROW_IDS), "obama" if i % 2 else "biden")
     yield store
     with store.db.tx() as db:
-        db.execute("UPDATE approvals SET removed_at = 1 WHERE row_id > 90000")
+        db.exec_driver_sql("UPDATE approvals SET removed_at = 1 WHERE row_id > 90000")
 
 
 @pytest.mark.usefixtures("approved")

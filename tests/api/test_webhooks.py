@@ -6,9 +6,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
+from app.schema import jobs
 from harness.images import ROOT
 
 SECRET = {"X-Facegate-Secret": "test-webhook-secret"}
@@ -141,7 +143,8 @@ def test_a_failed_job_can_be_retried_by_an_operator(client: TestClient) -> None:
     queue = client.app.state.runtime.queue  # type: ignore[attr-defined]
     (job,) = [j for j in queue.jobs(limit=10_000) if j.row_id == 501]
     assert client.post(f"/jobs/{job.id}/retry").status_code == 404  # queued, not failed
-    queue.fail(job.id, "NocoDB refused: 400")
+    with queue.db.tx() as db:  # what the runner does when NocoDB refuses the row
+        db.execute(sa.update(jobs).where(jobs.c.id == job.id).values(state="failed", last_error="refused"))
     response = client.post(f"/jobs/{job.id}/retry")
     assert response.status_code == 200 and response.json()["state"] == "queued"
     failed = client.get("/jobs", params={"state": "failed"}).json()["items"]

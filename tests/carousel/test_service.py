@@ -28,7 +28,7 @@ def _approve(stores: Stores, fake: FakeNocoDB, row_id: int, image: bytes) -> int
 
 
 def _carousel(stores: Stores, fake: FakeNocoDB, tmp_path: Path) -> Carousel:
-    return carousel(stores, nocodb_client(httpx.MockTransport(fake.handler)), tmp_path / "renditions")
+    return carousel(stores, nocodb_client(httpx.MockTransport(fake.handler)))
 
 
 def test_renditions_are_jpegs_without_the_uploaders_exif(stores: Stores, tmp_path: Path) -> None:
@@ -51,6 +51,8 @@ def test_renditions_are_made_once(stores: Stores, tmp_path: Path) -> None:
     fake.files.clear()  # NocoDB restarted, signed links expired: the copy still serves
     assert asyncio.run(carousel.image(approval_id, Rendition.THUMBNAIL)) == first
     assert asyncio.run(carousel.image(approval_id, Rendition.IMAGE))
+    # Kept in the database: another instance serves the same bytes without NocoDB.
+    assert stores.approvals.rendition(approval_id, Rendition.THUMBNAIL.value) == first
 
 
 def test_a_row_deleted_in_nocodb_drops_out(stores: Stores, tmp_path: Path) -> None:
@@ -94,11 +96,12 @@ def test_keep_only_withdraws_what_nocodb_no_longer_approves(stores: Stores, tmp_
     ids = [_approve(stores, fake, i, exif_rotated("obama2.jpg", 6)) for i in (1, 2, 3)]
     shown = _carousel(stores, fake, tmp_path)
     asyncio.run(shown.image(ids[0], Rendition.THUMBNAIL))
+    assert stores.approvals.rendition(ids[0], Rendition.THUMBNAIL.value) is not None
     keys = {a.id: a.row_key for a in stores.approvals.approvals()}
     assert asyncio.run(shown.shows_any(TABLE)) and not asyncio.run(shown.shows_any("other"))
     assert asyncio.run(shown.keep_only(TABLE, {keys[ids[1]], keys[ids[2]]})) == 1
     assert _keys(stores) == {keys[ids[1]], keys[ids[2]]}
-    assert not list((tmp_path / "renditions").glob(f"{ids[0]}-*"))  # its renditions are gone too
+    assert stores.approvals.rendition(ids[0], Rendition.THUMBNAIL.value) is None  # gone with it
 
 
 def test_keep_only_refuses_to_empty_most_of_the_carousel(stores: Stores, tmp_path: Path) -> None:

@@ -1,11 +1,17 @@
-"""The carousel's approvals: published once, withdrawn, versioned for the list's ETag, pruned."""
+"""The carousel's approvals: published once, withdrawn, versioned for the list's ETag, pruned; their
+renditions kept and deleted with them; on SQLite and on the real PostgreSQL."""
 
 from __future__ import annotations
 
-import sqlite3
+import pytest
+import sqlalchemy as sa
 
 from app.carousel.store import NewApproval
+from app.db import Database
+from app.schema import approvals
 from tests.support import T0, Clock, Stores
+
+pytestmark = pytest.mark.both_backends
 
 
 def _approval(n: int, politician: str = "obama") -> NewApproval:
@@ -15,8 +21,8 @@ def _approval(n: int, politician: str = "obama") -> NewApproval:
 def test_publishing_twice_adds_one_approval(stores: Stores) -> None:
     stores.approvals.add(_approval(1))
     stores.approvals.add(_approval(1))
-    with sqlite3.connect(stores.db.path) as db:
-        rows = db.execute("SELECT row_key, politician, attachments_json FROM approvals").fetchall()
+    columns = approvals.c.row_key, approvals.c.politician, approvals.c.attachments_json
+    rows = [tuple(r.values()) for r in stores.db.rows(sa.select(*columns))]
     assert rows == [("t1:1:key1", "obama", '[{"path": "download/1.jpg"}]')]
 
 
@@ -54,3 +60,41 @@ def test_prune_keeps_live_approvals(stores: Stores, clock: Clock) -> None:
     assert stores.approvals.prune(T0 - 1) == 0
     assert stores.approvals.prune(T0 + 1) == 1
     assert [a.row_id for a in stores.approvals.approvals()] == [2]
+
+
+def test_renditions_live_and_leave_with_their_approval(stores: Stores) -> None:
+    made = {"image": b"\xff\xd8 big", "thumbnail": b"\xff\xd8 small"}
+    approval_id = stores.approvals.add(_approval(1), made)
+    assert stores.approvals.add(_approval(1), made) == approval_id
+    assert stores.approvals.rendition(approval_id, "thumbnail") == b"\xff\xd8 small"
+    assert stores.approvals.keep_renditions(approval_id, {"thumbnail": b"\xff\xd8 again"})
+    assert stores.approvals.rendition(approval_id, "thumbnail") == b"\xff\xd8 again"
+    stores.approvals.remove([approval_id])
+    assert stores.approvals.rendition(approval_id, "image") is None
+    # Made after a withdrawal (a slow first request): not kept.
+    assert not stores.approvals.keep_renditions(approval_id, made)
+    assert stores.db.scalar(sa.select(sa.func.count()).select_from(sa.table("renditions"))) == 0
+
+
+def test_a_withdrawn_upload_approved_again_is_a_new_approval(stores: Stores) -> None:
+    first = stores.approvals.add(_approval(1))
+    stores.approvals.remove([first])
+    again = stores.approvals.add(_approval(1))
+    assert again > first and stores.approvals.shows(_approval(1).row_key)
+    assert [a.id for a in stores.approvals.approvals()] == [again]
+
+
+def test_every_instance_sees_the_same_carousel(stores: Stores, database: object) -> None:
+    # A second connection (another instance on PostgreSQL; a second open of the same file on SQLite).
+    other = Database(database)  # type: ignore[arg-type]
+    try:
+        from app.carousel.store import ApprovalStore
+
+        theirs = ApprovalStore(other)
+        approval_id = stores.approvals.add(_approval(1), {"image": b"jpeg"})
+        assert [a.id for a in theirs.approvals()] == [approval_id]
+        assert theirs.rendition(approval_id, "image") == b"jpeg"
+        theirs.remove([approval_id])
+        assert stores.approvals.approvals() == [] and stores.approvals.version() == theirs.version()
+    finally:
+        other.close()

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from app.erasure.store import PurgeLog, PurgeState, PurgeTrigger
 from tests.support import Stores
+
+pytestmark = pytest.mark.both_backends
 
 
 def _record(purges: PurgeLog, key: str, state: PurgeState, files: int = 0) -> None:

@@ -40,12 +40,8 @@ def nocodb_client(
     )
 
 
-def carousel(
-    stores: Stores, nocodb: NocoDBClient | None, renditions_dir: Path, eraser: Eraser | None = None
-) -> Carousel:
-    return Carousel(
-        store=stores.approvals, nocodb=nocodb, renditions=Renditions(renditions_dir, LIMITS), eraser=eraser
-    )
+def carousel(stores: Stores, nocodb: NocoDBClient | None, eraser: Eraser | None = None) -> Carousel:
+    return Carousel(store=stores.approvals, nocodb=nocodb, renditions=Renditions(LIMITS), eraser=eraser)
 
 
 def moderation_service(
@@ -73,7 +69,7 @@ def moderation_service(
         faces=faces,
         downloader=Downloader(nocodb=nocodb, fields=FIELDS, max_bytes=max_download_bytes),
         writer=NocoDBWriter(nocodb=nocodb, fields=FIELDS, on_reject=on_reject),
-        carousel=carousel(stores, nocodb, stores.db.path.parent / "renditions", eraser),
+        carousel=carousel(stores, nocodb, eraser),
         eraser=eraser,
         max_images=max_images,
     )

@@ -5,10 +5,14 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from app.moderation.decisions import DecisionRecord
 from app.moderation.queue import Job, NewJob
 from app.outcomes import Action, Decision, Reason, Source
 from tests.support import T0, Clock, Stores, fresh_stores
+
+pytestmark = pytest.mark.both_backends
 
 
 def jobs(stores: Stores, *ns: int) -> list[Job]:

@@ -72,7 +72,7 @@ def test_a_long_outage_waits_and_alerts(queue: JobQueue, caplog: pytest.LogCaptu
     runner = _runner(queue, outcome)
     for attempt in range(1, WAITING_LONG_ATTEMPTS + 1):
         with queue.db.tx() as db:
-            db.execute("UPDATE jobs SET next_attempt_at = 0")  # due now, not after the backoff
+            db.exec_driver_sql("UPDATE jobs SET next_attempt_at = 0")  # due now, not after the backoff
         job = _run_once(queue, outcome, runner)
         assert job.state is JobState.QUEUED  # never given up on: nothing is lost
         assert queue.waiting_long() == (1 if attempt >= WAITING_LONG_ATTEMPTS else 0)
@@ -89,7 +89,7 @@ def test_a_worker_crash_is_retried_then_given_up(queue: JobQueue) -> None:
     runner = _runner(queue, outcome)
     for attempt in range(1, MAX_WORKER_CRASHES + 2):
         with queue.db.tx() as db:
-            db.execute("UPDATE jobs SET next_attempt_at = 0")
+            db.exec_driver_sql("UPDATE jobs SET next_attempt_at = 0")
         job = _run_once(queue, outcome, runner)
         assert job.attempts == attempt
         # The NocoDB outage of the first attempt does not count as a crash.

@@ -286,7 +286,7 @@ def test_a_picture_the_carousel_cannot_render_is_not_approved(
 
 def _recheck(stores: Stores, job: Job, action: str) -> Job:
     """The job finishes as the runner would, then a webhook or the sweep queues it again."""
-    stores.queue.finish(job.id, row_gone=action in ("deleted", "already_gone"))
+    stores.queue.finish(job, row_gone=action in ("deleted", "already_gone"))
     assert stores.queue.recheck([job.row_key]) == 1
     (again,) = stores.queue.claim(1)
     return again
@@ -307,11 +307,11 @@ def test_a_face_near_the_tolerance_waits_for_a_moderator(
     assert (decision.decision, decision.reason, decision.source) == ("review", "near_tolerance", "facegate")
     assert stores.approvals.approvals() == []
     # Nothing changed in NocoDB (facegate's own Status write fired the update event): nothing happens.
-    assert _run(service, _recheck(stores, job, "review")) == "review"
+    assert _run(service, job := _recheck(stores, job, "review")) == "review"
     assert len(stores.decisions.decisions()) == 1
 
     fake.rows[1]["Status"] = "approved"  # a moderator, in NocoDB's grid
-    assert _run(service, _recheck(stores, job, "review")) == "approved"
+    assert _run(service, job := _recheck(stores, job, "review")) == "approved"
     moderator, facegate = stores.decisions.decisions()
     assert (moderator.decision, moderator.reason, moderator.source, moderator.action) == (
         "approved",
@@ -331,7 +331,7 @@ def test_a_moderator_rejects_an_approved_upload(faces: FaceService, stores: Stor
     service = _service(fake, stores, faces)
     assert _run(service, job) == "approved" and len(stores.approvals.approvals()) == 1
     fake.rows[1]["Status"] = " Rejected "
-    assert _run(service, _recheck(stores, job, "approved")) == "deleted"
+    assert _run(service, job := _recheck(stores, job, "approved")) == "deleted"
     assert 1 not in fake.rows and stores.approvals.approvals() == []
     assert [(d.source, d.decision, d.action) for d in stores.decisions.decisions()] == [
         ("moderator", "rejected", "deleted"),
@@ -346,9 +346,9 @@ def test_a_moderator_approves_a_flagged_rejection(faces: FaceService, stores: St
     service = _service(fake, stores, faces, RejectAction.FLAG)
     assert _run(service, job) == "flagged"
     fake.rows[1]["Status"] = "rejected"  # the moderator agrees: nothing more to do
-    assert _run(service, _recheck(stores, job, "flagged")) == "flagged"
+    assert _run(service, job := _recheck(stores, job, "flagged")) == "flagged"
     fake.rows[1]["Status"] = "approved"  # or not: the moderator's word is final
-    assert _run(service, _recheck(stores, job, "flagged")) == "approved"
+    assert _run(service, job := _recheck(stores, job, "flagged")) == "approved"
     assert len(stores.approvals.approvals()) == 1
 
 
@@ -360,5 +360,5 @@ def test_a_recheck_of_a_row_that_is_another_upload_now_changes_nothing(
     service = _service(fake, stores, faces)
     assert _run(service, job) == "approved"
     fake.add(1, "obama", ("b.png", sample("cat.png")))["Status"] = "rejected"  # same Id, new upload
-    assert _run(service, _recheck(stores, job, "approved")) == "already_gone"
+    assert _run(service, job := _recheck(stores, job, "approved")) == "already_gone"
     assert len(stores.approvals.approvals()) == 1 and len(stores.decisions.decisions()) == 1

@@ -25,7 +25,7 @@ def _sweeper(fake: FakeNocoDB, stores: Stores, tmp_path: Path) -> Sweeper:
         nocodb=nocodb,
         table_id=TABLE,
         fields=FIELDS,
-        carousel=carousel(stores, nocodb, tmp_path / "renditions"),
+        carousel=carousel(stores, nocodb),
         wake=asyncio.Event(),
     )
 
@@ -46,7 +46,7 @@ def test_an_upload_on_the_carousel_is_not_queued_again(stores: Stores, tmp_path:
     row["Status"] = "approved"
     approve(stores, queued_job(stores.queue, row), "obama", parse_row(row, FIELDS).attachments)
     with stores.db.tx() as db:
-        db.execute("DELETE FROM jobs")  # what retention does once it is done and old
+        db.exec_driver_sql("DELETE FROM jobs")  # what retention does once it is done and old
     assert asyncio.run(_sweeper(fake, stores, tmp_path).sweep()) == 0
 
 
@@ -84,7 +84,7 @@ def test_decided_rows_a_moderator_settled_are_queued_again(stores: Stores, tmp_p
                 distances=[],
             )
             stores.decisions.record_action(record.id, action)
-        stores.queue.finish(job.id)
+        stores.queue.finish(job)
     assert asyncio.run(sweeper.sweep()) == 0  # Status blank: nothing to follow
     # A moderator approves row 1, rejects rows 2 and 3, and approves row 4 (facegate flagged it).
     # Row 5 arrived with "approved" before facegate decided it: not a moderator's word.

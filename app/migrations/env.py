@@ -1,0 +1,9 @@
+"""Alembic's entry point: migrate over the connection ``app.migrations.upgrade`` hands in."""
+
+from alembic import context
+
+from app.schema import metadata
+
+context.configure(connection=context.config.attributes["connection"], target_metadata=metadata)
+with context.begin_transaction():
+    context.run_migrations()

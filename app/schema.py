@@ -1,0 +1,119 @@
+"""facegate's durable state, one schema for SQLite and PostgreSQL (SQLAlchemy Core).
+
+Each store owns its tables' queries: the queue (``jobs``) and decision log (``decisions``) in
+``app.moderation``, the carousel's ``approvals`` and ``renditions`` in ``app.carousel``, the purge log
+(``purges``) in ``app.erasure``. The tables are declared here, once, because the migrations
+(``app/migrations``) must reach the same schema on both backends: a test compares them.
+
+Times are epoch seconds (double precision), written by the instance that acts; records that
+belong to one upload carry its ``row_key`` (see ``Database.archive_row_key``).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+__all__ = ["approvals", "decisions", "jobs", "metadata", "purges", "renditions", "row_keyed"]
+
+metadata = sa.MetaData()
+
+# A 64-bit id on PostgreSQL; on SQLite, INTEGER PRIMARY KEY is the rowid (the same range).
+Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+Epoch: sa.Double[float] = sa.Double()
+
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("row_key", sa.Text, nullable=False, unique=True),
+    sa.Column("table_id", sa.Text, nullable=False),
+    sa.Column("row_id", sa.BigInteger, nullable=False),
+    sa.Column("row_json", sa.Text, nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", Epoch, nullable=False),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", Epoch, nullable=False),
+    sa.Column("updated_at", Epoch, nullable=False),
+    sa.Column("row_gone", sa.Boolean, nullable=False, server_default=sa.false()),
+    # Who runs a running job (one claim of one instance), and until when unless it renews.
+    sa.Column("claimed_by", sa.Text),
+    sa.Column("lease_until", Epoch),
+    sa.Index("jobs_due", "state", "next_attempt_at"),
+)
+
+decisions = sa.Table(
+    "decisions",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("row_key", sa.Text, nullable=False),
+    sa.Column("source", sa.Text, nullable=False, server_default="facegate"),
+    sa.Column("table_id", sa.Text, nullable=False),
+    sa.Column("row_id", sa.BigInteger, nullable=False),
+    sa.Column("politician", sa.Text),
+    sa.Column("decision", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("detail", sa.Text),
+    sa.Column("distances_json", sa.Text, nullable=False),
+    sa.Column("action", sa.Text),
+    sa.Column("decided_at", Epoch, nullable=False),
+    sa.Column("acted_at", Epoch),
+    sa.Index("decisions_row", "table_id", "row_id"),
+)
+# facegate decides an upload once; a moderator may approve it and later reject it (once each).
+sa.Index(
+    "decisions_once",
+    decisions.c.row_key,
+    decisions.c.source,
+    # In parentheses: PostgreSQL wants them around an expression in an index.
+    sa.text("(CASE WHEN source = 'facegate' THEN '' ELSE decision END)"),
+    unique=True,
+)
+
+approvals = sa.Table(
+    "approvals",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("row_key", sa.Text, nullable=False, unique=True),
+    sa.Column("table_id", sa.Text, nullable=False),
+    sa.Column("row_id", sa.BigInteger, nullable=False),
+    sa.Column("politician", sa.Text, nullable=False),
+    sa.Column("attachments_json", sa.Text, nullable=False),
+    sa.Column("approved_at", Epoch, nullable=False),
+    sa.Column("removed_at", Epoch),
+    sa.Index("approvals_live", "removed_at", "politician", "id"),
+)
+
+# The JPEGs the carousel serves, made once at approval: in the database, so that every instance
+# serves the same bytes and a withdrawal removes them in the same transaction as the approval.
+renditions = sa.Table(
+    "renditions",
+    metadata,
+    sa.Column("approval_id", sa.BigInteger, primary_key=True),
+    sa.Column("rendition", sa.Text, primary_key=True),
+    sa.Column("jpeg", sa.LargeBinary, nullable=False),
+)
+
+purges = sa.Table(
+    "purges",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("row_key", sa.Text, nullable=False, unique=True),
+    sa.Column("table_id", sa.Text, nullable=False),
+    sa.Column("row_id", sa.BigInteger, nullable=False),
+    sa.Column("trigger", sa.Text, nullable=False),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("locations_json", sa.Text, nullable=False),
+    sa.Column("files", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("bytes", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("detail", sa.Text),
+    sa.Column("created_at", Epoch, nullable=False),
+    sa.Column("updated_at", Epoch, nullable=False),
+    sa.Index("purges_state", "state", "id"),
+)
+
+
+def row_keyed() -> list[sa.Table]:
+    """The tables whose records belong to one upload through a ``row_key`` column."""
+    return [t for t in metadata.sorted_tables if "row_key" in t.c]
