@@ -23,6 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.pool import StaticPool
 
+from app.errors import DatabaseUnavailable
 from app.migrations import upgrade
 from app.schema import row_keyed
 
@@ -72,7 +73,7 @@ class Database:
     @contextmanager
     def tx(self) -> Iterator[Connection]:
         """A write transaction (on SQLite taken at once, so that readers-turned-writers never deadlock)."""
-        with self._lock, self.engine.connect() as conn:
+        with _unavailable_is_ours(), self._lock, self.engine.connect() as conn:
             conn.info["immediate"] = True
             try:
                 with conn.begin():
@@ -80,16 +81,21 @@ class Database:
             finally:
                 conn.info.pop("immediate", None)
 
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        with _unavailable_is_ours(), self._lock, self.engine.connect() as conn:
+            yield conn
+
     def rows(self, statement: sa.Executable) -> Sequence[RowMapping]:
-        with self._lock, self.engine.connect() as conn:
+        with self._reading() as conn:
             return conn.execute(statement).mappings().all()
 
     def row(self, statement: sa.Executable) -> RowMapping | None:
-        with self._lock, self.engine.connect() as conn:
+        with self._reading() as conn:
             return conn.execute(statement).mappings().first()
 
     def scalar(self, statement: sa.Executable) -> Any:
-        with self._lock, self.engine.connect() as conn:
+        with self._reading() as conn:
             return conn.execute(statement).scalar()
 
     def archive_row_key(self, conn: Connection, key: str, archived: str) -> None:
@@ -137,6 +143,16 @@ class Database:
     def close(self) -> None:
         with self._lock:
             self.engine.dispose()
+
+
+@contextmanager
+def _unavailable_is_ours() -> Iterator[None]:
+    """A database that cannot be reached is an outage, answered 503 and waited out; its message (the
+    driver's, which may name the server and user) stays out of answers and logs."""
+    try:
+        yield
+    except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+        raise DatabaseUnavailable(f"The database cannot be reached now ({type(exc.orig).__name__}).") from None
 
 
 def _sqlite_engine(path: Path) -> sa.Engine:

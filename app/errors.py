@@ -15,6 +15,7 @@
     ├── ServiceError (5xx: facegate or a dependency is not able to answer now)
     │   ├── NotReady                503
     │   ├── UpstreamUnavailable     503 (NocoDB cannot be reached now)
+    │   ├── DatabaseUnavailable     503 (facegate's database cannot be reached now)
     │   └── ReferenceSetError       500 (a reference photo or profile is broken)
     └── CommandError (a ``facegate`` command cannot go on; never an HTTP answer)
         ├── BootstrapError          (app.integrations.nocodb.bootstrap: NocoDB refused or is unreachable)
@@ -135,6 +136,13 @@ class NotReady(ServiceError):
 class UpstreamUnavailable(ServiceError):
     status_code = 503
     code = "upstream_unavailable"
+
+
+class DatabaseUnavailable(ServiceError):
+    """The database (PostgreSQL, or a SQLite file another process holds) does not answer now."""
+
+    status_code = 503
+    code = "database_unavailable"
 
 
 class ReferenceSetError(ServiceError):

@@ -5,10 +5,14 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import pytest
 
 from app.db import Database
 from app.moderation.queue import NewJob
+from harness.postgres import LocalPostgres
 from tests.support import fresh_stores
 
 
@@ -76,3 +80,71 @@ def test_what_is_deleted_is_gone_from_the_file(tmp_path: Path) -> None:
         files = [p for p in tmp_path.iterdir() if p.name.startswith("facegate.db")]
         assert all(f"{secret}-1".encode() not in p.read_bytes() for p in files), [p.name for p in files]
         assert f"{secret}-2".encode() in (tmp_path / "facegate.db").read_bytes()
+
+
+def test_a_database_that_cannot_be_reached_is_an_outage_that_names_no_server() -> None:
+    from app.errors import DatabaseUnavailable
+    from harness.nocodb import free_port
+
+    with pytest.raises(DatabaseUnavailable) as raised:
+        Database(f"postgresql://facegate:s3cret@127.0.0.1:{free_port()}/facegate")
+    assert raised.value.status_code == 503
+    assert "127.0.0.1" not in raised.value.message and "s3cret" not in raised.value.message
+
+
+def test_sqlite_is_one_process_and_postgresql_is_shared(tmp_path: Path, postgres: LocalPostgres) -> None:
+    sqlite_db = Database(tmp_path / "facegate.db")
+    url = postgres.create_database("shared_flag")
+    shared = Database(url)
+    try:
+        assert (sqlite_db.shared, sqlite_db.backend) == (False, "sqlite")
+        assert (shared.shared, shared.backend) == (True, "postgresql")
+        with sqlite_db.exclusive("sweep") as first, sqlite_db.exclusive("sweep") as second:
+            assert first and second  # one process: nothing to take turns with
+        with shared.exclusive("sweep") as first, shared.exclusive("sweep") as second:
+            assert first and not second  # a second session (another instance) must wait its turn
+        with shared.exclusive("sweep") as again:
+            assert again  # released with the block
+    finally:
+        sqlite_db.close()
+        shared.close()
+        postgres.drop_database("shared_flag")
+
+
+HOLDER = """
+import sys, time
+from app.db import Database
+db = Database(sys.argv[1])
+with db.exclusive("sweep") as held:
+    print("held" if held else "refused", flush=True)
+    time.sleep(120)
+"""
+
+
+def test_a_killed_instance_loses_the_sweep_lock(postgres: LocalPostgres) -> None:
+    url = postgres.create_database("sweep_lock")
+    root = Path(__file__).resolve().parents[1]
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, url], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
+    db = Database(url)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == b"held"
+        with db.exclusive("sweep") as mine:
+            assert not mine
+        holder.kill()  # SIGKILL: no unlock, no goodbye to the server
+        holder.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while True:
+            with db.exclusive("sweep") as mine:
+                if mine:
+                    break
+            assert time.monotonic() < deadline, "the dead instance's lock was never released"
+            time.sleep(0.1)
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+        if holder.stdout is not None:
+            holder.stdout.close()
+        db.close()
+        postgres.drop_database("sweep_lock")

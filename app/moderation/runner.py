@@ -15,7 +15,7 @@ import logging
 from collections import Counter
 from functools import partial
 
-from app.errors import NotReady, ServiceError
+from app.errors import DatabaseUnavailable, NotReady, ServiceError
 from app.integrations.nocodb.errors import NocoDBRequestError, NocoDBUnavailable
 from app.logs import current_job
 from app.metrics import JOB_SECONDS, NOCODB_ERRORS
@@ -125,6 +125,11 @@ class QueueRunner:
         try:
             with JOB_SECONDS.time():
                 await self._process(job)
+        except DatabaseUnavailable as exc:
+            # Not even the job's state can be written: it stays claimed until its lease runs out, and
+            # is claimed again (here or by another instance) once the database is back. Replaying it
+            # is safe: each step is idempotent.
+            log.warning("job %d waits for the database: %s", job.id, exc.message)
         finally:
             current_job.reset(token)
 
@@ -150,6 +155,8 @@ class QueueRunner:
             log.error("NocoDB refused job %d: %s", job.id, exc.message)
             await asyncio.to_thread(self.queue.fail, job, exc.message)
             return
+        except DatabaseUnavailable:
+            raise  # not a crash of this job: ``_run_one`` leaves it to its lease
         except NotReady as exc:
             await asyncio.to_thread(self.queue.retry_later, job, exc.message, backoff(job.attempts))
             return

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from app.db import Database
-from app.errors import NotReady, ServiceError
+from app.errors import DatabaseUnavailable, NotReady, ServiceError
 from app.integrations.nocodb.errors import NocoDBRequestError, NocoDBUnavailable
 from app.moderation.queue import WAITING_LONG_ATTEMPTS, Job, JobQueue, JobState, NewJob
 from app.moderation.runner import BACKOFF_MAX_SECONDS, MAX_WORKER_CRASHES, QueueRunner, backoff
 from app.outcomes import Action
+from app.schema import jobs
 
 
 class Outcome:
@@ -151,3 +154,86 @@ def test_runner_drains_the_queue_and_stops_cleanly(queue: JobQueue) -> None:
     asyncio.run(scenario())
     assert queue.counts()["done"] == 5
     assert sorted(outcome.processed) == [1, 2, 3, 4, 5]
+
+
+class Slow:
+    """``process`` takes ``seconds``; records whether it finished or was cancelled."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.finished: list[int] = []
+        self.cancelled: list[int] = []
+
+    async def process(self, job: Job) -> Action:
+        try:
+            await asyncio.sleep(self.seconds)
+        except asyncio.CancelledError:
+            self.cancelled.append(job.id)
+            raise
+        self.finished.append(job.id)
+        return Action.APPROVED
+
+
+def _run_for(runner: QueueRunner, seconds: float, during: Callable[[], None] | None = None) -> None:
+    async def main() -> None:
+        task = asyncio.create_task(runner.run())
+        await asyncio.sleep(seconds / 2)
+        if during is not None:
+            await asyncio.to_thread(during)
+        await asyncio.sleep(seconds / 2)
+        await runner.stop(grace_seconds=5)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+
+
+def test_leases_of_jobs_in_flight_are_renewed(tmp_path: Path) -> None:
+    db = Database(tmp_path / "q.db")
+    queue = JobQueue(db, lease_seconds=0.3)
+    queue.enqueue([NewJob("k1", "t", 1, {"Id": 1})], source="test")
+    other = JobQueue(db, lease_seconds=0.3)  # another instance, trying all along
+    slow = Slow(1.2)  # four leases long
+    taken: list[Job] = []
+    _run_for(_runner(queue, slow), 1.6, during=lambda: taken.extend(other.claim(5)))
+    assert taken == [] and slow.finished == [1]
+    assert [j.state for j in queue.jobs()] == [JobState.DONE]
+    db.close()
+
+
+def test_a_job_taken_over_by_another_instance_is_stopped_here(tmp_path: Path) -> None:
+    db = Database(tmp_path / "q.db")
+    queue = JobQueue(db, lease_seconds=0.6)
+    queue.enqueue([NewJob("k1", "t", 1, {"Id": 1})], source="test")
+    slow = Slow(5.0)
+
+    def stall_past_the_lease() -> None:
+        # As if this instance had stalled longer than its lease and another had claimed the job.
+        with db.tx() as conn:
+            conn.execute(sa.update(jobs).values(lease_until=0.0))
+        (theirs,) = JobQueue(db).claim(1)
+        assert theirs.attempts == 2
+
+    _run_for(_runner(queue, slow), 1.2, during=stall_past_the_lease)
+    assert slow.cancelled == [1] and slow.finished == []
+    (job,) = queue.jobs()
+    assert (
+        job.state is JobState.RUNNING and job.lease is not None and not job.lease.startswith(queue.instance)
+    )
+    db.close()
+
+
+def test_a_database_outage_leaves_the_job_to_its_lease(tmp_path: Path) -> None:
+    db = Database(tmp_path / "q.db")
+    queue = JobQueue(db, lease_seconds=60)
+    queue.enqueue([NewJob("k1", "t", 1, {"Id": 1})], source="test")
+    (job,) = queue.claim(1)
+    asyncio.run(_runner(queue, Outcome(DatabaseUnavailable("down")))._run_one(job))
+    (after,) = queue.jobs()
+    assert after.state is JobState.RUNNING and after.lease == job.lease  # not lost, not failed
+    with db.tx() as conn:
+        conn.execute(sa.update(jobs).values(lease_until=0.0))  # the lease runs out
+    (again,) = queue.claim(1)
+    assert again.id == job.id and again.attempts == 2
+    db.close()
