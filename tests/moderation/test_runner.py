@@ -42,7 +42,7 @@ def queue(tmp_path: Path) -> Iterator[JobQueue]:
     db.close()
 
 
-def _runner(queue: JobQueue, outcome: Outcome, concurrency: int = 2) -> QueueRunner:
+def _runner(queue: JobQueue, outcome: Outcome | Slow, concurrency: int = 2) -> QueueRunner:
     return QueueRunner(
         queue=queue,
         moderation=outcome,  # type: ignore[arg-type]
