@@ -151,3 +151,28 @@ def test_nocodbs_healthcheck_answers_as_nocodb_does(nocodb: LocalNocoDB) -> None
     assert subprocess.run(command, timeout=30, check=False).returncode == 0
     closed = [word.replace("127.0.0.1:8080", f"127.0.0.1:{free_port()}") for word in test[1:]]
     assert subprocess.run(closed, timeout=30, check=False).returncode == 1
+
+
+def test_the_postgresql_override_shares_one_server_with_a_database_each() -> None:
+    override = yaml.safe_load((ROOT / "docker-compose.postgres.yml").read_text())
+    jsonschema.Draft7Validator(COMPOSE_SCHEMA).validate(override)
+    services = override["services"]
+    assert set(services) == {"postgres", "nocodb", "facegate", "facegate-2"}
+    nc_db = services["nocodb"]["environment"]["NC_DB"]
+    assert nc_db.startswith("pg://postgres:5432?") and nc_db.endswith("&d=nocodb")
+    urls = {services[name]["environment"]["FACEGATE_DATABASE_URL"] for name in ("facegate", "facegate-2")}
+    assert urls == {"postgresql://postgres:${POSTGRES_PASSWORD}@postgres:5432/facegate"}  # one queue
+    init = (ROOT / "deploy/postgres-init.sql").read_text()
+    assert "CREATE DATABASE nocodb;" in init and "CREATE DATABASE facegate;" in init
+    for name in ("nocodb", "facegate", "facegate-2"):
+        assert services[name]["depends_on"]["postgres"] == {"condition": "service_healthy"}
+    # The second instance: no host port (the first has 8000), a data folder of its own, the same
+    # politicians and NocoDB storage as the first.
+    second, first = services["facegate-2"], COMPOSE["services"]["facegate"]
+    assert "ports" not in second and second["build"] == first["build"]
+    shared = {v for v in first["volumes"] if not v.startswith("facegate-data:")}
+    assert shared <= set(second["volumes"]) and "facegate-2-data:/var/lib/facegate" in second["volumes"]
+    assert (
+        second["environment"].items()
+        >= {k: v for k, v in first["environment"].items() if k != "FACEGATE_DATABASE_URL"}.items()
+    )
