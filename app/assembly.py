@@ -236,6 +236,7 @@ def _queue_runner(
         carousel=carousel,
         eraser=eraser,
         max_images=settings.max_images_per_row,
+        leases=queue,
     )
     return QueueRunner(queue=queue, moderation=moderation, concurrency=settings.concurrency, wake=wake)
 

@@ -152,7 +152,9 @@ def _unavailable_is_ours() -> Iterator[None]:
     try:
         yield
     except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
-        raise DatabaseUnavailable(f"The database cannot be reached now ({type(exc.orig).__name__}).") from None
+        raise DatabaseUnavailable(
+            f"The database cannot be reached now ({type(exc.orig).__name__})."
+        ) from None
 
 
 def _sqlite_engine(path: Path) -> sa.Engine:

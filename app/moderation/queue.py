@@ -25,13 +25,17 @@ from sqlalchemy.engine import RowMapping
 from app.db import Database, in_chunks, newest_first
 from app.schema import jobs as t
 
-__all__ = ["Job", "JobQueue", "JobState", "NewJob"]
+__all__ = ["Job", "JobQueue", "JobState", "LeaseLost", "NewJob"]
 
 # With the runner's backoff (2, 4 ... 60 s), about ten minutes of failures.
 WAITING_LONG_ATTEMPTS = 12
 # A running job belongs to its claim this long unless the runner renews it; an instance that dies
 # (SIGKILL, machine loss) stops renewing, and another takes the job over after this.
 DEFAULT_LEASE_SECONDS = 60.0
+
+
+class LeaseLost(Exception):
+    """The job was taken over by another instance (this one stalled past its lease): stop, act no more."""
 
 
 class JobState(StrEnum):
@@ -173,6 +177,12 @@ class JobQueue:
                 if changed:
                     kept.add(job.id)
         return kept
+
+    def check_lease(self, job: Job) -> None:
+        """Just before an action on the job's row: raise ``LeaseLost`` unless this claim still holds
+        the job (renewing it). A job that was never claimed (tests, tools) has nothing to check."""
+        if job.lease is not None and not self.renew([job]):
+            raise LeaseLost(f"Job {job.id} was taken over by another instance.")
 
     def release_mine(self) -> int:
         """At shutdown: this instance's running jobs go back to the queue, due at once."""

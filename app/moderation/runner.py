@@ -19,7 +19,7 @@ from app.errors import DatabaseUnavailable, NotReady, ServiceError
 from app.integrations.nocodb.errors import NocoDBRequestError, NocoDBUnavailable
 from app.logs import current_job
 from app.metrics import JOB_SECONDS, NOCODB_ERRORS
-from app.moderation.queue import WAITING_LONG_ATTEMPTS, Job, JobQueue
+from app.moderation.queue import WAITING_LONG_ATTEMPTS, Job, JobQueue, LeaseLost
 from app.moderation.service import ModerationService
 
 __all__ = ["QueueRunner", "backoff"]
@@ -157,6 +157,9 @@ class QueueRunner:
             return
         except DatabaseUnavailable:
             raise  # not a crash of this job: ``_run_one`` leaves it to its lease
+        except LeaseLost as exc:
+            log.warning("%s It is left to that one.", exc)
+            return
         except NotReady as exc:
             await asyncio.to_thread(self.queue.retry_later, job, exc.message, backoff(job.attempts))
             return

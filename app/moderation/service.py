@@ -29,7 +29,7 @@ from app.metrics import ACTIONS, VERDICTS
 from app.moderation.act import APPROVED_STATUS, REJECTED_STATUS, NocoDBWriter
 from app.moderation.decisions import DecisionLog, DecisionRecord
 from app.moderation.download import Downloader, RowGone
-from app.moderation.queue import Job
+from app.moderation.queue import Job, JobQueue
 from app.moderation.rows import UploadRow
 from app.outcomes import Action, Decision, Reason
 
@@ -65,7 +65,9 @@ class ModerationService:
         carousel: Carousel,
         eraser: Eraser,
         max_images: int,
+        leases: JobQueue,
     ) -> None:
+        self.leases = leases
         self.eraser = eraser
         self.max_images = max_images
         self.decisions = decisions
@@ -161,6 +163,7 @@ class ModerationService:
     async def _moderator_rejects(self, job: Job, row: UploadRow, politician: str | None) -> Action:
         decision = await self._record_moderator(job, politician, Decision.REJECTED)
         await self.carousel.withdraw_rows(job.table_id, [job.row_id])
+        await asyncio.to_thread(self.leases.check_lease, job)
         action = await self.writer.reject_for_moderator(job)
         await self._purge_if_gone(job, row, action)
         await asyncio.to_thread(self.decisions.record_action, decision.id, action)
@@ -181,6 +184,8 @@ class ModerationService:
         self, job: Job, row: UploadRow, record: DecisionRecord, renditions: dict[Rendition, bytes] | None
     ) -> Action:
         """Apply the logged decision in NocoDB, publish an approval, and record what was done."""
+        # Another instance may have taken the job over while this one stalled: it acts, not both.
+        await asyncio.to_thread(self.leases.check_lease, job)
         action = await self.writer.act(job, row, record)
         if action is Action.APPROVED:
             # Before the action is recorded: a crash in between publishes again, which changes nothing.

@@ -72,6 +72,7 @@ def moderation_service(
         carousel=carousel(stores, nocodb, eraser),
         eraser=eraser,
         max_images=max_images,
+        leases=stores.queue,
     )
 
 

@@ -174,13 +174,19 @@ class Slow:
         return Action.APPROVED
 
 
-def _run_for(runner: QueueRunner, seconds: float, during: Callable[[], None] | None = None) -> None:
+def _while_running(runner: QueueRunner, during: Callable[[], bool]) -> None:
+    """Run the runner; once it has a job in flight, call ``during`` every 0.1 s (in a thread) until it
+    returns True, then stop the runner. Bounded by a deadline, not by how fast a loaded machine is."""
+
     async def main() -> None:
         task = asyncio.create_task(runner.run())
-        await asyncio.sleep(seconds / 2)
-        if during is not None:
-            await asyncio.to_thread(during)
-        await asyncio.sleep(seconds / 2)
+        deadline = asyncio.get_running_loop().time() + 20
+        while not runner._in_flight:
+            assert asyncio.get_running_loop().time() < deadline, "no job was claimed"
+            await asyncio.sleep(0.02)
+        while not await asyncio.to_thread(during):
+            assert asyncio.get_running_loop().time() < deadline, "the expected outcome never came"
+            await asyncio.sleep(0.1)
         await runner.stop(grace_seconds=5)
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -191,12 +197,17 @@ def _run_for(runner: QueueRunner, seconds: float, during: Callable[[], None] | N
 
 def test_leases_of_jobs_in_flight_are_renewed(tmp_path: Path) -> None:
     db = Database(tmp_path / "q.db")
-    queue = JobQueue(db, lease_seconds=0.3)
+    queue = JobQueue(db, lease_seconds=1.0)
     queue.enqueue([NewJob("k1", "t", 1, {"Id": 1})], source="test")
-    other = JobQueue(db, lease_seconds=0.3)  # another instance, trying all along
-    slow = Slow(1.2)  # four leases long
+    other = JobQueue(db, lease_seconds=1.0)  # another instance, trying all along
+    slow = Slow(3.0)  # three leases long
     taken: list[Job] = []
-    _run_for(_runner(queue, slow), 1.6, during=lambda: taken.extend(other.claim(5)))
+
+    def try_to_take() -> bool:
+        taken.extend(other.claim(5))
+        return bool(slow.finished)
+
+    _while_running(_runner(queue, slow), try_to_take)
     assert taken == [] and slow.finished == [1]
     assert [j.state for j in queue.jobs()] == [JobState.DONE]
     db.close()
@@ -206,21 +217,23 @@ def test_a_job_taken_over_by_another_instance_is_stopped_here(tmp_path: Path) ->
     db = Database(tmp_path / "q.db")
     queue = JobQueue(db, lease_seconds=0.6)
     queue.enqueue([NewJob("k1", "t", 1, {"Id": 1})], source="test")
-    slow = Slow(5.0)
+    slow = Slow(30.0)
+    stalled: list[Job] = []
 
-    def stall_past_the_lease() -> None:
-        # As if this instance had stalled longer than its lease and another had claimed the job.
-        with db.tx() as conn:
-            conn.execute(sa.update(jobs).values(lease_until=0.0))
-        (theirs,) = JobQueue(db).claim(1)
-        assert theirs.attempts == 2
+    def stall_then_wait() -> bool:
+        if not stalled:
+            # As if this instance had stalled longer than its lease and another had claimed the job.
+            with db.tx() as conn:
+                conn.execute(sa.update(jobs).values(lease_until=0.0))
+            stalled.extend(JobQueue(db).claim(1))
+        return bool(slow.cancelled)
 
-    _run_for(_runner(queue, slow), 1.2, during=stall_past_the_lease)
+    _while_running(_runner(queue, slow), stall_then_wait)
+    assert [job.attempts for job in stalled] == [2]
     assert slow.cancelled == [1] and slow.finished == []
     (job,) = queue.jobs()
-    assert (
-        job.state is JobState.RUNNING and job.lease is not None and not job.lease.startswith(queue.instance)
-    )
+    assert job.state is JobState.RUNNING and job.lease is not None
+    assert not job.lease.startswith(queue.instance)  # the other instance's claim
     db.close()
 
 

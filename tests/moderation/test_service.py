@@ -7,6 +7,7 @@ import io
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from PIL import Image
 
 from app.carousel.renditions import Rendition
@@ -14,8 +15,9 @@ from app.config import RejectAction
 from app.errors import ServiceError
 from app.faces.service import FaceService
 from app.integrations.nocodb.errors import NocoDBUnavailable
-from app.moderation.queue import Job
+from app.moderation.queue import Job, JobQueue, LeaseLost
 from app.moderation.service import ModerationService
+from app.schema import jobs
 from harness.images import png_declaring, sample, side_by_side
 from tests.moderation.fake_nocodb import FakeNocoDB
 from tests.moderation.support import MAX_IMAGES, moderation_service, queued_job
@@ -362,3 +364,21 @@ def test_a_recheck_of_a_row_that_is_another_upload_now_changes_nothing(
     fake.add(1, "obama", ("b.png", sample("cat.png")))["Status"] = "rejected"  # same Id, new upload
     assert _run(service, job := _recheck(stores, job, "approved")) == "already_gone"
     assert len(stores.approvals.approvals()) == 1 and len(stores.decisions.decisions()) == 1
+
+
+@pytest.mark.parametrize(("photo", "outcome"), [("obama2.jpg", "approved"), ("biden.jpg", "deleted")])
+def test_a_job_taken_over_by_another_instance_writes_nothing(
+    faces: FaceService, stores: Stores, photo: str, outcome: str
+) -> None:
+    fake = FakeNocoDB()
+    row = fake.add(1, "obama", ("a.jpg", sample(photo)))
+    service = _service(fake, stores, faces)
+    mine = _job(stores, row)
+    with stores.db.tx() as conn:  # this instance stalled past its lease ...
+        conn.execute(sa.update(jobs).values(lease_until=0.0))
+    (theirs,) = JobQueue(stores.db).claim(1)  # ... and another claimed the job
+    with pytest.raises(LeaseLost):
+        _run(service, mine)
+    assert fake.actions() == [] and stores.approvals.approvals() == []
+    assert _run(service, theirs) == outcome  # the other instance acts, on the same logged verdict
+    assert len(fake.actions()) == 1 and len(stores.decisions.decisions()) == 1
