@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from app.commands.serve import SERVER_FLAGS as SERVER_FLAGS  # re-exported for the tests
 from harness import ROOT
@@ -102,6 +103,18 @@ class FacegateServer:
     def resume(self) -> None:
         assert self._process is not None
         os.killpg(self._process.pid, signal.SIGCONT)
+
+    def metric(self, name: str, **labels: str) -> float:
+        """The sum of the samples of ``name`` (e.g. ``facegate_verdicts_total``) whose labels include
+        ``labels``, from ``GET /metrics`` with the operator key."""
+        response = httpx.get(f"{self.url}/metrics", headers={"X-API-Key": OPERATOR_KEY}, timeout=10)
+        response.raise_for_status()
+        return sum(
+            sample.value
+            for family in text_string_to_metric_families(response.text)
+            for sample in family.samples
+            if sample.name == name and labels.items() <= sample.labels.items()
+        )
 
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])

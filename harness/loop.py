@@ -20,6 +20,7 @@ import httpx
 # The harness's only imports of the app's NocoDB names: fix them here when the app moves them.
 from app.config import FieldNames
 from app.integrations.nocodb.bootstrap import BootstrapResult, bootstrap
+from app.integrations.nocodb.meta import HOOK_TITLE, hook_body
 from harness.facegate import OPERATOR_KEY, WEBHOOK_SECRET, FacegateServer, facegate_env, running_facegate
 from harness.nocodb import LocalNocoDB, free_port
 from harness.stats import summary
@@ -32,9 +33,11 @@ __all__ = [
     "POLITICIANS",
     "WEBHOOK_SECRET",
     "Loop",
+    "add_webhook",
     "bootstrap_base",
     "insert_rows",
     "list_rows",
+    "loop_env",
     "nocodb_api",
     "running_loop",
 ]
@@ -63,6 +66,18 @@ def bootstrap_base(nocodb_url: str, facegate_url: str, **overrides: Any) -> Boot
         "politicians": POLITICIANS,
     }
     return asyncio.run(bootstrap(**(arguments | overrides)))
+
+
+def add_webhook(nocodb_url: str, setup: BootstrapResult, facegate_url: str, number: int) -> str:
+    """One more webhook on the table, to another facegate instance, so that NocoDB announces every row
+    to each; returns its id. Titled ``facegate-<number>``: bootstrap keeps one hook titled ``facegate``
+    and would remove a second one."""
+    body = hook_body(facegate_url, WEBHOOK_SECRET) | {"title": f"{HOOK_TITLE}-{number}"}
+    with nocodb_api(nocodb_url, setup.api_token) as api:
+        response = api.post(f"/api/v2/meta/tables/{setup.table_id}/hooks", json=body)
+        if not response.is_success:
+            raise RuntimeError(f"adding a webhook: {response.status_code} {response.text[:300]}")
+        return str(response.json()["id"])
 
 
 def nocodb_api(nocodb_url: str, api_token: str, timeout: float = 60.0) -> httpx.Client:
@@ -180,6 +195,24 @@ class Loop:
         return items
 
 
+def loop_env(
+    nocodb: LocalNocoDB,
+    setup: BootstrapResult,
+    workdir: Path,
+    *,
+    nocodb_url: str | None = None,
+    sweep_seconds: int = 5,
+) -> dict[str, str]:
+    """The settings of a facegate in ``workdir`` that moderates ``setup``'s table; ``nocodb_url``: a
+    proxy in front of NocoDB."""
+    return facegate_env(workdir, sweep_seconds=sweep_seconds) | {
+        "FACEGATE_NOCODB_URL": nocodb_url or nocodb.url,
+        "FACEGATE_NOCODB_API_TOKEN": setup.api_token,
+        "FACEGATE_NOCODB_TABLE_ID": setup.table_id,
+        "FACEGATE_NOCODB_UPLOADS_DIR": str(nocodb.uploads_dir),
+    }
+
+
 @contextlib.contextmanager
 def running_loop(
     nocodb: LocalNocoDB,
@@ -201,12 +234,7 @@ def running_loop(
     setup = bootstrap_base(
         nocodb.url, f"http://127.0.0.1:{port if webhook else free_port()}", base_title=base_title
     )
-    env = facegate_env(workdir, sweep_seconds=sweep_seconds) | {
-        "FACEGATE_NOCODB_URL": facegate_nocodb_url or nocodb.url,
-        "FACEGATE_NOCODB_API_TOKEN": setup.api_token,
-        "FACEGATE_NOCODB_TABLE_ID": setup.table_id,
-        "FACEGATE_NOCODB_UPLOADS_DIR": str(nocodb.uploads_dir),
-    }
+    env = loop_env(nocodb, setup, workdir, nocodb_url=facegate_nocodb_url, sweep_seconds=sweep_seconds)
     env |= extra_env or {}
     with running_facegate(workdir, env, port) as server:
         loop = Loop(nocodb=nocodb, setup=setup, facegate=server)

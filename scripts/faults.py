@@ -1,24 +1,23 @@
 """Faults against a real NocoDB and a real facegate, on loopback, each scenario bounded in time.
 
-    uv run python -m scripts.faults [--quick] [--only kill,outage,slow]
+    uv run python -m scripts.faults [--quick] [--only kill,outage,slow,instances]
 
 kill    facegate is SIGKILLed after ~10 of a burst of uploads are decided, and restarted.
 outage  NocoDB is stopped after ~10 are decided, for 60 s (10 s with --quick), then started again.
 slow    facegate talks to NocoDB through a proxy adding latency to every request and trickling the answers.
+instances  two facegates share a PostgreSQL of their own (harness.postgres), NocoDB's webhook calling
+        both; one is SIGKILLed while NocoDB's answer to its write is held back, the other takes its jobs
+        over once their lease ends (not in the default --only: it needs PostgreSQL installed).
 
-Uploads go through NocoDB's public form; its webhook calls facegate directly. In kill and slow, facegate's
-NocoDB requests pass through a proxy that counts the writes (DELETE/PATCH of records) per row Id.
-Exits 1 if any upload is lost, decided wrongly, decided or acted on twice.
+Uploads go through NocoDB's public form; its webhook calls facegate directly. In kill, slow and instances,
+facegate's NocoDB requests pass through a proxy (one per instance) that counts the writes (DELETE/PATCH of
+records) per row Id. Exits 1 if any upload is lost, decided wrongly, decided, acted on or written twice.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import itertools
-import json
-import re
 import signal
 import sys
 import tempfile
@@ -30,123 +29,26 @@ from pathlib import Path
 
 import httpx
 
+from harness.facegate import FacegateServer
 from harness.images import sample
+from harness.instances import SharedDatabase, carousels_agree, held_at_kill, running_loops, watch_takeover
 from harness.loop import Loop, list_rows, running_loop
-from harness.nocodb import LocalNocoDB, free_port, running_nocodb
-from scripts.realworld import PHOTOS, Photo, Upload, all_decisions, evaluate, state_of, wait_decided
+from harness.nocodb import LocalNocoDB, running_nocodb
+from harness.postgres import running_postgres
+from harness.proxy import CountingProxy
+from scripts.realworld import PHOTOS, Photo, Upload, Verdict, all_decisions, evaluate, state_of, wait_decided
 
-WRITE = re.compile(r"^/api/v2/tables/[^/?]+/records/?(\?|$)")
 DECIDED_BEFORE_FAULT = 10
 DRAIN_TIMEOUT = 240.0
-
-
-class CountingProxy:
-    """An asyncio TCP proxy on 127.0.0.1 for HTTP/1.1: waits ``latency`` before forwarding each request
-    (one upstream connection per request), trickles each answer back in small chunks, and logs the
-    status of every DELETE/PATCH of records with the row Ids in its JSON body."""
-
-    def __init__(self, upstream_port: int, *, latency: float, chunk: int = 16384, pause: float = 0.02):
-        self.upstream_port, self.latency, self.chunk, self.pause = upstream_port, latency, chunk, pause
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.requests: Counter[str] = Counter()
-        self.writes: list[tuple[str, list[int], int]] = []  # method, row Ids, status
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._server: asyncio.Server | None = None
-        self.hold: str | None = None  # a write method: the next such answer is held back ...
-        self.held = threading.Event()  # ... and this is set, so that facegate can be killed meanwhile
-
-    def __enter__(self) -> CountingProxy:
-        self._thread.start()
-        serve = asyncio.start_server(self._serve, "127.0.0.1", self.port)
-        self._server = asyncio.run_coroutine_threadsafe(serve, self._loop).result(10)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        async def close() -> None:
-            assert self._server is not None
-            self._server.close()
-            tasks = asyncio.all_tasks() - {asyncio.current_task()}
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-
-        asyncio.run_coroutine_threadsafe(close(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-
-    def successful_writes(self) -> Counter[int]:
-        return Counter(i for _, ids, status in self.writes if 200 <= status < 300 for i in ids)
-
-    async def _serve(self, client: asyncio.StreamReader, to_client: asyncio.StreamWriter) -> None:
-        quiet = (ConnectionError, asyncio.IncompleteReadError, ValueError, OSError, asyncio.CancelledError)
-        with contextlib.suppress(*quiet):  # CancelledError: the proxy is closing
-            while (request := await _read_message(client)) is not None:
-                head, body = request
-                method, target = head.decode("latin-1").split(" ", 2)[:2]
-                self.requests[method] += 1
-                await asyncio.sleep(self.latency)
-                upstream, to_upstream = await asyncio.open_connection("127.0.0.1", self.upstream_port)
-                try:
-                    to_upstream.write(head + body)
-                    await to_upstream.drain()
-                    answer = await _read_message(upstream, request_method=method)
-                finally:
-                    to_upstream.close()
-                if answer is None:
-                    break
-                status = int(answer[0].split(b" ", 2)[1])
-                if method in ("DELETE", "PATCH") and WRITE.match(target):
-                    self.writes.append((method, _row_ids(body), status))
-                    if method == self.hold:
-                        self.hold = None
-                        self.held.set()
-                        await asyncio.sleep(10)  # NocoDB has done it; facegate never hears so
-                data = answer[0] + answer[1]
-                for start in range(0, len(data), self.chunk):
-                    to_client.write(data[start : start + self.chunk])
-                    await to_client.drain()
-                    await asyncio.sleep(self.pause)
-        to_client.close()
-
-
-async def _read_message(
-    reader: asyncio.StreamReader, request_method: str | None = None
-) -> tuple[bytes, bytes] | None:
-    """One HTTP/1.1 request (``request_method`` None) or response, raw; None at a clean end of stream."""
-    try:
-        head = await reader.readuntil(b"\r\n\r\n")
-    except asyncio.IncompleteReadError as exc:
-        if exc.partial:
-            raise
-        return None
-    lines = head.decode("latin-1").split("\r\n")
-    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
-    if request_method is not None:
-        status = int(lines[0].split(" ", 2)[1])
-        if request_method == "HEAD" or status in (204, 304) or status < 200:
-            return head, b""
-    if "chunked" in headers.get("transfer-encoding", "").lower():
-        body = b""
-        while True:
-            size_line = await reader.readuntil(b"\r\n")
-            size = int(size_line.split(b";")[0], 16)
-            body += size_line + await reader.readexactly(size + 2)
-            if size == 0:  # the final chunk; no trailers are sent by NocoDB
-                return head, body
-    if "content-length" in headers:
-        return head, await reader.readexactly(int(headers["content-length"]))
-    return head, (await reader.read() if request_method is not None else b"")
-
-
-def _row_ids(body: bytes) -> list[int]:
-    try:
-        data = json.loads(body or b"null")
-    except ValueError:
-        return []
-    items = data if isinstance(data, list) else [data]
-    return [i["Id"] for i in items if isinstance(i, dict) and isinstance(i.get("Id"), int)]
+PACE = 0.3  # seconds between form posts in a paced burst
+# instances: one face process each (two cores for two instances, NocoDB and PostgreSQL), two jobs in
+# flight each, so that A holds more than the write it never hears back about; a short lease.
+LEASE_SECONDS = 5
+INSTANCE_ENV = {
+    "FACEGATE_WORKERS": "1",
+    "FACEGATE_QUEUE_CONCURRENCY": "2",
+    "FACEGATE_JOB_LEASE_SECONDS": str(LEASE_SECONDS),
+}
 
 
 class Burst:
@@ -193,11 +95,11 @@ def scenario(
         started = recovered = time.monotonic()
         note = ""
         if name == "kill":  # a paced burst: the last uploads arrive while facegate is dead or starting
-            submitter = threading.Thread(target=burst.run, args=(args.uploads,), kwargs={"pace": 0.3})
+            submitter = threading.Thread(target=burst.run, args=(args.uploads,), kwargs={"pace": PACE})
             submitter.start()
             decided(DECIDED_BEFORE_FAULT, 120)
             if proxy is not None and args.kill_at != "decided":
-                proxy.hold = args.kill_at  # the kill lands between NocoDB's write and its answer
+                proxy.hold = {args.kill_at}  # the kill lands between NocoDB's write and its answer
                 proxy.held.wait(60)
             note = f"SIGKILL ({args.kill_at}) with {_count_decided(burst, api, setup.table_id)} decided, "
             note += f"{len(burst.snapshot())} submitted"
@@ -237,19 +139,150 @@ def scenario(
         f" ({after_fault}all submitted after {submitted_at:.1f} s)"
     )
     if proxy is not None:
-        ok_writes = proxy.successful_writes()
-        uploads_per_id = Counter(u.row_id for u in uploads)
-        twice = {i: n for i, n in ok_writes.items() if n > uploads_per_id[i]}
-        print(
-            f"   proxy: requests {dict(proxy.requests)}; writes {len(proxy.writes)}, succeeded"
-            f" {sum(ok_writes.values())}; successful writes per row {dict(Counter(ok_writes.values()))}"
-        )
-        if reused := {i: n for i, n in uploads_per_id.items() if n > 1}:
-            print(f"   row Ids reused by NocoDB (uploads per Id): {reused}")
-        verdict.problems += [f"row {i}: {n} successful writes" for i, n in sorted(twice.items())]
+        _report_writes([proxy], uploads, verdict)
     for problem in verdict.problems:
         print(f"   PROBLEM {problem}")
     return drained and not verdict.problems
+
+
+def instances(nocodb: LocalNocoDB, tmp: Path, args: argparse.Namespace) -> bool:
+    """Two facegates on one PostgreSQL of their own, both called by NocoDB's webhook; A is SIGKILLed
+    between NocoDB's write and its answer once ~10 uploads are decided, B takes A's jobs over when
+    their lease ends, and A is started again for the carousels to be compared."""
+    nocodb_port = int(nocodb.url.rsplit(":", 1)[1])
+    hold = args.kill_at if args.kill_at != "decided" else "PATCH"
+    problems: list[str] = []
+    with (
+        running_postgres() as postgres,
+        CountingProxy(nocodb_port, latency=0) as proxy_a,
+        CountingProxy(nocodb_port, latency=0) as proxy_b,
+    ):
+        url = postgres.create_database("facegate")
+        with (
+            running_loops(
+                nocodb,
+                tmp / "instances",
+                base_title="faults-instances",
+                database_url=url,
+                nocodb_urls=(proxy_a.url, proxy_b.url),
+                extra_env=INSTANCE_ENV,
+            ) as (a, b),
+            SharedDatabase(url) as db,
+            a.api(timeout=60) as api,
+        ):
+            table_id, burst = a.setup.table_id, Burst(a)
+            submitter = threading.Thread(target=burst.run, args=(args.uploads,), kwargs={"pace": PACE})
+            started = time.monotonic()
+            submitter.start()
+            wait_decided(
+                burst.snapshot, api, table_id, until=lambda n: n >= DECIDED_BEFORE_FAULT, timeout=120
+            )
+            thumbnails = _thumbnails_by(a.facegate, db, burst.snapshot(), proxy_a)
+            if not carousels_agree(a.facegate, b.facegate):
+                problems.append("/approved differs between the instances before the kill")
+            decided_by_a = a.facegate.metric("facegate_verdicts_total", source="moderation")
+            proxy_a.hold = {hold}  # A's next such write: NocoDB does it, A never hears back
+            if not proxy_a.held.wait(60):
+                problems.append(f"instance A sent no {hold} within 60 s; killed without one held")
+            note = f"A SIGKILLed holding a {hold} with {_count_decided(burst, api, table_id)} decided"
+            note += f", {len(burst.snapshot())} submitted; lease {LEASE_SECONDS} s"
+            a.facegate.stop(signal.SIGKILL)
+            killed_at, killed = time.time(), time.monotonic()
+            held = held_at_kill(db, proxy_a.held_write[1][0]) if proxy_a.held_write else {}
+            takeover = watch_takeover(db, held, killed_at, timeout=LEASE_SECONDS * 3 + 60)
+            submitter.join()
+            uploads = burst.snapshot()
+            submitted_at = time.monotonic() - started
+            drained = wait_decided(
+                burst.snapshot, api, table_id, until=lambda n: n >= len(uploads), timeout=DRAIN_TIMEOUT
+            )
+            drain = time.monotonic() - started
+            verdict = settled(uploads, b, api)
+            decisions = db.facegate_decisions()
+            decided_by_b = b.facegate.metric("facegate_verdicts_total", source="moderation")
+            moved = {
+                key: made for key, made in thumbnails.items() if _thumbnail(b.facegate, made[0]) != made[1]
+            }
+            a.facegate.start()
+            if not carousels_agree(a.facegate, b.facegate):
+                problems.append("/approved differs between B and A restarted")
+    verdict.problems += problems
+    verdict.problems += [
+        f"{key}: {n} facegate decisions in the database" for key, n in decisions.items() if n != 1
+    ]
+    verdict.problems += [f"{key}: B serves another thumbnail than A made" for key in moved]
+    if not takeover.complete:
+        verdict.problems.append(
+            f"jobs A held never finished: {sorted(set(held) - set(takeover.finished_after))}"
+        )
+    print(f"\n== instances: {note}")
+    for line in verdict.lines():
+        print(f"   {line}")
+    print(f"   decided per instance: A {decided_by_a:.0f} before the kill, B {decided_by_b:.0f}")
+    print(
+        f"   A held {len(held)} jobs at the kill (rows {sorted(c.row_id for c in held.values())}); their"
+        f" leases ran {takeover.lease_left:.1f} s more; B claimed them after"
+        f" {_seconds(takeover.claimed_after)} and finished them after {_seconds(takeover.finished_after)}"
+    )
+    print(f"   thumbnails A made, served alike by B: {len(thumbnails) - len(moved)} of {len(thumbnails)}")
+    drain_text = f"{drain:.1f} s" if drained else f"NOT drained within {DRAIN_TIMEOUT:.0f} s"
+    print(
+        f"   time to drain {drain_text} from the first upload ({drain - (killed - started):.1f} s after"
+        f" the kill; all submitted after {submitted_at:.1f} s)"
+    )
+    _report_writes([proxy_a, proxy_b], uploads, verdict)
+    for problem in verdict.problems:
+        print(f"   PROBLEM {problem}")
+    return drained and not verdict.problems
+
+
+def settled(uploads: list[Upload], loop: Loop, api: httpx.Client, timeout: float = 30) -> Verdict:
+    """The bookkeeping once NocoDB shows every outcome: facegate records its action a moment after
+    NocoDB shows it, so problems are looked at again for up to ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        verdict = evaluate(uploads, list_rows(api, loop.setup.table_id), all_decisions(loop.facegate.url))
+        if not verdict.problems or time.monotonic() > deadline:
+            return verdict
+        time.sleep(0.2)
+
+
+def _thumbnails_by(
+    server: FacegateServer, db: SharedDatabase, uploads: list[Upload], proxy: CountingProxy
+) -> dict[str, tuple[int, bytes]]:
+    """The thumbnails of the approvals ``server`` has written through ``proxy``, as it serves them."""
+    approved = proxy.written_rows("PATCH")
+    shown = db.approval_ids()
+    return {
+        u.key: (shown[u.key], _thumbnail(server, shown[u.key]))
+        for u in uploads
+        if u.row_id in approved and u.key in shown
+    }
+
+
+def _thumbnail(server: FacegateServer, approval_id: int) -> bytes:
+    return httpx.get(f"{server.url}/approved/{approval_id}/thumbnail", timeout=30).raise_for_status().content
+
+
+def _seconds(values: dict[int, float]) -> str:
+    return "[" + ", ".join(f"{v:.2f}" for v in sorted(values.values())) + "] s"
+
+
+def _report_writes(proxies: list[CountingProxy], uploads: list[Upload], verdict: Verdict) -> None:
+    """The writes the proxies saw, all instances together; a row written more often than it served
+    uploads (NocoDB reuses Ids) is a problem."""
+    requests = sum((p.requests for p in proxies), Counter[str]())
+    ok_writes = sum((p.successful_writes() for p in proxies), Counter[int]())
+    writes = sum(len(p.writes) for p in proxies)
+    uploads_per_id = Counter(u.row_id for u in uploads)
+    twice = {i: n for i, n in ok_writes.items() if n > uploads_per_id[i]}
+    print(
+        f"   proxy: requests {dict(requests)}; writes {writes}, succeeded"
+        f" {sum(ok_writes.values())}; successful writes per row {dict(Counter(ok_writes.values()))}"
+    )
+    if reused := {i: n for i, n in uploads_per_id.items() if n > 1}:
+        print(f"   row Ids reused by NocoDB (uploads per Id): {reused}")
+    verdict.problems += [f"row {i}: {n} successful writes" for i, n in sorted(twice.items())]
 
 
 def _count_decided(burst: Burst, api: httpx.Client, table_id: str) -> int:
@@ -261,17 +294,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scripts.faults", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a 10 s NocoDB outage instead of 60 s")
     parser.add_argument("--outage", type=float, help="seconds NocoDB stays down (default 60, quick 10)")
-    parser.add_argument("--only", default="kill,outage,slow", help="comma-separated scenarios")
+    parser.add_argument(
+        "--only", default="kill,outage,slow", help="comma-separated scenarios (also: instances)"
+    )
     parser.add_argument("--uploads", type=int, default=30, help="uploads per burst")
     parser.add_argument("--latency", type=float, default=2.0, help="proxy delay per request (slow)")
     parser.add_argument(
         "--kill-at",
         choices=("decided", "PATCH", "DELETE"),
         default="decided",
-        help="kill: once ~10 are decided, or when NocoDB has done the next PATCH/DELETE but not answered",
+        help="kill: once ~10 are decided, or when NocoDB has done the next PATCH/DELETE but not answered;"
+        " instances: always while a write is held (PATCH unless DELETE is given)",
     )
     args = parser.parse_args(argv)
-    if unknown := set(args.only.split(",")) - {"kill", "outage", "slow"}:
+    if unknown := set(args.only.split(",")) - {"kill", "outage", "slow", "instances"}:
         parser.error(f"unknown scenarios {sorted(unknown)}")
     args.outage = args.outage if args.outage is not None else 10.0 if args.quick else 60.0
     results: dict[str, bool] = {}
@@ -283,6 +319,8 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 if name == "outage":
                     results[name] = scenario(name, nocodb, Path(tmp), args)
+                elif name == "instances":
+                    results[name] = instances(nocodb, Path(tmp), args)
                 else:
                     latency = args.latency if name == "slow" else 0.0
                     nocodb_port = int(nocodb.url.rsplit(":", 1)[1])
