@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Callable
 from typing import Any
 
@@ -215,6 +216,95 @@ def _nocodb(lines: list[str], e: Result | None, m: Result | None) -> None:
         lines.append(f"at peak (MiB): {peak}")
 
 
+def _instances(lines: list[str], t: Result) -> None:
+    _section(lines, "instances on one PostgreSQL: rows decided per second, end to end (real NocoDB)")
+    lines.append(
+        f"{t['rows_per_round']} rows per round ({', '.join(t['photos'])}), {t['rounds']} rounds interleaved"
+        f" A B C D D C B A; all started in {t['start_s']:.0f} s; {t['cores']} cores"
+    )
+    lines.append(
+        f"{'instances x workers':<20} {'rows/s':>6} {'round range':<11} {'vs 1 x 2':>8} {'job s':>6}"
+        f"  {'jobs by instance':<16} {'others':>6}  rounds (s)"
+    )
+    for label, c in t["configs"].items():
+        low, high = c["rows_per_s_range"]
+        rounds = " ".join(f"{s:.1f}" for s in c["seconds"])
+        wrong = (
+            f"  APPROVED {c['approved_rows']}, EXPECTED {c['expected_approved']}"
+            if c["approved_rows"] != c["expected_approved"]
+            else ""
+        )
+        lines.append(
+            f"{label:<20} {c['rows_per_s']:>6.2f} {f'{low:.2f}-{high:.2f}':<11}"
+            f" {t['ratio_to_one_instance'][label]:>7.2f}x {c['job_s_mean']:>6.2f}"
+            f"  {'/'.join(map(str, c['jobs_by_instance'])):<16} {statistics.mean(c['others_cores']):>6.2f}"
+            f"  {rounds}{wrong}"
+        )
+    lines.append(
+        f"caveat: {t['cores']} cores, and one instance with 2 face workers already keeps both busy: more"
+        " instances cannot add throughput here. 2 x 1 against 1 x 2 (the same workers) is what"
+        " coordinating through the database costs; 2 x 2 puts 4 workers on the cores. rows/s: median"
+        " round (slowest-fastest round); job s: mean facegate_job_seconds (a job in the runner, claimed"
+        " to finished); others: cores that other work on this shared machine used during the rounds"
+        " (mean), the noise: compare within one run, and only differences beyond the rounds' spread."
+    )
+
+
+def _store_latency(lines: list[str], s: Result, r: Result) -> None:
+    _section(
+        lines,
+        f"store calls per job: SQLite vs PostgreSQL ({s['jobs_per_path']} jobs per kind each, interleaved)",
+    )
+    lines.append(f"SQLite: {s['sqlite']}; PostgreSQL: {s['postgres']}")
+    lines.append(
+        f"{'job':<9} {'SQLite med/p95 ms':>18} {'PostgreSQL med/p95 ms':>22} {'added med/p95 ms':>17}"
+        f" {'ratio':>6}"
+    )
+    sqlite, postgresql = (s["backends"][name]["paths"] for name in ("sqlite", "postgresql"))
+    for path, added in s["added_ms"].items():
+        a, b = sqlite[path], postgresql[path]
+        lines.append(
+            f"{path:<9} {a['median']:>9.1f}/{a['p95']:<8.1f} {b['median']:>11.1f}/{b['p95']:<10.1f}"
+            f" {added['median']:>+8.1f}/{added['p95']:<+8.1f} {s['ratio'][path]:>5.1f}x"
+        )
+    ops = s["backends"]["sqlite"]["ops_median_ms"]
+    other = s["backends"]["postgresql"]["ops_median_ms"]
+    lines.append(
+        "per call, median ms SQLite/PostgreSQL: "
+        + ", ".join(f"{op} {ms:.2f}/{other[op]:.2f}" for op, ms in ops.items())
+    )
+    per_job = _job_seconds(r)
+    if per_job is not None:
+        from bench.instances import FULL_SLOTS_POLL_SECONDS
+
+        seconds, source = per_job
+        added = max(a["median"] for a in s["added_ms"].values())
+        lines.append(
+            f"a job takes {seconds * 1e3:.0f} ms ({source}): PostgreSQL's store calls add"
+            f" {added:.1f} ms, {added / (seconds * 1e3):.1%} of it"
+        )
+        # Off the job's path, on the same cores: the runner's reads while its slots are full.
+        polls, every = seconds / FULL_SLOTS_POLL_SECONDS / 2, FULL_SLOTS_POLL_SECONDS * 1e3
+        lines.append(
+            f"besides, with a backlog the runner reads next_due_in every {every:.0f} ms while its 2 slots"
+            f" are full: up to {polls:.0f} reads per job, {polls * ops['next_due_in']:.0f} ms on SQLite,"
+            f" {polls * other['next_due_in']:.0f} ms on PostgreSQL"
+        )
+
+
+def _job_seconds(r: Result) -> tuple[float, str] | None:
+    """What one job costs besides its store calls, to set PostgreSQL's added time against."""
+    configs = (r.get("instances") or {}).get("configs", {})
+    one = next((c for c in configs.values() if c["instances"] == 1 and c["database"] == "postgresql"), None)
+    if one:
+        return one["job_s_mean"], "mean facegate_job_seconds, 1 x 2 on PostgreSQL, end to end"
+    rows = [row for row in r.get("pipeline") or [] if row["size"] != "phone"]
+    if rows:
+        row = rows[-1]
+        return row["facegate"]["median"], f"the face pipeline alone on {row['photo']} {row['size']}, median"
+    return None
+
+
 def _accuracy(lines: list[str], a: Result, pipeline: list[Result]) -> None:
     _section(lines, f"accuracy on the sample photos (tolerance {a['tolerance']})")
     lines.append(
@@ -304,11 +394,14 @@ def render(r: Result) -> str:
         ("deepfakes", lambda: _deepfakes(lines, r["deepfakes"])),
         ("explicit", lambda: _explicit(lines, r)),
         ("levers", lambda: _levers(lines, r["levers"])),
+        ("store_latency", lambda: _store_latency(lines, r["store_latency"], r)),
     ]
     for key, show in sections:
         if r.get(key):
             show()
     _nocodb(lines, r.get("end_to_end"), r.get("memory"))
+    if r.get("instances"):
+        _instances(lines, r["instances"])
     _section(lines, "targets")
     for t in r["targets"]:
         mark = {True: "MET", False: "MISSED", None: "-"}[t["met"]]

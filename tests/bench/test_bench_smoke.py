@@ -32,7 +32,7 @@ def test_files_are_written(quick: tuple[dict[str, Any], Path]) -> None:
     text = (out / "bench.txt").read_text()
     assert "verify pipeline" in text and "targets" in text and "deepfake set (quick" in text
     assert (out / "calibration.png").read_bytes().startswith(b"\x89PNG")
-    assert set(result["skipped"]) == {"end_to_end", "memory"}
+    assert set(result["skipped"]) == {"end_to_end", "memory", "instances"}
 
 
 def test_pipeline_times_both_paths_and_verdicts_agree(quick: tuple[dict[str, Any], Path]) -> None:
@@ -107,3 +107,26 @@ def test_the_alignment_cost_is_measured(quick: tuple[dict[str, Any], Path]) -> N
     for row in alignment["rows"]:
         assert _positive(row["landmarks_ms"], row["descriptor_ms"], row["find_faces_s"])
     assert _positive(alignment["per_face_ratio"], alignment["find_faces_ratio"])
+
+
+def test_store_calls_are_timed_on_sqlite_and_postgresql(quick: tuple[dict[str, Any], Path]) -> None:
+    result, out = quick
+    latency = result["store_latency"]
+    assert latency["jobs_per_path"] == 10
+    for backend in ("sqlite", "postgresql"):
+        figures = latency["backends"][backend]
+        for path in ("approved", "rejected"):
+            assert _positive(figures["paths"][path]["median"], figures["paths"][path]["p95"])
+        assert set(figures["ops_median_ms"]) >= {"enqueue", "claim", "record_decision", "finish"}
+    assert set(latency["added_ms"]) == {"approved", "rejected"}
+    assert _positive(*latency["ratio"].values())
+    text = (out / "bench.txt").read_text()
+    assert "SQLite vs PostgreSQL" in text and "skipped instances: --quick" in text
+
+
+def test_only_runs_the_parts_named(tmp_path: Path) -> None:
+    result = main(["--quick", "--only", "matcher", "--out", str(tmp_path)])
+    assert result["matcher"] and not {"pipeline", "store_latency", "levers"} & set(result)
+    assert result["skipped"] == {}
+    with pytest.raises(SystemExit):
+        main(["--only", "nonsense", "--out", str(tmp_path)])
