@@ -33,6 +33,8 @@ __all__ = ["MAX_ID", "Database", "in_chunks", "newest_first"]
 MAX_ID = 2**63 - 1
 # Connections per instance on PostgreSQL: the runner, the sweep's lock, requests, the eraser.
 POOL_SIZE = 8
+# An unreachable server (not a refused connection) is an outage after this, not a hang.
+CONNECT_TIMEOUT_SECONDS = 5
 
 
 class Database:
@@ -51,7 +53,12 @@ class Database:
         else:
             self.path = None
             url = sa.make_url(target).set(drivername="postgresql+psycopg")
-            self.engine = sa.create_engine(url, pool_size=POOL_SIZE, pool_pre_ping=True)
+            self.engine = sa.create_engine(
+                url,
+                pool_size=POOL_SIZE,
+                pool_pre_ping=True,  # a connection the server dropped (restart) is replaced, not failed
+                connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS},
+            )
             self._lock = nullcontext()
         with self.tx() as conn:
             upgrade(conn)

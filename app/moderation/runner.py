@@ -85,7 +85,13 @@ class QueueRunner:
 
     async def _step(self) -> None:
         free = self.concurrency - len(self._in_flight)
-        jobs = await asyncio.to_thread(self.queue.claim, free) if free > 0 else []
+        if free <= 0:
+            # Every slot is busy: a finished job sets ``wake``; the queue need not be asked meanwhile.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), IDLE_POLL_SECONDS)
+            self.wake.clear()
+            return
+        jobs = await asyncio.to_thread(self.queue.claim, free)
         if self._stopping:
             return  # claimed during shutdown: ``stop`` hands them back to the queue
         for job in jobs:

@@ -37,8 +37,6 @@ UPDATE_EVENT = "records.after.update"
 DELETE_EVENT = "records.after.delete"
 EVENTS = frozenset({INSERT_EVENT, UPDATE_EVENT, DELETE_EVENT})
 MAX_ROWS = 100_000
-# A form submission's one row commits in a tenth of a millisecond: a thread hop costs more.
-INLINE_ENQUEUE_MAX_ROWS = 20
 
 
 class EventEnvelope(BaseModel):
@@ -136,10 +134,8 @@ class WebhookReceiver:
             return await self._deleted(event)
         jobs, ignored = jobs_from_event(event, table_id=self.table_id, fields=self.fields)
         updated = event.type == UPDATE_EVENT
-        if len(jobs) <= INLINE_ENQUEUE_MAX_ROWS:
-            queued = self._queue(jobs, updated=updated) if jobs else 0
-        else:
-            queued = await asyncio.to_thread(self._queue, jobs, updated=updated)
+        # In a thread: a commit to PostgreSQL is a network round trip, never for the event loop to wait on.
+        queued = await asyncio.to_thread(self._queue, jobs, updated=updated) if jobs else 0
         self.wake.set()
         return WebhookAck(event=event.type, received=len(event.data.rows), queued=queued, ignored=ignored)
 
