@@ -31,7 +31,7 @@ from typing import Any
 import httpx
 import psutil
 
-from app.carousel.renditions import Renditions
+from app.carousel.renditions import Rendition, Renditions
 from app.carousel.store import ApprovalStore, NewApproval
 from app.db import Database
 from app.erasure.store import PurgeLog, PurgeState, PurgeTrigger
@@ -281,7 +281,7 @@ class _Timer:
         return result
 
 
-def _job(s: _Stores, n: int, approved: bool, renditions: dict[str, bytes]) -> dict[str, float]:
+def _job(s: _Stores, n: int, approved: bool, renditions: dict[Rendition, bytes]) -> dict[str, float]:
     """The store calls of one job, in the order facegate makes them; seconds by call."""
     t = _Timer()
     row_id, key = n, f"{TABLE_ID}:{n}:{n:024x}"
@@ -351,8 +351,7 @@ def _summary_ms(values: list[float]) -> dict[str, float]:
 
 def store_latency(jobs: int = 150, warm_up: int = 5) -> dict[str, Any]:
     """Per-job store time on both backends: ``jobs`` approved and ``jobs`` rejected jobs on each."""
-    made = Renditions(limits()).make(sample("obama2.jpg"))
-    renditions = {rendition.value: jpeg for rendition, jpeg in made.items()}
+    renditions = Renditions(limits()).make(sample("obama2.jpg"))
     with (
         running_postgres() as postgres,
         tempfile.TemporaryDirectory(prefix="facegate-bench-store-") as tmp,

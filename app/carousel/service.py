@@ -65,8 +65,7 @@ class Carousel:
         """
         # A row shows one upload: the picture it had before (swapped by its owner) leaves the carousel.
         earlier = await asyncio.to_thread(self.store.live_ids_of_rows, approval.table_id, [approval.row_id])
-        made = {rendition.value: jpeg for rendition, jpeg in (renditions or {}).items()}
-        approval_id = await asyncio.to_thread(self.store.add, approval, made)
+        approval_id = await asyncio.to_thread(self.store.add, approval, renditions)
         replaced = [i for i in earlier if i != approval_id]
         if replaced:
             await self.withdraw(replaced, trigger=PurgeTrigger.NOT_APPROVED)
@@ -136,7 +135,7 @@ class Carousel:
     async def image(self, approval_id: int, rendition: Rendition) -> bytes:
         """The rendition's JPEG bytes; made from NocoDB's original on first use when moderation did
         not make them (a replay after a crash)."""
-        kept = await asyncio.to_thread(self.store.rendition, approval_id, rendition.value)
+        kept = await asyncio.to_thread(self.store.rendition, approval_id, rendition)
         if kept is not None:
             return kept
         approval = await asyncio.to_thread(self.store.approval, approval_id)
@@ -144,9 +143,7 @@ class Carousel:
             raise NotFound(f"No approved upload {approval_id}.")
         original = await self._original(approval)
         made = await asyncio.to_thread(self.renditions.make, original)
-        if not await asyncio.to_thread(
-            self.store.keep_renditions, approval_id, {r.value: b for r, b in made.items()}
-        ):
+        if not await asyncio.to_thread(self.store.keep_renditions, approval_id, made):
             raise NotFound(f"No approved upload {approval_id}.")
         return made[rendition]
 

@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 
+from app.carousel.renditions import Rendition
 from app.db import Database, in_chunks, newest_first
 from app.schema import approvals as t
 from app.schema import renditions as r
@@ -62,10 +63,10 @@ class ApprovalStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def add(self, approval: NewApproval, renditions: Mapping[str, bytes] | None = None) -> int:
+    def add(self, approval: NewApproval, renditions: Mapping[Rendition, bytes] | None = None) -> int:
         """The approval's id; idempotent: publishing the same upload again changes nothing, unless it
         was withdrawn (a moderator approved it again): then it is a new approval, the newest.
-        ``renditions`` (name -> JPEG) are kept with it, replacing any it had."""
+        ``renditions`` (JPEGs) are kept with it, replacing any it had."""
         with self.db.tx() as conn:
             conn.execute(
                 sa.update(t)
@@ -91,7 +92,7 @@ class ApprovalStore:
                 self._keep(conn, approval_id, renditions)
         return approval_id
 
-    def keep_renditions(self, approval_id: int, renditions: Mapping[str, bytes]) -> bool:
+    def keep_renditions(self, approval_id: int, renditions: Mapping[Rendition, bytes]) -> bool:
         """Keep renditions made after the approval (on first request); False if it was withdrawn
         meanwhile, and then nothing is kept."""
         with self.db.tx() as conn:
@@ -100,7 +101,7 @@ class ApprovalStore:
                 self._keep(conn, approval_id, renditions)
         return live is not None
 
-    def _keep(self, conn: sa.Connection, approval_id: int, renditions: Mapping[str, bytes]) -> None:
+    def _keep(self, conn: sa.Connection, approval_id: int, renditions: Mapping[Rendition, bytes]) -> None:
         # Another instance may have made them too (the same bytes): the last one stays.
         insert = self.db.insert(r)
         conn.execute(
@@ -113,7 +114,7 @@ class ApprovalStore:
             ],
         )
 
-    def rendition(self, approval_id: int, name: str) -> bytes | None:
+    def rendition(self, approval_id: int, name: Rendition) -> bytes | None:
         """A live approval's rendition, None if it has none (yet)."""
         jpeg = self.db.scalar(
             sa.select(r.c.jpeg)

@@ -52,7 +52,7 @@ def test_renditions_are_made_once(stores: Stores, tmp_path: Path) -> None:
     assert asyncio.run(carousel.image(approval_id, Rendition.THUMBNAIL)) == first
     assert asyncio.run(carousel.image(approval_id, Rendition.IMAGE))
     # Kept in the database: another instance serves the same bytes without NocoDB.
-    assert stores.approvals.rendition(approval_id, Rendition.THUMBNAIL.value) == first
+    assert stores.approvals.rendition(approval_id, Rendition.THUMBNAIL) == first
 
 
 def test_a_row_deleted_in_nocodb_drops_out(stores: Stores, tmp_path: Path) -> None:
@@ -96,12 +96,12 @@ def test_keep_only_withdraws_what_nocodb_no_longer_approves(stores: Stores, tmp_
     ids = [_approve(stores, fake, i, exif_rotated("obama2.jpg", 6)) for i in (1, 2, 3)]
     shown = _carousel(stores, fake, tmp_path)
     asyncio.run(shown.image(ids[0], Rendition.THUMBNAIL))
-    assert stores.approvals.rendition(ids[0], Rendition.THUMBNAIL.value) is not None
+    assert stores.approvals.rendition(ids[0], Rendition.THUMBNAIL) is not None
     keys = {a.id: a.row_key for a in stores.approvals.approvals()}
     assert asyncio.run(shown.shows_any(TABLE)) and not asyncio.run(shown.shows_any("other"))
     assert asyncio.run(shown.keep_only(TABLE, {keys[ids[1]], keys[ids[2]]})) == 1
     assert _keys(stores) == {keys[ids[1]], keys[ids[2]]}
-    assert stores.approvals.rendition(ids[0], Rendition.THUMBNAIL.value) is None  # gone with it
+    assert stores.approvals.rendition(ids[0], Rendition.THUMBNAIL) is None  # gone with it
 
 
 def test_keep_only_refuses_to_empty_most_of_the_carousel(stores: Stores, tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
+from app.carousel.renditions import Rendition
 from app.carousel.store import NewApproval
 from app.db import Database
 from app.schema import approvals
@@ -63,14 +64,14 @@ def test_prune_keeps_live_approvals(stores: Stores, clock: Clock) -> None:
 
 
 def test_renditions_live_and_leave_with_their_approval(stores: Stores) -> None:
-    made = {"image": b"\xff\xd8 big", "thumbnail": b"\xff\xd8 small"}
+    made = {Rendition.IMAGE: b"\xff\xd8 big", Rendition.THUMBNAIL: b"\xff\xd8 small"}
     approval_id = stores.approvals.add(_approval(1), made)
     assert stores.approvals.add(_approval(1), made) == approval_id
-    assert stores.approvals.rendition(approval_id, "thumbnail") == b"\xff\xd8 small"
-    assert stores.approvals.keep_renditions(approval_id, {"thumbnail": b"\xff\xd8 again"})
-    assert stores.approvals.rendition(approval_id, "thumbnail") == b"\xff\xd8 again"
+    assert stores.approvals.rendition(approval_id, Rendition.THUMBNAIL) == b"\xff\xd8 small"
+    assert stores.approvals.keep_renditions(approval_id, {Rendition.THUMBNAIL: b"\xff\xd8 again"})
+    assert stores.approvals.rendition(approval_id, Rendition.THUMBNAIL) == b"\xff\xd8 again"
     stores.approvals.remove([approval_id])
-    assert stores.approvals.rendition(approval_id, "image") is None
+    assert stores.approvals.rendition(approval_id, Rendition.IMAGE) is None
     # Made after a withdrawal (a slow first request): not kept.
     assert not stores.approvals.keep_renditions(approval_id, made)
     assert stores.db.scalar(sa.select(sa.func.count()).select_from(sa.table("renditions"))) == 0
@@ -91,9 +92,9 @@ def test_every_instance_sees_the_same_carousel(stores: Stores, database: object)
         from app.carousel.store import ApprovalStore
 
         theirs = ApprovalStore(other)
-        approval_id = stores.approvals.add(_approval(1), {"image": b"jpeg"})
+        approval_id = stores.approvals.add(_approval(1), {Rendition.IMAGE: b"jpeg"})
         assert [a.id for a in theirs.approvals()] == [approval_id]
-        assert theirs.rendition(approval_id, "image") == b"jpeg"
+        assert theirs.rendition(approval_id, Rendition.IMAGE) == b"jpeg"
         theirs.remove([approval_id])
         assert stores.approvals.approvals() == [] and stores.approvals.version() == theirs.version()
     finally:

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from app.carousel.renditions import Rendition
 from app.config import RejectAction
 from app.erasure.store import PurgeState, PurgeTrigger
 from app.faces.service import FaceService
@@ -62,12 +63,12 @@ def test_an_approved_row_a_moderator_deletes_is_withdrawn_and_erased(
     fake = FakeNocoDB()
     service, row = _approved(fake, stores, faces, tmp_path / "nc")
     (approval,) = stores.approvals.approvals()
-    assert stores.approvals.rendition(approval.id, "thumbnail") is not None
+    assert stores.approvals.rendition(approval.id, Rendition.THUMBNAIL) is not None
     del fake.rows[1]  # the moderator's deletion
     ack = asyncio.run(_receiver(service, stores).receive(_deleted(row)))
     assert (ack.received, ack.queued) == (1, 1)
     assert stores.approvals.approvals() == []
-    assert stores.approvals.rendition(approval.id, "thumbnail") is None
+    assert stores.approvals.rendition(approval.id, Rendition.THUMBNAIL) is None
     (pending,) = stores.purges.pending()
     assert pending.trigger == PurgeTrigger.DELETED_IN_NOCODB and pending.locations == ["2026/01/01/1/a.jpg"]
     assert files_in(tmp_path / "nc")  # erased by the eraser's task, not in the webhook's answer
