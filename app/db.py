@@ -38,16 +38,14 @@ CONNECT_TIMEOUT_SECONDS = 5
 
 
 class Database:
-    """The stores' database: ``target`` is a SQLite file or a ``postgresql://`` URL."""
+    """The stores' database: ``target`` is a SQLite file, or a ``postgresql://`` URL (its scheme is
+    checked where it is configured, ``Settings.database_url``)."""
 
     def __init__(self, target: Path | str) -> None:
-        if isinstance(target, Path) or not target.startswith(
-            ("postgresql:", "postgres:", "postgresql+psycopg:")
-        ):
-            path = Path(target)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self.path: Path | None = path
-            self.engine = _sqlite_engine(path)
+        if isinstance(target, Path):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self.path: Path | None = target
+            self.engine = _sqlite_engine(target)
             # One connection, serialised (SQLite allows one writer at a time anyway).
             self._lock: AbstractContextManager[Any] = threading.Lock()
         else:

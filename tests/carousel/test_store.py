@@ -3,6 +3,8 @@ renditions kept and deleted with them; on SQLite and on the real PostgreSQL."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import sqlalchemy as sa
 
@@ -85,9 +87,9 @@ def test_a_withdrawn_upload_approved_again_is_a_new_approval(stores: Stores) -> 
     assert [a.id for a in stores.approvals.approvals()] == [again]
 
 
-def test_every_instance_sees_the_same_carousel(stores: Stores, database: object) -> None:
+def test_every_instance_sees_the_same_carousel(stores: Stores, database: Path | str) -> None:
     # A second connection (another instance on PostgreSQL; a second open of the same file on SQLite).
-    other = Database(database)  # type: ignore[arg-type]
+    other = Database(database)
     try:
         from app.carousel.store import ApprovalStore
 
