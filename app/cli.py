@@ -21,17 +21,15 @@ from app.commands.serve import DEFAULT_HOST, DEFAULT_PORT, serve
 from app.config import FieldNames, Settings
 from app.errors import FacegateError
 from app.faces.references import Profile
-from app.settings_file import read_settings_file, write_settings_file
+from app.settings_file import read_settings_file
 
 __all__ = [
     "PURGE_ALL_DONE",
     "PURGE_MISCONFIGURED",
     "PURGE_SOME_LEFT",
     "main",
-    "read_env_file",
     "run_bootstrap",
     "run_purge",
-    "write_env_file",
 ]
 
 PASSWORD_ENV = "NOCODB_ADMIN_PASSWORD"  # noqa: S105 - the name of a variable, not a secret
@@ -39,12 +37,7 @@ PASSWORD_ENV = "NOCODB_ADMIN_PASSWORD"  # noqa: S105 - the name of a variable, n
 TOKEN_ENV = TOKEN_SETTING
 TOKEN_ENV_ALIAS = "NOCODB_API_TOKEN"  # noqa: S105 - the name of a variable, not a secret
 FAILED = 1
-USAGE = 2  # argparse's own code for a wrong command line
 INTERRUPTED = 130
-
-# Kept under their old names: scripts and tests read and write settings files through the CLI module.
-read_env_file = read_settings_file
-write_env_file = write_settings_file
 
 ENVIRONMENT_HELP = f"""\
 environment:

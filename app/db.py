@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import threading
-from collections.abc import AsyncIterator, Iterator, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, asynccontextmanager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,10 @@ class Database:
     """The stores' database: ``target`` is a SQLite file, or a ``postgresql://`` URL (its scheme is
     checked where it is configured, ``Settings.database_url``)."""
 
-    def __init__(self, target: Path | str) -> None:
+    def __init__(self, target: Path | str, *, clock: Callable[[], float] = time.time) -> None:
+        """``clock``: the stores' time in epoch seconds, for every timestamp they write and compare
+        (tests pass a clock they move by hand)."""
+        self.clock = clock
         if isinstance(target, Path):
             target.parent.mkdir(parents=True, exist_ok=True)
             self.path: Path | None = target

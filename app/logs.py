@@ -37,8 +37,13 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+# uvicorn's loggers: under uvicorn they carry handlers of their own, set up before the app is built.
+UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+
+
 def configure(log_format: str, level: str = "INFO") -> None:
-    """Set up facegate's logging once (under uvicorn, only its own loggers have handlers)."""
+    """Set up facegate's logging once, and make uvicorn's lines part of the same stream."""
+    _adopt_uvicorn_loggers()
     root = logging.getLogger()
     if any(getattr(h, "_facegate", False) for h in root.handlers):
         return
@@ -54,3 +59,13 @@ def configure(log_format: str, level: str = "INFO") -> None:
     root.addHandler(handler)
     root.setLevel(level)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs every URL, signed links included
+
+
+def _adopt_uvicorn_loggers() -> None:
+    """uvicorn configures its loggers with handlers and formats of its own before it loads the app;
+    their lines go to facegate's handler instead, so the service writes one stream of JSON lines."""
+    for name in UVICORN_LOGGERS:
+        logger = logging.getLogger(name)
+        for handler in list(logger.handlers):
+            logger.removeHandler(handler)
+        logger.propagate = True

@@ -1,7 +1,13 @@
-"""The facegate app: ``app.main:app``, built by ``create_app()``."""
+"""The facegate app: ``app.main:app``, built by ``create_app()``.
+
+Importing this module reads no settings and configures no logging: ``app`` is built on first use
+(``uvicorn app.main:app`` asks for it when it loads the app), so that tests, scripts and the command
+line can import ``create_app`` with settings of their own.
+"""
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -130,4 +136,14 @@ def create_app(
     return app
 
 
-app = create_app()
+@functools.cache
+def _default_app() -> FastAPI:
+    return create_app()
+
+
+def __getattr__(name: str) -> Any:
+    """``app.main:app``, the contract uvicorn and the image rely on, built from the environment's
+    settings the first time it is asked for."""
+    if name == "app":
+        return _default_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,7 @@ from app.main import create_app
 from harness.images import ROOT, SAMPLES
 from harness.nocodb import LocalNocoDB, is_installed, running_nocodb
 from harness.postgres import LocalPostgres, running_postgres
-from tests.support import BACKENDS, STORE_MODULES, Clock, Stores, fresh_stores
+from tests.support import BACKENDS, Clock, Stores, fresh_stores
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -64,12 +65,9 @@ def faces(client: TestClient) -> FaceService:
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    """The stores' clock, set to ``T0`` and moved by hand."""
-    fake = Clock()
-    for module in STORE_MODULES:
-        monkeypatch.setattr(f"{module}.time", fake)
-    return fake
+def clock() -> Clock:
+    """A clock set to ``T0`` and moved by hand; the ``stores`` of a test that asks for it run on it."""
+    return Clock()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -100,9 +98,11 @@ def database(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> It
 
 
 @pytest.fixture
-def stores(database: Path | str) -> Iterator[Stores]:
-    """Fresh, empty stores of facegate's own (queue, decision log, approvals) over one database."""
-    with fresh_stores(database) as fresh:
+def stores(database: Path | str, request: pytest.FixtureRequest) -> Iterator[Stores]:
+    """Fresh, empty stores of facegate's own (queue, decision log, approvals) over one database, on
+    the test's ``clock`` if it asks for one, else on real time."""
+    clock = request.getfixturevalue("clock").time if "clock" in request.fixturenames else time.time
+    with fresh_stores(database, clock) as fresh:
         yield fresh
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,12 +17,11 @@ from app.moderation.queue import JobQueue
 T0 = 1_800_000_000.0
 # Where the stores' tests run (``both_backends``): the default file, and the shared server.
 BACKENDS = ("sqlite", "postgresql")
-# Modules whose ``time`` the ``clock`` fixture replaces.
-STORE_MODULES = ("app.moderation.queue", "app.moderation.decisions", "app.carousel.store")
 
 
 class Clock:
-    """Stands in for the ``time`` module inside the stores."""
+    """A clock moved by hand, from ``T0``: the stores' (``Database(..., clock=clock.time)``) and the
+    rate limiters'."""
 
     def __init__(self) -> None:
         self.now = T0
@@ -42,9 +42,9 @@ class Stores:
 
 
 @contextmanager
-def fresh_stores(target: Path | str) -> Iterator[Stores]:
-    """The stores over ``target``: a SQLite file or a PostgreSQL URL."""
-    db = Database(target)
+def fresh_stores(target: Path | str, clock: Callable[[], float] = time.time) -> Iterator[Stores]:
+    """The stores over ``target`` (a SQLite file or a PostgreSQL URL), on ``clock``."""
+    db = Database(target, clock=clock)
     try:
         yield Stores(db, JobQueue(db), DecisionLog(db), ApprovalStore(db), PurgeLog(db))
     finally:

@@ -31,10 +31,8 @@ from app.cli import (
     PURGE_SOME_LEFT,
     TOKEN_ENV_ALIAS,
     main,
-    read_env_file,
     run_bootstrap,
     run_purge,
-    write_env_file,
 )
 from app.commands.politicians import profile_toml
 from app.commands.serve import server_command
@@ -43,6 +41,7 @@ from app.erasure.service import UNCONFIGURED_LOCAL, locate
 from app.erasure.store import PurgeRecord, PurgeState, PurgeTrigger
 from app.faces.references import Profile, read_politicians
 from app.integrations.nocodb.bootstrap import BootstrapError
+from app.settings_file import read_settings_file, write_settings_file
 from harness.facegate import facegate_env
 from harness.images import ROOT, SAMPLES
 from harness.loop import ADMIN_EMAIL, ADMIN_PASSWORD
@@ -82,12 +81,12 @@ def test_bootstrap_writes_private_settings_and_a_rerun_keeps_them(
     env_file = tmp_path / ".env"
     env_file.write_text("# mine\nFACEGATE_WORKERS=1\n")
     _run(nocodb, env_file)
-    first = read_env_file(env_file)
+    first = read_settings_file(env_file)
     assert set(first) >= KEYS and first["FACEGATE_WORKERS"] == "1"
     assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
     assert "# mine" in env_file.read_text()
     _run(nocodb, env_file, public="https://forms.example.org/")
-    second = read_env_file(env_file)
+    second = read_settings_file(env_file)
     for key in (
         "FACEGATE_NOCODB_API_TOKEN",
         "FACEGATE_WEBHOOK_SECRET",
@@ -100,15 +99,15 @@ def test_bootstrap_writes_private_settings_and_a_rerun_keeps_them(
 
 def test_env_file_updates_in_place(tmp_path: Path) -> None:
     env_file = tmp_path / ".env"
-    write_env_file(env_file, {"A": "1", "B": "2"})
-    write_env_file(env_file, {"B": "3", "C": "4"})
-    assert read_env_file(env_file) == {"A": "1", "B": "3", "C": "4"}
+    write_settings_file(env_file, {"A": "1", "B": "2"})
+    write_settings_file(env_file, {"B": "3", "C": "4"})
+    assert read_settings_file(env_file) == {"A": "1", "B": "3", "C": "4"}
 
 
 def test_bootstrap_with_only_an_api_token(nocodb: LocalNocoDB, tmp_path: Path) -> None:
     first = tmp_path / "first.env"
     _run(nocodb, first)
-    token = read_env_file(first)["FACEGATE_NOCODB_API_TOKEN"]
+    token = read_settings_file(first)["FACEGATE_NOCODB_API_TOKEN"]
     second = tmp_path / "second.env"
     asyncio.run(
         run_bootstrap(
@@ -122,9 +121,9 @@ def test_bootstrap_with_only_an_api_token(nocodb: LocalNocoDB, tmp_path: Path) -
             base_title="cli",
         )
     )
-    settings = read_env_file(second)
+    settings = read_settings_file(second)
     assert settings["FACEGATE_NOCODB_API_TOKEN"] == token
-    assert settings["FACEGATE_NOCODB_TABLE_ID"] == read_env_file(first)["FACEGATE_NOCODB_TABLE_ID"]
+    assert settings["FACEGATE_NOCODB_TABLE_ID"] == read_settings_file(first)["FACEGATE_NOCODB_TABLE_ID"]
 
 
 def _captured_bootstrap(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
@@ -169,7 +168,7 @@ def test_the_cli_refuses_to_run_without_credentials(
 def test_bootstrap_writes_the_column_names_it_used(nocodb: LocalNocoDB, tmp_path: Path) -> None:
     env_file = tmp_path / ".env"
     _run(nocodb, env_file)
-    written = read_env_file(env_file)
+    written = read_settings_file(env_file)
     assert (
         written["FACEGATE_NOCODB_IMAGE_FIELD"],
         written["FACEGATE_NOCODB_POLITICIAN_FIELD"],
@@ -578,7 +577,7 @@ def test_bootstrap_as_the_image_user_writes_a_host_users_settings_file(
 ) -> None:
     setup = shared_folder / "setup.env"
     _run(nocodb, setup)  # a table to attach to, and every import the child needs
-    settings = read_env_file(setup)
+    settings = read_settings_file(setup)
     monkeypatch.setenv(TOKEN_ENV_ALIAS, settings["FACEGATE_NOCODB_API_TOKEN"])
     mounted = shared_folder / ".env"
     argv = ["bootstrap", "--nocodb-url", nocodb.url, "--table-id", settings["FACEGATE_NOCODB_TABLE_ID"]]

@@ -10,7 +10,6 @@ in the same transaction.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -81,7 +80,7 @@ class ApprovalStore:
                     row_id=approval.row_id,
                     politician=approval.politician,
                     attachments_json=json.dumps(approval.attachments),
-                    approved_at=time.time(),
+                    approved_at=self.db.clock(),
                 )
                 .on_conflict_do_nothing()
             )
@@ -161,7 +160,7 @@ class ApprovalStore:
     def remove(self, approval_ids: Sequence[int]) -> None:
         """Withdraw; where the files were is forgotten at once (the upload left NocoDB), and the
         renditions are deleted."""
-        now = time.time()
+        now = self.db.clock()
         with self.db.tx() as conn:
             for chunk in in_chunks(approval_ids):
                 conn.execute(

@@ -8,7 +8,6 @@ counts and the reason stay.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -72,7 +71,7 @@ class PurgeLog:
         detail: str | None,
     ) -> PurgeRecord:
         """Write the outcome of a purge (a retry adds its counts to the first attempt's)."""
-        now = time.time()
+        now = self.db.clock()
         kept = list(locations) if state is PurgeState.PENDING else []
         insert = self.db.insert(t).values(
             row_key=row_key,

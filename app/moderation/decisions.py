@@ -8,7 +8,6 @@ action, so a job replayed after a crash acts on the logged verdict instead of de
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -90,7 +89,7 @@ class DecisionLog:
             "decision": decision.value,
             "reason": Reason.MODERATOR.value,
             "distances_json": "[]",
-            "decided_at": time.time(),
+            "decided_at": self.db.clock(),
         }
         mine = (t.c.source == Source.MODERATOR.value, t.c.decision == decision.value)
         return self._record_once(values, *mine)
@@ -118,7 +117,7 @@ class DecisionLog:
             "reason": reason.value,
             "detail": detail,
             "distances_json": json.dumps(distances),
-            "decided_at": time.time(),
+            "decided_at": self.db.clock(),
         }
         return self._record_once(values, FACEGATE)
 
@@ -131,7 +130,9 @@ class DecisionLog:
         """Record what was done in NocoDB about one decision."""
         with self.db.tx() as conn:
             conn.execute(
-                sa.update(t).where(t.c.id == decision_id).values(action=action.value, acted_at=time.time())
+                sa.update(t)
+                .where(t.c.id == decision_id)
+                .values(action=action.value, acted_at=self.db.clock())
             )
 
     def decisions(

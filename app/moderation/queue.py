@@ -12,7 +12,6 @@ upload, and the old one's records are archived under ``<key>~<job id>`` before i
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -88,7 +87,7 @@ class JobQueue:
         nothing: a replayed or forged event must not re-open anything.)"""
         if not jobs:
             return 0
-        now = time.time()
+        now = self.db.clock()
         with self.db.tx() as conn:
             keys = [j.row_key for j in jobs] if listed_at is not None else []
             for chunk in in_chunks(keys):
@@ -126,7 +125,7 @@ class JobQueue:
         ones whose claim stopped renewing (its instance died). Other instances skip them."""
         if limit <= 0:
             return []
-        now = time.time()
+        now = self.db.clock()
         self._claims += 1
         lease = f"{self.instance}:{self._claims}"
         due = (
@@ -165,7 +164,7 @@ class JobQueue:
         taken over by another instance and must not be acted on any further)."""
         if not held:
             return set()
-        now = time.time()
+        now = self.db.clock()
         kept: set[int] = set()
         with self.db.tx() as conn:
             for job in held:
@@ -195,7 +194,7 @@ class JobQueue:
         return self._release(sa.true())
 
     def _release(self, whose: sa.ColumnElement[bool]) -> int:
-        now = time.time()
+        now = self.db.clock()
         with self.db.tx() as conn:
             return conn.execute(
                 sa.update(t)
@@ -207,7 +206,7 @@ class JobQueue:
         """Done: where the row's files were (links that name the uploader's file) is dropped with it;
         the decision, the approval and the purge log keep what each still needs. ``row_gone``: the
         row is no longer in NocoDB (deleted, or found gone). False if the lease was lost."""
-        now = time.time()
+        now = self.db.clock()
         row = {key: value for key, value in job.row.items() if key != "attachments"}
         return self._settle(
             job,
@@ -220,11 +219,13 @@ class JobQueue:
 
     def retry_later(self, job: Job, error: str, delay: float) -> bool:
         return self._settle(
-            job, state=JobState.QUEUED.value, last_error=error, next_attempt_at=time.time() + delay
+            job, state=JobState.QUEUED.value, last_error=error, next_attempt_at=self.db.clock() + delay
         )
 
     def fail(self, job: Job, error: str) -> bool:
-        return self._settle(job, state=JobState.FAILED.value, last_error=error, next_attempt_at=time.time())
+        return self._settle(
+            job, state=JobState.FAILED.value, last_error=error, next_attempt_at=self.db.clock()
+        )
 
     def _settle(self, job: Job, **values: Any) -> bool:
         """End a claim; only the claim that holds the job may (a job taken over is the other's)."""
@@ -233,13 +234,13 @@ class JobQueue:
                 conn.execute(
                     sa.update(t)
                     .where(t.c.id == job.id, t.c.claimed_by == job.lease, t.c.state == JobState.RUNNING)
-                    .values(claimed_by=None, lease_until=None, updated_at=time.time(), **values)
+                    .values(claimed_by=None, lease_until=None, updated_at=self.db.clock(), **values)
                 ).rowcount
             )
 
     def recheck(self, row_keys: Sequence[str]) -> int:
         """Queue decided rows again: a moderator may have set their Status. Returns how many."""
-        now, changed = time.time(), 0
+        now, changed = self.db.clock(), 0
         with self.db.tx() as conn:
             for chunk in in_chunks(row_keys):
                 changed += conn.execute(
@@ -256,12 +257,12 @@ class JobQueue:
                 conn.execute(
                     sa.update(t)
                     .where(t.c.state == JobState.DONE, t.c.row_key.in_(chunk))
-                    .values(row_gone=True, updated_at=time.time())
+                    .values(row_gone=True, updated_at=self.db.clock())
                 )
 
     def retry_failed(self, job_id: int) -> Job | None:
         """Queue a failed job again (an operator fixed its cause); None if no such failed job."""
-        now = time.time()
+        now = self.db.clock()
         with self.db.tx() as conn:
             row = (
                 conn.execute(
@@ -285,7 +286,7 @@ class JobQueue:
                 )
             ).where(t.c.state.in_([JobState.QUEUED, JobState.RUNNING]))
         )
-        return None if due is None else max(0.0, due - time.time())
+        return None if due is None else max(0.0, due - self.db.clock())
 
     def jobs(
         self, *, state: JobState | None = None, limit: int = 100, before_id: int | None = None
@@ -311,7 +312,7 @@ class JobQueue:
         oldest = self.db.scalar(
             sa.select(sa.func.min(t.c.created_at)).where(t.c.state.in_([JobState.QUEUED, JobState.RUNNING]))
         )
-        return None if oldest is None else time.time() - oldest
+        return None if oldest is None else self.db.clock() - oldest
 
     def prune(self, older_than: float) -> int:
         """Forget finished jobs older than the epoch ``older_than``; queued, running and failed stay."""

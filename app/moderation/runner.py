@@ -105,10 +105,6 @@ class QueueRunner:
                 await asyncio.wait_for(self.wake.wait(), timeout)
             self.wake.clear()
 
-    @property
-    def alive(self) -> bool:
-        return self._loop is not None and not self._loop.done()
-
     def _done(self, task: asyncio.Task[None]) -> None:
         self._in_flight.pop(task, None)
         self.wake.set()

@@ -20,7 +20,7 @@ LEASE = 60.0
 
 @pytest.fixture
 def queue(database: Path | str, clock: Clock) -> Iterator[JobQueue]:
-    db = Database(database)
+    db = Database(database, clock=clock.time)
     yield JobQueue(db, lease_seconds=LEASE)
     db.close()
 
