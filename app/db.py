@@ -2,7 +2,7 @@
 
 ``FACEGATE_DATABASE_URL`` unset: one SQLite file in ``DATA_DIR`` (WAL mode), used by one process.
 ``postgresql://...``: a database that several facegate instances share. The schema is
-``app.schema`` on both, reached by the migrations in ``app/migrations`` (run at every start); each
+``app.tables`` on both, reached by the migrations in ``app/migrations`` (run at every start); each
 store writes its queries once, in SQLAlchemy Core, for both.
 
 Calls are synchronous and short; async callers run them in a thread (``asyncio.to_thread``).
@@ -26,7 +26,7 @@ from sqlalchemy.pool import StaticPool
 
 from app.errors import DatabaseUnavailable
 from app.migrations import upgrade
-from app.schema import row_keyed
+from app.tables import row_keyed
 
 __all__ = ["MAX_ID", "Database", "in_chunks", "newest_first"]
 

@@ -22,9 +22,9 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 
 from app import logs
-from app.api.clients import ClientAddresses
+from app.api.body_limit import BodySizeLimit
+from app.api.client_address import ClientAddresses
 from app.api.headers import SecurityHeaders
-from app.api.limits import BodySizeLimit
 from app.api.ratelimit import CredentialGuard, RateLimiter
 from app.api.routes import approved, decisions, health, metrics, politicians, site, verify, webhooks
 from app.api.timing import RequestTiming

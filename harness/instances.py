@@ -23,7 +23,7 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
-from app.schema import approvals, decisions, jobs
+from app.tables import approvals, decisions, jobs
 from harness.facegate import FacegateServer
 from harness.loop import Loop, add_webhook, bootstrap_base, loop_env
 from harness.nocodb import LocalNocoDB, free_port

@@ -36,7 +36,7 @@ from harness.loop import Loop, list_rows, running_loop
 from harness.nocodb import LocalNocoDB, running_nocodb
 from harness.postgres import running_postgres
 from harness.proxy import CountingProxy
-from scripts.realworld import PHOTOS, Photo, Upload, Verdict, all_decisions, evaluate, state_of, wait_decided
+from scripts.realworld import PHOTOS, Photo, RunTally, Upload, all_decisions, evaluate, state_of, wait_decided
 
 DECIDED_BEFORE_FAULT = 10
 DRAIN_TIMEOUT = 240.0
@@ -126,11 +126,11 @@ def scenario(
         submitted_at = time.monotonic() - started
         drained = decided(len(uploads), DRAIN_TIMEOUT)
         drain = time.monotonic() - started
-        verdict = evaluate(uploads, list_rows(api, setup.table_id), all_decisions(server.url))
+        tally = evaluate(uploads, list_rows(api, setup.table_id), all_decisions(server.url))
         if len(uploads) != args.uploads:
-            verdict.problems.append(f"only {len(uploads)} of {args.uploads} uploads were submitted")
+            tally.problems.append(f"only {len(uploads)} of {args.uploads} uploads were submitted")
     print(f"\n== {name}: {note or f'proxy latency {args.latency} s per request'}")
-    for line in verdict.lines():
+    for line in tally.lines():
         print(f"   {line}")
     drain_text = f"{drain:.1f} s" if drained else f"NOT drained within {DRAIN_TIMEOUT:.0f} s"
     after_fault = f"{drain - (recovered - started):.1f} s after the fault ended; " if note else ""
@@ -139,10 +139,10 @@ def scenario(
         f" ({after_fault}all submitted after {submitted_at:.1f} s)"
     )
     if proxy is not None:
-        _report_writes([proxy], uploads, verdict)
-    for problem in verdict.problems:
+        _report_writes([proxy], uploads, tally)
+    for problem in tally.problems:
         print(f"   PROBLEM {problem}")
-    return drained and not verdict.problems
+    return drained and not tally.problems
 
 
 def instances(nocodb: LocalNocoDB, tmp: Path, args: argparse.Namespace) -> bool:
@@ -197,7 +197,7 @@ def instances(nocodb: LocalNocoDB, tmp: Path, args: argparse.Namespace) -> bool:
                 burst.snapshot, api, table_id, until=lambda n: n >= len(uploads), timeout=DRAIN_TIMEOUT
             )
             drain = time.monotonic() - started
-            verdict = settled(uploads, b, api)
+            tally = settled(uploads, b, api)
             decisions = db.facegate_decisions()
             decided_by_b = b.facegate.metric("facegate_verdicts_total", source="moderation")
             moved = {
@@ -206,17 +206,17 @@ def instances(nocodb: LocalNocoDB, tmp: Path, args: argparse.Namespace) -> bool:
             a.facegate.start()
             if not carousels_agree(a.facegate, b.facegate):
                 problems.append("/approved differs between B and A restarted")
-    verdict.problems += problems
-    verdict.problems += [
+    tally.problems += problems
+    tally.problems += [
         f"{key}: {n} facegate decisions in the database" for key, n in decisions.items() if n != 1
     ]
-    verdict.problems += [f"{key}: B serves another thumbnail than A made" for key in moved]
+    tally.problems += [f"{key}: B serves another thumbnail than A made" for key in moved]
     if not takeover.complete:
-        verdict.problems.append(
+        tally.problems.append(
             f"jobs A held never finished: {sorted(set(held) - set(takeover.finished_after))}"
         )
     print(f"\n== instances: {note}")
-    for line in verdict.lines():
+    for line in tally.lines():
         print(f"   {line}")
     print(f"   decided per instance: A {decided_by_a:.0f} before the kill, B {decided_by_b:.0f}")
     print(
@@ -230,20 +230,20 @@ def instances(nocodb: LocalNocoDB, tmp: Path, args: argparse.Namespace) -> bool:
         f"   time to drain {drain_text} from the first upload ({drain - (killed - started):.1f} s after"
         f" the kill; all submitted after {submitted_at:.1f} s)"
     )
-    _report_writes([proxy_a, proxy_b], uploads, verdict)
-    for problem in verdict.problems:
+    _report_writes([proxy_a, proxy_b], uploads, tally)
+    for problem in tally.problems:
         print(f"   PROBLEM {problem}")
-    return drained and not verdict.problems
+    return drained and not tally.problems
 
 
-def settled(uploads: list[Upload], loop: Loop, api: httpx.Client, timeout: float = 30) -> Verdict:
+def settled(uploads: list[Upload], loop: Loop, api: httpx.Client, timeout: float = 30) -> RunTally:
     """The bookkeeping once NocoDB shows every outcome: facegate records its action a moment after
     NocoDB shows it, so problems are looked at again for up to ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while True:
-        verdict = evaluate(uploads, list_rows(api, loop.setup.table_id), all_decisions(loop.facegate.url))
-        if not verdict.problems or time.monotonic() > deadline:
-            return verdict
+        tally = evaluate(uploads, list_rows(api, loop.setup.table_id), all_decisions(loop.facegate.url))
+        if not tally.problems or time.monotonic() > deadline:
+            return tally
         time.sleep(0.2)
 
 
@@ -268,7 +268,7 @@ def _seconds(values: dict[int, float]) -> str:
     return "[" + ", ".join(f"{v:.2f}" for v in sorted(values.values())) + "] s"
 
 
-def _report_writes(proxies: list[CountingProxy], uploads: list[Upload], verdict: Verdict) -> None:
+def _report_writes(proxies: list[CountingProxy], uploads: list[Upload], tally: RunTally) -> None:
     """The writes the proxies saw, all instances together; a row written more often than it served
     uploads (NocoDB reuses Ids) is a problem."""
     requests = sum((p.requests for p in proxies), Counter[str]())
@@ -282,7 +282,7 @@ def _report_writes(proxies: list[CountingProxy], uploads: list[Upload], verdict:
     )
     if reused := {i: n for i, n in uploads_per_id.items() if n > 1}:
         print(f"   row Ids reused by NocoDB (uploads per Id): {reused}")
-    verdict.problems += [f"row {i}: {n} successful writes" for i, n in sorted(twice.items())]
+    tally.problems += [f"row {i}: {n} successful writes" for i, n in sorted(twice.items())]
 
 
 def _count_decided(burst: Burst, api: httpx.Client, table_id: str) -> int:

@@ -150,7 +150,7 @@ def run(args: argparse.Namespace, tmp: Path) -> list[str]:
             drain = time.monotonic() - started
             time.sleep(1)
         # The instances share their database: any of them lists every decision and job.
-        verdict = evaluate(uploads, list_rows(api, setup.table_id), all_decisions(servers[0].url))
+        tally = evaluate(uploads, list_rows(api, setup.table_id), all_decisions(servers[0].url))
         sources = job_sources(servers[0].url)
         decided_by = [s.metric("facegate_verdicts_total", source="moderation") for s in servers]
     statuses = Counter(status for status, _, _ in results)
@@ -167,7 +167,7 @@ def run(args: argparse.Namespace, tmp: Path) -> list[str]:
     )
     ack = summary(latencies)
     print(f"ack latency p50 {ack['median']:.0f} ms  p99 {ack['p99']:.0f} ms  max {ack['max']:.0f} ms")
-    for line in verdict.lines():
+    for line in tally.lines():
         print(line)
     print(
         f"time to drain {drain:.1f} s{'' if drained else ' (NOT drained: timed out)'}; throughput"
@@ -193,7 +193,7 @@ def run(args: argparse.Namespace, tmp: Path) -> list[str]:
         failures.append(f"not drained within {args.timeout:.0f} s")
     if sources.total() != args.rows or any(not s.startswith("webhook/") for s in sources):
         failures.append(f"expected {args.rows} jobs, all from webhooks: {dict(sources)}")
-    return failures + verdict.problems
+    return failures + tally.problems
 
 
 def main(argv: list[str] | None = None) -> int:

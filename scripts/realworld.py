@@ -99,7 +99,7 @@ def all_decisions(facegate_url: str) -> dict[str, list[dict[str, Any]]]:
 
 
 @dataclass
-class Verdict:
+class RunTally:
     """The figures of one run; ``problems`` lists every upload lost, decided wrongly or twice."""
 
     submitted: int = 0
@@ -126,31 +126,31 @@ class Verdict:
 
 def evaluate(
     uploads: Sequence[Upload], rows: dict[int, dict[str, Any]], decisions: dict[str, list[dict[str, Any]]]
-) -> Verdict:
-    verdict = Verdict(submitted=len(uploads))
+) -> RunTally:
+    tally = RunTally(submitted=len(uploads))
     for upload in uploads:
         photo, state = upload.photo, state_of(upload, rows)
         records = decisions.get(upload.key, [])
         acted = [r["action"] for r in records if r["action"] is not None]
-        verdict.decisions_per_upload[len(records)] += 1
-        verdict.actions_per_upload[len(acted)] += 1
-        verdict.actions.update(acted)
+        tally.decisions_per_upload[len(records)] += 1
+        tally.actions_per_upload[len(acted)] += 1
+        tally.actions.update(acted)
         where = f"row {upload.row_id} ({photo.politician}/{photo.file}, key {upload.key})"
         if state == "pending":
-            verdict.lost += 1
-            verdict.problems.append(f"{where}: lost, Status still blank")
+            tally.lost += 1
+            tally.problems.append(f"{where}: lost, Status still blank")
         elif state != photo.expected or any(
             (r["decision"], r["reason"]) != (photo.decision, photo.reason) for r in records
         ):
-            verdict.wrong += 1
+            tally.wrong += 1
             got = [(r["decision"], r["reason"], r["action"]) for r in records]
-            verdict.problems.append(f"{where}: {state}, decisions {got}, expected {photo.expected}")
+            tally.problems.append(f"{where}: {state}, decisions {got}, expected {photo.expected}")
         elif photo.expected == "approved":
-            verdict.approved += 1
+            tally.approved += 1
         else:
-            verdict.deleted += 1
+            tally.deleted += 1
         if len(records) > 1 or len(acted) > 1:
-            verdict.problems.append(f"{where}: {len(records)} decisions, {len(acted)} actions")
+            tally.problems.append(f"{where}: {len(records)} decisions, {len(acted)} actions")
         elif state != "pending" and len(acted) != 1:
-            verdict.problems.append(f"{where}: {state} in NocoDB but {len(acted)} actions recorded")
-    return verdict
+            tally.problems.append(f"{where}: {state} in NocoDB but {len(acted)} actions recorded")
+    return tally

@@ -1,4 +1,4 @@
-"""Schema migrations: both backends reach ``app.schema`` from nothing, files written before
+"""Schema migrations: both backends reach ``app.tables`` from nothing, files written before
 migrations existed are adopted with their data, and instances that start at once migrate once."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from alembic.migration import MigrationContext
 from app.db import Database
 from app.moderation.queue import JobState
 from app.outcomes import Action, Source
-from app.schema import metadata
+from app.tables import metadata
 from tests.support import fresh_stores
 
 # The SQLite file of the last version before migrations (each store created its own tables).

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 
-from app.api.clients import ClientAddresses
+from app.api.client_address import ClientAddresses
 from app.api.ratelimit import CredentialGuard, RateLimiter
 from app.assembly import Runtime
 from app.carousel.service import Carousel
@@ -57,7 +57,7 @@ def _digest(text: str) -> bytes:
 
 
 def client_of(request: Request) -> str:
-    """The address rate limits count by; see ``app.api.clients``."""
+    """The address rate limits count by; see ``app.api.client_address``."""
     addresses: ClientAddresses = request.app.state.client_addresses
     return addresses.of(request.scope)
 
@@ -142,8 +142,29 @@ async def require_metrics_access(
 MetricsDep = Depends(require_metrics_access)
 
 
+async def require_webhook_secret(
+    request: Request,
+    settings: SettingsDep,
+    x_facegate_secret: Annotated[
+        str | None, Header(description="The secret set in the NocoDB webhook.")
+    ] = None,
+) -> None:
+    """Constant-time check of the shared secret.
+
+    An unset secret refuses everything: an empty secret verifies against an empty key, which anyone can forge.
+    """
+    secret = settings.webhook_secret
+    if secret is None:
+        raise Unauthorized("The webhook is disabled: FACEGATE_WEBHOOK_SECRET is not set.")
+    check_credential(request, x_facegate_secret, secret.get_secret_value(), "X-Facegate-Secret header")
+
+
+WebhookSecretDep = Depends(require_webhook_secret)
+
+
 async def limit_verify_rate(request: Request) -> None:
-    """Per client address (``app.api.clients``: the socket peer, or what a declared proxy forwarded)."""
+    """Per client address (``app.api.client_address``: the socket peer, or what a declared proxy
+    forwarded)."""
     limiter: RateLimiter = request.app.state.verify_limiter
     limiter.check(client_of(request))
 

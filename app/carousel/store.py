@@ -19,8 +19,8 @@ from sqlalchemy.engine import RowMapping
 
 from app.carousel.renditions import Rendition
 from app.db import Database, in_chunks, newest_first
-from app.schema import approvals as t
-from app.schema import renditions as r
+from app.tables import approvals as t
+from app.tables import renditions as r
 
 __all__ = ["Approval", "ApprovalStore", "ApprovalsVersion", "NewApproval"]
 

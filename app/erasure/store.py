@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 
 from app.db import Database, in_chunks
-from app.schema import purges as t
+from app.tables import purges as t
 
 __all__ = ["PurgeLog", "PurgeRecord", "PurgeState", "PurgeTrigger"]
 

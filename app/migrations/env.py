@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from app.schema import metadata
+from app.tables import metadata
 
 context.configure(connection=context.config.attributes["connection"], target_metadata=metadata)
 with context.begin_transaction():

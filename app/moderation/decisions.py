@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection, RowMapping
 
 from app.db import Database, in_chunks, newest_first
 from app.outcomes import Action, Decision, Reason, Source
-from app.schema import decisions as t
+from app.tables import decisions as t
 
 __all__ = ["DecisionLog", "DecisionRecord"]
 

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 
 from app.db import Database, in_chunks, newest_first
-from app.schema import jobs as t
+from app.tables import jobs as t
 
 __all__ = ["Job", "JobQueue", "JobState", "LeaseLost", "NewJob"]
 

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from app.schema import jobs
+from app.tables import jobs
 from harness.images import ROOT
 
 SECRET = {"X-Facegate-Secret": "test-webhook-secret"}

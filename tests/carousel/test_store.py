@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from app.carousel.renditions import Rendition
 from app.carousel.store import NewApproval
 from app.db import Database
-from app.schema import approvals
+from app.tables import approvals
 from tests.support import T0, Clock, Stores
 
 pytestmark = pytest.mark.both_backends

@@ -23,7 +23,7 @@ from fastapi.testclient import TestClient
 from starlette.types import Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from app.api.clients import ClientAddresses
+from app.api.client_address import ClientAddresses
 from app.api.ratelimit import CredentialGuard, RateLimiter
 from app.config import Settings
 from app.main import create_app

@@ -16,7 +16,7 @@ from app.integrations.nocodb.errors import NocoDBRequestError, NocoDBUnavailable
 from app.moderation.queue import WAITING_LONG_ATTEMPTS, Job, JobQueue, JobState, NewJob
 from app.moderation.runner import BACKOFF_MAX_SECONDS, MAX_WORKER_CRASHES, QueueRunner, backoff
 from app.outcomes import Action
-from app.schema import jobs
+from app.tables import jobs
 
 
 class Outcome:

@@ -17,7 +17,7 @@ from app.faces.service import FaceService
 from app.integrations.nocodb.errors import NocoDBUnavailable
 from app.moderation.queue import Job, JobQueue, LeaseLost
 from app.moderation.service import ModerationService
-from app.schema import jobs
+from app.tables import jobs
 from harness.images import png_declaring, sample, side_by_side
 from tests.moderation.fake_nocodb import FakeNocoDB
 from tests.moderation.support import MAX_IMAGES, moderation_service, queued_job

@@ -1,11 +1,9 @@
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter, Request, Response
 
-from fastapi import APIRouter, Depends, Header, Request, Response
-
-from app.api.deps import RuntimeDep, SettingsDep, check_credential
-from app.errors import ErrorResponse, Unauthorized
+from app.api.deps import RuntimeDep, WebhookSecretDep
+from app.errors import ErrorResponse
 from app.moderation.webhook import EVENTS, RowsEvent, WebhookAck
 
 router = APIRouter(tags=["moderation"])
@@ -18,27 +16,10 @@ def openapi_schemas() -> dict[str, object]:
     return {"RowsEvent": schema, **defs}
 
 
-async def require_webhook_secret(
-    request: Request,
-    settings: SettingsDep,
-    x_facegate_secret: Annotated[
-        str | None, Header(description="The secret set in the NocoDB webhook.")
-    ] = None,
-) -> None:
-    """Constant-time check of the shared secret.
-
-    An unset secret refuses everything: an empty secret verifies against an empty key, which anyone can forge.
-    """
-    secret = settings.webhook_secret
-    if secret is None:
-        raise Unauthorized("The webhook is disabled: FACEGATE_WEBHOOK_SECRET is not set.")
-    check_credential(request, x_facegate_secret, secret.get_secret_value(), "X-Facegate-Secret header")
-
-
 @router.post(
     "/webhooks/nocodb",
     status_code=202,
-    dependencies=[Depends(require_webhook_secret)],
+    dependencies=[WebhookSecretDep],
     responses={
         200: {"model": WebhookAck, "description": "Another event type: acknowledged and ignored."},
         401: {"model": ErrorResponse},

@@ -7,7 +7,7 @@ here: jobs without ``row_gone`` and the decision log of one decision per upload.
 import sqlalchemy as sa
 from alembic import op
 
-from app.schema import Epoch, Id
+from app.tables import Epoch, Id
 
 revision = "0001"
 down_revision = None

@@ -3,7 +3,7 @@
 import sqlalchemy as sa
 from alembic import op
 
-from app.schema import Epoch
+from app.tables import Epoch
 
 revision = "0002"
 down_revision = "0001"

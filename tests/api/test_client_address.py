@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from app.api.clients import UNVERIFIED, ClientAddresses
+from app.api.client_address import UNVERIFIED, ClientAddresses
 from app.errors import hide_paths
 
 PROXY = ipaddress.ip_network("10.0.0.0/24")
