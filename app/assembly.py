@@ -36,7 +36,6 @@ from app.errors import NotReady, ReferenceSetError, ServiceError
 from app.faces.engine import EngineConfig
 from app.faces.intake import Limits
 from app.faces.pool import FacePool
-from app.faces.references import EncodingCache
 from app.faces.service import FaceService
 from app.faces.verdict import ExplicitGate
 from app.integrations.nocodb.client import NocoDBClient
@@ -49,6 +48,7 @@ from app.moderation.runner import QueueRunner
 from app.moderation.service import ModerationService
 from app.moderation.sweep import Sweeper
 from app.moderation.webhook import WebhookReceiver
+from app.politicians.references import EncodingCache
 
 __all__ = ["Runtime", "assemble"]
 

@@ -20,7 +20,7 @@ from app.commands.purge import PURGE_ALL_DONE, PURGE_MISCONFIGURED, PURGE_SOME_L
 from app.commands.serve import DEFAULT_HOST, DEFAULT_PORT, serve
 from app.config import FieldNames, Settings
 from app.errors import FacegateError
-from app.faces.references import Profile
+from app.politicians.profiles import Profile
 from app.settings_file import read_settings_file
 
 __all__ = [

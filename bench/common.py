@@ -19,7 +19,7 @@ from app.config import Settings
 from app.faces.engine import EngineConfig, FaceEngine
 from app.faces.intake import Limits, decode
 from app.faces.matcher import Matrix
-from app.faces.references import read_politicians
+from app.politicians.profiles import read_politicians
 from harness.images import ROOT, open_sample
 
 REFERENCE_DIR = ROOT / "reference_faces"

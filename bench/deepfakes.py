@@ -37,7 +37,7 @@ import numpy as np
 from app.faces.engine import FaceEngine, Landmarks, landmark_model_location
 from app.faces.intake import DecodedImage, decode
 from app.faces.matcher import Matrix
-from app.faces.references import read_politicians
+from app.politicians.profiles import read_politicians
 from bench.accuracy import TRUTH
 from bench.common import REFERENCE_DIR, engine_config, limits, reference_photos
 from bench.common import settings as default_settings

@@ -6,15 +6,19 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
 from app.config import Settings
+from app.faces.engine import FaceEngine
+from app.faces.intake import decode
 from app.faces.service import FaceService
 from app.main import create_app
-from harness.images import ROOT, SAMPLES
+from harness.images import ROOT, SAMPLES, sample
 from harness.nocodb import LocalNocoDB, is_installed, running_nocodb
 from harness.postgres import LocalPostgres, running_postgres
+from tests.faces.support import CONFIG, LIMITS
 from tests.support import BACKENDS, Clock, Stores, fresh_stores
 
 
@@ -150,3 +154,24 @@ def postgres() -> Iterator[LocalPostgres]:
     """
     with running_postgres(fast=True) as server:
         yield server
+
+
+# ------------------------------------------------------------------------- the face engine
+# Shared by tests/faces and tests/politicians (the reference audit), built once per session.
+
+
+@pytest.fixture(scope="session")
+def engine() -> FaceEngine:
+    """A face engine in the test process (the app runs its engines in worker processes)."""
+    return FaceEngine(CONFIG)
+
+
+@pytest.fixture(scope="session")
+def real_encodings(engine: FaceEngine) -> dict[str, np.ndarray]:
+    names = ["obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg", "astronaut.png", "obama_partial_face.jpg"]
+    out = {}
+    for name in names:
+        found = engine.find_faces(decode(sample(name), LIMITS))
+        assert len(found.boxes) == 1, name
+        out[name] = found.encodings[0]
+    return out

@@ -16,7 +16,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -34,13 +33,12 @@ from app.cli import (
     run_bootstrap,
     run_purge,
 )
-from app.commands.politicians import profile_toml
 from app.commands.serve import server_command
 from app.config import STORE_FILE, FieldNames, Settings
 from app.erasure.service import UNCONFIGURED_LOCAL, locate
 from app.erasure.store import PurgeRecord, PurgeState, PurgeTrigger
-from app.faces.references import Profile, read_politicians
 from app.integrations.nocodb.bootstrap import BootstrapError
+from app.politicians.profiles import read_politicians
 from app.settings_file import read_settings_file, write_settings_file
 from harness.facegate import facegate_env
 from harness.images import ROOT, SAMPLES
@@ -469,13 +467,6 @@ def test_politicians_add_checks_before_it_writes(
     assert (refs / "jane-doe" / "astronaut.png").read_bytes() == (SAMPLES / "astronaut.png").read_bytes()
     assert main([*add, str(SAMPLES / "astronaut.png")]) == 1  # it exists now
     assert "exists already" in capsys.readouterr().err
-
-
-def test_profile_toml_round_trips_any_text() -> None:
-    profile = Profile(
-        name='Jo "the" Doe', role="Ministre de l'Intérieur", country="Ísland\n", description="a\\b"
-    )
-    assert Profile.model_validate(tomllib.loads(profile_toml(profile))) == profile
 
 
 # facegate serve: what the image runs.

@@ -8,10 +8,11 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from app.erasure.store import PurgeRecord, PurgeState, PurgeTrigger
-from app.faces.references import Politician, ReferenceSet
 from app.moderation.decisions import DecisionRecord
 from app.moderation.queue import Job, JobState
 from app.outcomes import Action, Decision, Reason, Source
+from app.politicians.profiles import Politician
+from app.politicians.references import ReferenceSet
 
 
 class PoliticianProfile(BaseModel):

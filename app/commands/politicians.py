@@ -1,17 +1,15 @@
 """``facegate politicians check`` and ``facegate politicians add``: the reference audit.
 
 Every reference photo is encoded with the service's own face engine, worker processes and
-reference cache (``app.faces.references.encode_photo``), then measured by ``app.faces.audit``.
+reference cache (``app.politicians.references.encode_photo``), then measured by ``app.politicians.audit``.
 ``add`` runs the same checks on the folder as it would be, and writes nothing unless they pass.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import shutil
 import sys
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,19 +18,20 @@ from typing import TextIO
 from app.assembly import build_face_service
 from app.config import Settings
 from app.errors import CommandError, ReferenceSetError
-from app.faces.audit import Audit, audit
 from app.faces.intake import Limits
 from app.faces.matcher import Matrix
-from app.faces.references import (
+from app.politicians.audit import Audit, audit
+from app.politicians.profiles import (
     PHOTO_SUFFIXES,
     PROFILE_FILE,
     SLUG_PATTERN,
     Politician,
     Profile,
-    encode_photo,
     politician_names,
+    profile_toml,
     read_politicians,
 )
+from app.politicians.references import encode_photo
 
 __all__ = ["CHECK_FAILED", "CHECK_PASSED", "add_politician", "check_politicians"]
 
@@ -128,18 +127,6 @@ def _write(reference_dir: Path, slug: str, profile: Profile, photos: Sequence[Pa
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
         raise CommandError(f"cannot write {reference_dir / slug}: {exc.strerror or exc}") from exc
-
-
-def profile_toml(profile: Profile) -> str:
-    """``profile.toml`` for ``profile``: JSON strings are valid TOML basic strings."""
-    lines = []
-    for key, value in profile.model_dump(exclude_none=True).items():
-        if value == "":
-            continue
-        lines.append(f"{key} = {json.dumps(value, ensure_ascii=False)}")
-    text = "\n".join(lines) + "\n"
-    assert Profile.model_validate(tomllib.loads(text)) == profile  # what is read back is what was given
-    return text
 
 
 async def _measure(

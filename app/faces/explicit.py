@@ -3,7 +3,8 @@
 The model (``nudenet/320n.onnx``, inside the ``nudenet`` wheel: nothing is downloaded) is a YOLOv8n
 exported by Ultralytics 8.2.46 (which trains on RGB) for ``(1, 3, 320, 320)`` input in [0, 1]. It
 reports 18 labels (``LABELS``): exposed and covered body parts, feet, armpits and faces.
-``ExplicitDetector.detect`` finds them on one picture; ``explicit`` keeps those that block it.
+``ExplicitDetector.detect`` finds them on one picture; the verdict's gate (``app.faces.verdict``) says
+which of them block it.
 
 How a picture is read, step by step (the same tensor, bit for bit, as NudeNet 3.4.2's
 ``NudeDetector().detect(rgb_array)``, and the same detections; the tests compare both):
@@ -45,7 +46,6 @@ __all__ = [
     "Detection",
     "ExplicitDetector",
     "check_labels",
-    "explicit",
 ]
 
 # The model's classes, in the order of its outputs (NudeNet's ``__labels``, the ONNX file's ``names``).
@@ -130,16 +130,6 @@ def check_labels(labels: Iterable[str]) -> tuple[str, ...]:
         if label not in LABELS:
             raise ValueError(f"{label!r} is not a NudeNet label; the labels are: {', '.join(LABELS)}")
     return out
-
-
-def explicit(
-    detections: Iterable[Detection],
-    labels: Iterable[str] = DEFAULT_EXPLICIT_LABELS,
-    min_score: float = DEFAULT_MIN_SCORE,
-) -> list[Detection]:
-    """The detections that block a picture: a label of ``labels`` scoring at least ``min_score``."""
-    blocking = set(labels)
-    return [d for d in detections if d.label in blocking and d.score >= min_score]
 
 
 class ExplicitDetector:

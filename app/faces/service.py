@@ -21,10 +21,10 @@ from app.errors import (
 )
 from app.faces.intake import ImageRejected, RejectKind
 from app.faces.pool import FacePool
-from app.faces.references import EncodingCache, ReferenceSet, load_reference_set
 from app.faces.verdict import NO_GATE, ExplicitGate, Verdict, decide
 from app.metrics import VERDICTS
 from app.outcomes import Decision, Reason
+from app.politicians.references import EncodingCache, ReferenceSet, load_reference_set
 
 log = logging.getLogger(__name__)
 

@@ -92,7 +92,7 @@ def parse_row(raw: Mapping[str, Any], fields: FieldNames) -> UploadRow:
 
 def _politician(cell: object) -> str | None:
     """The text named (a slug, display name or form label: resolved to a slug when the row is decided,
-    ``app.faces.names``), None for an empty cell (identify the face); anything else names nobody."""
+    ``app.politicians.names``), None for an empty cell (identify the face); anything else names nobody."""
     if cell is None or (isinstance(cell, str) and not cell.strip()):
         return None
     return cell.strip() if isinstance(cell, str) else f"<{type(cell).__name__}>"

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from app.errors import NotReady, ReferenceSetError
-from app.faces.references import EncodingCache
 from app.faces.service import FaceService
+from app.politicians.references import EncodingCache
 
 
 def test_not_ready_until_references_load_and_the_error_is_reported(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from app.api.schemas import ApprovedItem, ApprovedPage, PoliticianProfile, epoch
 from app.carousel.renditions import Rendition
 from app.db import MAX_ID
 from app.errors import ErrorResponse
-from app.faces.references import SLUG_PATTERN
+from app.politicians.profiles import SLUG_PATTERN
 
 router = APIRouter(tags=["carousel"])
 

@@ -23,10 +23,10 @@ from typing import Any, Final
 import httpx
 
 from app.config import FieldNames, RejectAction
-from app.faces.names import PoliticianNames
 from app.integrations.nocodb import meta
 from app.integrations.nocodb.meta import HOOK_TITLE, SECRET_HEADER, BootstrapError, MetaApi
 from app.moderation.act import status_values
+from app.politicians.names import PoliticianNames
 
 __all__ = [
     "HOOK_TITLE",

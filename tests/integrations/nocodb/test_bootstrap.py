@@ -17,7 +17,6 @@ import pytest
 from PIL import Image
 
 from app.config import RejectAction
-from app.faces.names import PoliticianNames
 from app.integrations.nocodb.bootstrap import (
     FORM_RULES,
     HOOK_TITLE,
@@ -28,6 +27,7 @@ from app.integrations.nocodb.bootstrap import (
 )
 from app.moderation.act import flag_status
 from app.outcomes import Reason
+from app.politicians.names import PoliticianNames
 from harness.images import ROOT
 from harness.loop import ADMIN_EMAIL, ADMIN_PASSWORD, POLITICIANS, WEBHOOK_SECRET, bootstrap_base, nocodb_api
 from harness.nocodb import LocalNocoDB

@@ -1,6 +1,6 @@
 """The reference audit: is every politician's set of photos one person, and every two politicians apart?
 
-Pure numpy over encodings already computed (``app.faces.references.encode_photo``): each reference
+Pure numpy over encodings already computed (``app.politicians.references.encode_photo``): each reference
 photo is measured the way an upload is, by the matcher's distance to the nearest photo, against
 the other photos of its politician and against every other politician.
 

@@ -1,4 +1,4 @@
-"""The reference faces: ``reference_faces/<slug>/profile.toml`` plus reference photos per politician.
+"""The reference set: every politician's reference photos encoded, as the matrix the verdict reads.
 
 Reference encodings are cached on disk under a key made of the photo's SHA-256 and everything that
 changes an encoding (``EngineConfig.cache_key_fields``): a restart with unchanged photos computes
@@ -11,75 +11,22 @@ import asyncio
 import hashlib
 import json
 import logging
-import re
-import tomllib
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
-from pydantic import BaseModel, Field, ValidationError
 
 from app.errors import ReferenceSetError
 from app.faces.intake import ImageRejected
 from app.faces.matcher import ENCODING_DIM, Matrix, ReferenceMatrix
-from app.faces.names import NameClash, PoliticianNames
 from app.faces.pool import FacePool
+from app.politicians.names import PoliticianNames
+from app.politicians.profiles import Politician, politician_names, read_politicians
+
+__all__ = ["EncodingCache", "PhotoFaces", "ReferenceSet", "encode_photo", "load_reference_set"]
 
 log = logging.getLogger(__name__)
-
-PROFILE_FILE = "profile.toml"
-PHOTO_SUFFIXES = {
-    ".jpg",
-    ".jpeg",
-    ".png",
-    ".webp",
-    ".gif",
-    ".bmp",
-    ".tif",
-    ".tiff",
-    ".heic",
-    ".heif",
-    ".avif",
-}
-SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-
-
-class Profile(BaseModel):
-    """What the carousel shows of a politician; read from ``profile.toml``."""
-
-    model_config = {"extra": "forbid"}
-
-    name: str = Field(min_length=1)
-    role: str = Field(min_length=1, description="Official role.")
-    country: str = Field(min_length=1)
-    description: str = ""
-    # This politician's calibration (README, "Choosing the review band"); unset:
-    # ``FACEGATE_TOLERANCE`` and ``FACEGATE_REVIEW_BAND``.
-    tolerance: float | None = Field(None, gt=0, le=2)
-    review_band: float | None = Field(None, ge=0, le=1)
-    # What the forms facegate creates offer for this politician, when it is not ``name``.
-    form_label: str | None = Field(None, min_length=1, max_length=200)
-
-
-@dataclass(frozen=True)
-class Politician:
-    slug: str
-    profile: Profile
-    photos: tuple[Path, ...]
-
-
-def politician_names(politicians: Iterable[Politician]) -> PoliticianNames:
-    """The names a cell may give each politician; ``ReferenceSetError`` when one names two."""
-    politicians = list(politicians)
-    try:
-        return PoliticianNames.build((p.slug, p.profile.name, p.profile.form_label) for p in politicians)
-    except NameClash as clash:
-        raise ReferenceSetError(
-            f"{clash.text!r} names both {clash.first!r} and {clash.second!r}: a slug, name or form_label"
-            " must name one politician only (set a distinct form_label in one profile.toml)."
-        ) from clash
 
 
 @dataclass(frozen=True)
@@ -98,31 +45,6 @@ class ReferenceSet:
     def resolve(self, text: str) -> str | None:
         """The slug that ``text`` (a slug, display name or form label) names, or None."""
         return self.names.resolve(text)
-
-
-def read_politicians(reference_dir: Path) -> list[Politician]:
-    """Read every ``<slug>/profile.toml`` and list its photos; errors name the file."""
-    if not reference_dir.is_dir():
-        raise ReferenceSetError(f"{reference_dir}: the reference folder does not exist.")
-    politicians = []
-    for folder in sorted(p for p in reference_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        if not SLUG_PATTERN.match(folder.name):
-            raise ReferenceSetError(f"{folder}: a politician's folder name must be a slug like 'jane-doe'.")
-        profile_path = folder / PROFILE_FILE
-        try:
-            profile = Profile.model_validate(tomllib.loads(profile_path.read_text(encoding="utf-8")))
-        except FileNotFoundError as exc:
-            raise ReferenceSetError(f"{profile_path}: missing.") from exc
-        except (tomllib.TOMLDecodeError, ValidationError, UnicodeDecodeError) as exc:
-            raise ReferenceSetError(f"{profile_path}: {exc}") from exc
-        photos = tuple(
-            sorted(p for p in folder.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES and p.is_file())
-        )
-        if not photos:
-            raise ReferenceSetError(f"{folder}: no reference photo ({', '.join(sorted(PHOTO_SUFFIXES))}).")
-        politicians.append(Politician(folder.name, profile, photos))
-    politician_names(politicians)  # a name that names two politicians is a broken folder
-    return politicians
 
 
 class EncodingCache:

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.faces.audit import audit
 from app.faces.matcher import ENCODING_DIM, ReferenceMatrix, politician_distances
+from app.politicians.audit import audit
 
 TOLERANCE = 0.6
 

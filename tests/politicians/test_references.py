@@ -9,9 +9,10 @@ import pytest
 
 from app.errors import ReferenceSetError
 from app.faces.pool import FacePool
-from app.faces.references import EncodingCache, load_reference_set, read_politicians
+from app.politicians.profiles import read_politicians
+from app.politicians.references import EncodingCache, load_reference_set
 from harness.images import ROOT, encode, open_sample, sample, side_by_side
-from tests.faces.conftest import CONFIG, LIMITS
+from tests.faces.support import CONFIG, LIMITS
 
 PROFILE = 'name = "Jane Doe"\nrole = "Minister of Things"\ncountry = "Nowhere"\ndescription = "Test."\n'
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from app.errors import ReferenceSetError
-from app.faces.names import NameClash, PoliticianNames
-from app.faces.references import read_politicians
+from app.politicians.names import NameClash, PoliticianNames
+from app.politicians.profiles import read_politicians
 
 NAMES = PoliticianNames.build(
     [

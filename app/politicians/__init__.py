@@ -1,0 +1,12 @@
+"""The politician roster: who facegate knows, and the reference faces it knows them by.
+
+``reference_faces/<slug>/profile.toml`` plus reference photos per politician. ``profiles`` reads and
+writes that folder (``Profile``, ``Politician``, the slug and photo rules); ``names`` turns the text of a
+cell or a form into a slug; ``references`` encodes the photos (through the face pool of ``app.faces``,
+with an on-disk cache) into the ``ReferenceSet`` the verdict matches against; ``audit`` checks that
+each politician's photos are one person and that every two politicians are apart.
+
+``app.faces`` turns pixels into faces and knows no politician; this package may use it, not the other
+way round (``app.faces.service`` only holds the loaded ``ReferenceSet``). A later issue adds each
+politician's calibration here.
+"""

@@ -1,0 +1,120 @@
+"""The reference folder on disk: ``reference_faces/<slug>/profile.toml`` plus reference photos.
+
+A politician is a folder named by its slug, holding a ``profile.toml`` (what the carousel shows, and
+this politician's calibration) and at least one photo. ``read_politicians`` reads the folder,
+``profile_toml`` writes a profile back (``facegate politicians add``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel, Field, ValidationError
+
+from app.errors import ReferenceSetError
+from app.politicians.names import NameClash, PoliticianNames
+
+__all__ = [
+    "PHOTO_SUFFIXES",
+    "PROFILE_FILE",
+    "SLUG_PATTERN",
+    "Politician",
+    "Profile",
+    "politician_names",
+    "profile_toml",
+    "read_politicians",
+]
+
+PROFILE_FILE = "profile.toml"
+PHOTO_SUFFIXES = {
+    ".jpg",
+    ".jpeg",
+    ".png",
+    ".webp",
+    ".gif",
+    ".bmp",
+    ".tif",
+    ".tiff",
+    ".heic",
+    ".heif",
+    ".avif",
+}
+SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+class Profile(BaseModel):
+    """What the carousel shows of a politician; read from ``profile.toml``."""
+
+    model_config = {"extra": "forbid"}
+
+    name: str = Field(min_length=1)
+    role: str = Field(min_length=1, description="Official role.")
+    country: str = Field(min_length=1)
+    description: str = ""
+    # This politician's calibration (README, "Choosing the review band"); unset:
+    # ``FACEGATE_TOLERANCE`` and ``FACEGATE_REVIEW_BAND``.
+    tolerance: float | None = Field(None, gt=0, le=2)
+    review_band: float | None = Field(None, ge=0, le=1)
+    # What the forms facegate creates offer for this politician, when it is not ``name``.
+    form_label: str | None = Field(None, min_length=1, max_length=200)
+
+
+@dataclass(frozen=True)
+class Politician:
+    slug: str
+    profile: Profile
+    photos: tuple[Path, ...]
+
+
+def politician_names(politicians: Iterable[Politician]) -> PoliticianNames:
+    """The names a cell may give each politician; ``ReferenceSetError`` when one names two."""
+    politicians = list(politicians)
+    try:
+        return PoliticianNames.build((p.slug, p.profile.name, p.profile.form_label) for p in politicians)
+    except NameClash as clash:
+        raise ReferenceSetError(
+            f"{clash.text!r} names both {clash.first!r} and {clash.second!r}: a slug, name or form_label"
+            " must name one politician only (set a distinct form_label in one profile.toml)."
+        ) from clash
+
+
+def read_politicians(reference_dir: Path) -> list[Politician]:
+    """Read every ``<slug>/profile.toml`` and list its photos; errors name the file."""
+    if not reference_dir.is_dir():
+        raise ReferenceSetError(f"{reference_dir}: the reference folder does not exist.")
+    politicians = []
+    for folder in sorted(p for p in reference_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        if not SLUG_PATTERN.match(folder.name):
+            raise ReferenceSetError(f"{folder}: a politician's folder name must be a slug like 'jane-doe'.")
+        profile_path = folder / PROFILE_FILE
+        try:
+            profile = Profile.model_validate(tomllib.loads(profile_path.read_text(encoding="utf-8")))
+        except FileNotFoundError as exc:
+            raise ReferenceSetError(f"{profile_path}: missing.") from exc
+        except (tomllib.TOMLDecodeError, ValidationError, UnicodeDecodeError) as exc:
+            raise ReferenceSetError(f"{profile_path}: {exc}") from exc
+        photos = tuple(
+            sorted(p for p in folder.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES and p.is_file())
+        )
+        if not photos:
+            raise ReferenceSetError(f"{folder}: no reference photo ({', '.join(sorted(PHOTO_SUFFIXES))}).")
+        politicians.append(Politician(folder.name, profile, photos))
+    politician_names(politicians)  # a name that names two politicians is a broken folder
+    return politicians
+
+
+def profile_toml(profile: Profile) -> str:
+    """``profile.toml`` for ``profile``: JSON strings are valid TOML basic strings."""
+    lines = []
+    for key, value in profile.model_dump(exclude_none=True).items():
+        if value == "":
+            continue
+        lines.append(f"{key} = {json.dumps(value, ensure_ascii=False)}")
+    text = "\n".join(lines) + "\n"
+    assert Profile.model_validate(tomllib.loads(text)) == profile  # what is read back is what was given
+    return text
