@@ -36,13 +36,13 @@ from app.cli import (
     run_purge,
     write_env_file,
 )
+from app.commands.bootstrap.errors import BootstrapError
 from app.commands.politicians import profile_toml
 from app.commands.serve import server_command
 from app.config import STORE_FILE, FieldNames, Settings
 from app.erasure.service import UNCONFIGURED_LOCAL, locate
 from app.erasure.store import PurgeRecord, PurgeState, PurgeTrigger
 from app.faces.references import Profile, read_politicians
-from app.integrations.nocodb.bootstrap import BootstrapError
 from harness.facegate import facegate_env
 from harness.images import ROOT, SAMPLES
 from harness.loop import ADMIN_EMAIL, ADMIN_PASSWORD

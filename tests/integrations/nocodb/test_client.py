@@ -9,14 +9,9 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from app.integrations.nocodb.client import (
-    BACKOFF_SECONDS,
-    MAX_ATTEMPTS,
-    MAX_REDIRECTS,
-    MAX_RETRY_AFTER_SECONDS,
-    NocoDBClient,
-)
+from app.integrations.nocodb.client import MAX_REDIRECTS, NocoDBClient
 from app.integrations.nocodb.errors import AttachmentRefused, NocoDBRequestError, NocoDBUnavailable
+from app.integrations.nocodb.http import BACKOFF_SECONDS, MAX_ATTEMPTS, MAX_RETRY_AFTER_SECONDS
 
 BASE = "http://nocodb.test"
 TOKEN = "test-api-token"
@@ -57,7 +52,7 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     async def fake_sleep(delay: float) -> None:
         delays.append(delay)
 
-    monkeypatch.setattr("app.integrations.nocodb.client.asyncio.sleep", fake_sleep)
+    monkeypatch.setattr("app.integrations.nocodb.http.asyncio.sleep", fake_sleep)
     return delays
 
 
