@@ -18,8 +18,13 @@
     │   ├── DatabaseUnavailable     503 (facegate's database cannot be reached now)
     │   └── ReferenceSetError       500 (a reference photo or profile is broken)
     └── CommandError (a ``facegate`` command cannot go on; never an HTTP answer)
-        ├── BootstrapError          (app.integrations.nocodb.bootstrap: NocoDB refused or is unreachable)
+        ├── BootstrapError          (app.commands.bootstrap: NocoDB refused or is unreachable, or the table
+        │                            cannot be used; the NocoDBError family translated at the command's edge)
         └── SettingsFileError       (app.settings_file: the .env cannot be read or written)
+
+NocoDB's clients have their own family (``app.integrations.nocodb.errors``: ``NocoDBError``), which
+each caller translates at its edge: the runner retries or fails the job, bootstrap raises
+``BootstrapError``.
 
 Image problems found while decoding are not errors of the service: they become a
 ``rejected`` verdict with reason ``unreadable_image`` (see ``app.faces.intake``).

@@ -17,10 +17,11 @@ from typing import Any
 
 import httpx
 
+from app.commands.bootstrap.nocodb import BootstrapResult, bootstrap
+from app.commands.bootstrap.webhook import HOOK_TITLE, hook_body
+
 # The harness's only imports of the app's NocoDB names: fix them here when the app moves them.
 from app.config import FieldNames
-from app.integrations.nocodb.bootstrap import BootstrapResult, bootstrap
-from app.integrations.nocodb.meta import HOOK_TITLE, hook_body
 from harness.facegate import OPERATOR_KEY, WEBHOOK_SECRET, FacegateServer, facegate_env, running_facegate
 from harness.nocodb import LocalNocoDB, free_port
 from harness.stats import summary

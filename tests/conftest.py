@@ -111,7 +111,7 @@ def stores(database: Path | str, request: pytest.FixtureRequest) -> Iterator[Sto
 
 
 # ------------------------------------------------------------------------- the real NocoDB
-# Any test that uses the ``nocodb`` fixture (tests/integrations/nocodb, tests/moderation/test_loop_nocodb.py,
+# Any test that uses the ``nocodb`` fixture (tests/commands/bootstrap, tests/moderation/test_loop_nocodb.py,
 # tests/carousel/test_browser.py, tests/test_cli.py) is marked ``integration``.
 
 # A cold npm install (~2 min) plus sqlite3's compile (~1-2 min) plus NocoDB's first start can

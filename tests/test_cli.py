@@ -33,11 +33,11 @@ from app.cli import (
     run_bootstrap,
     run_purge,
 )
+from app.commands.bootstrap.errors import BootstrapError
 from app.commands.serve import server_command
 from app.config import STORE_FILE, FieldNames, Settings
 from app.erasure.service import UNCONFIGURED_LOCAL, locate
 from app.erasure.store import PurgeRecord, PurgeState, PurgeTrigger
-from app.integrations.nocodb.bootstrap import BootstrapError
 from app.politicians.profiles import read_politicians
 from app.settings_file import read_settings_file, write_settings_file
 from harness.facegate import facegate_env

@@ -1,8 +1,9 @@
-"""The NocoDB records API (v2) and attachment downloads, over one ``httpx.AsyncClient``.
+"""The NocoDB records API (v2) and attachment downloads.
 
-The transport is injectable (``httpx.MockTransport`` in unit tests). Idempotent calls are retried a
-bounded number of times on the operational errors (connection, timeout, 5xx, 429, honouring
-``Retry-After``); what still fails is raised as ``NocoDBUnavailable`` so the job queue retries later.
+API calls go through ``NocoDBHttp`` (``app.integrations.nocodb.http``), with the family's errors and
+retry rules: reads retried on outages, writes sent once; what still fails is raised as
+``NocoDBUnavailable`` so the job queue retries later. Downloads have a client of their own, without
+credentials, behind an SSRF guard.
 """
 
 from __future__ import annotations
@@ -20,9 +21,13 @@ import httpx
 from app.integrations.nocodb.errors import (
     AttachmentRefused,
     NocoDBRequestError,
+    NocoDBTokenRefused,
     NocoDBUnavailable,
-    nocodb_message,
+    NocoDBUnreachable,
 )
+from app.integrations.nocodb.http import RETRY_STATUS_CODES, TOKEN_HEADER, NocoDBHttp, retry_after
+
+__all__ = ["DEFAULT_TIMEOUT", "MAX_REDIRECTS", "PAGE_SIZE", "NocoDBClient", "Page"]
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +35,6 @@ DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 DOWNLOAD_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 # Per-read timeouts do not stop a server that drips a byte at a time: the whole download has a deadline.
 DOWNLOAD_DEADLINE_SECONDS = 60.0
-RETRY_STATUS_CODES = frozenset({429, 500, 502, 503, 504})
-AUTH_STATUS_CODES = frozenset({401, 403})
-MAX_ATTEMPTS = 3
-BACKOFF_SECONDS = (0.5, 1.5)
-MAX_RETRY_AFTER_SECONDS = 10.0
 PAGE_SIZE = 100
 MAX_REDIRECTS = 3
 # NocoDB's own locations are a few hundred characters; a longer one is forged.
@@ -58,18 +58,17 @@ class NocoDBClient:
         allowed_origins: Sequence[str] = (),
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self.base_url = base_url.rstrip("/") + "/"
+        self._api = NocoDBHttp(base_url=base_url, timeout=DEFAULT_TIMEOUT, transport=transport)
+        if api_token:
+            self._api.authenticate(TOKEN_HEADER, api_token)
+        self.base_url = self._api.base_url
         self._origin = _origin(self.base_url)
         self._allowed_origins = {self._origin, *(_origin(o) for o in allowed_origins)}
-        headers = {"xc-token": api_token} if api_token else {}
-        self._http = httpx.AsyncClient(
-            base_url=self.base_url, headers=headers, timeout=DEFAULT_TIMEOUT, transport=transport
-        )
         # Attachments carry no credentials: a URL on another origin must never see the token.
         self._files = httpx.AsyncClient(timeout=DOWNLOAD_TIMEOUT, transport=transport, follow_redirects=False)
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        await self._api.aclose()
         await self._files.aclose()
 
     # Records.
@@ -138,63 +137,15 @@ class NocoDBClient:
             raise
         return True
 
-    async def _json(self, method: str, url: str, **kwargs: Any) -> Any:
-        response = await self._send(self._http, method, url, **kwargs)
+    async def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
-            body = response.json()
-        except ValueError as exc:
-            raise NocoDBUnavailable(f"NocoDB answered {method} {url} with a body that is not JSON.") from exc
-        return body
-
-    async def _send(self, client: httpx.AsyncClient, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        """Send, with bounded retries of reads on operational errors; raise the client's errors.
-
-        Writes are sent once: a DELETE whose answer timed out may have happened, and by the time of a
-        retry NocoDB may have given its Id to a new upload. The job queue retries the whole job, which
-        reads the row back first.
-        """
-        attempts = MAX_ATTEMPTS if method == "GET" else 1
-        for attempt in range(attempts):
-            try:
-                response = await client.request(method, url, **kwargs)
-            except httpx.TransportError as exc:  # connect, read, write, pool, timeouts, protocol
-                error = NocoDBUnavailable(f"NocoDB is unreachable ({method} {url}): {type(exc).__name__}")
-                error.__cause__ = exc
-            else:
-                if response.status_code < 400:
-                    return response
-                message = nocodb_message(response)
-                if response.status_code in AUTH_STATUS_CODES:
-                    # A rotated or revoked token: nothing is decided until an operator fixes it.
-                    log.error(
-                        "NocoDB refused facegate's API token (%d): check FACEGATE_NOCODB_API_TOKEN",
-                        response.status_code,
-                    )
-                    raise NocoDBUnavailable(
-                        f"NocoDB refused the API token for {method} {url}: {response.status_code} {message}",
-                        status_code=response.status_code,
-                    )
-                if response.status_code == 404 and not _is_record_not_found(response):
-                    # While NocoDB starts up, its web server answers every route with an HTML 404:
-                    # that says nothing about the row, so it is an outage, not a deletion.
-                    error = NocoDBUnavailable(
-                        f"NocoDB is not serving {method} {url} yet (404)", status_code=404
-                    )
-                elif response.status_code in RETRY_STATUS_CODES:
-                    error = NocoDBUnavailable(
-                        f"NocoDB failed {method} {url}: {response.status_code} {message}",
-                        status_code=response.status_code,
-                        retry_after=_retry_after(response),
-                    )
-                else:
-                    raise NocoDBRequestError(
-                        f"NocoDB refused {method} {url}: {response.status_code} {message}",
-                        status_code=response.status_code,
-                    )
-            if attempt + 1 < attempts:
-                delay = error.retry_after or BACKOFF_SECONDS[min(attempt, len(BACKOFF_SECONDS) - 1)]
-                await asyncio.sleep(min(delay, MAX_RETRY_AFTER_SECONDS))
-        raise error
+            return await self._api.json(method, path, **kwargs)
+        except NocoDBTokenRefused as exc:
+            # A rotated or revoked token: nothing is decided until an operator fixes it.
+            log.error(
+                "NocoDB refused facegate's API token (%s): check FACEGATE_NOCODB_API_TOKEN", exc.status_code
+            )
+            raise
 
     # Attachments.
 
@@ -280,7 +231,7 @@ class NocoDBClient:
                         raise NocoDBUnavailable(
                             f"Attachment download failed: {response.status_code}",
                             status_code=response.status_code,
-                            retry_after=_retry_after(response),
+                            retry_after=retry_after(response),
                         )
                     if response.status_code >= 400:
                         raise AttachmentRefused(
@@ -304,9 +255,9 @@ class NocoDBClient:
                 # httpx parses Location itself: a malformed one is the attachment's fault, not an outage.
                 if "location header" in str(exc).lower():
                     raise AttachmentRefused("The attachment redirects to a malformed URL.") from exc
-                raise NocoDBUnavailable(f"NocoDB is unreachable (attachment download): {exc!s:.80}") from exc
+                raise NocoDBUnreachable(f"NocoDB is unreachable (attachment download): {exc!s:.80}") from exc
             except httpx.TransportError as exc:
-                raise NocoDBUnavailable(
+                raise NocoDBUnreachable(
                     f"NocoDB is unreachable (attachment download): {type(exc).__name__}"
                 ) from exc
             except httpx.InvalidURL as exc:  # what urlsplit let through and httpx does not
@@ -321,20 +272,3 @@ def _origin(url: str) -> str:
     host = (parts.hostname or "").lower()
     host = f"[{host}]" if ":" in host else host  # IPv6: keep the brackets so the port stays apart
     return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
-
-
-def _is_record_not_found(response: httpx.Response) -> bool:
-    """NocoDB's own answer for a missing record: JSON ``{"error": "ERR_RECORD_NOT_FOUND", ...}``."""
-    try:
-        body = response.json()
-    except ValueError:
-        return False
-    return isinstance(body, dict) and "NOT_FOUND" in str(body.get("error", "")).upper()
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after", "")
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None

@@ -1,19 +1,36 @@
-"""Errors of the NocoDB client, split by what the caller should do.
+"""Errors of the NocoDB clients (records and meta), split by what the caller should do.
 
 NocoDBError
-├── NocoDBUnavailable   operational: unreachable, timeout, 5xx, 429; retry later
-└── NocoDBRequestError  the request itself is refused (other 4xx); do not retry
+├── NocoDBUnavailable       operational: retry later (the job queue does; an operator reruns a command)
+│   ├── NocoDBUnreachable   no answer: the connection failed or timed out
+│   └── NocoDBTokenRefused  401 or 403: a rotated or revoked token, until an operator fixes it
+└── NocoDBRequestError      the request itself is refused (other 4xx); do not retry
     └── AttachmentRefused   an attachment that may not or cannot be fetched
+
+An outage that answers (5xx, 429, the HTML 404 of a NocoDB still starting, a body that is not JSON) is
+a plain ``NocoDBUnavailable``.
 """
 
 from __future__ import annotations
 
 import httpx
 
+__all__ = [
+    "AttachmentRefused",
+    "NocoDBError",
+    "NocoDBRequestError",
+    "NocoDBTokenRefused",
+    "NocoDBUnavailable",
+    "NocoDBUnreachable",
+    "nocodb_message",
+]
+
 MESSAGE_CHARS = 300
 
 
 class NocoDBError(Exception):
+    """``status_code`` is NocoDB's HTTP status, None when it gave no answer."""
+
     def __init__(self, message: str, *, status_code: int | None = None) -> None:
         super().__init__(message)
         self.message = message
@@ -26,6 +43,15 @@ class NocoDBUnavailable(NocoDBError):
     ) -> None:
         super().__init__(message, status_code=status_code)
         self.retry_after = retry_after
+
+
+class NocoDBUnreachable(NocoDBUnavailable):
+    """No answer at all; the transport's exception is the ``__cause__``."""
+
+
+class NocoDBTokenRefused(NocoDBUnavailable):
+    """NocoDB refused the credentials: operational for the queue (nothing is decided meanwhile), final
+    for a command. Never retried at once: the same token is refused again."""
 
 
 class NocoDBRequestError(NocoDBError):

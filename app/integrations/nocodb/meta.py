@@ -1,109 +1,177 @@
-"""NocoDB's meta API as bootstrap uses it: one table's columns, select options, form views and
-facegate's webhook. Each function looks before it writes, so running it again changes nothing.
+"""NocoDB's meta API: users and API tokens, bases, tables and their columns, form views and webhooks.
 
-Endpoint shapes were checked against NocoDB 0.301.3. Errors carry the method, the path (ids only),
-the HTTP status and NocoDB's message, never a token or password.
+The calls and their shapes only; what facegate makes of them is ``app.commands.bootstrap``. Calls go
+through ``NocoDBHttp`` (``app.integrations.nocodb.http``), like the records client's, with the same
+errors and retry rules: reads retried on outages, writes sent once. Endpoint shapes were checked
+against NocoDB 0.301.3. Errors carry the method, the path (ids only), the HTTP status and NocoDB's
+message, never a request body, so never a password or token.
 """
 
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from types import TracebackType
 from typing import Any, Final
 
 import httpx
 
-from app.config import FieldNames
-from app.errors import CommandError
-from app.integrations.nocodb.errors import nocodb_message
+from app.integrations.nocodb.errors import NocoDBUnavailable
+from app.integrations.nocodb.http import TOKEN_HEADER, NocoDBHttp
 
 __all__ = [
-    "HOOK_TITLE",
-    "SECRET_HEADER",
-    "BootstrapError",
-    "MetaApi",
-    "ensure_hook",
-    "ensure_select_options",
+    "FORM_VIEW_TYPE",
+    "META_TIMEOUT",
+    "NocoDBMetaClient",
+    "column_spec",
     "find",
-    "form_views",
-    "hide_in_forms",
-    "hook_body",
+    "option_titles",
+    "select_options",
 ]
 
-logger = logging.getLogger("app.integrations.nocodb.bootstrap")
-
-HOOK_TITLE: Final = "facegate"
-WEBHOOK_PATH: Final = "/webhooks/nocodb"
-SECRET_HEADER: Final = "X-Facegate-Secret"  # noqa: S105 - a header name
-# Without a body template NocoDB's v3 webhooks POST an empty body.
-WEBHOOK_BODY_TEMPLATE: Final = "{{ json event }}"
-# Inserts: new uploads. Updates: a changed attachment is a new upload, a moderator's Status a decision.
-# Deletions: facegate erases the files of rows a moderator deletes.
-HOOK_OPERATIONS: Final = ("insert", "update", "delete")
+# Creating a table with its columns takes NocoDB a while.
+META_TIMEOUT: Final = httpx.Timeout(30.0)
+SESSION_HEADER: Final = "xc-auth"
 FORM_VIEW_TYPE: Final = 1  # NocoDB's ViewTypes.FORM
 
 
-class BootstrapError(CommandError):
-    """A NocoDB call failed, or the table holds something facegate must not silently change."""
+class NocoDBMetaClient:
+    """One NocoDB instance's meta API. Unauthenticated until ``use_session`` or ``use_token``."""
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
+    def __init__(self, *, base_url: str, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self._api = NocoDBHttp(base_url=base_url, timeout=META_TIMEOUT, transport=transport)
 
+    async def __aenter__(self) -> NocoDBMetaClient:
+        return self
 
-class MetaApi:
-    """A thin wrapper that turns non-2xx answers and unreachable NocoDBs into ``BootstrapError``."""
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        await self.aclose()
 
-    def __init__(self, http: httpx.AsyncClient) -> None:
-        self._http = http
-        self._auth: dict[str, str] = {}
+    async def aclose(self) -> None:
+        await self._api.aclose()
 
-    def authenticate(self, header: str, value: str) -> None:
-        self._auth = {header: value}
+    # ---------------------------------------------------------------------------- users and tokens
 
-    async def request(self, method: str, path: str, body: Any = None) -> httpx.Response:
-        try:
-            return await self._http.request(method, path, json=body, headers=self._auth)
-        except httpx.TransportError as exc:
-            raise BootstrapError(
-                f"NocoDB is not reachable at {self._http.base_url}: {type(exc).__name__}"
-                f"{': ' + str(exc) if str(exc) else ''}"
-            ) from exc
+    def use_session(self, jwt: str) -> None:
+        """Call as the user signed in (``xc-auth``): API tokens are listed and made only so."""
+        self._api.authenticate(SESSION_HEADER, jwt)
 
-    async def call(self, method: str, path: str, body: Any = None) -> Any:
-        response = await self.request(method, path, body)
-        if response.is_success:
-            return response.json()
-        raise BootstrapError(
-            f"NocoDB {method} {path} failed with HTTP {response.status_code}: {nocodb_message(response)}",
-            status=response.status_code,
+    def use_token(self, token: str) -> None:
+        self._api.authenticate(TOKEN_HEADER, token)
+
+    async def info(self) -> dict[str, Any]:
+        """The instance's public facts; ``firstUser`` is true while it has no user."""
+        return _object(await self._api.json("GET", "api/v2/meta/nocodb/info"))
+
+    async def sign_up(self, email: str, password: str) -> str:
+        """A new user (the first one is super admin); returns the session's JWT."""
+        body = await self._api.json("POST", "api/v2/auth/user/signup", json=_login(email, password))
+        return str(_object(body)["token"])
+
+    async def sign_in(self, email: str, password: str) -> str:
+        """Returns the session's JWT."""
+        body = await self._api.json("POST", "api/v2/auth/user/signin", json=_login(email, password))
+        return str(_object(body)["token"])
+
+    async def api_tokens(self) -> list[dict[str, Any]]:
+        """The API tokens (``description``, ``token``; 0.301.3 lists their values); needs a session."""
+        return _items(await self._api.json("GET", "api/v1/tokens"))
+
+    async def create_api_token(self, description: str) -> str:
+        body = await self._api.json("POST", "api/v1/tokens", json={"description": description})
+        return str(_object(body)["token"])
+
+    # ---------------------------------------------------------------------------- bases and tables
+
+    async def bases(self) -> list[dict[str, Any]]:
+        return _items(await self._api.json("GET", "api/v2/meta/bases"))
+
+    async def create_base(self, title: str) -> str:
+        body = await self._api.json("POST", "api/v2/meta/bases", json={"title": title})
+        return str(_object(body)["id"])
+
+    async def tables(self, base_id: str) -> list[dict[str, Any]]:
+        return _items(await self._api.json("GET", f"api/v2/meta/bases/{base_id}/tables"))
+
+    async def create_table(self, base_id: str, title: str, columns: Sequence[Mapping[str, Any]]) -> str:
+        """A table with ``columns`` (``column_spec``) besides NocoDB's own Id, CreatedAt and UpdatedAt."""
+        body = {"title": title, "columns": list(columns)}
+        return str(
+            _object(await self._api.json("POST", f"api/v2/meta/bases/{base_id}/tables", json=body))["id"]
         )
 
-    async def list_items(self, path: str) -> list[dict[str, Any]]:
-        """A NocoDB list endpoint's ``list`` (these meta lists are not paginated in practice)."""
-        body = await self.call("GET", path)
-        items: list[dict[str, Any]] = body.get("list", []) if isinstance(body, dict) else []
-        return items
+    async def table(self, table_id: str) -> dict[str, Any]:
+        """The table: ``title``, ``base_id`` and its ``columns``."""
+        return _object(await self._api.json("GET", f"api/v2/meta/tables/{table_id}"))
 
+    async def columns(self, table_id: str) -> dict[str, dict[str, Any]]:
+        """The table's columns by title: ``id``, ``uidt`` (the type), ``colOptions`` of a select."""
+        return {column["title"]: column for column in (await self.table(table_id))["columns"]}
 
-def find(items: Sequence[dict[str, Any]], **wanted: Any) -> dict[str, Any] | None:
-    """The first item whose fields equal ``wanted``."""
-    for item in items:
-        if all(item.get(key) == value for key, value in wanted.items()):
-            return item
-    return None
+    async def add_column(self, table_id: str, spec: Mapping[str, Any]) -> None:
+        await self._api.json("POST", f"api/v2/meta/tables/{table_id}/columns", json=dict(spec))
 
+    async def set_select_options(
+        self, column: Mapping[str, Any], options: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """Replace a select column's options; pass the existing ones (with their ids and colours) to
+        keep them. NocoDB wants the column's title, name and type with them."""
+        body = {
+            "title": column["title"],
+            "column_name": column["column_name"],
+            "uidt": column["uidt"],
+            "colOptions": {"options": list(options)},
+        }
+        await self._api.json("PATCH", f"api/v2/meta/columns/{column['id']}", json=body)
 
-# ------------------------------------------------------------------------------------ columns
+    # ---------------------------------------------------------------------------- form views
 
+    async def form_views(self, table_id: str) -> list[dict[str, Any]]:
+        """The table's form views: ``id``, ``title``, and ``uuid`` once shared."""
+        views = _items(await self._api.json("GET", f"api/v2/meta/tables/{table_id}/views"))
+        return [view for view in views if view.get("type") == FORM_VIEW_TYPE]
 
-async def table_columns(api: MetaApi, table_id: str) -> dict[str, dict[str, Any]]:
-    table = await api.call("GET", f"/api/v2/meta/tables/{table_id}")
-    return {column["title"]: column for column in table["columns"]}
+    async def create_form(self, table_id: str, title: str) -> dict[str, Any]:
+        body = await self._api.json("POST", f"api/v2/meta/tables/{table_id}/forms", json={"title": title})
+        return _object(body)
+
+    async def form(self, view_id: str) -> dict[str, Any]:
+        """A form view: its ``subheading``, and its ``columns`` (``id``, ``fk_column_id``, ``show``,
+        ``required``)."""
+        return _object(await self._api.json("GET", f"api/v2/meta/forms/{view_id}"))
+
+    async def update_form(self, view_id: str, changes: Mapping[str, Any]) -> None:
+        await self._api.json("PATCH", f"api/v2/meta/forms/{view_id}", json=dict(changes))
+
+    async def update_form_column(self, form_column_id: str, changes: Mapping[str, Any]) -> None:
+        await self._api.json("PATCH", f"api/v2/meta/form-columns/{form_column_id}", json=dict(changes))
+
+    async def share_view(self, view_id: str) -> str:
+        """The view's public uuid; sharing an already shared view returns the same uuid."""
+        return str(_object(await self._api.json("POST", f"api/v2/meta/views/{view_id}/share"))["uuid"])
+
+    # ---------------------------------------------------------------------------- webhooks
+
+    async def hooks(self, table_id: str) -> list[dict[str, Any]]:
+        """The table's webhooks, each ``notification`` a dict (NocoDB lists it as a JSON string)."""
+        hooks = _items(await self._api.json("GET", f"api/v2/meta/tables/{table_id}/hooks"))
+        return [hook | {"notification": _notification(hook.get("notification"))} for hook in hooks]
+
+    async def create_hook(self, table_id: str, hook: Mapping[str, Any]) -> str:
+        body = await self._api.json("POST", f"api/v2/meta/tables/{table_id}/hooks", json=dict(hook))
+        return str(_object(body)["id"])
+
+    async def update_hook(self, hook_id: str, hook: Mapping[str, Any]) -> None:
+        await self._api.json("PATCH", f"api/v2/meta/hooks/{hook_id}", json=dict(hook))
+
+    async def delete_hook(self, hook_id: str) -> None:
+        await self._api.json("DELETE", f"api/v2/meta/hooks/{hook_id}")
 
 
 def column_spec(title: str, uidt: str, options: Sequence[str] = ()) -> dict[str, Any]:
+    """A new column's body: ``uidt`` is NocoDB's type; a SingleSelect offers ``options``."""
     spec: dict[str, Any] = {"title": title, "column_name": title, "uidt": uidt}
     if uidt == "SingleSelect":
         spec["colOptions"] = {"options": [{"title": option} for option in options]}
@@ -111,141 +179,39 @@ def column_spec(title: str, uidt: str, options: Sequence[str] = ()) -> dict[str,
 
 
 def option_titles(column: Mapping[str, Any]) -> list[str]:
-    return [str(o["title"]) for o in (column.get("colOptions") or {}).get("options") or []]
+    """A select column's options, in order."""
+    return [str(o["title"]) for o in select_options(column)]
 
 
-async def ensure_select_options(
-    api: MetaApi,
-    column: Mapping[str, Any],
-    wanted: Sequence[str],
-    same: Callable[[str, str], bool] = str.__eq__,
-) -> bool:
-    """Append each ``wanted`` option that no existing option stands for (``same(wanted, existing)``);
-    existing options, their ids and colours, are kept as they are. Returns whether the column changed."""
-    options: list[dict[str, Any]] = list((column.get("colOptions") or {}).get("options") or [])
-    missing = [title for title in wanted if not any(same(title, str(o["title"])) for o in options)]
-    if not missing:
-        return False
-    logger.info("adding options %s to column %r", missing, column["title"])
-    body = {
-        "title": column["title"],
-        "column_name": column["column_name"],
-        "uidt": column["uidt"],
-        "colOptions": {"options": [*options, *({"title": title} for title in missing)]},
-    }
-    await api.call("PATCH", f"/api/v2/meta/columns/{column['id']}", body)
-    return True
+def select_options(column: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A select column's options as NocoDB has them (``id``, ``title``, ``color``); none for text."""
+    return list((column.get("colOptions") or {}).get("options") or [])
 
 
-# ------------------------------------------------------------------------------------ forms
+def find(items: Sequence[dict[str, Any]], **wanted: Any) -> dict[str, Any] | None:
+    """The first item of a meta list whose fields equal ``wanted``."""
+    for item in items:
+        if all(item.get(key) == value for key, value in wanted.items()):
+            return item
+    return None
 
 
-async def form_views(api: MetaApi, table_id: str) -> list[dict[str, Any]]:
-    return [
-        v
-        for v in await api.list_items(f"/api/v2/meta/tables/{table_id}/views")
-        if v.get("type") == FORM_VIEW_TYPE
-    ]
+def _login(email: str, password: str) -> dict[str, str]:
+    return {"email": email, "password": password}
 
 
-async def hide_in_forms(api: MetaApi, table_id: str, column_id: str, title: str) -> None:
-    """Hide a column in every form of the table: NocoDB drops a hidden field from a submission, so the
-    public cannot set it (``required`` alone is only enforced in the form page)."""
-    for view in await form_views(api, table_id):
-        form = await api.call("GET", f"/api/v2/meta/forms/{view['id']}")
-        for form_column in form["columns"]:
-            if form_column["fk_column_id"] == column_id and form_column.get("show"):
-                logger.info("hiding %r in form %r", title, view.get("title"))
-                await api.call("PATCH", f"/api/v2/meta/form-columns/{form_column['id']}", {"show": False})
+def _object(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise NocoDBUnavailable("NocoDB answered a meta call with an unexpected body.")
+    return body
 
 
-async def configure_form(
-    api: MetaApi, view_id: str, columns: Mapping[str, Mapping[str, Any]], fields: FieldNames
-) -> None:
-    """In a form facegate made: require the politician and the image; patches only what differs."""
-    required = {columns[fields.politician]["id"], columns[fields.image]["id"]}
-    form = await api.call("GET", f"/api/v2/meta/forms/{view_id}")
-    for form_column in form["columns"]:
-        if form_column["fk_column_id"] in required and not (
-            form_column.get("show") and form_column.get("required")
-        ):
-            await api.call(
-                "PATCH", f"/api/v2/meta/form-columns/{form_column['id']}", {"show": True, "required": True}
-            )
+def _items(body: Any) -> list[dict[str, Any]]:
+    """A meta list's ``list`` (these lists are not paginated in practice)."""
+    items = body.get("list", []) if isinstance(body, dict) else []
+    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
 
 
-async def describe_form(api: MetaApi, view_id: str, subheading: str) -> None:
-    """Give a form facegate made its rules, unless an operator already wrote a description."""
-    form = await api.call("GET", f"/api/v2/meta/forms/{view_id}")
-    if not (form.get("subheading") or "").strip():
-        logger.info("writing the rules into the form's description")
-        await api.call("PATCH", f"/api/v2/meta/forms/{view_id}", {"subheading": subheading})
-
-
-# ------------------------------------------------------------------------------------ webhook
-
-
-def hook_body(facegate_url: str, webhook_secret: str) -> dict[str, Any]:
-    return {
-        "title": HOOK_TITLE,
-        "version": "v3",
-        "event": "after",
-        "operation": list(HOOK_OPERATIONS),
-        "active": True,
-        "notification": {
-            "type": "URL",
-            "payload": {
-                "method": "POST",
-                "path": facegate_url.rstrip("/") + WEBHOOK_PATH,
-                "body": WEBHOOK_BODY_TEMPLATE,
-                "headers": [{"name": SECRET_HEADER, "value": webhook_secret, "enabled": True}],
-                "parameters": [],
-            },
-        },
-    }
-
-
-def _hook_state(hook: Mapping[str, Any]) -> dict[str, Any]:
-    """The parts of a hook we own, normalised: NocoDB lists ``notification`` as a JSON string."""
-    notification = hook.get("notification") or {}
-    if isinstance(notification, str):
-        notification = json.loads(notification)
-    payload = notification.get("payload") or {}
-    return {
-        "version": hook.get("version"),
-        "event": hook.get("event"),
-        "operation": list(hook.get("operation") or []),
-        "active": bool(hook.get("active")),
-        "type": notification.get("type"),
-        "method": payload.get("method"),
-        "path": payload.get("path"),
-        "body": payload.get("body"),
-        "headers": [
-            (h.get("name"), h.get("value"), bool(h.get("enabled"))) for h in payload.get("headers") or []
-        ],
-    }
-
-
-async def ensure_hook(api: MetaApi, table_id: str, wanted: dict[str, Any]) -> str:
-    """facegate's one webhook on the table: created, updated when it differs, and any second hook
-    titled ``facegate`` (made by hand, or by an older run) removed, so no event is delivered twice.
-    The table's other hooks are not touched."""
-    ours = [
-        h
-        for h in await api.list_items(f"/api/v2/meta/tables/{table_id}/hooks")
-        if h.get("title") == HOOK_TITLE
-    ]
-    if not ours:
-        logger.info("creating webhook %r", HOOK_TITLE)
-        created = await api.call("POST", f"/api/v2/meta/tables/{table_id}/hooks", wanted)
-        return str(created["id"])
-    kept, *extra = ours
-    for hook in extra:
-        logger.info("removing a second webhook titled %r (id %s)", HOOK_TITLE, hook["id"])
-        await api.call("DELETE", f"/api/v2/meta/hooks/{hook['id']}")
-    if _hook_state(kept) != _hook_state(wanted):
-        logger.info("updating webhook %r (URL, secret or events changed)", HOOK_TITLE)
-        await api.call("PATCH", f"/api/v2/meta/hooks/{kept['id']}", wanted)
-    else:
-        logger.info("webhook %r is up to date", HOOK_TITLE)
-    return str(kept["id"])
+def _notification(value: Any) -> dict[str, Any]:
+    parsed = json.loads(value) if isinstance(value, str) and value else value
+    return parsed if isinstance(parsed, dict) else {}

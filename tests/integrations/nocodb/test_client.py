@@ -9,14 +9,15 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from app.integrations.nocodb.client import (
-    BACKOFF_SECONDS,
-    MAX_ATTEMPTS,
-    MAX_REDIRECTS,
-    MAX_RETRY_AFTER_SECONDS,
-    NocoDBClient,
+from app.integrations.nocodb.client import MAX_REDIRECTS, NocoDBClient
+from app.integrations.nocodb.errors import (
+    AttachmentRefused,
+    NocoDBRequestError,
+    NocoDBTokenRefused,
+    NocoDBUnavailable,
+    NocoDBUnreachable,
 )
-from app.integrations.nocodb.errors import AttachmentRefused, NocoDBRequestError, NocoDBUnavailable
+from app.integrations.nocodb.http import BACKOFF_SECONDS, MAX_ATTEMPTS, MAX_RETRY_AFTER_SECONDS
 
 BASE = "http://nocodb.test"
 TOKEN = "test-api-token"
@@ -57,7 +58,7 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     async def fake_sleep(delay: float) -> None:
         delays.append(delay)
 
-    monkeypatch.setattr("app.integrations.nocodb.client.asyncio.sleep", fake_sleep)
+    monkeypatch.setattr("app.integrations.nocodb.http.asyncio.sleep", fake_sleep)
     return delays
 
 
@@ -232,6 +233,7 @@ def test_transport_errors_retried_then_unavailable(
     with pytest.raises(NocoDBUnavailable) as info:
         call(handler, lambda c: c.get_row(TABLE, 1))
     assert calls == MAX_ATTEMPTS
+    assert isinstance(info.value, NocoDBUnreachable)
     assert isinstance(info.value.__cause__, error)
     assert len(sleeps) == MAX_ATTEMPTS - 1
 
@@ -261,6 +263,21 @@ def test_a_refused_token_is_operational_not_final(status: int) -> None:
     with pytest.raises(NocoDBUnavailable) as info:
         call(fails(status), lambda c: c.update_row(TABLE, 1, {"Status": "x"}))
     assert info.value.status_code == status and "token" in info.value.message
+
+
+def test_a_refused_token_is_not_retried_and_is_logged_for_the_operator(
+    sleeps: list[float], caplog: pytest.LogCaptureFixture
+) -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(401, json={"msg": "Unauthorized"})
+
+    with pytest.raises(NocoDBTokenRefused):
+        call(handler, lambda c: c.get_row(TABLE, 1))
+    assert len(seen) == 1 and sleeps == []
+    assert "check FACEGATE_NOCODB_API_TOKEN" in caplog.text
 
 
 def test_retry_succeeds_after_a_transient_failure(sleeps: list[float]) -> None:

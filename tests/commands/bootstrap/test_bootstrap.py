@@ -16,15 +16,12 @@ import httpx
 import pytest
 from PIL import Image
 
+from app.commands.bootstrap.credentials import TOKEN_DESCRIPTION
+from app.commands.bootstrap.errors import BootstrapError
+from app.commands.bootstrap.forms import FORM_RULES
+from app.commands.bootstrap.nocodb import BootstrapResult
+from app.commands.bootstrap.webhook import HOOK_TITLE, SECRET_HEADER
 from app.config import RejectAction
-from app.integrations.nocodb.bootstrap import (
-    FORM_RULES,
-    HOOK_TITLE,
-    SECRET_HEADER,
-    TOKEN_DESCRIPTION,
-    BootstrapError,
-    BootstrapResult,
-)
 from app.moderation.act import flag_status
 from app.outcomes import Reason
 from app.politicians.names import PoliticianNames

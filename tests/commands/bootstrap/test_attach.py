@@ -21,8 +21,9 @@ import httpx
 import pytest
 
 from app.cli import main
+from app.commands.bootstrap.nocodb import attach
+from app.commands.bootstrap.webhook import HOOK_TITLE, SECRET_HEADER
 from app.config import FieldNames, RejectAction
-from app.integrations.nocodb.bootstrap import HOOK_TITLE, SECRET_HEADER, attach
 from app.moderation.act import MODERATION_STATUSES
 from app.settings_file import read_settings_file
 from harness.facegate import FacegateServer, facegate_env, running_facegate

@@ -12,8 +12,9 @@ import logging
 import secrets
 from pathlib import Path
 
+from app.commands.bootstrap.errors import BootstrapError
+from app.commands.bootstrap.nocodb import BootstrapResult, attach, bootstrap
 from app.config import FieldNames, RejectAction
-from app.integrations.nocodb.bootstrap import BootstrapError, BootstrapResult, attach, bootstrap
 from app.politicians.profiles import politician_names, read_politicians
 from app.settings_file import check_writable, read_settings_file, write_settings_file
 

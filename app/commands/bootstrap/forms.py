@@ -1,0 +1,66 @@
+"""The upload forms: facegate's own public form (made, required fields, the rules as its description,
+shared), and in every form of the table, Status hidden so that the public cannot set it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any, Final
+
+from app.config import FieldNames
+from app.integrations.nocodb.meta import NocoDBMetaClient, find
+
+__all__ = ["DEFAULT_FORM_TITLE", "FORM_RULES", "configure_form", "ensure_form", "hide_in_forms", "share"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_FORM_TITLE: Final = "Upload"
+FORM_RULES: Final = (
+    "Choose a politician and upload one picture of them. The picture must show exactly one face, and"
+    " that face must be the politician you chose; any other upload is deleted. Approved pictures appear"
+    " on the campaign's page."
+)
+
+
+async def ensure_form(meta: NocoDBMetaClient, table_id: str, title: str) -> dict[str, Any]:
+    """The table's form titled ``title``, made when there is none."""
+    existing = find(await meta.form_views(table_id), title=title)
+    if existing is not None:
+        return existing
+    logger.info("creating form view %r", title)
+    return await meta.create_form(table_id, title)
+
+
+async def configure_form(
+    meta: NocoDBMetaClient, view_id: str, columns: Mapping[str, Mapping[str, Any]], fields: FieldNames
+) -> None:
+    """In a form facegate made: require the politician and the image, and write the rules into its
+    description unless an operator already wrote one; patches only what differs."""
+    required = {columns[fields.politician]["id"], columns[fields.image]["id"]}
+    form = await meta.form(view_id)
+    for form_column in form["columns"]:
+        if form_column["fk_column_id"] in required and not (
+            form_column.get("show") and form_column.get("required")
+        ):
+            await meta.update_form_column(form_column["id"], {"show": True, "required": True})
+    if not (form.get("subheading") or "").strip():
+        logger.info("writing the rules into the form's description")
+        await meta.update_form(view_id, {"subheading": FORM_RULES})
+
+
+async def hide_in_forms(meta: NocoDBMetaClient, table_id: str, column_id: str, title: str) -> None:
+    """Hide a column in every form of the table: NocoDB drops a hidden field from a submission, so the
+    public cannot set it (``required`` alone is only enforced in the form page)."""
+    for view in await meta.form_views(table_id):
+        form = await meta.form(view["id"])
+        for form_column in form["columns"]:
+            if form_column["fk_column_id"] == column_id and form_column.get("show"):
+                logger.info("hiding %r in form %r", title, view.get("title"))
+                await meta.update_form_column(form_column["id"], {"show": False})
+
+
+async def share(meta: NocoDBMetaClient, view: Mapping[str, Any]) -> str:
+    """The form's public uuid, the view shared first when it is not yet."""
+    if view.get("uuid"):
+        return str(view["uuid"])
+    return await meta.share_view(str(view["id"]))

@@ -1,0 +1,214 @@
+"""Idempotent set-up of a NocoDB table for facegate, over NocoDB's meta API, in one of two ways.
+
+- ``bootstrap()`` makes its own: the admin user (or an API token), the base, the ``Uploads`` table,
+  its public upload form (the politicians' display names as choices, the rules as its description)
+  and the webhook.
+- ``attach()`` joins a campaign's existing table: it checks that the image column is an Attachment
+  and the politician column a SingleSelect or text, adds the Status column if there is none, hides
+  Status in every form of the table, and installs facegate's webhook. It creates no table or form.
+
+Both add select options for new politicians, make a SingleSelect Status offer every value facegate
+writes, and look before they write: running either again changes nothing. Rows that were in the
+table before are decided by facegate's sweep. Every failure is a ``BootstrapError``; passwords, JWTs
+and tokens never appear in exceptions or logs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from app.commands.bootstrap import forms
+from app.commands.bootstrap.columns import column_specs, prepare_columns
+from app.commands.bootstrap.credentials import check_token, usable_token
+from app.commands.bootstrap.errors import BootstrapError, nocodb_errors
+from app.commands.bootstrap.webhook import ensure_hook, hook_body
+from app.config import FieldNames, RejectAction
+from app.integrations.nocodb.errors import NocoDBRequestError
+from app.integrations.nocodb.meta import NocoDBMetaClient, find
+from app.moderation.act import status_values
+from app.politicians.names import PoliticianNames
+
+__all__ = ["BootstrapResult", "attach", "bootstrap"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BootstrapResult:
+    """What facegate needs to talk to the table it set up or attached to. The form is the public
+    upload form (None when attaching to a table none of whose forms is shared)."""
+
+    api_token: str = field(repr=False)
+    base_id: str
+    table_id: str
+    form_view_id: str | None
+    form_uuid: str | None
+    form_url: str | None
+    hook_id: str
+    politician_column_id: str
+    image_column_id: str
+    status_column_id: str
+
+
+async def bootstrap(
+    *,
+    base_url: str,
+    email: str | None,
+    password: str | None,
+    facegate_url: str,
+    webhook_secret: str,
+    politicians: PoliticianNames | Sequence[str],
+    base_title: str = "facegate",
+    table_title: str = "Uploads",
+    form_title: str = forms.DEFAULT_FORM_TITLE,
+    api_token: str | None = None,
+    fields: FieldNames | None = None,
+    action: RejectAction = RejectAction.DELETE,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> BootstrapResult:
+    """Make NocoDB ready for facegate with a table of its own; safe to run repeatedly.
+
+    ``politicians`` gives the form's choices (their labels; plain slugs are offered as they are).
+    Pass the ``api_token`` of an earlier run to reuse it; without it a token described "facegate" is
+    reused if NocoDB lists its value, and created otherwise. With an ``api_token`` and no password, no
+    user session is needed at all (an operator who only has a token). ``action`` decides which
+    Status values a SingleSelect Status must offer (``flag`` writes ``rejected: <reason>``).
+    """
+    fields = fields or FieldNames()
+    names = _politician_names(politicians, fields)
+    root = base_url.rstrip("/")
+    with nocodb_errors(root):
+        async with NocoDBMetaClient(base_url=root, transport=transport) as meta:
+            token = await usable_token(meta, email, password, api_token)
+            base_id = await _ensure_base(meta, base_title)
+            statuses = status_values(action)
+            specs = column_specs(fields, names, statuses)
+            table_id = await _ensure_table(meta, base_id, table_title, list(specs.values()))
+            columns = await prepare_columns(meta, table_id, fields, names, statuses, create=frozenset(specs))
+            view = await forms.ensure_form(meta, table_id, form_title)
+            await forms.configure_form(meta, str(view["id"]), columns, fields)
+            await forms.hide_in_forms(meta, table_id, str(columns[fields.status]["id"]), fields.status)
+            form_uuid = await forms.share(meta, view)
+            hook_id = await ensure_hook(meta, table_id, hook_body(facegate_url, webhook_secret))
+    return _result(token, base_id, table_id, view, form_uuid, root, hook_id, columns, fields)
+
+
+async def attach(
+    *,
+    base_url: str,
+    api_token: str,
+    table_id: str,
+    facegate_url: str,
+    webhook_secret: str,
+    politicians: PoliticianNames | Sequence[str],
+    fields: FieldNames | None = None,
+    action: RejectAction = RejectAction.DELETE,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> BootstrapResult:
+    """Attach facegate to the existing table ``table_id``; safe to run repeatedly.
+
+    Creates no table and no form: the columns named by ``fields`` must exist (the image an
+    Attachment, the politician a SingleSelect or text), except Status, which is added (a
+    SingleSelect) when missing. The public form is the table's first shared form, if any.
+    """
+    fields = fields or FieldNames()
+    names = _politician_names(politicians, fields)
+    root = base_url.rstrip("/")
+    with nocodb_errors(root):
+        async with NocoDBMetaClient(base_url=root, transport=transport) as meta:
+            token = await check_token(meta, api_token)
+            table = await _existing_table(meta, table_id)
+            logger.info(
+                "attaching to table %r (%s) of base %s", table.get("title"), table_id, table.get("base_id")
+            )
+            statuses = status_values(action)
+            columns = await prepare_columns(meta, table_id, fields, names, statuses, create=frozenset())
+            await forms.hide_in_forms(meta, table_id, str(columns[fields.status]["id"]), fields.status)
+            shared = await _shared_form(meta, table_id)
+            hook_id = await ensure_hook(meta, table_id, hook_body(facegate_url, webhook_secret))
+    uuid = str(shared["uuid"]) if shared else None
+    return _result(token, str(table["base_id"]), table_id, shared, uuid, root, hook_id, columns, fields)
+
+
+def _politician_names(politicians: PoliticianNames | Sequence[str], fields: FieldNames) -> PoliticianNames:
+    names = politicians if isinstance(politicians, PoliticianNames) else PoliticianNames.of_slugs(politicians)
+    if not len(names):
+        raise BootstrapError(f"at least one politician is needed for the {fields.politician} field")
+    return names
+
+
+def _result(
+    token: str,
+    base_id: str,
+    table_id: str,
+    view: Mapping[str, Any] | None,
+    form_uuid: str | None,
+    root: str,
+    hook_id: str,
+    columns: Mapping[str, Mapping[str, Any]],
+    fields: FieldNames,
+) -> BootstrapResult:
+    return BootstrapResult(
+        api_token=token,
+        base_id=base_id,
+        table_id=table_id,
+        form_view_id=str(view["id"]) if view else None,
+        form_uuid=form_uuid,
+        form_url=f"{root}/#/nc/form/{form_uuid}" if form_uuid else None,
+        hook_id=hook_id,
+        politician_column_id=str(columns[fields.politician]["id"]),
+        image_column_id=str(columns[fields.image]["id"]),
+        status_column_id=str(columns[fields.status]["id"]),
+    )
+
+
+# ------------------------------------------------------------------------------------ own table
+
+
+async def _ensure_base(meta: NocoDBMetaClient, title: str) -> str:
+    existing = find(await meta.bases(), title=title)
+    if existing is not None:
+        return str(existing["id"])
+    logger.info("creating NocoDB base %r", title)
+    return await meta.create_base(title)
+
+
+async def _ensure_table(
+    meta: NocoDBMetaClient, base_id: str, title: str, columns: Sequence[Mapping[str, Any]]
+) -> str:
+    """The table, found by title or created with ``columns`` (Id, CreatedAt, UpdatedAt are NocoDB's)."""
+    existing = find(await meta.tables(base_id), title=title)
+    if existing is not None:
+        return str(existing["id"])
+    logger.info("creating NocoDB table %r", title)
+    return await meta.create_table(base_id, title, columns)
+
+
+# ------------------------------------------------------------------------------------ attached table
+
+
+async def _existing_table(meta: NocoDBMetaClient, table_id: str) -> dict[str, Any]:
+    try:
+        return await meta.table(table_id)
+    except NocoDBRequestError as exc:
+        if exc.status_code in (400, 404):
+            raise BootstrapError(
+                f"NocoDB has no table {table_id!r} (or the token may not see it)", status=404
+            ) from exc
+        raise
+
+
+async def _shared_form(meta: NocoDBMetaClient, table_id: str) -> dict[str, Any] | None:
+    """The table's first shared form: the public's way in. None is logged: the form URL stays."""
+    views = await meta.form_views(table_id)
+    shared = next((view for view in views if view.get("uuid")), None)
+    if shared is None:
+        logger.warning(
+            "none of the table's %d forms is shared: FACEGATE_FORM_URL is left as it is", len(views)
+        )
+    return shared
