@@ -9,12 +9,14 @@ erased (``app.erasure``; the eraser keeps any file a live row still uses, and do
 ``FACEGATE_ACTION`` flag or dry-run).
 
 Each event below is one method; the webhook, the moderation service and the sweep call them, and
-nothing else withdraws from the carousel or erases. A withdrawal schedules the erasure first: a
-withdrawn approval forgets where its files were.
+nothing else starts a withdrawal or an erasure (``facegate purge`` only finishes pending ones). A
+withdrawal schedules the erasure first: a withdrawn approval forgets where its files were.
 
 The carousel sits below moderation and does not import it. When it finds, serving a picture, that the
-row was deleted in NocoDB, it calls its ``found_deleted``, which the lifecycle sets to its own
-``found_deleted`` when it is built, and then withdraws the upload itself.
+row was deleted in NocoDB, it calls its ``found_deleted`` callback, which the lifecycle sets to its
+own ``found_deleted`` when it is built (so no composition can forget it), and then withdraws the
+upload itself. A callback rather than routing the picture through the lifecycle: readers of the
+carousel keep talking to the carousel alone.
 """
 
 from __future__ import annotations
