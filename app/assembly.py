@@ -4,8 +4,9 @@ and closed here in reverse order.
 The data flow it wires: webhook (``moderation.webhook``) -> queue (``moderation.queue``) -> runner
 (``moderation.runner``) -> download (``moderation.download``) -> intake, face engine, matcher and
 verdict (``faces``) -> NocoDB write (``moderation.act``) -> decision log (``moderation.decisions``) ->
-carousel (``carousel``). Without NocoDB settings, webhooks are queued and decided once NocoDB is
-configured and facegate restarted.
+the upload's lifecycle (``moderation.lifecycle``): carousel (``carousel``) and erasure (``erasure``).
+Without NocoDB settings, webhooks are queued and decided once NocoDB is configured and facegate
+restarted.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from app.metrics import exposition
 from app.moderation.act import NocoDBWriter
 from app.moderation.decisions import DecisionLog
 from app.moderation.download import Downloader
+from app.moderation.lifecycle import UploadLifecycle
 from app.moderation.queue import JobQueue
 from app.moderation.runner import QueueRunner
 from app.moderation.service import ModerationService
@@ -146,12 +148,8 @@ async def assemble(
             stack.push_async_callback(nocodb.aclose)
         decisions, approvals, purges = DecisionLog(db), ApprovalStore(db), PurgeLog(db)
         eraser = build_eraser(settings, nocodb, purges) if nocodb is not None else None
-        carousel = Carousel(
-            store=approvals,
-            nocodb=nocodb,
-            renditions=Renditions(limits),
-            eraser=eraser,
-        )
+        carousel = Carousel(store=approvals, nocodb=nocodb, renditions=Renditions(limits))
+        lifecycle = UploadLifecycle(queue=queue, carousel=carousel, eraser=eraser)
         wake = asyncio.Event()
         tasks: dict[str, asyncio.Task[None]] = {}
         stack.push_async_callback(_cancel, tasks)
@@ -162,9 +160,9 @@ async def assemble(
                 settings,
                 nocodb,
                 decisions=decisions,
-                eraser=eraser,
                 faces=faces,
                 carousel=carousel,
+                lifecycle=lifecycle,
                 queue=queue,
                 wake=wake,
             )
@@ -176,6 +174,7 @@ async def assemble(
                 table_id=settings.nocodb_table_id,
                 fields=settings.fields,
                 carousel=carousel,
+                lifecycle=lifecycle,
                 wake=wake,
             )
             background["queue-runner"] = runner.run()
@@ -208,8 +207,7 @@ async def assemble(
                 table_id=settings.nocodb_table_id,
                 fields=settings.fields,
                 wake=wake,
-                carousel=carousel,
-                eraser=eraser,
+                lifecycle=lifecycle,
             ),
             wake=wake,
             tasks=tasks,
@@ -221,9 +219,9 @@ def _queue_runner(
     nocodb: NocoDBClient,
     *,
     decisions: DecisionLog,
-    eraser: Eraser,
     faces: FaceService,
     carousel: Carousel,
+    lifecycle: UploadLifecycle,
     queue: JobQueue,
     wake: asyncio.Event,
 ) -> QueueRunner:
@@ -234,7 +232,7 @@ def _queue_runner(
         downloader=Downloader(nocodb=nocodb, fields=fields, max_bytes=settings.max_upload_bytes),
         writer=NocoDBWriter(nocodb=nocodb, fields=fields, on_reject=settings.action),
         carousel=carousel,
-        eraser=eraser,
+        lifecycle=lifecycle,
         max_images=settings.max_images_per_row,
         leases=queue,
     )
@@ -254,7 +252,7 @@ def build_eraser(settings: Settings, nocodb: NocoDBClient, purges: PurgeLog) -> 
             force_path_style=settings.s3_force_path_style,
         )
     return Eraser(
-        log=purges,
+        purges=purges,
         local=LocalUploads(settings.nocodb_uploads_dir) if settings.nocodb_uploads_dir else None,
         s3=s3,
         nocodb=nocodb,

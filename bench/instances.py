@@ -314,7 +314,7 @@ def _job(s: _Stores, n: int, approved: bool, renditions: dict[Rendition, bytes])
     )
     # Just before the write in NocoDB: this claim must still hold the job (renewed so).
     t("check_lease", lambda: s.queue.check_lease(job))
-    # The carousel: publish (a row's earlier upload leaves) or withdraw_rows after the deletion.
+    # The lifecycle: approved (a row's earlier upload leaves) or rejected (the row's upload leaves).
     t("carousel_rows", lambda: s.approvals.live_ids_of_rows(TABLE_ID, [row_id]))
     if approved:
         approval = NewApproval(key, TABLE_ID, row_id, "obama", [attachment])

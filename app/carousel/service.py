@@ -1,36 +1,29 @@
-"""The carousel: approved uploads, published by moderation and withdrawn when they leave NocoDB.
+"""The carousel: approved uploads, published and withdrawn as their lifecycle says.
 
 The browser never talks to NocoDB. facegate makes JPEG renditions (``app.carousel.renditions``) of
 an approved image from the bytes moderation verified, and serves those, so the carousel keeps
 working when NocoDB's signed links expire or NocoDB restarts.
 
-Moderation talks to the carousel through ``publish`` (a row was approved), ``keep_only`` (these rows
-are still approved in NocoDB; withdraw the others) and ``withdraw_rows`` (these rows were deleted).
-A withdrawn upload's files are handed to the eraser (``app.erasure``): a row that left NocoDB must
-not leave its picture behind.
+The carousel owns its records (``app.carousel.store``) and nothing else: what happens to an upload
+that is approved, replaced, no longer approved or gone from NocoDB (its files erased too) is said by
+``app.moderation.lifecycle``, which publishes and withdraws here. The carousel sits below moderation
+and does not import it: when serving a picture shows that its row was deleted in NocoDB, it tells
+``found_deleted`` (the lifecycle sets it) before it withdraws the upload.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-from collections.abc import Collection
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from app.carousel.renditions import Rendition, Renditions
 from app.carousel.store import Approval, ApprovalStore, ApprovalsVersion, NewApproval
-from app.erasure.service import Eraser, GoneRow
-from app.erasure.store import PurgeTrigger
 from app.errors import NotFound, UpstreamUnavailable
 from app.integrations.nocodb.client import NocoDBClient
 from app.integrations.nocodb.errors import AttachmentRefused, NocoDBError
 
-__all__ = ["ApprovalPage", "Carousel"]
-
-log = logging.getLogger(__name__)
-
-# Most of the carousel vanishing at once is more likely a changed NocoDB than moderators at work.
-MAX_WITHDRAWN_AT_ONCE = 20
+__all__ = ["ApprovalPage", "Carousel", "FoundDeleted"]
 
 
 @dataclass(frozen=True)
@@ -39,36 +32,35 @@ class ApprovalPage:
     next_cursor: int | None
 
 
+# Told of an approved upload whose row the carousel found deleted in NocoDB, before it is withdrawn.
+FoundDeleted = Callable[[Approval], Awaitable[None]]
+
+
 class Carousel:
-    def __init__(
-        self,
-        *,
-        store: ApprovalStore,
-        nocodb: NocoDBClient | None,
-        renditions: Renditions,
-        eraser: Eraser | None = None,
-    ) -> None:
+    def __init__(self, *, store: ApprovalStore, nocodb: NocoDBClient | None, renditions: Renditions) -> None:
         self.store = store
         self.nocodb = nocodb
         self.renditions = renditions
-        self.eraser = eraser
+        # Set by the upload's lifecycle (``app.moderation.lifecycle``), which erases the files of a
+        # row that left NocoDB; None: the carousel only withdraws the upload.
+        self.found_deleted: FoundDeleted | None = None
 
-    # What moderation tells the carousel.
+    # What the upload's lifecycle tells the carousel.
 
-    async def publish(self, approval: NewApproval, renditions: dict[Rendition, bytes] | None = None) -> None:
-        """Show an approved upload; publishing it again changes nothing.
+    async def publish(self, approval: NewApproval, renditions: dict[Rendition, bytes] | None = None) -> int:
+        """Show an approved upload; publishing it again changes nothing. Returns its approval id.
 
         ``renditions`` are made by moderation from the very bytes it verified, so the carousel never
         shows a file swapped in NocoDB after the decision and needs no link to NocoDB (signed links
         expire). Without them (a replay after a crash), they are made from NocoDB's copy on first
-        request.
+        request. An earlier upload of the row stays shown until it is withdrawn.
         """
-        # A row shows one upload: the picture it had before (swapped by its owner) leaves the carousel.
-        earlier = await asyncio.to_thread(self.store.live_ids_of_rows, approval.table_id, [approval.row_id])
-        approval_id = await asyncio.to_thread(self.store.add, approval, renditions)
-        replaced = [i for i in earlier if i != approval_id]
-        if replaced:
-            await self.withdraw(replaced, trigger=PurgeTrigger.NOT_APPROVED)
+        return await asyncio.to_thread(self.store.add, approval, renditions)
+
+    async def withdraw(self, approval_ids: Sequence[int]) -> None:
+        """Take uploads off the carousel, with their renditions (on every instance: they live in the
+        database). Where their files were is forgotten with them."""
+        await asyncio.to_thread(self.store.remove, approval_ids)
 
     async def shows_any(self, table_id: str) -> bool:
         """Whether any upload of ``table_id`` is on the carousel (nothing to check in NocoDB if not)."""
@@ -82,42 +74,18 @@ class Carousel:
         """The row keys of the uploads of ``table_id`` on the carousel: decided, whatever else says."""
         return set(await asyncio.to_thread(self.store.live_keys, table_id))
 
-    async def keep_only(self, table_id: str, approved_keys: Collection[str]) -> int:
-        """Withdraw the approvals of ``table_id`` whose row key is not in ``approved_keys`` (the rows
-        NocoDB still shows as approved); returns how many were withdrawn."""
-        live = await asyncio.to_thread(self.store.live_keys, table_id)
-        gone = [approval_id for key, approval_id in live.items() if key not in approved_keys]
-        if len(gone) > MAX_WITHDRAWN_AT_ONCE and len(gone) * 2 > len(live):
-            log.error(
-                "approvals sweep would remove %d of %d approved uploads; skipped, check NocoDB",
-                len(gone),
-                len(live),
-            )
-            return 0
-        if gone:
-            await self.withdraw(gone, trigger=PurgeTrigger.NOT_APPROVED)
-            log.info("%d approved uploads are gone from NocoDB; removed from the carousel", len(gone))
-        return len(gone)
+    async def shown_ids(self, table_id: str) -> dict[str, int]:
+        """Row key -> approval id of the uploads of ``table_id`` on the carousel."""
+        return await asyncio.to_thread(self.store.live_keys, table_id)
 
-    async def withdraw_rows(self, table_id: str, row_ids: Collection[int]) -> int:
-        """Withdraw the approvals of rows deleted in NocoDB, whichever upload of the row they show;
-        returns how many there were."""
-        gone = await asyncio.to_thread(self.store.live_ids_of_rows, table_id, list(row_ids))
-        if gone:
-            await self.withdraw(gone, trigger=PurgeTrigger.DELETED_IN_NOCODB)
-        return len(gone)
+    async def shown_ids_of_rows(self, table_id: str, row_ids: Sequence[int]) -> list[int]:
+        """The approval ids of the uploads of these rows on the carousel, whichever upload of its row
+        each shows."""
+        return await asyncio.to_thread(self.store.live_ids_of_rows, table_id, row_ids)
 
-    async def withdraw(self, approval_ids: list[int], *, trigger: PurgeTrigger) -> None:
-        """Take uploads off the carousel, with their renditions (on every instance: they live in the
-        database); their files in NocoDB's storage are scheduled for erasure first (the eraser keeps
-        any file a live row still uses)."""
-        if self.eraser is not None:
-            approvals = await asyncio.to_thread(self.store.live, approval_ids)
-            await self.eraser.schedule(
-                [GoneRow(a.row_key, a.table_id, a.row_id, a.attachments) for a in approvals],
-                trigger=trigger,
-            )
-        await asyncio.to_thread(self.store.remove, approval_ids)
+    async def shown_approvals(self, approval_ids: Sequence[int]) -> list[Approval]:
+        """The approvals among ``approval_ids`` still on the carousel, with their attachments."""
+        return await asyncio.to_thread(self.store.live, approval_ids)
 
     # What the carousel's readers ask.
 
@@ -162,5 +130,7 @@ class Carousel:
                     ) from exc
         except NocoDBError as exc:
             raise UpstreamUnavailable("NocoDB is unavailable; the image will be fetched later.") from exc
-        await self.withdraw([approval.id], trigger=PurgeTrigger.DELETED_IN_NOCODB)
+        if self.found_deleted is not None:
+            await self.found_deleted(approval)
+        await self.withdraw([approval.id])
         raise NotFound(f"Approved upload {approval.id} was deleted in NocoDB.")

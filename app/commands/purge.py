@@ -85,7 +85,7 @@ def _list_pending(purges: PurgeLog) -> int:
 
 async def _retry_pending(eraser: Eraser) -> int:
     outcomes = dict.fromkeys(PurgeState, 0)
-    for pending in _pending(eraser.log):
+    for pending in _pending(eraser.purges):
         record = await eraser.retry(pending)
         outcomes[record.state] += 1
         reason = f": {record.detail}" if record.detail else ""

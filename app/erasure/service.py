@@ -64,14 +64,14 @@ class Eraser:
     def __init__(
         self,
         *,
-        log: PurgeLog,
+        purges: PurgeLog,
         local: Storage | None,
         s3: Storage | None = None,
         nocodb: NocoDBClient,
         fields: FieldNames,
         enabled: bool = True,
     ) -> None:
-        self.log = log
+        self.purges = purges
         self.local = local
         self.s3 = s3
         self.nocodb = nocodb
@@ -88,7 +88,7 @@ class Eraser:
         if not self.enabled:
             return None
         async with self._lock:
-            earlier = await asyncio.to_thread(self.log.for_row, row.row_key)
+            earlier = await asyncio.to_thread(self.purges.for_row, row.row_key)
             if earlier is not None and earlier.state is not PurgeState.PENDING:
                 return earlier
             locations, refused = _locations(row.attachments)
@@ -111,10 +111,10 @@ class Eraser:
 
     def _schedule(self, rows: Sequence[GoneRow], trigger: PurgeTrigger) -> None:
         for row in rows:
-            if self.log.for_row(row.row_key) is not None:
+            if self.purges.for_row(row.row_key) is not None:
                 continue
             locations, refused = _locations(row.attachments)
-            self.log.record(
+            self.purges.record(
                 row_key=row.row_key,
                 table_id=row.table_id,
                 row_id=row.row_id,
@@ -131,7 +131,7 @@ class Eraser:
         still uses a file is asked again; the record is updated, its counts added to the earlier ones.
         A purge finished meanwhile (by moderation, or another pass) is left as it is."""
         async with self._lock:
-            current = await asyncio.to_thread(self.log.for_row, record.row_key)
+            current = await asyncio.to_thread(self.purges.for_row, record.row_key)
             if current is None or current.state is not PurgeState.PENDING:
                 return current or record
             return await self._erase(
@@ -146,7 +146,7 @@ class Eraser:
     async def retry_pending(self) -> int:
         """One pass over the pending purges; returns how many are done (or refused) now."""
         finished, after_id = 0, 0
-        while records := await asyncio.to_thread(self.log.pending, after_id=after_id):
+        while records := await asyncio.to_thread(self.purges.pending, after_id=after_id):
             for record in records:
                 finished += (await self.retry(record)).state is not PurgeState.PENDING
             after_id = records[-1].id
@@ -178,7 +178,7 @@ class Eraser:
         if refused and state is PurgeState.DONE:
             state, detail = PurgeState.REFUSED, "; ".join(refused)
         record = await asyncio.to_thread(
-            self.log.record,
+            self.purges.record,
             row_key=row_key,
             table_id=table_id,
             row_id=row_id,

@@ -12,7 +12,7 @@ from app.config import FieldNames, RejectAction
 from app.integrations.nocodb.client import NocoDBClient
 from app.moderation.decisions import DecisionRecord
 from app.moderation.queue import Job
-from app.moderation.rows import UploadRow, same_upload
+from app.moderation.rows import UploadRow, row_key, same_upload
 from app.outcomes import Action, Decision, Reason
 
 __all__ = [
@@ -65,7 +65,8 @@ class NocoDBWriter:
         current = await self.nocodb.get_row(job.table_id, job.row_id)
         if current is None:
             return Action.ALREADY_GONE
-        if not same_upload(current, row, self.fields):
+        upload = row_key(job.table_id, row)
+        if same_upload(current, upload, table_id=job.table_id, fields=self.fields) is None:
             # Expected after a deletion and an Id reuse; if it happens for every row, NocoDB changed
             # the CreatedAt format or the attachment ids, and nothing is being acted on.
             log.warning("job %d: row %d is another upload now; not touched", job.id, job.row_id)

@@ -16,7 +16,7 @@ from typing import Any
 from app.config import FieldNames
 from app.integrations.nocodb.client import NocoDBClient
 from app.integrations.nocodb.errors import AttachmentRefused, NocoDBUnavailable
-from app.moderation.rows import UploadRow, parse_row, row_key, same_upload
+from app.moderation.rows import UploadRow, row_key, same_upload
 
 __all__ = ["Downloader", "RowGone"]
 
@@ -37,22 +37,13 @@ class Downloader:
     async def current(self, table_id: str, row: UploadRow) -> UploadRow | None:
         """The row as NocoDB has it now; None when it is gone, or is another upload by now (an Id
         reused, or its attachments changed: that upload has a job of its own)."""
-        current = await self.nocodb.get_row(table_id, row.row_id)
-        if current is None or not same_upload(current, row, self.fields):
-            return None
-        return parse_row(current, self.fields)
+        return await self.current_by_key(table_id, row.row_id, row_key(table_id, row))
 
     async def current_by_key(self, table_id: str, row_id: int, key: str) -> UploadRow | None:
         """The row as NocoDB has it now, if it is still the upload ``key`` (a finished job keeps its
         key, not its attachments); None when it is gone or another upload by now."""
         current = await self.nocodb.get_row(table_id, row_id)
-        if current is None:
-            return None
-        try:
-            row = parse_row(current, self.fields)
-        except ValueError:
-            return None
-        return row if row_key(table_id, row) == key else None
+        return same_upload(current, key, table_id=table_id, fields=self.fields)
 
     async def fetch(self, table_id: str, row: UploadRow, attachment: Mapping[str, Any]) -> bytes:
         """The attachment's bytes. ``AttachmentRefused`` only for a content problem (size, location)."""
@@ -61,13 +52,10 @@ class Downloader:
         except AttachmentRefused as exc:
             if exc.status_code is None:
                 raise
-        current = await self.nocodb.get_row(table_id, row.row_id)
-        if current is None or not same_upload(current, row, self.fields):
+        current = await self.current(table_id, row)
+        if current is None:
             raise RowGone
-        fresh = next(
-            (a for a in parse_row(current, self.fields).attachments if a.get("id") == attachment.get("id")),
-            attachment,
-        )
+        fresh = next((a for a in current.attachments if a.get("id") == attachment.get("id")), attachment)
         try:
             return await self.nocodb.download(fresh, max_bytes=self.max_bytes)
         except AttachmentRefused as exc:

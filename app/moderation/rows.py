@@ -17,6 +17,8 @@ from app.config import FieldNames
 from app.db import MAX_ID
 from app.moderation.queue import NewJob
 
+__all__ = ["ATTACHMENT_KEYS", "UploadRow", "new_job", "parse_row", "row_key", "same_upload"]
+
 CREATED_AT_FIELDS = ("CreatedAt", "created_at", "createdAt")
 ATTACHMENT_KEYS = (
     "id",
@@ -98,16 +100,29 @@ def _politician(cell: object) -> str | None:
     return cell.strip() if isinstance(cell, str) else f"<{type(cell).__name__}>"
 
 
-def same_upload(current: Mapping[str, Any], row: UploadRow, fields: FieldNames) -> bool:
-    """Whether NocoDB's ``current`` copy of the row is still the upload ``row`` (Ids are reused)."""
+def same_upload(
+    current: Mapping[str, Any] | None, key: str, *, table_id: str, fields: FieldNames
+) -> UploadRow | None:
+    """NocoDB's ``current`` copy of a row, parsed, if it is still the upload ``key``; None when the row
+    is gone (``current`` is None), unreadable, or another upload by now.
+
+    The one definition of "the same upload": the same idempotency key (``row_key``), that is the same
+    table, the same Id, the same CreatedAt to the second, and the same attachment ids. NocoDB reuses a
+    deleted row's Id, and an owner may swap a row's attachments: either is another upload, with a job
+    of its own.
+    """
+    if current is None:
+        return None
     try:
-        return parse_row(current, fields).identity() == row.identity()
+        row = parse_row(current, fields)
     except ValueError:
-        return False
+        return None
+    return row if row_key(table_id, row) == key else None
 
 
 def row_key(table_id: str, row: UploadRow) -> str:
-    """The idempotency key of a row: NocoDB reuses Ids, so the key also covers time and files."""
+    """The idempotency key of a row: NocoDB reuses Ids, so the key also covers time and files (two
+    copies of a row with one key are the same upload: ``same_upload``)."""
     digest = hashlib.sha256(f"{table_id}|{row.row_id}|{row.identity()}".encode()).hexdigest()[:24]
     return f"{table_id}:{row.row_id}:{digest}"
 

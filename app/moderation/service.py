@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 from app.carousel.renditions import Rendition
 from app.carousel.service import Carousel
 from app.carousel.store import NewApproval
-from app.erasure.service import Eraser, GoneRow
-from app.erasure.store import PurgeTrigger
 from app.errors import NotReady, ServiceError
 from app.faces.intake import ImageRejected, declared_pixels
 from app.faces.service import FaceService
@@ -29,6 +27,7 @@ from app.metrics import ACTIONS, VERDICTS
 from app.moderation.act import APPROVED_STATUS, REJECTED_STATUS, NocoDBWriter
 from app.moderation.decisions import DecisionLog, DecisionRecord
 from app.moderation.download import Downloader, RowGone
+from app.moderation.lifecycle import UploadLifecycle
 from app.moderation.queue import Job, JobQueue
 from app.moderation.rows import UploadRow
 from app.outcomes import Action, Decision, Reason
@@ -38,7 +37,17 @@ __all__ = ["ModerationService", "RowVerdict"]
 log = logging.getLogger(__name__)
 
 
-_PURGE_TRIGGERS = {Action.DELETED: PurgeTrigger.DELETED, Action.ALREADY_GONE: PurgeTrigger.ALREADY_GONE}
+def _decided(job: Job, record: DecisionRecord, action: Action) -> dict[str, object]:
+    """A decision's fields on its log line, for a log search to filter on (``app.logs``)."""
+    return {
+        "row": job.row_id,
+        "politician": record.politician,
+        "decision": record.decision,
+        "reason": record.reason,
+        "action": action,
+    }
+
+
 # Decided rows that stay in NocoDB, where moderators may settle them with the Status cell.
 SETTLED_IN_NOCODB = frozenset({Action.APPROVED, Action.REVIEW, Action.FLAGGED})
 
@@ -63,12 +72,12 @@ class ModerationService:
         downloader: Downloader,
         writer: NocoDBWriter,
         carousel: Carousel,
-        eraser: Eraser,
+        lifecycle: UploadLifecycle,
         max_images: int,
         leases: JobQueue,
     ) -> None:
         self.leases = leases
-        self.eraser = eraser
+        self.lifecycle = lifecycle
         self.max_images = max_images
         self.decisions = decisions
         self.faces = faces
@@ -81,7 +90,7 @@ class ModerationService:
         row = UploadRow.from_json(job.row)
         record = await asyncio.to_thread(self.decisions.decision_for, job.row_key)
         if record is not None and record.action in SETTLED_IN_NOCODB:
-            return await self._settle(job, record)
+            return await self._follow_moderator(job, record)
         renditions = None
         if record is None:
             current = await self.downloader.current(job.table_id, row)
@@ -105,10 +114,10 @@ class ModerationService:
             VERDICTS.labels(source="moderation", decision=record.decision, reason=record.reason).inc()
             renditions = verdict.renditions
         action = record.action or await self._act(job, row, record, renditions)
-        await self._purge_if_gone(job, row, action)
+        await self.lifecycle.acted(job, row, action)
         return action
 
-    async def _settle(self, job: Job, record: DecisionRecord) -> Action:
+    async def _follow_moderator(self, job: Job, record: DecisionRecord) -> Action:
         """A decided row queued again (it changed in NocoDB, or the sweep saw a moderator's Status).
         Once facegate has decided, the Status cell is the moderators' word, and final: ``approved``
         publishes the upload, ``rejected`` removes it. Anything else changes nothing."""
@@ -154,31 +163,33 @@ class ModerationService:
             # What the moderator saw is what the carousel shows: rendered now, from these bytes.
             renditions = await asyncio.to_thread(self.carousel.renditions.make, data)
             approval = NewApproval(job.row_key, job.table_id, job.row_id, politician or "", row.attachments)
-            await self.carousel.publish(approval, renditions)
+            await self.lifecycle.approved(approval, renditions)
         await asyncio.to_thread(self.decisions.record_action, decision.id, Action.APPROVED)
         ACTIONS.labels(action=Action.APPROVED).inc()
-        log.info("job %d: row %d approved by a moderator", job.id, job.row_id)
+        log.info(
+            "job %d: row %d approved by a moderator",
+            job.id,
+            job.row_id,
+            extra=_decided(job, decision, Action.APPROVED),
+        )
         return Action.APPROVED
 
     async def _moderator_rejects(self, job: Job, row: UploadRow, politician: str | None) -> Action:
         decision = await self._record_moderator(job, politician, Decision.REJECTED)
-        await self.carousel.withdraw_rows(job.table_id, [job.row_id])
+        await self.lifecycle.rejected(job.table_id, job.row_id)
         await asyncio.to_thread(self.leases.check_lease, job)
         action = await self.writer.reject_for_moderator(job)
-        await self._purge_if_gone(job, row, action)
+        await self.lifecycle.acted(job, row, action)
         await asyncio.to_thread(self.decisions.record_action, decision.id, action)
         ACTIONS.labels(action=action).inc()
-        log.info("job %d: row %d rejected by a moderator, %s", job.id, job.row_id, action)
+        log.info(
+            "job %d: row %d rejected by a moderator, %s",
+            job.id,
+            job.row_id,
+            action,
+            extra=_decided(job, decision, action),
+        )
         return action
-
-    async def _purge_if_gone(self, job: Job, row: UploadRow, action: Action) -> None:
-        """The row is gone: its files must go too (NocoDB keeps and serves them otherwise). A replay
-        after a crash between the action and the purge purges then; the eraser does it once."""
-        trigger = _PURGE_TRIGGERS.get(action)
-        if trigger is not None:
-            await self.eraser.purge(
-                GoneRow(job.row_key, job.table_id, job.row_id, row.attachments), trigger=trigger
-            )
 
     async def _act(
         self, job: Job, row: UploadRow, record: DecisionRecord, renditions: dict[Rendition, bytes] | None
@@ -189,7 +200,7 @@ class ModerationService:
         action = await self.writer.act(job, row, record)
         if action is Action.APPROVED:
             # Before the action is recorded: a crash in between publishes again, which changes nothing.
-            await self.carousel.publish(
+            await self.lifecycle.approved(
                 NewApproval(
                     row_key=job.row_key,
                     table_id=job.table_id,
@@ -201,10 +212,18 @@ class ModerationService:
             )
         elif action is Action.DELETED:
             # A row whose owner swapped an approved picture for this one: gone, it shows nothing.
-            await self.carousel.withdraw_rows(job.table_id, [job.row_id])
+            await self.lifecycle.rejected(job.table_id, job.row_id)
         await asyncio.to_thread(self.decisions.record_action, record.id, action)
         ACTIONS.labels(action=action).inc()
-        log.info("job %d: row %d %s (%s), %s", job.id, job.row_id, record.decision, record.reason, action)
+        log.info(
+            "job %d: row %d %s (%s), %s",
+            job.id,
+            job.row_id,
+            record.decision,
+            record.reason,
+            action,
+            extra=_decided(job, record, action),
+        )
         return action
 
     async def decide(self, row: UploadRow, table_id: str) -> RowVerdict:

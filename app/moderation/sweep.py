@@ -4,7 +4,8 @@ seen (a row whose attachments changed is a new upload). The Status cell is not t
 decided: anyone who can write a row can write it. Once facegate has decided a row, though, its Status
 is the moderators' (the public form cannot change a row): the sweep queues decided rows whose Status
 a moderator set to ``approved`` (not on the carousel) or ``rejected`` again, for the moderation loop
-to follow. It also tells the carousel which rows are still approved in NocoDB.
+to follow. It also tells the uploads' lifecycle (``app.moderation.lifecycle``) which rows are still
+approved in NocoDB.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from app.config import FieldNames
 from app.integrations.nocodb.client import NocoDBClient
 from app.moderation.act import APPROVED_STATUS, REJECTED_STATUS
 from app.moderation.decisions import DecisionLog
+from app.moderation.lifecycle import UploadLifecycle
 from app.moderation.queue import JobQueue, NewJob
 from app.moderation.rows import UploadRow, new_job, parse_row, row_key
 from app.outcomes import Decision
@@ -31,8 +33,8 @@ ENQUEUE_BATCH = 500
 
 
 class Sweeper:
-    """Queues the uploads that no webhook brought, and hands the carousel the rows still approved in
-    NocoDB (a moderator may have deleted some)."""
+    """Queues the uploads that no webhook brought, and tells the uploads' lifecycle the rows still
+    approved in NocoDB (a moderator may have deleted some)."""
 
     def __init__(
         self,
@@ -43,6 +45,7 @@ class Sweeper:
         table_id: str,
         fields: FieldNames,
         carousel: Carousel,
+        lifecycle: UploadLifecycle,
         wake: asyncio.Event,
     ) -> None:
         self.queue = queue
@@ -51,6 +54,7 @@ class Sweeper:
         self.table_id = table_id
         self.fields = fields
         self.carousel = carousel
+        self.lifecycle = lifecycle
         self.wake = wake
 
     async def sweep(self) -> int:
@@ -95,7 +99,8 @@ class Sweeper:
         return queued + (self.queue.recheck(moderated) if moderated else 0)
 
     async def sweep_approvals(self) -> int:
-        """Tell the carousel which rows NocoDB still shows as approved; returns how many it withdrew."""
+        """Tell the uploads' lifecycle which rows NocoDB still shows as approved; returns how many
+        uploads left the carousel."""
         if not await self.carousel.shows_any(self.table_id):
             return 0
         where = f"({self.fields.status},eq,{APPROVED_STATUS})"
@@ -106,7 +111,7 @@ class Sweeper:
                 approved.add(row_key(self.table_id, parse_row(raw, self.fields)))
             except ValueError:
                 continue
-        return await self.carousel.keep_only(self.table_id, approved)
+        return await self.lifecycle.no_longer_approved(self.table_id, approved)
 
     async def run(self, interval: float) -> None:
         """Sweep now, then every ``interval`` seconds (0: only now). Instances that share a database

@@ -11,13 +11,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from app.carousel.service import Carousel
 from app.config import FieldNames
-from app.erasure.service import Eraser, GoneRow
-from app.erasure.store import PurgeTrigger
 from app.errors import InvalidRequest
+from app.moderation.lifecycle import UploadLifecycle
 from app.moderation.queue import JobQueue, NewJob
-from app.moderation.rows import UploadRow, new_job, parse_row, row_key
+from app.moderation.rows import UploadRow, new_job, parse_row
 
 __all__ = [
     "DELETE_EVENT",
@@ -99,7 +97,7 @@ def jobs_from_event(
 
 class WebhookReceiver:
     """Turns a webhook body into queued jobs or scheduled erasures, committed before the caller
-    answers NocoDB. Without an eraser (NocoDB not configured), deletions are acknowledged only."""
+    answers NocoDB. Without NocoDB settings, deletions only withdraw from the carousel."""
 
     def __init__(
         self,
@@ -108,15 +106,13 @@ class WebhookReceiver:
         table_id: str | None,
         fields: FieldNames,
         wake: asyncio.Event,
-        carousel: Carousel,
-        eraser: Eraser | None,
+        lifecycle: UploadLifecycle,
     ) -> None:
         self.queue = queue
         self.table_id = table_id
         self.fields = fields
         self.wake = wake
-        self.carousel = carousel
-        self.eraser = eraser
+        self.lifecycle = lifecycle
 
     async def receive(self, body: bytes) -> WebhookAck:
         """Queue the rows of an insert or update event, erase those of a delete event; other event
@@ -148,19 +144,10 @@ class WebhookReceiver:
         return queued
 
     async def _deleted(self, event: RowsEvent) -> WebhookAck:
-        """Rows deleted in NocoDB (by a moderator, or by facegate itself): off the carousel, and their
-        files scheduled for erasure (the eraser keeps a file a live row still uses)."""
+        """Rows deleted in NocoDB (by a moderator, or by facegate itself): their lifecycle says what
+        follows (off the carousel, files erased)."""
         rows, ignored = rows_of_event(event, table_id=self.table_id, fields=self.fields)
-        scheduled = 0
-        if rows:
-            table_id = event.data.table_id
-            gone = [GoneRow(row_key(table_id, row), table_id, row.row_id, row.attachments) for row in rows]
-            # A key that NocoDB reported deleted and then shows again is a new upload (Ids are reused).
-            await asyncio.to_thread(self.queue.mark_gone, [g.row_key for g in gone])
-            await self.carousel.withdraw_rows(table_id, [g.row_id for g in gone])
-            if self.eraser is not None:
-                await self.eraser.schedule(gone, trigger=PurgeTrigger.DELETED_IN_NOCODB)
-                scheduled = len(gone)
+        scheduled = await self.lifecycle.deleted_in_nocodb(event.data.table_id, rows)
         return WebhookAck(event=event.type, received=len(event.data.rows), queued=scheduled, ignored=ignored)
 
 

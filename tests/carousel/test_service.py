@@ -12,12 +12,12 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 from app.carousel.renditions import Rendition
-from app.carousel.service import MAX_WITHDRAWN_AT_ONCE, Carousel
+from app.carousel.service import Carousel
 from app.errors import NotFound, UpstreamUnavailable
 from app.moderation.rows import parse_row
 from harness.images import encode, exif_rotated, open_sample
 from harness.loop import FIELDS
-from tests.moderation.fake_nocodb import TABLE, FakeNocoDB
+from tests.moderation.fake_nocodb import FakeNocoDB
 from tests.moderation.support import approve, carousel, nocodb_client, queued_job
 from tests.support import Stores
 
@@ -85,36 +85,6 @@ def test_pages_and_cursor(stores: Stores, tmp_path: Path) -> None:
     last = asyncio.run(carousel.page(politician=None, limit=3, cursor=ids[2]))
     assert [a.id for a in last.items] == ids[:2][::-1] and last.next_cursor is None
     assert asyncio.run(carousel.page(politician="biden", limit=5, cursor=None)).items == []
-
-
-def _keys(stores: Stores) -> set[str]:
-    return set(stores.approvals.live_keys(TABLE))
-
-
-def test_keep_only_withdraws_what_nocodb_no_longer_approves(stores: Stores, tmp_path: Path) -> None:
-    fake = FakeNocoDB()
-    ids = [_approve(stores, fake, i, exif_rotated("obama2.jpg", 6)) for i in (1, 2, 3)]
-    shown = _carousel(stores, fake, tmp_path)
-    asyncio.run(shown.image(ids[0], Rendition.THUMBNAIL))
-    assert stores.approvals.rendition(ids[0], Rendition.THUMBNAIL) is not None
-    keys = {a.id: a.row_key for a in stores.approvals.approvals()}
-    assert asyncio.run(shown.shows_any(TABLE)) and not asyncio.run(shown.shows_any("other"))
-    assert asyncio.run(shown.keep_only(TABLE, {keys[ids[1]], keys[ids[2]]})) == 1
-    assert _keys(stores) == {keys[ids[1]], keys[ids[2]]}
-    assert stores.approvals.rendition(ids[0], Rendition.THUMBNAIL) is None  # gone with it
-
-
-def test_keep_only_refuses_to_empty_most_of_the_carousel(stores: Stores, tmp_path: Path) -> None:
-    fake = FakeNocoDB()
-    count = MAX_WITHDRAWN_AT_ONCE + 5
-    for i in range(1, count + 1):
-        _approve(stores, fake, i, b"x")
-    shown = _carousel(stores, fake, tmp_path)
-    # NocoDB answering "nothing is approved" is more likely a changed NocoDB than moderators at work.
-    assert asyncio.run(shown.keep_only(TABLE, set())) == 0
-    assert len(_keys(stores)) == count
-    some = set(list(_keys(stores))[: count - MAX_WITHDRAWN_AT_ONCE])
-    assert asyncio.run(shown.keep_only(TABLE, _keys(stores) - some)) == len(some)
 
 
 def test_renditions_carry_none_of_the_uploaders_metadata(stores: Stores, tmp_path: Path) -> None:

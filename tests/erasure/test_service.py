@@ -17,7 +17,7 @@ from harness.images import sample
 from harness.loop import FIELDS
 from tests.erasure.support import files_in, on_disk
 from tests.moderation.fake_nocodb import TABLE, FakeNocoDB
-from tests.moderation.support import moderation_service, nocodb_client, process_row, queued_job
+from tests.moderation.support import eraser_of, moderation_service, nocodb_client, process_row, queued_job
 from tests.support import Stores
 
 
@@ -109,7 +109,7 @@ def test_a_crash_between_the_deletion_and_the_purge_is_purged_on_replay(
         raise RuntimeError("facegate killed here")
 
     with monkeypatch.context() as patch:
-        patch.setattr(service.eraser, "purge", killed)
+        patch.setattr(eraser_of(service), "purge", killed)
         with pytest.raises(RuntimeError):
             asyncio.run(service.process(job))
     assert 1 not in fake.rows and files_in(tmp_path / "nc")  # deleted in NocoDB, files still there
@@ -141,7 +141,10 @@ def test_a_pending_purge_is_retried_from_its_locations(stores: Stores, tmp_path:
     async def retry() -> PurgeRecord:
         nocodb = nocodb_client(httpx.MockTransport(fake.handler))
         eraser = Eraser(
-            log=stores.purges, local=LocalUploads(tmp_path / "nc" / "uploads"), nocodb=nocodb, fields=FIELDS
+            purges=stores.purges,
+            local=LocalUploads(tmp_path / "nc" / "uploads"),
+            nocodb=nocodb,
+            fields=FIELDS,
         )
         try:
             return await eraser.retry(pending)

@@ -19,6 +19,7 @@ from app.faces.service import FaceService
 from app.integrations.nocodb.client import NocoDBClient
 from app.moderation.act import NocoDBWriter
 from app.moderation.download import Downloader
+from app.moderation.lifecycle import UploadLifecycle
 from app.moderation.queue import Job, JobQueue
 from app.moderation.rows import new_job, parse_row
 from app.moderation.service import ModerationService
@@ -40,8 +41,13 @@ def nocodb_client(
     )
 
 
-def carousel(stores: Stores, nocodb: NocoDBClient | None, eraser: Eraser | None = None) -> Carousel:
-    return Carousel(store=stores.approvals, nocodb=nocodb, renditions=Renditions(LIMITS), eraser=eraser)
+def carousel(stores: Stores, nocodb: NocoDBClient | None) -> Carousel:
+    return Carousel(store=stores.approvals, nocodb=nocodb, renditions=Renditions(LIMITS))
+
+
+def lifecycle(stores: Stores, nocodb: NocoDBClient | None, eraser: Eraser | None = None) -> UploadLifecycle:
+    """A carousel over ``stores`` and the lifecycle that publishes, withdraws and erases its uploads."""
+    return UploadLifecycle(queue=stores.queue, carousel=carousel(stores, nocodb), eraser=eraser)
 
 
 def moderation_service(
@@ -58,22 +64,29 @@ def moderation_service(
     """The moderation service as ``app.assembly`` builds it, over a fake NocoDB."""
     nocodb = nocodb_client(transport, allowed_origins=allowed_origins)
     eraser = Eraser(
-        log=stores.purges,
+        purges=stores.purges,
         local=LocalUploads(uploads_dir) if uploads_dir else None,
         nocodb=nocodb,
         fields=FIELDS,
         enabled=on_reject is RejectAction.DELETE,
     )
+    uploads = lifecycle(stores, nocodb, eraser)
     return ModerationService(
         decisions=stores.decisions,
         faces=faces,
         downloader=Downloader(nocodb=nocodb, fields=FIELDS, max_bytes=max_download_bytes),
         writer=NocoDBWriter(nocodb=nocodb, fields=FIELDS, on_reject=on_reject),
-        carousel=carousel(stores, nocodb, eraser),
-        eraser=eraser,
+        carousel=uploads.carousel,
+        lifecycle=uploads,
         max_images=max_images,
         leases=stores.queue,
     )
+
+
+def eraser_of(service: ModerationService) -> Eraser:
+    """The eraser ``moderation_service`` gave the service's lifecycle."""
+    assert service.lifecycle.eraser is not None
+    return service.lifecycle.eraser
 
 
 def queued_job(queue: JobQueue, row: dict[str, Any]) -> Job:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
+import logging
 
 import httpx
 import pytest
@@ -15,6 +17,7 @@ from app.config import RejectAction
 from app.errors import ServiceError
 from app.faces.service import FaceService
 from app.integrations.nocodb.errors import NocoDBUnavailable
+from app.logs import JsonFormatter
 from app.moderation.queue import Job, JobQueue, LeaseLost
 from app.moderation.service import ModerationService
 from app.tables import jobs
@@ -340,6 +343,30 @@ def test_a_moderator_rejects_an_approved_upload(faces: FaceService, stores: Stor
         ("facegate", "approved", "approved"),
     ]
     assert stores.purges.for_row(job.row_key) is not None
+
+
+def _decision_fields(caplog: pytest.LogCaptureFixture) -> list[dict[str, object]]:
+    """The decision fields of the moderation service's JSON log lines."""
+    lines = [
+        json.loads(JsonFormatter().format(r)) for r in caplog.records if r.name == "app.moderation.service"
+    ]
+    return [{k: line.get(k) for k in ("row", "politician", "decision", "reason", "action")} for line in lines]
+
+
+def test_a_decision_is_fields_of_its_log_line(
+    faces: FaceService, stores: Stores, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake = FakeNocoDB()
+    job = _job(stores, fake.add(1, "obama", ("a.jpg", sample("obama2.jpg"))))
+    service = _service(fake, stores, faces)
+    with caplog.at_level(logging.INFO, logger="app.moderation.service"):
+        assert _run(service, job) == "approved"
+        fake.rows[1]["Status"] = "rejected"  # a moderator, in NocoDB's grid
+        assert _run(service, _recheck(stores, job, "approved")) == "deleted"
+    assert _decision_fields(caplog) == [
+        {"row": 1, "politician": "obama", "decision": "approved", "reason": "match", "action": "approved"},
+        {"row": 1, "politician": "obama", "decision": "rejected", "reason": "moderator", "action": "deleted"},
+    ]
 
 
 def test_a_moderator_approves_a_flagged_rejection(faces: FaceService, stores: Stores) -> None:

@@ -13,19 +13,21 @@ from app.outcomes import Action, Decision, Reason
 from harness.images import sample
 from harness.loop import FIELDS
 from tests.moderation.fake_nocodb import TABLE, FakeNocoDB
-from tests.moderation.support import approve, carousel, nocodb_client, queued_job
+from tests.moderation.support import approve, lifecycle, nocodb_client, queued_job
 from tests.support import Stores
 
 
 def _sweeper(fake: FakeNocoDB, stores: Stores, tmp_path: Path) -> Sweeper:
     nocodb = nocodb_client(httpx.MockTransport(fake.handler))
+    uploads = lifecycle(stores, nocodb)
     return Sweeper(
         queue=stores.queue,
         decisions=stores.decisions,
         nocodb=nocodb,
         table_id=TABLE,
         fields=FIELDS,
-        carousel=carousel(stores, nocodb),
+        carousel=uploads.carousel,
+        lifecycle=uploads,
         wake=asyncio.Event(),
     )
 

@@ -21,7 +21,7 @@ from harness.images import sample
 from harness.loop import FIELDS
 from tests.erasure.support import THUMBNAIL, files_in, on_disk
 from tests.moderation.fake_nocodb import TABLE, FakeNocoDB
-from tests.moderation.support import moderation_service, queued_job
+from tests.moderation.support import eraser_of, moderation_service, queued_job
 from tests.support import Stores
 
 
@@ -35,8 +35,7 @@ def _receiver(service: ModerationService, stores: Stores) -> WebhookReceiver:
         table_id=TABLE,
         fields=FIELDS,
         wake=asyncio.Event(),
-        carousel=service.carousel,
-        eraser=service.eraser,
+        lifecycle=service.lifecycle,
     )
 
 
@@ -72,7 +71,7 @@ def test_an_approved_row_a_moderator_deletes_is_withdrawn_and_erased(
     (pending,) = stores.purges.pending()
     assert pending.trigger == PurgeTrigger.DELETED_IN_NOCODB and pending.locations == ["2026/01/01/1/a.jpg"]
     assert files_in(tmp_path / "nc")  # erased by the eraser's task, not in the webhook's answer
-    assert asyncio.run(service.eraser.retry_pending()) == 1
+    assert asyncio.run(eraser_of(service).retry_pending()) == 1
     assert files_in(tmp_path / "nc") == set()
     record = stores.purges.for_row(approval.row_key)
     assert record is not None and record.state is PurgeState.DONE
@@ -88,7 +87,7 @@ def test_a_deletion_reported_twice_is_erased_once(faces: FaceService, stores: St
     receiver = _receiver(service, stores)
     asyncio.run(receiver.receive(_deleted(row)))  # the webhook may even arrive first
     assert _process(service, stores, row) == "deleted"
-    asyncio.run(service.eraser.retry_pending())
+    asyncio.run(eraser_of(service).retry_pending())
     (decision,) = stores.decisions.decisions()
     record = stores.purges.for_row(decision.row_key)
     assert record is not None and record.state is PurgeState.DONE and record.trigger == PurgeTrigger.DELETED
@@ -102,7 +101,7 @@ def test_a_row_still_in_nocodb_keeps_its_files(faces: FaceService, stores: Store
     service, row = _approved(fake, stores, faces, tmp_path / "nc")
     before = files_in(tmp_path / "nc")
     asyncio.run(_receiver(service, stores).receive(_deleted(row)))
-    asyncio.run(service.eraser.retry_pending())
+    asyncio.run(eraser_of(service).retry_pending())
     assert files_in(tmp_path / "nc") == before
 
 
@@ -112,7 +111,7 @@ def test_with_flag_a_deletion_erases_nothing(faces: FaceService, stores: Stores,
     before = files_in(tmp_path / "nc")
     del fake.rows[1]
     asyncio.run(_receiver(service, stores).receive(_deleted(row)))
-    asyncio.run(service.eraser.retry_pending())
+    asyncio.run(eraser_of(service).retry_pending())
     assert stores.approvals.approvals() == []  # off the carousel all the same
     assert files_in(tmp_path / "nc") == before and stores.purges.pending() == []
 
@@ -126,14 +125,15 @@ def test_the_sweep_erases_an_approved_row_deleted_while_the_webhook_was_lost(
     sweeper = Sweeper(
         queue=stores.queue,
         decisions=stores.decisions,
-        nocodb=service.eraser.nocodb,
+        nocodb=eraser_of(service).nocodb,
         table_id=TABLE,
         fields=FIELDS,
         carousel=service.carousel,
+        lifecycle=service.lifecycle,
         wake=asyncio.Event(),
     )
     assert asyncio.run(sweeper.sweep_approvals()) == 1
-    asyncio.run(service.eraser.retry_pending())
+    asyncio.run(eraser_of(service).retry_pending())
     assert files_in(tmp_path / "nc") == set()
     (decision,) = stores.decisions.decisions()
     record = stores.purges.for_row(decision.row_key)
