@@ -14,7 +14,7 @@
     │   └── RateLimited             429
     ├── ServiceError (5xx: facegate or a dependency is not able to answer now)
     │   ├── NotReady                503
-    │   ├── UpstreamUnavailable     503 (NocoDB cannot be reached now)
+    │   ├── OriginalUnavailable     503 (a carousel image needs NocoDB's original, out of reach now)
     │   ├── DatabaseUnavailable     503 (facegate's database cannot be reached now)
     │   └── ReferenceSetError       500 (a reference photo or profile is broken)
     └── CommandError (a ``facegate`` command cannot go on; never an HTTP answer)
@@ -138,7 +138,10 @@ class NotReady(ServiceError):
     code = "not_ready"
 
 
-class UpstreamUnavailable(ServiceError):
+class OriginalUnavailable(ServiceError):
+    """A carousel image must be made from NocoDB's original, and NocoDB (or its storage) cannot be
+    reached now: the HTTP face of the client's ``NocoDBUnavailable``. The code predates the name."""
+
     status_code = 503
     code = "upstream_unavailable"
 

@@ -61,7 +61,8 @@ class Action(StrEnum):
     REVIEW = "review"
     # The row was deleted, or its Id reused by another upload, before facegate acted.
     ALREADY_GONE = "already_gone"
-    DRY_RUN = "none (dry-run)"
+    # Nothing written: ``FACEGATE_ACTION=dry-run`` (``RejectAction.DRY_RUN``) only logs decisions.
+    NOTHING = "none (dry-run)"
 
     @property
     def row_left(self) -> bool:

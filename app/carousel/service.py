@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from app.carousel.renditions import Rendition, Renditions
 from app.carousel.store import Approval, ApprovalStore, ApprovalsVersion, NewApproval
-from app.errors import NotFound, UpstreamUnavailable
+from app.errors import NotFound, OriginalUnavailable
 from app.integrations.nocodb.client import NocoDBClient
 from app.integrations.nocodb.errors import AttachmentRefused, NocoDBError
 
@@ -125,11 +125,11 @@ class Carousel:
                 )
             except AttachmentRefused as exc:
                 if exc.status_code != 404 or await self.nocodb.get_row(approval.table_id, approval.row_id):
-                    raise UpstreamUnavailable(
+                    raise OriginalUnavailable(
                         f"The image of approved upload {approval.id} cannot be fetched."
                     ) from exc
         except NocoDBError as exc:
-            raise UpstreamUnavailable("NocoDB is unavailable; the image will be fetched later.") from exc
+            raise OriginalUnavailable("NocoDB is unavailable; the image will be fetched later.") from exc
         if self.found_deleted is not None:
             await self.found_deleted(approval)
         await self.withdraw([approval.id])

@@ -61,7 +61,7 @@ class NocoDBWriter:
     async def act(self, job: Job, row: UploadRow, record: DecisionRecord) -> Action:
         """Apply the decision in NocoDB; returns what was done."""
         if self.on_reject is RejectAction.DRY_RUN:
-            return Action.DRY_RUN
+            return Action.NOTHING
         current = await self.nocodb.get_row(job.table_id, job.row_id)
         if current is None:
             return Action.ALREADY_GONE
@@ -88,7 +88,7 @@ class NocoDBWriter:
         """A moderator set Status ``rejected``: the row goes as facegate's rejections go (deleted,
         or left flagged by the moderator's own Status with ``ACTION=flag``)."""
         if self.on_reject is RejectAction.DRY_RUN:
-            return Action.DRY_RUN
+            return Action.NOTHING
         if self.on_reject is RejectAction.FLAG:
             return Action.FLAGGED
         deleted = await self.nocodb.delete_row(job.table_id, job.row_id)

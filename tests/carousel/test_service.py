@@ -13,7 +13,7 @@ from PIL.PngImagePlugin import PngInfo
 
 from app.carousel.renditions import Rendition
 from app.carousel.service import Carousel
-from app.errors import NotFound, UpstreamUnavailable
+from app.errors import NotFound, OriginalUnavailable
 from app.moderation.rows import parse_row
 from harness.images import encode, exif_rotated, open_sample
 from harness.loop import FIELDS
@@ -71,7 +71,7 @@ def test_nocodb_down_is_503_and_keeps_the_approval(stores: Stores, tmp_path: Pat
     approval_id = _approve(stores, fake, 1, exif_rotated("obama2.jpg", 6))
     fake.files.clear()
     fake.fail_with = 503
-    with pytest.raises(UpstreamUnavailable):
+    with pytest.raises(OriginalUnavailable):
         asyncio.run(_carousel(stores, fake, tmp_path).image(approval_id, Rendition.IMAGE))
     assert len(stores.approvals.approvals()) == 1
 
