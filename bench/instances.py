@@ -44,7 +44,8 @@ from harness.facegate import FacegateServer
 from harness.images import sample
 from harness.instances import running_facegates
 from harness.loop import OPERATOR_KEY, WEBHOOK_SECRET, Loop, bootstrap_base, insert_rows, loop_env
-from harness.nocodb import LocalNocoDB, free_port
+from harness.net import free_port
+from harness.nocodb import LocalNocoDB
 from harness.postgres import running_postgres
 from harness.stats import percentile
 

@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from app.commands.serve import SERVER_FLAGS as SERVER_FLAGS  # re-exported for the tests
 from harness import ROOT
-from harness.nocodb import free_port
+from harness.net import free_port
 
 # Every facegate the harness starts gets these (throwaway local instances).
 WEBHOOK_SECRET = "harness-webhook-secret"

@@ -26,7 +26,8 @@ from sqlalchemy.pool import NullPool
 from app.tables import approvals, decisions, jobs
 from harness.facegate import FacegateServer
 from harness.loop import Loop, add_webhook, bootstrap_base, loop_env
-from harness.nocodb import LocalNocoDB, free_port
+from harness.net import free_port
+from harness.nocodb import LocalNocoDB
 
 __all__ = [
     "Claim",

@@ -23,7 +23,8 @@ from app.commands.bootstrap.webhook import HOOK_TITLE, hook_body
 # The harness's only imports of the app's NocoDB names: fix them here when the app moves them.
 from app.config import FieldNames
 from harness.facegate import OPERATOR_KEY, WEBHOOK_SECRET, FacegateServer, facegate_env, running_facegate
-from harness.nocodb import LocalNocoDB, free_port
+from harness.net import free_port
+from harness.nocodb import LocalNocoDB
 from harness.stats import summary
 
 __all__ = [

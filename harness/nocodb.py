@@ -36,6 +36,8 @@ from types import TracebackType
 
 import httpx
 
+from harness.net import HOST, free_port
+
 PACKAGE_DIR = Path(__file__).resolve().parent / "nocodb_node"
 PACKAGE_FILES = ("package.json", "package-lock.json", "server.js")
 LOCK_FILE_NAME = "package-lock.json"
@@ -48,7 +50,6 @@ INSTALL_MARKER = ".facegate-install-complete"
 # npm ci plus the sqlite3 compile take ~5 minutes on 2 cores; this only stops a hung install.
 INSTALL_TIMEOUT_SECONDS = 30 * 60
 
-HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 HEALTH_PATH = "/api/v1/health"
 # NocoDB takes ~40 s to start on 2 cores; leave room for a busy CI machine.
@@ -179,14 +180,6 @@ def install(cache_root: Path | None = None) -> Path:
 
 
 # ------------------------------------------------------------------------------------------- run
-
-
-def free_port() -> int:
-    """A TCP port that is free on 127.0.0.1 right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _port_is_free(port: int) -> bool:

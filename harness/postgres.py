@@ -34,7 +34,7 @@ from types import TracebackType
 import psycopg
 from psycopg import sql
 
-from harness.nocodb import HOST, free_port
+from harness.net import HOST, free_port
 
 # Debian's packages put each major version's tools here, off PATH.
 LIB_ROOT = Path("/usr/lib/postgresql")

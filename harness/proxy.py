@@ -14,7 +14,7 @@ import threading
 from collections import Counter
 from collections.abc import Collection
 
-from harness.nocodb import free_port
+from harness.net import free_port
 
 __all__ = ["WRITE", "CountingProxy"]
 

@@ -23,7 +23,7 @@ import boto3
 import httpx
 from botocore.config import Config
 
-from harness.nocodb import HOST, free_port
+from harness.net import HOST, free_port
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client  # a development dependency: types only

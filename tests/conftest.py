@@ -18,8 +18,9 @@ from app.main import create_app
 from harness.images import ROOT, SAMPLES, sample
 from harness.nocodb import LocalNocoDB, is_installed, running_nocodb
 from harness.postgres import LocalPostgres, running_postgres
-from tests.faces.support import CONFIG, LIMITS
-from tests.support import BACKENDS, Clock, Stores, fresh_stores
+from tests.utils.clock import Clock
+from tests.utils.faces import CONFIG, LIMITS
+from tests.utils.stores import BACKENDS, Stores, fresh_stores
 
 
 @pytest.fixture(scope="session", autouse=True)

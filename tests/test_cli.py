@@ -43,10 +43,11 @@ from app.settings_file import read_settings_file, write_settings_file
 from harness.facegate import facegate_env
 from harness.images import ROOT, SAMPLES
 from harness.loop import ADMIN_EMAIL, ADMIN_PASSWORD
-from harness.nocodb import LocalNocoDB, free_port
-from tests.erasure.support import files_in, on_disk
-from tests.moderation.fake_nocodb import BASE, TABLE, FakeNocoDB
-from tests.support import fresh_stores
+from harness.net import free_port
+from harness.nocodb import LocalNocoDB
+from tests.utils.erasure import files_in, on_disk
+from tests.utils.fake_nocodb import BASE, TABLE, FakeNocoDB
+from tests.utils.stores import fresh_stores
 
 KEYS = {
     "FACEGATE_NOCODB_URL",

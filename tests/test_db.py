@@ -13,7 +13,7 @@ import pytest
 from app.db import Database
 from app.moderation.queue import NewJob
 from harness.postgres import LocalPostgres
-from tests.support import fresh_stores
+from tests.utils.stores import fresh_stores
 
 
 def new(n: int) -> NewJob:
@@ -84,7 +84,7 @@ def test_what_is_deleted_is_gone_from_the_file(tmp_path: Path) -> None:
 
 def test_a_database_that_cannot_be_reached_is_an_outage_that_names_no_server() -> None:
     from app.errors import DatabaseUnavailable
-    from harness.nocodb import free_port
+    from harness.net import free_port
 
     with pytest.raises(DatabaseUnavailable) as raised:
         Database(f"postgresql://facegate:s3cret@127.0.0.1:{free_port()}/facegate")

@@ -16,7 +16,8 @@ import yaml
 
 from app.commands.serve import APP, SERVER_FLAGS
 from harness.images import ROOT
-from harness.nocodb import LocalNocoDB, free_port
+from harness.net import free_port
+from harness.nocodb import LocalNocoDB
 
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
 MAKEFILE = (ROOT / "Makefile").read_text()

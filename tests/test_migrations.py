@@ -16,7 +16,7 @@ from app.db import Database
 from app.moderation.queue import JobState
 from app.outcomes import Action, Source
 from app.tables import metadata
-from tests.support import fresh_stores
+from tests.utils.stores import fresh_stores
 
 # The SQLite file of the last version before migrations (each store created its own tables).
 BEFORE_MIGRATIONS = """

@@ -6,26 +6,19 @@ from fastapi.testclient import TestClient
 from app.api.ratelimit import MAX_CLIENTS, CredentialGuard, RateLimiter
 from app.errors import RateLimited
 from harness.images import sample
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.utils.clock import T0, Clock
 
 
 def test_bucket_allows_bursts_then_refills() -> None:
     clock = Clock()
-    limiter = RateLimiter(3, clock=clock)
+    limiter = RateLimiter(3, clock=clock.time)
     for _ in range(3):
         limiter.check("a")
     with pytest.raises(RateLimited) as info:
         limiter.check("a")
     assert info.value.retry_after == 20  # 3 per minute: one token every 20 s
     limiter.check("b")  # other clients are not affected
-    clock.now = 20.0
+    clock.now = T0 + 20.0
     limiter.check("a")
     with pytest.raises(RateLimited):
         limiter.check("a")
@@ -56,7 +49,7 @@ def test_verify_answers_429_with_retry_after(client: TestClient) -> None:
 
 def test_credential_guard_counts_failures_per_client() -> None:
     clock = Clock()
-    guard = CredentialGuard(2, clock=clock)
+    guard = CredentialGuard(2, clock=clock.time)
     for _ in range(2):
         guard.before_checking("attacker")
         guard.failed("attacker")
@@ -64,7 +57,7 @@ def test_credential_guard_counts_failures_per_client() -> None:
         guard.before_checking("attacker")
     assert info.value.retry_after == 30 and "wrong credentials" in info.value.message
     guard.before_checking("operator")  # others are not affected
-    clock.now = 30.0
+    clock.now = T0 + 30.0
     guard.before_checking("attacker")  # one more guess after the refill
     guard.failed("attacker")
     guard.succeeded("attacker")  # the right credential: a full budget again

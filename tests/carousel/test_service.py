@@ -17,9 +17,9 @@ from app.errors import NotFound, OriginalUnavailable
 from app.moderation.rows import parse_row
 from harness.images import encode, exif_rotated, open_sample
 from harness.loop import FIELDS
-from tests.moderation.fake_nocodb import FakeNocoDB
-from tests.moderation.support import approve, carousel, nocodb_client, queued_job
-from tests.support import Stores
+from tests.utils.fake_nocodb import FakeNocoDB
+from tests.utils.moderation import approve, carousel, nocodb_client, queued_job
+from tests.utils.stores import Stores
 
 
 def _approve(stores: Stores, fake: FakeNocoDB, row_id: int, image: bytes) -> int:

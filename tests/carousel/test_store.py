@@ -12,7 +12,8 @@ from app.carousel.renditions import Rendition
 from app.carousel.store import NewApproval
 from app.db import Database
 from app.tables import approvals
-from tests.support import T0, Clock, Stores
+from tests.utils.clock import T0, Clock
+from tests.utils.stores import Stores
 
 pytestmark = pytest.mark.both_backends
 

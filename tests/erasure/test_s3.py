@@ -10,7 +10,7 @@ from pydantic import SecretStr
 
 from app.erasure.s3 import S3Uploads
 from app.erasure.storage import PurgeRefused, Removed, StorageUnavailable
-from harness.nocodb import free_port
+from harness.net import free_port
 from harness.s3 import LocalS3, running_s3
 
 REL = "2026/11/22/60e65c63f9091a580cbaec91b037645612f9eb7e/my cat_FNUl5.png"

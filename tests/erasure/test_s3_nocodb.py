@@ -13,7 +13,8 @@ import pytest
 from app.erasure.s3 import S3Uploads
 from harness.images import sample
 from harness.loop import FIELDS, Loop, running_loop
-from harness.nocodb import LocalNocoDB, free_port, install
+from harness.net import free_port
+from harness.nocodb import LocalNocoDB, install
 from harness.s3 import LocalS3, running_s3
 
 GONE_TIMEOUT_SECONDS = 30.0

@@ -15,10 +15,10 @@ from app.erasure.store import PurgeRecord, PurgeState, PurgeTrigger
 from app.faces.service import FaceService
 from harness.images import sample
 from harness.loop import FIELDS
-from tests.erasure.support import files_in, on_disk
-from tests.moderation.fake_nocodb import TABLE, FakeNocoDB
-from tests.moderation.support import eraser_of, moderation_service, nocodb_client, process_row, queued_job
-from tests.support import Stores
+from tests.utils.erasure import files_in, on_disk
+from tests.utils.fake_nocodb import TABLE, FakeNocoDB
+from tests.utils.moderation import eraser_of, moderation_service, nocodb_client, process_row, queued_job
+from tests.utils.stores import Stores
 
 
 def test_a_deleted_rejection_leaves_no_file(faces: FaceService, stores: Stores, tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.erasure.store import PurgeLog, PurgeState, PurgeTrigger
-from tests.support import Stores
+from tests.utils.stores import Stores
 
 pytestmark = pytest.mark.both_backends
 

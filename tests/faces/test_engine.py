@@ -7,7 +7,7 @@ from PIL import Image
 from app.faces.engine import FaceEngine
 from app.faces.intake import decode
 from harness.images import encode, exif_rotated, open_sample, sample, side_by_side
-from tests.faces.support import LIMITS
+from tests.utils.faces import LIMITS
 
 
 @pytest.mark.parametrize(
@@ -99,7 +99,7 @@ def test_the_alignment_is_chosen_and_keyed(engine: FaceEngine) -> None:
     # 68-point alignment by default; the 5-point one on request. Same faces, other encodings, other key.
     from dataclasses import replace
 
-    from tests.faces.support import CONFIG
+    from tests.utils.faces import CONFIG
 
     assert CONFIG.landmarks == 68
     five = FaceEngine(replace(CONFIG, landmarks=5))

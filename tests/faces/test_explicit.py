@@ -31,7 +31,7 @@ from app.faces.explicit import (
 )
 from app.faces.intake import decode
 from harness.images import ROOT, SAMPLES, open_sample, sample
-from tests.faces.support import LIMITS
+from tests.utils.faces import LIMITS
 
 Pixels = npt.NDArray[np.uint8]
 

@@ -9,7 +9,7 @@ from PIL.PngImagePlugin import PngInfo
 
 from app.faces.intake import ImageRejected, Limits, RejectKind, decode
 from harness.images import encode, exif_rotated, open_sample, png_declaring, sample
-from tests.faces.support import LIMITS
+from tests.utils.faces import LIMITS
 
 
 def _kind(data: bytes, limits: Limits = LIMITS) -> RejectKind:

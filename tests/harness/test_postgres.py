@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from harness.images import ROOT
-from harness.nocodb import HOST, free_port
+from harness.net import HOST, free_port
 from harness.postgres import (
     LocalPostgres,
     LocalPostgresError,

@@ -28,7 +28,7 @@ from app.api.ratelimit import CredentialGuard, RateLimiter
 from app.config import Settings
 from app.main import create_app
 from harness.images import ROOT, sample
-from tests.hostile.support import assert_error
+from tests.utils.hostile import assert_error
 
 KEY = "operator-key-for-the-access-tests"
 METRICS_TOKEN = "metrics-token-for-the-access-tests"

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from harness.facegate import OPERATOR_KEY, SERVER_FLAGS, FacegateServer, facegate_env, running_facegate
-from harness.nocodb import free_port
-from tests.hostile.support import assert_error
+from harness.net import free_port
+from tests.utils.hostile import assert_error
 
 BUDGET = 3
 NOT_AN_IMAGE = {"image": ("x.jpg", b"not an image", "image/jpeg")}

@@ -15,10 +15,10 @@ from PIL import Image
 
 from app.faces.service import FaceService
 from harness.images import encode, exif_rotated, open_sample, png_declaring, sample
-from tests.hostile.support import MIB, Endless, Server
-from tests.moderation.fake_nocodb import FakeNocoDB
-from tests.moderation.support import MAX_DOWNLOAD_BYTES, MAX_IMAGES, process_row
-from tests.support import Stores
+from tests.utils.fake_nocodb import FakeNocoDB
+from tests.utils.hostile import MIB, Endless, Server
+from tests.utils.moderation import MAX_DOWNLOAD_BYTES, MAX_IMAGES, process_row
+from tests.utils.stores import Stores
 
 
 def _decide(

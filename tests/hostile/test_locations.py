@@ -12,10 +12,10 @@ import pytest
 from app.faces.service import FaceService
 from app.integrations.nocodb.errors import NocoDBUnavailable
 from harness.images import sample
-from tests.hostile.support import MIB, Endless, Server
-from tests.moderation.fake_nocodb import FakeNocoDB
-from tests.moderation.support import MAX_DOWNLOAD_BYTES, process_row
-from tests.support import Stores
+from tests.utils.fake_nocodb import FakeNocoDB
+from tests.utils.hostile import MIB, Endless, Server
+from tests.utils.moderation import MAX_DOWNLOAD_BYTES, process_row
+from tests.utils.stores import Stores
 
 NOCODB_HOST = "nocodb.test"
 

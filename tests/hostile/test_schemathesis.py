@@ -25,7 +25,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from harness.images import ROOT
-from tests.hostile.support import assert_error
+from tests.utils.hostile import assert_error
 
 SCHEMA = schemathesis.openapi.from_path(ROOT / "openapi.yaml")
 CHECKS: list[Any] = [

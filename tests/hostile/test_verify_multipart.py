@@ -12,7 +12,7 @@ import yaml
 from fastapi.testclient import TestClient
 
 from harness.images import ROOT, sample
-from tests.hostile.support import MIB, assert_error
+from tests.utils.hostile import MIB, assert_error
 
 BOUNDARY = "hostile-boundary-1234"
 MULTIPART = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.hostile.support import MIB, assert_error
+from tests.utils.hostile import MIB, assert_error
 
 URL = "/webhooks/nocodb"
 SECRET = {"X-Facegate-Secret": "test-webhook-secret"}

@@ -10,7 +10,8 @@ import pytest
 from app.moderation.decisions import DecisionRecord
 from app.moderation.queue import Job, NewJob
 from app.outcomes import Action, Decision, Reason, Source
-from tests.support import T0, Clock, Stores, fresh_stores
+from tests.utils.clock import T0, Clock
+from tests.utils.stores import Stores, fresh_stores
 
 pytestmark = pytest.mark.both_backends
 

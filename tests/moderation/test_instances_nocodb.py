@@ -31,7 +31,8 @@ from harness.instances import (
     running_loops,
     watch_takeover,
 )
-from harness.nocodb import LocalNocoDB, free_port
+from harness.net import free_port
+from harness.nocodb import LocalNocoDB
 from harness.postgres import LocalPostgres
 from harness.proxy import CountingProxy
 from scripts.faults import Burst, settled

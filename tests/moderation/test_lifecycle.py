@@ -17,9 +17,9 @@ from app.moderation.lifecycle import MAX_WITHDRAWN_AT_ONCE, UploadLifecycle
 from app.moderation.rows import parse_row
 from harness.images import exif_rotated
 from harness.loop import FIELDS
-from tests.moderation.fake_nocodb import TABLE, FakeNocoDB
-from tests.moderation.support import approve, lifecycle, nocodb_client, queued_job
-from tests.support import Stores
+from tests.utils.fake_nocodb import TABLE, FakeNocoDB
+from tests.utils.moderation import approve, lifecycle, nocodb_client, queued_job
+from tests.utils.stores import Stores
 
 
 def _approve(stores: Stores, fake: FakeNocoDB, row_id: int, image: bytes) -> int:

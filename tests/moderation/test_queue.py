@@ -11,7 +11,8 @@ import pytest
 from app.db import Database
 from app.moderation.queue import Job, JobQueue, JobState, NewJob
 from app.outcomes import Action, Decision, Reason
-from tests.support import T0, Clock, Stores
+from tests.utils.clock import T0, Clock
+from tests.utils.stores import Stores
 
 pytestmark = pytest.mark.both_backends
 

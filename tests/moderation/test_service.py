@@ -22,9 +22,9 @@ from app.moderation.queue import Job, JobQueue, LeaseLost
 from app.moderation.service import ModerationService
 from app.tables import jobs
 from harness.images import png_declaring, sample, side_by_side
-from tests.moderation.fake_nocodb import FakeNocoDB
-from tests.moderation.support import MAX_IMAGES, moderation_service, queued_job
-from tests.support import Stores
+from tests.utils.fake_nocodb import FakeNocoDB
+from tests.utils.moderation import MAX_IMAGES, moderation_service, queued_job
+from tests.utils.stores import Stores
 
 
 def _service(

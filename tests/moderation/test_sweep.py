@@ -12,9 +12,9 @@ from app.moderation.sweep import Sweeper
 from app.outcomes import Action, Decision, Reason
 from harness.images import sample
 from harness.loop import FIELDS
-from tests.moderation.fake_nocodb import TABLE, FakeNocoDB
-from tests.moderation.support import approve, lifecycle, nocodb_client, queued_job
-from tests.support import Stores
+from tests.utils.fake_nocodb import TABLE, FakeNocoDB
+from tests.utils.moderation import approve, lifecycle, nocodb_client, queued_job
+from tests.utils.stores import Stores
 
 
 def _sweeper(fake: FakeNocoDB, stores: Stores, tmp_path: Path) -> Sweeper:

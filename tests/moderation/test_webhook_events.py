@@ -19,10 +19,10 @@ from app.moderation.webhook import DELETE_EVENT, UPDATE_EVENT, WebhookReceiver
 from app.outcomes import Action
 from harness.images import sample
 from harness.loop import FIELDS
-from tests.erasure.support import THUMBNAIL, files_in, on_disk
-from tests.moderation.fake_nocodb import TABLE, FakeNocoDB
-from tests.moderation.support import eraser_of, moderation_service, queued_job
-from tests.support import Stores
+from tests.utils.erasure import THUMBNAIL, files_in, on_disk
+from tests.utils.fake_nocodb import TABLE, FakeNocoDB
+from tests.utils.moderation import eraser_of, moderation_service, queued_job
+from tests.utils.stores import Stores
 
 
 def _deleted(*rows: dict[str, Any]) -> bytes:

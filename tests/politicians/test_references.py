@@ -12,7 +12,7 @@ from app.faces.pool import FacePool
 from app.politicians.profiles import read_politicians
 from app.politicians.references import EncodingCache, load_reference_set
 from harness.images import ROOT, encode, open_sample, sample, side_by_side
-from tests.faces.support import CONFIG, LIMITS
+from tests.utils.faces import CONFIG, LIMITS
 
 PROFILE = 'name = "Jane Doe"\nrole = "Minister of Things"\ncountry = "Nowhere"\ndescription = "Test."\n'
 

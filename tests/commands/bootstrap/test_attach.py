@@ -29,7 +29,8 @@ from app.settings_file import read_settings_file
 from harness.facegate import FacegateServer, facegate_env, running_facegate
 from harness.images import ROOT, sample
 from harness.loop import bootstrap_base, nocodb_api
-from harness.nocodb import LocalNocoDB, free_port
+from harness.net import free_port
+from harness.nocodb import LocalNocoDB
 
 DECIDE_SECONDS = 90.0
 MINISTERS = ("Barack Obama", "Joe Biden")

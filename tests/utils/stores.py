@@ -1,4 +1,4 @@
-"""Test helpers shared across the test tree: facegate's stores over a fresh file, and their clock."""
+"""facegate's stores over a fresh database (a SQLite file or a PostgreSQL URL), as the app builds them."""
 
 from __future__ import annotations
 
@@ -14,20 +14,8 @@ from app.erasure.store import PurgeLog
 from app.moderation.decisions import DecisionLog
 from app.moderation.queue import JobQueue
 
-T0 = 1_800_000_000.0
 # Where the stores' tests run (``both_backends``): the default file, and the shared server.
 BACKENDS = ("sqlite", "postgresql")
-
-
-class Clock:
-    """A clock moved by hand, from ``T0``: the stores' (``Database(..., clock=clock.time)``) and the
-    rate limiters'."""
-
-    def __init__(self) -> None:
-        self.now = T0
-
-    def time(self) -> float:
-        return self.now
 
 
 @dataclass(frozen=True)

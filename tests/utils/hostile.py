@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from tests.moderation.fake_nocodb import FakeNocoDB
+from tests.utils.fake_nocodb import FakeNocoDB
 
 MIB = 1024 * 1024
 ERROR_KEYS = {"code", "message", "detail"}

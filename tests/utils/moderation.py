@@ -25,8 +25,8 @@ from app.moderation.rows import new_job, parse_row
 from app.moderation.service import ModerationService
 from app.outcomes import Action, Decision, Reason
 from harness.loop import FIELDS
-from tests.moderation.fake_nocodb import BASE, TABLE
-from tests.support import Stores
+from tests.utils.fake_nocodb import BASE, TABLE
+from tests.utils.stores import Stores
 
 MAX_IMAGES = 4
 MAX_DOWNLOAD_BYTES = 20_000_000

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.moderation.fake_nocodb import FakeNocoDB
+from tests.utils.fake_nocodb import FakeNocoDB
 
 THUMBNAIL = b"thumb"
 
