@@ -1,8 +1,9 @@
 """The carousel: approved uploads, published by moderation and withdrawn when they leave NocoDB.
 
-The browser never talks to NocoDB. facegate makes JPEG renditions (``app.carousel.renditions``) of
-an approved image from the bytes moderation verified, and serves those, so the carousel keeps
-working when NocoDB's signed links expire or NocoDB restarts.
+The browser never talks to NocoDB. facegate makes JPEG renditions (``app.faces.renditions``) of
+an approved image from the picture moderation verified (the face worker renders the pixels it
+decoded), and serves those, so the carousel keeps working when NocoDB's signed links expire or
+NocoDB restarts.
 
 Moderation talks to the carousel through ``publish`` (a row was approved), ``keep_only`` (these rows
 are still approved in NocoDB; withdraw the others) and ``withdraw_rows`` (these rows were deleted).
@@ -17,11 +18,11 @@ import logging
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from app.carousel.renditions import Rendition, Renditions
 from app.carousel.store import Approval, ApprovalStore, ApprovalsVersion, NewApproval
 from app.erasure.service import Eraser, GoneRow
 from app.erasure.store import PurgeTrigger
 from app.errors import NotFound, UpstreamUnavailable
+from app.faces.renditions import Rendition, Renditions
 from app.integrations.nocodb.client import NocoDBClient
 from app.integrations.nocodb.errors import AttachmentRefused, NocoDBError
 
@@ -58,7 +59,7 @@ class Carousel:
     async def publish(self, approval: NewApproval, renditions: dict[Rendition, bytes] | None = None) -> None:
         """Show an approved upload; publishing it again changes nothing.
 
-        ``renditions`` are made by moderation from the very bytes it verified, so the carousel never
+        ``renditions`` are made from the very picture moderation verified, so the carousel never
         shows a file swapped in NocoDB after the decision and needs no link to NocoDB (signed links
         expire). Without them (a replay after a crash), they are made from NocoDB's copy on first
         request.

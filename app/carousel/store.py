@@ -18,8 +18,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 
-from app.carousel.renditions import Rendition
 from app.db import Database, in_chunks, newest_first
+from app.faces.renditions import Rendition
 from app.schema import approvals as t
 from app.schema import renditions as r
 
