@@ -173,18 +173,28 @@ def _rows(lines: list[str], w: Result, throughput: Result | None) -> None:
     _section(lines, "rows per second end to end, beside the face pool (in this process; NocoDB a function)")
     lines.append(
         f"{w['rows']} rows per round ({w['mix']}: {', '.join(w['photos'])}, each claimed as who it shows),"
-        f" {w['workers']} workers, {w['rounds']} rounds each, interleaved pool, one, two, two, one, pool"
+        f" {w['workers']} workers, {w['rounds']} rounds each, interleaved pool, one, two, two, one, pool;"
+        " rates of the median round; CPU per row (photo): this process's (facegate's main process and the"
+        " fake NocoDB) and the face workers', which other work on the machine does not inflate"
     )
-    rounds = {config: ", ".join(f"{s:.2f}" for s in times) for config, times in w["seconds"].items()}
     lines.append(
-        f"{'face pool: analyse(renditions=True), all at once':<52} {w['photos_per_s']:6.2f} photos/s"
-        f"               (rounds: {rounds['pool']} s)"
+        f"{'':<52} {'rate':>15} {'of pool':>7}  {'CPU ms per row: main':>20} {'workers':>7}  rounds (s)"
     )
-    labels = {"one decode": "one decode per picture (facegate now)", "two decodes": "two decodes (before)"}
+    labels = {
+        "pool": "face pool: analyse(renditions=True), all at once",
+        "one decode": "end to end: one decode per picture (facegate now)",
+        "two decodes": "end to end: two decodes (before)",
+    }
     for config, label in labels.items():
+        rate, of_pool = (
+            (f"{w['photos_per_s']:6.2f} photos/s", "")
+            if config == "pool"
+            else (f"{w['rows_per_s'][config]:6.2f} rows/s  ", f"{w['of_pool'][config]:.2f}x")
+        )
+        rounds = ", ".join(f"{s:.2f}" for s in w["seconds"][config])
         lines.append(
-            f"{'end to end: ' + label:<52} {w['rows_per_s'][config]:6.2f} rows/s  "
-            f" {w['of_pool'][config]:.2f}x the pool  (rounds: {rounds[config]} s)"
+            f"{label:<52} {rate:>15} {of_pool:>7}  {w['main_cpu_ms'][config]:>20.0f}"
+            f" {w['workers_cpu_ms'][config]:>7.0f}  {rounds}"
         )
     lines.append(
         f"one decode per picture: {w['one_vs_two']:.2f}x the rows/s of two decodes;"
