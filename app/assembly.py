@@ -24,7 +24,6 @@ from pathlib import Path
 
 import httpx
 
-from app.carousel.renditions import Renditions
 from app.carousel.service import Carousel
 from app.carousel.store import ApprovalStore
 from app.config import RejectAction, Settings
@@ -37,6 +36,7 @@ from app.errors import NotReady, ReferenceSetError, ServiceError
 from app.faces.engine import EngineConfig
 from app.faces.intake import Limits
 from app.faces.pool import FacePool
+from app.faces.renditions import Renditions
 from app.faces.service import FaceService
 from app.faces.verdict import ExplicitGate
 from app.integrations.nocodb.client import NocoDBClient

@@ -37,6 +37,7 @@ import numpy as np
 from app.faces.engine import FaceEngine, Landmarks, landmark_model_location
 from app.faces.intake import DecodedImage, decode
 from app.faces.matcher import Matrix
+from app.faces.verdict import Box
 from app.politicians.profiles import read_politicians
 from bench.accuracy import TRUTH
 from bench.common import REFERENCE_DIR, engine_config, limits, reference_photos
@@ -116,7 +117,7 @@ class Encoders:
             return len(found.boxes), {}
         out: dict[str, Matrix] = {}
         work = decoded.pixels(self.engine.config.encode_max_side)
-        rect = _work_rect(decoded, work.shape[1], found.boxes[0].model_dump())
+        rect = _work_rect(decoded, work.shape[1], found.boxes[0])
         for variant in variants:
             if variant.name == "app":
                 out[variant.name] = found.encodings[0]
@@ -128,14 +129,14 @@ class Encoders:
         return len(found.boxes), out
 
 
-def _work_rect(decoded: DecodedImage, work_width: int, box: dict[str, int]) -> tuple[int, int, int, int]:
+def _work_rect(decoded: DecodedImage, work_width: int, box: Box) -> tuple[int, int, int, int]:
     """The face box in the pixels encoded (as displayed -> the ``encode_max_side`` copy)."""
     scale = work_width / decoded.width
     return (
-        round(box["left"] * scale),
-        round(box["top"] * scale),
-        round(box["right"] * scale),
-        round(box["bottom"] * scale),
+        round(box.left * scale),
+        round(box.top * scale),
+        round(box.right * scale),
+        round(box.bottom * scale),
     )
 
 

@@ -31,10 +31,10 @@ from typing import Any
 import httpx
 import psutil
 
-from app.carousel.renditions import Rendition, Renditions
 from app.carousel.store import ApprovalStore, NewApproval
 from app.db import Database
 from app.erasure.store import PurgeLog, PurgeState, PurgeTrigger
+from app.faces.renditions import Rendition, Renditions
 from app.moderation.decisions import DecisionLog
 from app.moderation.queue import JobQueue, NewJob
 from app.outcomes import Action, Decision, Reason

@@ -26,8 +26,8 @@ DEFAULT_OUT = Path(__file__).resolve().parent.parent / "artifacts" / "bench"
 # The parts, by their key in the results; ``--only`` selects some.
 NOCODB_PARTS = ("end_to_end", "memory", "instances")
 PARTS = (
-    "pipeline", "accuracy", "deepfakes", "explicit", "matcher", "throughput", "warm_up", "webhook", "levers",
-    "store_latency", *NOCODB_PARTS,
+    "pipeline", "accuracy", "deepfakes", "explicit", "matcher", "throughput", "rows", "warm_up", "webhook",
+    "levers", "store_latency", *NOCODB_PARTS,
 )  # fmt: skip
 # Parts that use the face engine and the reference encodings loaded first.
 NEEDS_ENGINES = frozenset({"pipeline", "accuracy", "deepfakes", "explicit", "levers"})
@@ -67,6 +67,7 @@ def measure(
         levers,
         matcher,
         pipeline,
+        rows,
         throughput,
         webhook_latency,
     )
@@ -118,6 +119,7 @@ def measure(
             ),
             ("matcher", "matcher", lambda: matcher.run([(1, 5), (4, 50)], budget=0.02)),
             ("throughput", "throughput", lambda: throughput.run(count=2, single_pool=True)),
+            ("rows", "rows per second end to end", lambda: rows.run(rows=2)),
             (
                 "webhook",
                 "webhook",
@@ -132,6 +134,7 @@ def measure(
             ("explicit", "explicit gate", lambda: explicit.run(paths().engine)),
             ("matcher", "matcher", matcher.run),
             ("throughput", "throughput", lambda: throughput.run(count=40)),
+            ("rows", "rows per second end to end", lambda: rows.run(rows=16, rounds=2)),
             ("warm_up", "warm-up lever", throughput.warm_up_lever),
             ("webhook", "webhook", webhook_latency.run),
         ]

@@ -22,10 +22,19 @@ from bench.common import SIZES, engine_config, jpeg_of, limits
 PHOTOS = ("obama2.jpg", "biden.jpg", "obama3.jpg", "obama.jpg")
 
 
-def workload(count: int) -> list[bytes]:
-    """``count`` photos, half medium and half phone-size, from several samples."""
+def mix(count: int) -> list[tuple[str, str, bytes]]:
+    """``count`` photos as (sample, size, JPEG), half medium and half phone-size, from several samples."""
     sizes = ("medium", "phone")
-    return [jpeg_of(PHOTOS[i % len(PHOTOS)], SIZES[sizes[(i // len(PHOTOS)) % 2]]) for i in range(count)]
+    out = []
+    for i in range(count):
+        name, size = PHOTOS[i % len(PHOTOS)], sizes[(i // len(PHOTOS)) % 2]
+        out.append((name, size, jpeg_of(name, SIZES[size])))
+    return out
+
+
+def workload(count: int) -> list[bytes]:
+    """``count`` photos of ``mix``, as bytes."""
+    return [data for _, _, data in mix(count)]
 
 
 async def _round(pool: FacePool, photos: list[bytes], workers: int) -> float:

@@ -1,4 +1,4 @@
-"""Response bodies of the HTTP API (the verdict itself is ``app.faces.verdict.Verdict``)."""
+"""Response bodies of the HTTP API (the verdict's is ``app.api.verify_schemas.Verdict``)."""
 
 from __future__ import annotations
 

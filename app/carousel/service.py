@@ -1,8 +1,9 @@
 """The carousel: approved uploads, published and withdrawn as their lifecycle says.
 
-The browser never talks to NocoDB. facegate makes JPEG renditions (``app.carousel.renditions``) of
-an approved image from the bytes moderation verified, and serves those, so the carousel keeps
-working when NocoDB's signed links expire or NocoDB restarts.
+The browser never talks to NocoDB. facegate makes JPEG renditions (``app.faces.renditions``) of
+an approved image from the picture moderation verified (the face worker renders the pixels it
+decoded), and serves those, so the carousel keeps working when NocoDB's signed links expire or
+NocoDB restarts.
 
 The carousel owns its records (``app.carousel.store``) and nothing else: what happens to an upload
 that is approved, replaced, no longer approved or gone from NocoDB (its files erased too) is said by
@@ -17,9 +18,9 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from app.carousel.renditions import Rendition, Renditions
 from app.carousel.store import Approval, ApprovalStore, ApprovalsVersion, NewApproval
 from app.errors import NotFound, OriginalUnavailable
+from app.faces.renditions import Rendition, Renditions
 from app.integrations.nocodb.client import NocoDBClient
 from app.integrations.nocodb.errors import AttachmentRefused, NocoDBError
 
@@ -50,7 +51,7 @@ class Carousel:
     async def publish(self, approval: NewApproval, renditions: dict[Rendition, bytes] | None = None) -> int:
         """Show an approved upload; publishing it again changes nothing. Returns its approval id.
 
-        ``renditions`` are made by moderation from the very bytes it verified, so the carousel never
+        ``renditions`` are made from the very picture moderation verified, so the carousel never
         shows a file swapped in NocoDB after the decision and needs no link to NocoDB (signed links
         expire). Without them (a replay after a crash), they are made from NocoDB's copy on first
         request. An earlier upload of the row stays shown until it is withdrawn.

@@ -17,8 +17,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 
-from app.carousel.renditions import Rendition
 from app.db import Database, in_chunks, newest_first
+from app.faces.renditions import Rendition
 from app.tables import approvals as t
 from app.tables import renditions as r
 

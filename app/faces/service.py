@@ -1,13 +1,16 @@
 """Verification: bytes and an optional claimed politician in, a ``Verdict`` out.
 
 Used by ``POST /verify`` (``verify_upload``, strict about what is not an image) and by the moderation
-loop (``verify_image``, which turns every bad image into a ``rejected`` verdict).
+loop (``verify_image``, which turns every bad image into a ``rejected`` verdict, and brings an approved
+image's carousel renditions, made by the face worker from the pixels it decoded).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 from app.errors import (
@@ -19,12 +22,16 @@ from app.errors import (
     UnknownPolitician,
     UnsupportedMediaType,
 )
+from app.faces.engine import FoundFaces
 from app.faces.intake import ImageRejected, RejectKind
 from app.faces.pool import FacePool
+from app.faces.renditions import Rendition
 from app.faces.verdict import NO_GATE, ExplicitGate, Verdict, decide
 from app.metrics import VERDICTS
 from app.outcomes import Decision, Reason
 from app.politicians.references import EncodingCache, ReferenceSet, load_reference_set
+
+__all__ = ["CheckedImage", "FaceService"]
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +40,16 @@ _UPLOAD_ERRORS: dict[RejectKind, type[FacegateError]] = {
     RejectKind.TOO_LARGE: PayloadTooLarge,
     RejectKind.UNSUPPORTED: UnsupportedMediaType,
 }
+
+
+@dataclass(frozen=True)
+class CheckedImage:
+    """An image from NocoDB, verified: the verdict, what was wrong with the image (None when nothing
+    was), and, asked for and only with an ``approved`` verdict, the carousel's renditions of it."""
+
+    verdict: Verdict
+    problem: str | None = None
+    renditions: dict[Rendition, bytes] | None = None
 
 
 class FaceService:
@@ -99,8 +116,9 @@ class FaceService:
         """Verify an operator's upload: an empty, oversized or non-image file is a 4xx error.
         ``politician`` may be a slug, a display name or a form label."""
         politician = self.resolve_politician(politician)
+        references = self.references  # not ready: no image is analysed
         try:
-            verdict = await self._verify(data, politician)
+            verdict = self._decide(await self.pool.find_faces(data), politician, references)
         except ImageRejected as exc:
             error = _UPLOAD_ERRORS.get(exc.kind)
             if error is not None:
@@ -109,16 +127,26 @@ class FaceService:
         VERDICTS.labels(source="verify", decision=verdict.decision.value, reason=verdict.reason.value).inc()
         return verdict
 
-    async def verify_image(self, data: bytes, politician: str | None) -> tuple[Verdict, str | None]:
-        """Verify an image from NocoDB; every bad image is a rejection. Also returns the problem."""
+    async def verify_image(self, data: bytes, politician: str | None, *, renditions: bool) -> CheckedImage:
+        """Verify an image from NocoDB; every bad image is a rejection, with the problem. With
+        ``renditions``, an approved image comes with its renditions; one that cannot be rendered is
+        rejected (``unreadable_image``), as the carousel could not show it."""
+        references = self.references  # not ready: no image is analysed
         try:
-            return await self._verify(data, politician), None
+            analysis = await self.pool.analyse(data, renditions=renditions)
         except ImageRejected as exc:
-            return self.unreadable(politician), exc.message
+            return CheckedImage(self.unreadable(politician), exc.message)
+        verdict = self._decide(analysis.faces, politician, references)
+        if not renditions or verdict.decision is not Decision.APPROVED:
+            return CheckedImage(verdict)  # renditions made for a picture not approved are dropped
+        if analysis.renditions is None:
+            unrenderable = dataclasses.replace(
+                verdict, decision=Decision.REJECTED, reason=Reason.UNREADABLE_IMAGE, politician=politician
+            )
+            return CheckedImage(unrenderable, analysis.unrenderable)
+        return CheckedImage(verdict, renditions=analysis.renditions)
 
-    async def _verify(self, data: bytes, politician: str | None) -> Verdict:
-        references = self.references
-        found = await self.pool.find_faces(data)
+    def _decide(self, found: FoundFaces, politician: str | None, references: ReferenceSet) -> Verdict:
         return decide(
             boxes=found.boxes,
             encodings=found.encodings,

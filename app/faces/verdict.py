@@ -1,22 +1,32 @@
 """The moderation rule: from the faces found in one image to ``approved``, ``review`` or ``rejected``.
 
-Pure: no I/O, no dlib. The faces arrive already detected and encoded (``app.faces.engine``).
+Pure: no I/O, no dlib. The faces arrive already detected and encoded (``app.faces.engine``). What
+crosses the face workers' process boundary, and what the rule returns, are plain frozen dataclasses;
+the HTTP body of a verdict is ``app.api.verify_schemas.Verdict``, built from these at the route.
+
+``decide`` takes four steps, each a function below:
+1. ``_face_results``: each face's distance to each politician, and its best match;
+2. ``_not_one_face``: no face, or several, is a rejection;
+3. with a claim, ``_by_distance`` to the claimed politician; without, ``_identified``;
+4. ``_gated``: a picture that could be approved or reviewed meets the explicit-content gate.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
-from pydantic import BaseModel, Field
 
 from app.faces.explicit import DEFAULT_EXPLICIT_LABELS, DEFAULT_MIN_SCORE, Detection
 from app.faces.matcher import Matrix, ReferenceMatrix, politician_distances
 from app.outcomes import Decision, Reason
 
+__all__ = ["NO_GATE", "Box", "ExplicitFinding", "ExplicitGate", "FaceResult", "Verdict", "decide"]
 
-class Box(BaseModel):
+
+@dataclass(frozen=True)
+class Box:
     """A face's bounding box in pixels of the image as displayed (after EXIF orientation)."""
 
     top: int
@@ -25,10 +35,12 @@ class Box(BaseModel):
     left: int
 
 
-class ExplicitFinding(BaseModel):
-    """A detection of the nudity detector with one of the configured labels."""
+@dataclass(frozen=True)
+class ExplicitFinding:
+    """A detection of the nudity detector with one of the configured labels (a NudeNet label, e.g.
+    FEMALE_BREAST_EXPOSED), its score rounded to 4 decimals, its box as displayed."""
 
-    label: str = Field(description="A NudeNet label, e.g. FEMALE_BREAST_EXPOSED.")
+    label: str
     score: float
     box: Box
 
@@ -62,25 +74,58 @@ class ExplicitGate:
 NO_GATE = ExplicitGate(labels=frozenset())
 
 
-class FaceResult(BaseModel):
+@dataclass(frozen=True)
+class FaceResult:
+    """One face: its box, its smallest distance to each politician's references, and the politician
+    it is within tolerance of (the nearest relative to tolerance), if any."""
+
     box: Box
-    distances: dict[str, float] = Field(description="Smallest distance to each politician's references.")
-    best_match: str | None = Field(description="The politician this face is within tolerance of, if any.")
+    distances: dict[str, float]
+    best_match: str | None
 
 
-class Verdict(BaseModel):
+@dataclass(frozen=True)
+class Verdict:
+    """The rule's answer on one image. ``politician`` is the one claimed, or identified when none
+    was claimed; ``review_band`` is that politician's band (distances within it of ``tolerance`` go
+    to a moderator); ``explicit`` what the nudity detector found with a configured label, at review
+    score or more."""
+
     decision: Decision
     reason: Reason
-    politician: str | None = Field(description="The politician claimed, or identified when none was claimed.")
+    politician: str | None
     faces: list[FaceResult]
     tolerance: float
-    review_band: float = Field(
-        0.0, description="Distances within this band of the tolerance go to a moderator (review)."
-    )
-    explicit: list[ExplicitFinding] = Field(
-        default_factory=list,
-        description="What the nudity detector found with a configured label, at review score or more.",
-    )
+    review_band: float = 0.0
+    explicit: list[ExplicitFinding] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Ruling:
+    """A step's decision, before it becomes a ``Verdict``: what, why, about whom, at which tolerance."""
+
+    decision: Decision
+    reason: Reason
+    politician: str | None
+    tolerance: float
+
+
+@dataclass(frozen=True)
+class _Thresholds:
+    """Each politician's tolerance and review band, and the defaults for the others (and for no one)."""
+
+    tolerances: Mapping[str, float]
+    default_tolerance: float
+    review_bands: Mapping[str, float]
+    review_band: float
+
+    def tolerance(self, politician: str | None) -> float:
+        return (
+            self.tolerances.get(politician, self.default_tolerance) if politician else self.default_tolerance
+        )
+
+    def band(self, politician: str | None) -> float:
+        return self.review_bands.get(politician, self.review_band) if politician else self.review_band
 
 
 def decide(
@@ -108,62 +153,35 @@ def decide(
     through the explicit-content ``gate`` too: a configured label at ``min_score`` or more rejects it
     (``explicit_content``), one at ``review_score`` or more sends it to review.
     """
-    per_politician = politician_distances(encodings, references)
+    thresholds = _Thresholds(tolerances, default_tolerance, review_bands or {}, review_band)
+    distances = politician_distances(encodings, references)  # (M, P)
     tolerance_row = np.array([tolerances.get(slug, default_tolerance) for slug in references.labels])
-    faces = [
-        _face_result(box, per_politician[i], references.labels, tolerance_row) for i, box in enumerate(boxes)
-    ]
-    tolerance = tolerances.get(expected, default_tolerance) if expected else default_tolerance
-    bands = review_bands or {}
-
-    def band_of(politician: str | None) -> float:
-        return bands.get(politician, review_band) if politician else review_band
-
-    findings = gate.findings(detections)
-
-    def verdict(
-        decision: Decision, reason: Reason, politician: str | None, tol: float = tolerance
-    ) -> Verdict:
-        return Verdict(
-            decision=decision,
-            reason=reason,
-            politician=politician,
-            faces=faces,
-            tolerance=tol,
-            review_band=band_of(politician),
-            explicit=findings,
-        )
-
-    def by_distance(distance: float, politician: str, tol: float) -> Verdict:
-        band = band_of(politician)
-        if band > 0 and abs(distance - tol) <= band:
-            return verdict(Decision.REVIEW, Reason.NEAR_TOLERANCE, politician, tol)
-        if distance <= tol:
-            return verdict(Decision.APPROVED, Reason.MATCH, politician, tol)
-        return verdict(Decision.REJECTED, Reason.NO_MATCH, politician, tol)
-
-    if not faces:
-        return verdict(Decision.REJECTED, Reason.NO_FACE, expected)
-    if len(faces) > 1:
-        return verdict(Decision.REJECTED, Reason.MULTIPLE_FACES, expected)
-    if expected is not None:
-        decided = by_distance(
-            float(per_politician[0, references.labels.index(expected)]), expected, tolerance
-        )
-    elif not references.labels:
-        return verdict(Decision.REJECTED, Reason.NO_MATCH, None)
+    faces = _face_results(boxes, distances, references.labels, tolerance_row)
+    if len(faces) != 1:
+        ruling = _not_one_face(len(faces), expected, thresholds)
+    elif expected is not None:
+        distance = float(distances[0, references.labels.index(expected)])
+        ruling = _by_distance(distance, expected, thresholds.tolerance(expected), thresholds.band(expected))
     else:
-        # Without a claim: the politician nearest relative to their tolerance.
-        nearest = int(np.argmin(per_politician[0] / tolerance_row))
-        slug = references.labels[nearest]
-        decided = by_distance(float(per_politician[0, nearest]), slug, float(tolerance_row[nearest]))
-        if decided.decision is Decision.REJECTED:
-            return verdict(Decision.REJECTED, Reason.NO_MATCH, None)
-    if decided.decision is Decision.REJECTED or not findings:
-        return decided
-    blocked = any(f.score >= gate.min_score for f in findings)
-    outcome = Decision.REJECTED if blocked else Decision.REVIEW
-    return verdict(outcome, Reason.EXPLICIT_CONTENT, decided.politician, decided.tolerance)
+        ruling = _identified(distances[0], references.labels, tolerance_row, thresholds)
+    findings = gate.findings(detections)
+    ruling = _gated(ruling, findings, gate)
+    return Verdict(
+        decision=ruling.decision,
+        reason=ruling.reason,
+        politician=ruling.politician,
+        faces=faces,
+        tolerance=ruling.tolerance,
+        review_band=thresholds.band(ruling.politician),
+        explicit=findings,
+    )
+
+
+def _face_results(
+    boxes: list[Box], distances: Matrix, labels: tuple[str, ...], tolerance_row: Matrix
+) -> list[FaceResult]:
+    """Each face's result, from its row of ``distances`` ``(M, P)``; ``tolerance_row`` is ``(P,)``."""
+    return [_face_result(box, distances[i], labels, tolerance_row) for i, box in enumerate(boxes)]
 
 
 def _face_result(box: Box, distances: Matrix, labels: tuple[str, ...], tolerance_row: Matrix) -> FaceResult:
@@ -177,3 +195,45 @@ def _face_result(box: Box, distances: Matrix, labels: tuple[str, ...], tolerance
         distances={slug: round(float(d), 6) for slug, d in zip(labels, distances, strict=True)},
         best_match=best,
     )
+
+
+def _not_one_face(count: int, expected: str | None, thresholds: _Thresholds) -> _Ruling:
+    """No face, or more than one, is a rejection: only a picture of one person can be approved."""
+    reason = Reason.NO_FACE if count == 0 else Reason.MULTIPLE_FACES
+    return _Ruling(Decision.REJECTED, reason, expected, thresholds.tolerance(expected))
+
+
+def _by_distance(distance: float, politician: str, tolerance: float, band: float) -> _Ruling:
+    """The one face against ``politician``: within ``band`` of the tolerance is for a moderator,
+    within the tolerance a match, beyond it no match."""
+    if band > 0 and abs(distance - tolerance) <= band:
+        return _Ruling(Decision.REVIEW, Reason.NEAR_TOLERANCE, politician, tolerance)
+    if distance <= tolerance:
+        return _Ruling(Decision.APPROVED, Reason.MATCH, politician, tolerance)
+    return _Ruling(Decision.REJECTED, Reason.NO_MATCH, politician, tolerance)
+
+
+def _identified(
+    distances: Matrix, labels: tuple[str, ...], tolerance_row: Matrix, thresholds: _Thresholds
+) -> _Ruling:
+    """Without a claim: the one face (its ``(P,)`` distances) against the politician nearest relative
+    to their tolerance. No match names no one, at the default tolerance."""
+    no_match = _Ruling(Decision.REJECTED, Reason.NO_MATCH, None, thresholds.default_tolerance)
+    if not labels:
+        return no_match
+    nearest = int(np.argmin(distances / tolerance_row))
+    slug = labels[nearest]
+    ruling = _by_distance(
+        float(distances[nearest]), slug, float(tolerance_row[nearest]), thresholds.band(slug)
+    )
+    return no_match if ruling.decision is Decision.REJECTED else ruling
+
+
+def _gated(ruling: _Ruling, findings: list[ExplicitFinding], gate: ExplicitGate) -> _Ruling:
+    """A picture that could be approved or reviewed, with findings: a finding at the gate's
+    ``min_score`` or more rejects it, others send it to review."""
+    if ruling.decision is Decision.REJECTED or not findings:
+        return ruling
+    blocked = any(f.score >= gate.min_score for f in findings)
+    decision = Decision.REJECTED if blocked else Decision.REVIEW
+    return _Ruling(decision, Reason.EXPLICIT_CONTENT, ruling.politician, ruling.tolerance)

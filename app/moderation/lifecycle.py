@@ -25,11 +25,11 @@ import asyncio
 import logging
 from collections.abc import Collection, Sequence
 
-from app.carousel.renditions import Rendition
 from app.carousel.service import Carousel
 from app.carousel.store import Approval, NewApproval
 from app.erasure.service import Eraser, GoneRow
 from app.erasure.store import PurgeTrigger
+from app.faces.renditions import Rendition
 from app.moderation.queue import Job, JobQueue
 from app.moderation.rows import UploadRow, row_key
 from app.outcomes import Action

@@ -16,11 +16,11 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 
-from app.carousel.renditions import Rendition
 from app.carousel.service import Carousel
 from app.carousel.store import NewApproval
-from app.errors import NotReady, ServiceError
+from app.errors import NotReady
 from app.faces.intake import ImageRejected, declared_pixels
+from app.faces.renditions import Rendition
 from app.faces.service import FaceService
 from app.integrations.nocodb.errors import AttachmentRefused
 from app.metrics import ACTIONS, VERDICTS
@@ -59,7 +59,7 @@ class RowVerdict:
     politician: str | None
     detail: str | None
     distances: list[dict[str, float]]
-    # An approved row's carousel renditions, made from its first image's very bytes that were verified.
+    # An approved row's carousel renditions, made by the face worker from its first image as verified.
     renditions: dict[Rendition, bytes] | None = field(default=None, repr=False)
 
 
@@ -249,7 +249,7 @@ class ModerationService:
         review: tuple[Reason, str | None] | None = None
         renditions: dict[Rendition, bytes] | None = None
         pixels = 0
-        for attachment in row.attachments:
+        for index, attachment in enumerate(row.attachments):
             try:
                 data = await self.downloader.fetch(table_id, row, attachment)
             except AttachmentRefused as exc:
@@ -263,7 +263,9 @@ class ModerationService:
             if pixels > limits.max_pixels:
                 detail = f"The row's images have more than {limits.max_pixels} pixels in all."
                 return RowVerdict(Decision.REJECTED, Reason.TOO_MANY_IMAGES, claimed, detail, distances)
-            verdict, problem = await self.faces.verify_image(data, claimed)
+            # An approved row shows its first image: the face worker renders it from what it decoded.
+            checked = await self.faces.verify_image(data, claimed, renditions=index == 0)
+            verdict, problem = checked.verdict, checked.problem
             distances.extend(face.distances for face in verdict.faces)
             if verdict.explicit:
                 problem = "Found: " + ", ".join(f"{f.label} ({f.score:.2f})" for f in verdict.explicit)
@@ -273,12 +275,8 @@ class ModerationService:
             identified.add(verdict.politician)
             if verdict.decision is Decision.REVIEW:
                 review = review or (verdict.reason, problem)
-            elif renditions is None:
-                try:
-                    renditions = await asyncio.to_thread(self.carousel.renditions.make, data)
-                except ServiceError as exc:  # what the carousel cannot show is not approved
-                    reason = Reason.UNREADABLE_IMAGE
-                    return RowVerdict(Decision.REJECTED, reason, claimed, exc.message, distances)
+            if index == 0:
+                renditions = checked.renditions
         if len(identified) != 1:
             # Without a claim, every image must show the same politician.
             detail = "The images show different politicians."

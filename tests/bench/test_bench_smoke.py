@@ -130,3 +130,18 @@ def test_only_runs_the_parts_named(tmp_path: Path) -> None:
     assert result["skipped"] == {}
     with pytest.raises(SystemExit):
         main(["--only", "nonsense", "--out", str(tmp_path)])
+
+
+def test_rows_per_second_end_to_end_beside_the_pool_one_and_two_decodes(
+    quick: tuple[dict[str, Any], Path],
+) -> None:
+    result, out = quick
+    rows = result["rows"]
+    assert rows["rows"] == 2 and rows["rounds"] == 2
+    assert _positive(rows["photos_per_s"], *rows["rows_per_s"].values(), *rows["of_pool"].values())
+    assert _positive(*rows["main_cpu_ms"].values(), *rows["workers_cpu_ms"].values())
+    assert rows["approved"] == rows["expected_approved"] == 2 * 5  # an untimed round and 4 timed ones
+    assert rows["second_decodes"] == 2 * 2  # one per approved picture of the "two decodes" rounds
+    text = (out / "bench.txt").read_text()
+    assert "rows per second end to end, beside the face pool" in text and "is simulated" in text
+    assert any(t["target"].startswith("end-to-end rows/s") for t in result["targets"])

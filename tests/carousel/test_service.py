@@ -11,9 +11,9 @@ import pytest
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-from app.carousel.renditions import Rendition
 from app.carousel.service import Carousel
 from app.errors import NotFound, OriginalUnavailable
+from app.faces.renditions import Rendition
 from app.moderation.rows import parse_row
 from harness.images import encode, exif_rotated, open_sample
 from harness.loop import FIELDS

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from app.carousel.renditions import Rendition
 from app.carousel.store import NewApproval
 from app.db import Database
+from app.faces.renditions import Rendition
 from app.tables import approvals
 from tests.utils.clock import T0, Clock
 from tests.utils.stores import Stores

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from PIL import Image, ImageFile
 
+from app.api.verify_schemas import Verdict as VerdictBody
 from app.faces.intake import DecodedImage, ImageRejected, Limits, decode
 from app.faces.matcher import ENCODING_DIM, ReferenceMatrix, politician_distances
 from app.faces.verdict import Box, Verdict, decide
@@ -115,7 +116,7 @@ def test_decide_follows_the_table(world: World, data: st.DataObject) -> None:
     )
     tolerance_of = {s: tol.get(s, default) for s in labels}
     assert isinstance(verdict, Verdict) and len(verdict.faces) == len(world.faces)
-    assert verdict.model_dump_json()  # serialisable: no NaN, no infinity
+    assert VerdictBody.of(verdict).model_dump_json()  # serialisable: no NaN, no infinity
     outcome = (verdict.decision, verdict.reason)
     if len(world.faces) == 0:
         assert outcome == (Decision.REJECTED, Reason.NO_FACE) and verdict.politician == expected
@@ -164,7 +165,7 @@ def test_decide_never_raises_on_finite_inputs(
         expected="a" if claim else None,
     )
     assert verdict.decision in set(Decision) and verdict.reason in set(Reason)
-    assert verdict.model_dump_json()
+    assert VerdictBody.of(verdict).model_dump_json()
 
 
 # The intake.

@@ -8,11 +8,11 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from app.carousel.renditions import Rendition
 from app.carousel.store import NewApproval
 from app.erasure.service import Eraser
 from app.erasure.store import PurgeTrigger
 from app.errors import NotFound
+from app.faces.renditions import Rendition
 from app.moderation.lifecycle import MAX_WITHDRAWN_AT_ONCE, UploadLifecycle
 from app.moderation.rows import parse_row
 from harness.images import exif_rotated

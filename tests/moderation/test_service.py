@@ -12,9 +12,9 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image
 
-from app.carousel.renditions import Rendition
 from app.config import RejectAction
-from app.errors import ServiceError
+from app.faces.pool import Analysis
+from app.faces.renditions import Rendition
 from app.faces.service import FaceService
 from app.integrations.nocodb.errors import NocoDBUnavailable
 from app.logs import JsonFormatter
@@ -279,11 +279,13 @@ def test_a_picture_the_carousel_cannot_render_is_not_approved(
     fake = FakeNocoDB()
     row = fake.add(1, "obama", ("a.jpg", sample("obama2.jpg")))
     service = _service(fake, stores, faces)
+    analyse = faces.pool.analyse
 
-    def unrenderable(original: bytes) -> dict[Rendition, bytes]:
-        raise ServiceError("The image cannot be rendered: a test's refusal.")
+    async def unrenderable(data: bytes, *, renditions: bool) -> Analysis:
+        found = await analyse(data, renditions=renditions)  # Pillow refused to render, in the worker
+        return Analysis(found.faces, unrenderable="The image cannot be rendered: a test's refusal.")
 
-    monkeypatch.setattr(service.carousel.renditions, "make", unrenderable)
+    monkeypatch.setattr(faces.pool, "analyse", unrenderable)
     assert _run(service, _job(stores, row)) == "deleted"
     assert stores.decisions.decisions()[0].reason == "unreadable_image"
     assert stores.approvals.approvals() == []

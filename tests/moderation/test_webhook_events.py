@@ -9,9 +9,9 @@ from typing import Any
 
 import httpx
 
-from app.carousel.renditions import Rendition
 from app.config import RejectAction
 from app.erasure.store import PurgeState, PurgeTrigger
+from app.faces.renditions import Rendition
 from app.faces.service import FaceService
 from app.moderation.service import ModerationService
 from app.moderation.sweep import Sweeper

@@ -8,13 +8,13 @@ from typing import Any
 
 import httpx
 
-from app.carousel.renditions import Renditions
 from app.carousel.service import Carousel
 from app.carousel.store import NewApproval
 from app.config import RejectAction
 from app.erasure.local import LocalUploads
 from app.erasure.service import Eraser
 from app.faces.intake import Limits
+from app.faces.renditions import Renditions
 from app.faces.service import FaceService
 from app.integrations.nocodb.client import NocoDBClient
 from app.moderation.act import NocoDBWriter

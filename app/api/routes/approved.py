@@ -8,9 +8,9 @@ from fastapi import APIRouter, Path, Query, Request, Response
 
 from app.api.deps import CarouselDep, FaceServiceDep
 from app.api.schemas import ApprovedItem, ApprovedPage, PoliticianProfile, epoch_to_datetime
-from app.carousel.renditions import Rendition
 from app.db import MAX_ID
 from app.errors import ErrorResponse
+from app.faces.renditions import Rendition
 from app.politicians.profiles import SLUG_PATTERN
 
 router = APIRouter(tags=["carousel"])

@@ -5,8 +5,8 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, UploadFile
 
 from app.api.deps import OPERATOR_ERRORS, FaceServiceDep, OperatorDep, SettingsDep, VerifyRateDep
+from app.api.verify_schemas import Verdict
 from app.errors import ErrorResponse, PayloadTooLarge
-from app.faces.verdict import Verdict
 
 router = APIRouter(tags=["verify"])
 
@@ -34,4 +34,4 @@ async def verify(
     if image.size is not None and image.size > settings.max_upload_bytes:
         raise PayloadTooLarge(f"The file has {image.size} bytes; the limit is {settings.max_upload_bytes}.")
     data = await image.read(settings.max_upload_bytes + 1)
-    return await faces.verify_upload(data, (politician or "").strip() or None)
+    return Verdict.of(await faces.verify_upload(data, (politician or "").strip() or None))
