@@ -37,7 +37,6 @@ from app.faces.engine import EngineConfig
 from app.faces.intake import Limits
 from app.faces.pool import FacePool
 from app.faces.renditions import Renditions
-from app.faces.service import FaceService
 from app.faces.verdict import ExplicitGate
 from app.integrations.nocodb.client import NocoDBClient
 from app.metrics import exposition
@@ -51,6 +50,7 @@ from app.moderation.service import ModerationService
 from app.moderation.sweep import Sweeper
 from app.moderation.webhook import WebhookReceiver
 from app.politicians.references import EncodingCache
+from app.verification import FaceService
 
 __all__ = ["Runtime", "assemble"]
 

@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from app.config import Settings
 from app.faces.engine import FaceEngine
 from app.faces.intake import decode
-from app.faces.service import FaceService
 from app.main import create_app
+from app.verification import FaceService
 from harness.images import ROOT, SAMPLES, sample
 from harness.nocodb import LocalNocoDB, is_installed, running_nocodb
 from harness.postgres import LocalPostgres, running_postgres

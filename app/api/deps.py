@@ -18,7 +18,7 @@ from app.assembly import Runtime
 from app.carousel.service import Carousel
 from app.config import Settings
 from app.errors import BrowserRequest, ErrorResponse, OperatorEndpointsClosed, Unauthorized
-from app.faces.service import FaceService
+from app.verification import FaceService
 
 
 async def get_settings_dep(request: Request) -> Settings:

@@ -21,7 +21,6 @@ from app.carousel.store import NewApproval
 from app.errors import NotReady
 from app.faces.intake import ImageRejected, declared_pixels
 from app.faces.renditions import Rendition
-from app.faces.service import FaceService
 from app.integrations.nocodb.errors import AttachmentRefused
 from app.metrics import ACTIONS, VERDICTS
 from app.moderation.act import APPROVED_STATUS, REJECTED_STATUS, NocoDBWriter
@@ -31,6 +30,7 @@ from app.moderation.lifecycle import UploadLifecycle
 from app.moderation.queue import Job, JobQueue
 from app.moderation.rows import UploadRow
 from app.outcomes import Action, Decision, Reason
+from app.verification import FaceService
 
 __all__ = ["ModerationService", "RowVerdict"]
 

@@ -7,6 +7,6 @@ with an on-disk cache) into the ``ReferenceSet`` the verdict matches against; ``
 each politician's photos are one person and that every two politicians are apart.
 
 ``app.faces`` turns pixels into faces and knows no politician; this package may use it, not the other
-way round (``app.faces.service`` only holds the loaded ``ReferenceSet``). A later issue adds each
-politician's calibration here.
+way round. ``app.verification`` sits above both: it holds the loaded ``ReferenceSet`` and the face
+pool, and decides images. A later issue adds each politician's calibration here.
 """

@@ -3,9 +3,9 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from app.faces.service import FaceService
 from app.faces.verdict import ExplicitGate
 from app.politicians.profiles import read_politicians
+from app.verification import FaceService
 from harness.images import ROOT, encode, exif_rotated, open_sample, png_declaring, sample, side_by_side
 
 # The shipped calibrations (reference_faces/<slug>/profile.toml).

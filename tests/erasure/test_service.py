@@ -12,7 +12,7 @@ from app.config import RejectAction
 from app.erasure.local import LocalUploads
 from app.erasure.service import Eraser
 from app.erasure.store import PurgeRecord, PurgeState, PurgeTrigger
-from app.faces.service import FaceService
+from app.verification import FaceService
 from harness.images import sample
 from harness.loop import FIELDS
 from tests.utils.erasure import files_in, on_disk

@@ -12,7 +12,7 @@ from app.faces.intake import DecodedImage
 from app.faces.matcher import ENCODING_DIM
 from app.faces.pool import _rendered
 from app.faces.renditions import Rendition
-from app.faces.service import FaceService
+from app.verification import FaceService
 from harness.images import sample, side_by_side
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.faces.service import FaceService
+from app.verification import FaceService
 from harness.images import encode, exif_rotated, open_sample, png_declaring, sample
 from tests.utils.fake_nocodb import FakeNocoDB
 from tests.utils.hostile import MIB, Endless, Server

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from app.faces.service import FaceService
 from app.integrations.nocodb.errors import NocoDBUnavailable
+from app.verification import FaceService
 from harness.images import sample
 from tests.utils.fake_nocodb import FakeNocoDB
 from tests.utils.hostile import MIB, Endless, Server

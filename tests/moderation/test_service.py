@@ -15,12 +15,12 @@ from PIL import Image
 from app.config import RejectAction
 from app.faces.pool import Analysis
 from app.faces.renditions import Rendition
-from app.faces.service import FaceService
 from app.integrations.nocodb.errors import NocoDBUnavailable
 from app.logs import JsonFormatter
 from app.moderation.queue import Job, JobQueue, LeaseLost
 from app.moderation.service import ModerationService
 from app.tables import jobs
+from app.verification import FaceService
 from harness.images import png_declaring, sample, side_by_side
 from tests.utils.fake_nocodb import FakeNocoDB
 from tests.utils.moderation import MAX_IMAGES, moderation_service, queued_job

@@ -12,11 +12,11 @@ import httpx
 from app.config import RejectAction
 from app.erasure.store import PurgeState, PurgeTrigger
 from app.faces.renditions import Rendition
-from app.faces.service import FaceService
 from app.moderation.service import ModerationService
 from app.moderation.sweep import Sweeper
 from app.moderation.webhook import DELETE_EVENT, UPDATE_EVENT, WebhookReceiver
 from app.outcomes import Action
+from app.verification import FaceService
 from harness.images import sample
 from harness.loop import FIELDS
 from tests.utils.erasure import THUMBNAIL, files_in, on_disk

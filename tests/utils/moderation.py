@@ -15,7 +15,6 @@ from app.erasure.local import LocalUploads
 from app.erasure.service import Eraser
 from app.faces.intake import Limits
 from app.faces.renditions import Renditions
-from app.faces.service import FaceService
 from app.integrations.nocodb.client import NocoDBClient
 from app.moderation.act import NocoDBWriter
 from app.moderation.download import Downloader
@@ -24,6 +23,7 @@ from app.moderation.queue import Job, JobQueue
 from app.moderation.rows import new_job, parse_row
 from app.moderation.service import ModerationService
 from app.outcomes import Action, Decision, Reason
+from app.verification import FaceService
 from harness.loop import FIELDS
 from tests.utils.fake_nocodb import BASE, TABLE
 from tests.utils.stores import Stores

@@ -8,9 +8,9 @@ import pytest
 from app.errors import NotReady, ReferenceSetError
 from app.faces.pool import Analysis
 from app.faces.renditions import Renditions
-from app.faces.service import FaceService
 from app.outcomes import Decision, Reason
 from app.politicians.references import EncodingCache
+from app.verification import FaceService
 from harness.images import sample
 
 
