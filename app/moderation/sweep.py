@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 
 from app.carousel.service import Carousel
 from app.config import FieldNames
@@ -64,7 +63,7 @@ class Sweeper:
         # Shown on the carousel: decided, even once retention has forgotten the job.
         shown = await self.carousel.shown_keys(self.table_id)
         # A row that left NocoDB while the pass listed it is not a new upload under its old key.
-        listed_at = time.time()
+        listed_at = self.queue.db.clock()
         queued = 0
         page: list[tuple[NewJob, UploadRow]] = []
         async for raw in self.nocodb.iter_rows(self.table_id, where="(Id,gt,0)", fields=wanted):
