@@ -45,8 +45,10 @@ from app.moderation.decisions import DecisionLog
 from app.moderation.download import Downloader
 from app.moderation.lifecycle import UploadLifecycle
 from app.moderation.queue import JobQueue
+from app.moderation.restore import StampRestorer
 from app.moderation.runner import QueueRunner
 from app.moderation.service import ModerationService
+from app.moderation.stamps import StampKey
 from app.moderation.sweep import Sweeper
 from app.moderation.webhook import WebhookReceiver
 from app.politicians.references import EncodingCache
@@ -226,17 +228,37 @@ def _queue_runner(
     wake: asyncio.Event,
 ) -> QueueRunner:
     fields = settings.fields
+    downloader = Downloader(nocodb=nocodb, fields=fields, max_bytes=settings.max_upload_bytes)
+    stamps = stamp_key(settings)
+    restorer = None
+    if stamps is not None:
+        restorer = StampRestorer(
+            stamps=stamps, decisions=decisions, downloader=downloader, carousel=carousel, lifecycle=lifecycle
+        )
     moderation = ModerationService(
         decisions=decisions,
         faces=faces,
-        downloader=Downloader(nocodb=nocodb, fields=fields, max_bytes=settings.max_upload_bytes),
-        writer=NocoDBWriter(nocodb=nocodb, fields=fields, on_reject=settings.action),
+        downloader=downloader,
+        writer=NocoDBWriter(nocodb=nocodb, fields=fields, on_reject=settings.action, stamps=stamps),
         carousel=carousel,
         lifecycle=lifecycle,
         max_images=settings.max_images_per_row,
         leases=queue,
+        restorer=restorer,
     )
     return QueueRunner(queue=queue, moderation=moderation, concurrency=settings.concurrency, wake=wake)
+
+
+def stamp_key(settings: Settings) -> StampKey | None:
+    """The key of the stamps facegate writes into NocoDB; None (logged) without a stamp secret."""
+    if settings.stamp_secret is None:
+        log.warning(
+            "FACEGATE_STAMP_SECRET unset: no stamps are written to NocoDB, so after a loss of facegate's"
+            " database every row would be decided again and moderators' decisions overridden; run"
+            " facegate bootstrap to set one (README: Backups and recovery)"
+        )
+        return None
+    return StampKey(settings.stamp_secret.get_secret_value())
 
 
 def build_eraser(settings: Settings, nocodb: NocoDBClient, purges: PurgeLog) -> Eraser:

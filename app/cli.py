@@ -256,6 +256,7 @@ def _bootstrap(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int
         image=field(args.image_field, "IMAGE", settings.nocodb_image_field),
         politician=field(args.politician_field, "POLITICIAN", settings.nocodb_politician_field),
         status=field(args.status_field, "STATUS", settings.nocodb_status_field),
+        stamp=field(None, "STAMP", settings.nocodb_stamp_field),
     )
     result = asyncio.run(
         run_bootstrap(

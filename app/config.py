@@ -30,6 +30,9 @@ WEB_SCHEMES = frozenset({"http", "https"})
 # The SQLite file in DATA_DIR when no DATABASE_URL is set.
 STORE_FILE = "facegate.db"
 DATABASE_SCHEMES = frozenset({"postgresql", "postgres", "postgresql+psycopg"})
+DEFAULT_STAMP_FIELD = "Facegate stamp"
+# Stamps can be read by anyone who sees the table's grid: a short secret could be guessed offline.
+MIN_STAMP_SECRET_CHARS = 16
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,8 @@ class FieldNames:
     image: str = "Image"
     politician: str = "Politician"
     status: str = "Status"
+    # facegate's stamp beside each Status it writes (``app.moderation.stamps``), hidden in forms.
+    stamp: str = DEFAULT_STAMP_FIELD
 
 
 class RejectAction(StrEnum):
@@ -106,6 +111,10 @@ class Settings(BaseSettings):
     nocodb_image_field: str = "Image"
     nocodb_politician_field: str = "Politician"
     nocodb_status_field: str = "Status"
+    nocodb_stamp_field: str = DEFAULT_STAMP_FIELD
+    # Signs the stamp written beside each Status, so that a lost database can be rebuilt from NocoDB
+    # (README: "Backups and recovery"). Unset: no stamps, and a warning at start.
+    stamp_secret: SecretStr | None = None
     # Absolute attachment URLs are fetched only from NocoDB's own origin or these (S3 buckets).
     attachment_allowed_origins: Annotated[list[str], NoDecode] = []
     action: RejectAction = RejectAction.DELETE
@@ -207,6 +216,7 @@ class Settings(BaseSettings):
         "webhook_secret",
         "nocodb_api_token",
         "database_url",
+        "stamp_secret",
         mode="before",
     )
     @classmethod
@@ -215,6 +225,13 @@ class Settings(BaseSettings):
         text = value.get_secret_value() if isinstance(value, SecretStr) else value
         if isinstance(text, str) and not text.strip():
             return None
+        return value
+
+    @field_validator("stamp_secret")
+    @classmethod
+    def _long_stamp_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().strip()) < MIN_STAMP_SECRET_CHARS:
+            raise ValueError(f"STAMP_SECRET must have at least {MIN_STAMP_SECRET_CHARS} characters")
         return value
 
     @model_validator(mode="after")
@@ -255,6 +272,7 @@ class Settings(BaseSettings):
             image=self.nocodb_image_field,
             politician=self.nocodb_politician_field,
             status=self.nocodb_status_field,
+            stamp=self.nocodb_stamp_field,
         )
 
 

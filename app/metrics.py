@@ -24,6 +24,13 @@ ACTIONS = Counter(
     ["action"],
     registry=REGISTRY,
 )
+STAMPS = Counter(
+    "facegate_stamps_total",
+    "Stamps read from rows facegate's log did not know: restored (facegate's earlier decision, logged"
+    " again) or ignored (it did not verify: forged, copied from another row, or the picture changed).",
+    ["result"],
+    registry=REGISTRY,
+)
 NOCODB_ERRORS = Counter(
     "facegate_nocodb_errors_total",
     "Jobs that met a NocoDB error: unavailable (retried) or refused (job failed).",

@@ -59,6 +59,8 @@ decisions = sa.Table(
     sa.Column("action", sa.Text),
     sa.Column("decided_at", Epoch, nullable=False),
     sa.Column("acted_at", Epoch),
+    # facegate's decision read back from the row's stamp in NocoDB (a rebuilt log), not made here.
+    sa.Column("restored", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Index("decisions_row", "table_id", "row_id"),
 )
 # facegate decides an upload once; a moderator may approve it and later reject it (once each).

@@ -88,6 +88,10 @@ class DecisionOut(BaseModel):
     source: Source = Field(
         description="facegate's rule, or a moderator who set the row's Status in NocoDB (final)."
     )
+    restored: bool = Field(
+        description="facegate's earlier decision, read back from the row's stamp in NocoDB when the log"
+        " was rebuilt (no detail or distances); false for a decision made and logged here."
+    )
     detail: str | None
     distances: list[dict[str, float]] = Field(
         description="Per face of each image: distance to each politician."
@@ -112,6 +116,7 @@ class DecisionOut(BaseModel):
             decision=record.decision,
             reason=record.reason,
             source=record.source,
+            restored=record.restored,
             detail=record.detail,
             distances=record.distances,
             action=record.action,

@@ -1,8 +1,9 @@
 """NocoDB rows as facegate sees them: the few cells moderation needs, and an idempotency key.
 
 Only what moderation needs is kept: the row Id, its creation time, the politician named, where the
-attachments are, and the Status cell. Other cells of the form (and attachment titles, which are the
-uploader's file names) are dropped before anything is stored.
+attachments are, the Status cell and facegate's stamp (``app.moderation.stamps``). Other cells of
+the form (and attachment titles, which are the uploader's file names) are dropped before anything
+is stored.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ class UploadRow:
     attachments: list[dict[str, Any]]
     # The Status cell: facegate's own word, or a moderator's once facegate has decided the row.
     status: str | None = None
+    # facegate's stamp cell. Not kept in a job (``to_json``): only the copy NocoDB's API gives is read.
+    stamp: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -89,6 +92,7 @@ def parse_row(raw: Mapping[str, Any], fields: FieldNames) -> UploadRow:
         politician=_politician(politician),
         attachments=attachments,
         status=status if isinstance(status := raw.get(fields.status), str) else None,
+        stamp=stamp if isinstance(stamp := raw.get(fields.stamp), str) else None,
     )
 
 

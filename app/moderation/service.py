@@ -6,7 +6,9 @@ as NocoDB's API has it, never the copy that came with the trigger (anyone holdin
 could forge that). A job may run again after a crash or a NocoDB outage, so each step is safe to
 repeat: the verdict is logged before any action (a replay acts on the logged verdict instead of
 deciding again), the NocoDB write checks the row is still the same upload (``app.moderation.act``),
-and publishing is idempotent.
+and publishing is idempotent. A row facegate's log does not know but whose stamp says facegate
+decided it (the log was lost) is not decided again: its decision is restored
+(``app.moderation.restore``).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from app.moderation.decisions import DecisionLog, DecisionRecord
 from app.moderation.download import Downloader, RowGone
 from app.moderation.lifecycle import UploadLifecycle
 from app.moderation.queue import Job, JobQueue
+from app.moderation.restore import StampRestorer
 from app.moderation.rows import UploadRow
 from app.outcomes import Action, Decision, Reason
 from app.verification import FaceService
@@ -75,8 +78,10 @@ class ModerationService:
         lifecycle: UploadLifecycle,
         max_images: int,
         leases: JobQueue,
+        restorer: StampRestorer | None = None,
     ) -> None:
         self.leases = leases
+        self.restorer = restorer
         self.lifecycle = lifecycle
         self.max_images = max_images
         self.decisions = decisions
@@ -94,6 +99,8 @@ class ModerationService:
         renditions = None
         if record is None:
             current = await self.downloader.current(job.table_id, row)
+            if current is not None and (restored := await self._restored(job, current)) is not None:
+                return restored
             if current is None:
                 detail = "The row was deleted, or its attachments changed, before it was decided."
                 verdict = RowVerdict(Decision.REJECTED, Reason.ROW_GONE, row.politician, detail, [])
@@ -116,6 +123,14 @@ class ModerationService:
         action = record.action or await self._act(job, row, record, renditions)
         await self.lifecycle.acted(job, row, action)
         return action
+
+    async def _restored(self, job: Job, row: UploadRow) -> Action | None:
+        """facegate decided the row before its log was lost, as the row's stamp says: restored, and a
+        moderator's decision since then followed. None: no valid stamp, the row is decided as new."""
+        restored = await self.restorer.restore(job, row) if self.restorer is not None else None
+        if restored is None:
+            return None
+        return await self._follow_moderator(job, restored.record) if restored.moderated else restored.action
 
     async def _follow_moderator(self, job: Job, record: DecisionRecord) -> Action:
         """A decided row queued again (it changed in NocoDB, or the sweep saw a moderator's Status).

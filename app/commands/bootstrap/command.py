@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 TOKEN_SETTING = "FACEGATE_NOCODB_API_TOKEN"  # noqa: S105 - the name of a setting, not a secret
 SECRET_SETTING = "FACEGATE_WEBHOOK_SECRET"  # noqa: S105 - the name of a setting, not a secret
 OPERATOR_KEY_SETTING = "FACEGATE_OPERATOR_API_KEY"
+STAMP_SECRET_SETTING = "FACEGATE_STAMP_SECRET"  # noqa: S105 - the name of a setting, not a secret
 TABLE_SETTING = "FACEGATE_NOCODB_TABLE_ID"
 FORM_URL_SETTING = "FACEGATE_FORM_URL"
 
@@ -53,6 +54,8 @@ async def run_bootstrap(
     secret = current.get(SECRET_SETTING) or secrets.token_urlsafe(32)
     # Operator endpoints are closed without a key: a bootstrapped installation always has one.
     operator_key = current.get(OPERATOR_KEY_SETTING) or secrets.token_urlsafe(32)
+    # Signs the stamps NocoDB keeps of facegate's decisions: kept on a rerun, or every stamp is void.
+    stamp_secret = current.get(STAMP_SECRET_SETTING) or secrets.token_urlsafe(32)
     token = api_token or current.get(TOKEN_SETTING) or None
     if table_id is not None:
         if token is None:
@@ -94,8 +97,10 @@ async def run_bootstrap(
         "FACEGATE_NOCODB_IMAGE_FIELD": fields.image,
         "FACEGATE_NOCODB_POLITICIAN_FIELD": fields.politician,
         "FACEGATE_NOCODB_STATUS_FIELD": fields.status,
+        "FACEGATE_NOCODB_STAMP_FIELD": fields.stamp,
         SECRET_SETTING: secret,
         OPERATOR_KEY_SETTING: operator_key,
+        STAMP_SECRET_SETTING: stamp_secret,
     }
     if result.form_url is not None:
         settings[FORM_URL_SETTING] = public_form_url(result.form_url, nocodb_url, public_nocodb_url)

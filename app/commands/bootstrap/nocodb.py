@@ -4,8 +4,9 @@
   its public upload form (the politicians' display names as choices, the rules as its description)
   and the webhook.
 - ``attach()`` joins a campaign's existing table: it checks that the image column is an Attachment
-  and the politician column a SingleSelect or text, adds the Status column if there is none, hides
-  Status in every form of the table, and installs facegate's webhook. It creates no table or form.
+  and the politician column a SingleSelect or text, adds the Status column if there is none, adds
+  facegate's stamp column likewise (``stamp``), hides both in every form of the table, and installs
+  facegate's webhook. It creates no table or form.
 
 Both add select options for new politicians, make a SingleSelect Status offer every value facegate
 writes, and look before they write: running either again changes nothing. Rows that were in the
@@ -26,6 +27,7 @@ from app.commands.bootstrap import forms
 from app.commands.bootstrap.columns import column_specs, prepare_columns
 from app.commands.bootstrap.credentials import check_token, usable_token
 from app.commands.bootstrap.errors import BootstrapError, nocodb_errors
+from app.commands.bootstrap.stamp import ensure_stamp_column
 from app.commands.bootstrap.webhook import ensure_hook, hook_body
 from app.config import FieldNames, RejectAction
 from app.integrations.nocodb.errors import NocoDBRequestError
@@ -93,6 +95,7 @@ async def bootstrap(
             view = await forms.ensure_form(meta, table_id, form_title)
             await forms.configure_form(meta, str(view["id"]), columns, fields)
             await forms.hide_in_forms(meta, table_id, str(columns[fields.status]["id"]), fields.status)
+            await ensure_stamp_column(meta, table_id, fields)
             form_uuid = await forms.share(meta, view)
             hook_id = await ensure_hook(meta, table_id, hook_body(facegate_url, webhook_secret))
     return _result(token, base_id, table_id, view, form_uuid, root, hook_id, columns, fields)
@@ -129,6 +132,7 @@ async def attach(
             statuses = status_values(action)
             columns = await prepare_columns(meta, table_id, fields, names, statuses, create=frozenset())
             await forms.hide_in_forms(meta, table_id, str(columns[fields.status]["id"]), fields.status)
+            await ensure_stamp_column(meta, table_id, fields)
             shared = await _shared_form(meta, table_id)
             hook_id = await ensure_hook(meta, table_id, hook_body(facegate_url, webhook_secret))
     uuid = str(shared["uuid"]) if shared else None
