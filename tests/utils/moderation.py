@@ -20,8 +20,10 @@ from app.moderation.act import NocoDBWriter
 from app.moderation.download import Downloader
 from app.moderation.lifecycle import UploadLifecycle
 from app.moderation.queue import Job, JobQueue
+from app.moderation.restore import StampRestorer
 from app.moderation.rows import new_job, parse_row
 from app.moderation.service import ModerationService
+from app.moderation.stamps import StampKey
 from app.outcomes import Action, Decision, Reason
 from app.verification import FaceService
 from harness.loop import FIELDS
@@ -60,8 +62,10 @@ def moderation_service(
     max_download_bytes: int = MAX_DOWNLOAD_BYTES,
     uploads_dir: Path | None = None,
     max_images: int = MAX_IMAGES,
+    stamps: StampKey | None = None,
 ) -> ModerationService:
-    """The moderation service as ``app.assembly`` builds it, over a fake NocoDB."""
+    """The moderation service as ``app.assembly`` builds it, over a fake NocoDB; with ``stamps``, it
+    writes them and restores decisions from them."""
     nocodb = nocodb_client(transport, allowed_origins=allowed_origins)
     eraser = Eraser(
         purges=stores.purges,
@@ -71,15 +75,26 @@ def moderation_service(
         enabled=on_reject is RejectAction.DELETE,
     )
     uploads = lifecycle(stores, nocodb, eraser)
+    downloader = Downloader(nocodb=nocodb, fields=FIELDS, max_bytes=max_download_bytes)
+    restorer = None
+    if stamps is not None:
+        restorer = StampRestorer(
+            stamps=stamps,
+            decisions=stores.decisions,
+            downloader=downloader,
+            carousel=uploads.carousel,
+            lifecycle=uploads,
+        )
     return ModerationService(
         decisions=stores.decisions,
         faces=faces,
-        downloader=Downloader(nocodb=nocodb, fields=FIELDS, max_bytes=max_download_bytes),
-        writer=NocoDBWriter(nocodb=nocodb, fields=FIELDS, on_reject=on_reject),
+        downloader=downloader,
+        writer=NocoDBWriter(nocodb=nocodb, fields=FIELDS, on_reject=on_reject, stamps=stamps),
         carousel=uploads.carousel,
         lifecycle=uploads,
         max_images=max_images,
         leases=stores.queue,
+        restorer=restorer,
     )
 
 
