@@ -6,6 +6,10 @@ is the moderators' (the public form cannot change a row): the sweep queues decid
 a moderator set to ``approved`` (not on the carousel) or ``rejected`` again, for the moderation loop
 to follow. It also tells the uploads' lifecycle (``app.moderation.lifecycle``) which rows are still
 approved in NocoDB.
+
+After a loss of facegate's database (or on a second server), every row is an upload facegate has not
+seen: the sweep queues them all, and moderation restores, rather than decides, each row whose stamp
+says facegate decided it (``app.moderation.restore``).
 """
 
 from __future__ import annotations
