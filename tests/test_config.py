@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 
 import pytest
 from pydantic import ValidationError
 
+from app.assembly import stamp_key
 from app.config import DEFAULT_AUTH_FAILURES_PER_MINUTE, Settings
 
 
@@ -108,3 +110,14 @@ def test_the_alignment_is_68_or_5_points(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("FACEGATE_LANDMARKS", "7")
     with pytest.raises(ValidationError, match="landmarks"):
         Settings(_env_file=None)
+
+
+def test_a_short_stamp_secret_is_refused_without_echoing_it(caplog: pytest.LogCaptureFixture) -> None:
+    # Stamps are readable in the grid: a guessable secret would let anyone sign a decision offline.
+    message = _refused(stamp_secret="short-secret")
+    assert "STAMP_SECRET" in message and "short-secret" not in message
+    assert Settings(_env_file=None, stamp_secret="  ").stamp_secret is None  # empty is unset
+    with caplog.at_level(logging.WARNING, logger="app.assembly"):
+        assert stamp_key(Settings(_env_file=None)) is None
+    assert "FACEGATE_STAMP_SECRET unset" in caplog.text
+    assert stamp_key(Settings(_env_file=None, stamp_secret="x" * 16)) is not None
