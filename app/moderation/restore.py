@@ -68,7 +68,8 @@ class StampRestorer:
         if stamp is None:
             return None
         action = KEPT_ACTIONS[stamp.decision]
-        status = (row.status or "").strip()
+        # Compared as the moderation loop reads a Status (``ModerationService._follow_moderator``).
+        status = (row.status or "").strip().lower()
         if stamp.decision is Decision.APPROVED and status == APPROVED_STATUS:
             # Published before the decision is logged: a crash in between publishes again (no change).
             await self._publish(job, row, stamp)
@@ -90,10 +91,21 @@ class StampRestorer:
             job.row_id,
             stamp.decision,
             stamp.reason,
+            extra={
+                "row": job.row_id,
+                "politician": stamp.politician,
+                "decision": stamp.decision,
+                "reason": stamp.reason,
+                "action": action,
+                "restored": True,
+            },
         )
-        return Restored(record, action, moderated=status != status_of(stamp.decision, stamp.reason))
+        written = status_of(stamp.decision, stamp.reason).lower()
+        return Restored(record, action, moderated=status != written)
 
     def _valid_stamp(self, job: Job, row: UploadRow) -> Stamp | None:
+        """The row's stamp if it verifies for the job's upload. One that does not is counted and
+        logged (forged, copied from another row, or its picture changed): an operator should know."""
         try:
             return self.stamps.verify(row.stamp, job.row_key)
         except InvalidStamp as exc:
