@@ -279,7 +279,8 @@
       this.empty.hidden = true;
       this.position = visuallyHidden(element("span", "facegate-position"));
       node.append(this.img, this.empty, info, this.position);
-      if (carousel.options.defaultStyle) node.append(this.buttons());
+      this.bar = carousel.options.defaultStyle ? this.buttons() : null;
+      if (this.bar) node.append(this.bar);
       node.addEventListener("keydown", (event) => this.key(event));
       this.node = node;
       feed.cards.add(this);
@@ -328,6 +329,7 @@
     render() {
       const items = this.feed.items;
       const item = items[this.index];
+      if (this.bar) this.bar.hidden = items.length < 2;
       this.img.hidden = !item;
       this.empty.hidden = Boolean(item);
       if (!item) {
@@ -480,7 +482,7 @@
 .carousel-item:focus-visible { outline: 3px solid var(--facegate-accent, #e63946); }
 .carousel--image { display: block; width: 100%; aspect-ratio: 4 / 5; object-fit: cover;
   object-position: 50% 20%; background: #e9e6df; cursor: pointer; }
-.carousel--image[hidden], .facegate-empty[hidden] { display: none; }
+[hidden] { display: none !important; }
 .facegate-empty { display: grid; place-content: center; gap: .6rem; margin: 0; aspect-ratio: 4 / 5;
   padding: 1rem; text-align: center; background: #e9e6df; color: #6b6b7b; }
 .facegate-form-link { justify-self: center; padding: .5rem 1.1rem; border-radius: 999px;
