@@ -29,9 +29,11 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from harness import ROOT
 from harness.nocodb import HOST, free_port
 
-__all__ = ["SHIPPED_CADDYFILE", "LocalCaddy", "running_caddy"]
+__all__ = ["SHIPPED_CADDYFILE", "TESTED_VERSION", "LocalCaddy", "installed_version", "running_caddy"]
 
 SHIPPED_CADDYFILE = ROOT / "deploy" / "caddy" / "Caddyfile"
+# Debian 12's package; docker-compose.yml pins the same version of Caddy's image.
+TESTED_VERSION = "2.6.2"
 START_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 10.0
 # Where Caddy keeps its internal CA, under its storage folder.
@@ -72,6 +74,15 @@ class LocalCaddy:
 
     def log_tail(self, lines: int = 30) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def installed_version() -> str:
+    """``2.6.2`` for Debian's caddy 2.6.2 (``caddy version`` prints ``2.6.2`` or ``v2.6.2 h1:…``)."""
+    binary = shutil.which("caddy")
+    if binary is None:
+        raise RuntimeError("caddy is missing: `make browser` installs Debian's caddy package")
+    output = subprocess.run([binary, "version"], capture_output=True, text=True, check=True).stdout
+    return output.split()[0].removeprefix("v")
 
 
 def caddyfile(storage: Path, *, extra_sites: str = "") -> str:

@@ -25,7 +25,7 @@ from selenium import webdriver
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
 
-from harness.caddy import LocalCaddy, running_caddy
+from harness.caddy import TESTED_VERSION, LocalCaddy, installed_version, running_caddy
 from harness.images import ROOT, sample
 from harness.loop import Loop, running_loop
 from harness.nocodb import HOST, LocalNocoDB, free_port
@@ -429,6 +429,7 @@ def test_mistakes_are_explained_in_the_container(loop: Loop, site: Site, browser
 def test_the_same_over_https_through_caddy(
     loop: Loop, site: Site, origins: Origins, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
+    assert installed_version() == TESTED_VERSION  # docker-compose.yml runs this version
     facegate_url = f"https://{HOST}:{origins.https_facegate}"
     page_url = f"https://{HOST}:{origins.https_site}"
     folder = site.folder / "https"
