@@ -257,7 +257,6 @@
       this.img = element("img", "carousel--image");
       this.img.loading = "lazy";
       this.img.decoding = "async";
-      this.img.hidden = true;
       this.img.addEventListener("error", () => this.shownId !== null && feed.drop(this.shownId));
       this.img.addEventListener("click", () => this.step(1));
       const info = element("span", "info");
@@ -276,9 +275,8 @@
         link.href = formUrl;
         this.empty.append(" ", link);
       }
-      this.empty.hidden = true;
       this.position = visuallyHidden(element("span", "facegate-position"));
-      node.append(this.img, this.empty, info, this.position);
+      node.append(info, this.position);
       this.bar = carousel.options.defaultStyle ? this.buttons() : null;
       if (this.bar) node.append(this.bar);
       node.addEventListener("keydown", (event) => this.key(event));
@@ -330,12 +328,13 @@
       const items = this.feed.items;
       const item = items[this.index];
       if (this.bar) this.bar.hidden = items.length < 2;
-      this.img.hidden = !item;
-      this.empty.hidden = Boolean(item);
+      // The picture or the invitation, the other out of the page: hiding is not enough, as the
+      // campaign's CSS may well say img { display: block }.
+      const [shown, gone] = item ? [this.img, this.empty] : [this.empty, this.img];
+      gone.remove();
+      if (shown.parentNode !== this.node) this.node.prepend(shown);
       if (!item) {
         this.shownId = null;
-        this.img.removeAttribute("src");
-        this.img.removeAttribute("srcset");
         this.position.textContent = "";
         return;
       }
