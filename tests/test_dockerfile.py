@@ -4,6 +4,7 @@ against a real NocoDB in tests/integrations/nocodb/test_attach.py)."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 import shlex
@@ -15,6 +16,7 @@ import jsonschema  # schemathesis's dependency, locked in uv.lock
 import yaml
 
 from app.commands.serve import APP, SERVER_FLAGS
+from harness.caddy import TESTED_VERSION as CADDY_TESTED
 from harness.images import ROOT
 from harness.net import free_port
 from harness.nocodb import LocalNocoDB
@@ -158,7 +160,8 @@ def test_the_postgresql_override_shares_one_server_with_a_database_each() -> Non
     override = yaml.safe_load((ROOT / "docker-compose.postgres.yml").read_text())
     jsonschema.Draft7Validator(COMPOSE_SCHEMA).validate(override)
     services = override["services"]
-    assert set(services) == {"postgres", "nocodb", "facegate", "facegate-2"}
+    assert set(services) == {"postgres", "nocodb", "facegate", "facegate-2", "caddy"}
+    assert services["caddy"]["environment"]["FACEGATE_UPSTREAM"] == "facegate:8000 facegate-2:8000"
     nc_db = services["nocodb"]["environment"]["NC_DB"]
     assert nc_db.startswith("pg://postgres:5432?") and nc_db.endswith("&d=nocodb")
     urls = {services[name]["environment"]["FACEGATE_DATABASE_URL"] for name in ("facegate", "facegate-2")}
@@ -177,3 +180,18 @@ def test_the_postgresql_override_shares_one_server_with_a_database_each() -> Non
         second["environment"].items()
         >= {k: v for k, v in first["environment"].items() if k != "FACEGATE_DATABASE_URL"}.items()
     )
+
+
+def test_compose_serves_facegate_through_caddy_which_alone_it_trusts() -> None:
+    services = COMPOSE["services"]
+    caddy, facegate = services["caddy"], services["facegate"]
+    assert "./deploy/caddy/Caddyfile:/etc/caddy/Caddyfile:ro" in caddy["volumes"]
+    assert caddy["image"] == f"caddy:{CADDY_TESTED}"  # the version the https browser test runs
+    address = caddy["networks"]["default"]["ipv4_address"]
+    (subnet,) = [pool["subnet"] for pool in COMPOSE["networks"]["default"]["ipam"]["config"]]
+    assert ipaddress.ip_address(address) in ipaddress.ip_network(subnet)
+    assert facegate["environment"]["FACEGATE_TRUSTED_PROXIES"] == address
+    # Only Caddy is reachable from outside; facegate and NocoDB answer on loopback.
+    assert {p.split(":")[0] for p in facegate["ports"] + services["nocodb"]["ports"]} == {"127.0.0.1"}
+    shipped = (ROOT / "deploy/caddy/Caddyfile").read_text()
+    assert "{$FACEGATE_DOMAIN" in shipped and "reverse_proxy {$FACEGATE_UPSTREAM:facegate:8000}" in shipped
