@@ -469,6 +469,27 @@ def test_politicians_add_checks_before_it_writes(
     assert "exists already" in capsys.readouterr().err
 
 
+def test_politicians_add_from_another_folder_writes_into_that_folders_reference_faces(
+    operator_shell: Path, audit_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No FACEGATE_REFERENCE_DIR: the default is ./reference_faces of the current folder, like .env.
+    monkeypatch.setenv("FACEGATE_DATA_DIR", str(audit_data))
+    add = [
+        "politicians",
+        "add",
+        "jane-doe",
+        "--name",
+        "Jane Doe",
+        "--role",
+        "Minister",
+        "--country",
+        "Nowhere",
+    ]
+    assert main([*add, str(SAMPLES / "astronaut.png")]) == 0
+    assert (operator_shell / "reference_faces" / "jane-doe" / "profile.toml").is_file()
+    assert not (ROOT / "reference_faces" / "jane-doe").exists()
+
+
 # facegate serve: what the image runs.
 
 

@@ -74,7 +74,7 @@ async def add_politician(
     out, progress = out or sys.stdout, progress or sys.stderr
     target = reference_dir / slug
     _check_new(target, slug, photos)
-    existing = read_politicians(reference_dir)
+    existing = _existing(reference_dir)
     new = Politician(slug, profile, tuple(photos))
     politician_names([*existing, new])  # its name or label must not name someone already there
     everyone = [*existing, new]
@@ -90,6 +90,12 @@ async def add_politician(
         file=out,
     )
     return CHECK_PASSED
+
+
+def _existing(reference_dir: Path) -> list[Politician]:
+    """The folder's politicians; none when it is not there yet: the first one added makes it (the
+    default folder is ./reference_faces of the current folder)."""
+    return read_politicians(reference_dir) if reference_dir.exists() else []
 
 
 def _check_new(target: Path, slug: str, photos: Sequence[Path]) -> None:
@@ -118,7 +124,7 @@ def _write(reference_dir: Path, slug: str, profile: Profile, photos: Sequence[Pa
     staging = reference_dir / f".{slug}.adding"
     shutil.rmtree(staging, ignore_errors=True)
     try:
-        staging.mkdir()
+        staging.mkdir(parents=True)
         for photo in photos:
             shutil.copyfile(photo, staging / photo.name)
         text = profile_toml(profile)
