@@ -33,6 +33,7 @@ from app.cli import (
     run_bootstrap,
     run_purge,
 )
+from app.commands.bootstrap import Changes
 from app.commands.bootstrap.errors import BootstrapError
 from app.commands.serve import server_command
 from app.config import STORE_FILE, FieldNames, Settings
@@ -93,6 +94,45 @@ def test_bootstrap_writes_private_settings_and_a_rerun_keeps_them(
     ):
         assert second[key] == first[key], key
     assert second["FACEGATE_FORM_URL"].startswith("https://forms.example.org/#/nc/form/")
+
+
+def test_a_rerun_of_its_own_set_up_keeps_the_webhook_and_form_url_and_says_nothing_changed(
+    nocodb: LocalNocoDB, tmp_path: Path
+) -> None:
+    env_file = tmp_path / ".env"
+
+    def bootstrap(facegate_url: str | None = None, public_nocodb_url: str | None = None) -> list[str]:
+        changes = Changes()
+        asyncio.run(
+            run_bootstrap(
+                nocodb_url=nocodb.url,
+                email=ADMIN_EMAIL,
+                password=ADMIN_PASSWORD,
+                env_file=env_file,
+                reference_dir=ROOT / "reference_faces",
+                base_title="cli-rerun",
+                changes=changes,
+                facegate_url=facegate_url,
+                public_nocodb_url=public_nocodb_url,
+            )
+        )
+        return changes.summary()
+
+    first = bootstrap(facegate_url="http://facegate:8000", public_nocodb_url="https://forms.example.org")
+    assert "created webhook 'facegate' to http://facegate:8000/webhooks/nocodb" in first
+    form_url = read_settings_file(env_file)["FACEGATE_FORM_URL"]
+    assert form_url.startswith("https://forms.example.org/#/nc/form/")
+    # Without --facegate-url and --public-nocodb-url: the live webhook and the public form stay.
+    assert bootstrap() == ["nothing changed"]
+    assert read_settings_file(env_file)["FACEGATE_FORM_URL"] == form_url
+    token = read_settings_file(env_file)["FACEGATE_NOCODB_API_TOKEN"]
+    table_id = read_settings_file(env_file)["FACEGATE_NOCODB_TABLE_ID"]
+    hooks = httpx.get(
+        f"{nocodb.url}/api/v2/meta/tables/{table_id}/hooks", headers={"xc-token": token}, timeout=30
+    ).json()["list"]
+    notification = hooks[0]["notification"]
+    payload = (json.loads(notification) if isinstance(notification, str) else notification)["payload"]
+    assert payload["path"] == "http://facegate:8000/webhooks/nocodb"
 
 
 def test_env_file_updates_in_place(tmp_path: Path) -> None:

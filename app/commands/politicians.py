@@ -85,8 +85,9 @@ async def add_politician(
         return CHECK_FAILED
     _write(reference_dir, slug, profile, photos)
     print(
-        f"added {slug} in {target}: reload the references (POST /politicians/reload, or restart facegate)"
-        " and run facegate bootstrap again to offer it in the form",
+        f"added {slug} in {target}: reload the references (POST /politicians/reload, or restart facegate);"
+        " to offer it in the form, run facegate bootstrap again (a campaign's table: with --add-options,"
+        " or add the option in NocoDB)",
         file=out,
     )
     return CHECK_PASSED
