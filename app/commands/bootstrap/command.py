@@ -111,13 +111,11 @@ async def run_bootstrap(
     form_url = form_url_setting(result.form_url, nocodb_url, public_nocodb_url, current.get(FORM_URL_SETTING))
     if form_url is not None:
         settings[FORM_URL_SETTING] = form_url
-    updates = {key: value for key, value in settings.items() if current.get(key) != value}
-    if updates:
-        write_settings_file(env_file, updates)
-        for key, value in updates.items():
+    # Written whole each time (values quoted alike); only a value that differs is a change.
+    write_settings_file(env_file, settings)
+    for key, value in settings.items():
+        if current.get(key) != value:
             changes.add(f"{env_file}: {_described(key, current.get(key), value)}")
-    else:
-        log.info("%s is up to date", env_file)
     return result
 
 
