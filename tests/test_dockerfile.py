@@ -102,8 +102,8 @@ def test_compose_waits_for_a_healthy_nocodb() -> None:
     assert test[0] == "CMD" and "http://127.0.0.1:8080/api/v1/health" in test[-1]
 
 
-def test_compose_keeps_the_images_politicians_instead_of_hiding_them() -> None:
-    # A bind mount of ./reference_faces hid the demo photos of the image (a fresh clone has none).
+def test_compose_keeps_the_politicians_in_a_volume_facegate_may_write() -> None:
+    # A bind mount of ./reference_faces once hid what the image had: a named volume is filled from it.
     volumes = COMPOSE["services"]["facegate"]["volumes"]
     (source,) = [v.split(":")[0] for v in volumes if v.split(":")[1] == "/srv/facegate/reference_faces"]
     assert source in COMPOSE["volumes"]  # a named volume: Docker fills it from the image
@@ -111,6 +111,27 @@ def test_compose_keeps_the_images_politicians_instead_of_hiding_them() -> None:
     assert re.search(r"chown -R facegate /srv/facegate/reference_faces", DOCKERFILE)
     workdir = re.search(r"^WORKDIR (\S+)", DOCKERFILE, re.M)
     assert workdir is not None and workdir.group(1) == "/srv/facegate"
+
+
+def test_the_image_serves_no_demo_politician_unless_asked() -> None:
+    # The demo politicians (make run, the tests) must never be offered on a campaign's form: the
+    # image fetches their photos, then moves them out of the folder it serves.
+    run = re.search(r"^RUN uv sync --frozen --no-dev \\\n(?:.*\\\n)*.*$", DOCKERFILE, re.M)
+    assert run is not None
+    steps = [" ".join(step.replace("\\\n", " ").split()) for step in run.group().split("&&")]
+    fetch = steps.index("python3 scripts/fetch_samples.py --references-only")
+    assert steps[fetch + 1 : fetch + 4] == [
+        "mkdir demo",
+        "mv reference_faces demo/reference_faces",
+        "mkdir reference_faces",
+    ]
+    served = re.search(r"FACEGATE_REFERENCE_DIR=(\S+)", DOCKERFILE)
+    assert served is not None and served.group(1) == "/srv/facegate/reference_faces"
+    assert "FACEGATE_REFERENCE_DIR" not in COMPOSE["services"]["facegate"]["environment"]
+    # The documented way to serve them: one commented line of the compose file, naming that folder.
+    (line,) = [line.strip() for line in COMPOSE_TEXT.splitlines() if "demo/reference_faces" in line]
+    assert line == "# FACEGATE_REFERENCE_DIR: /srv/facegate/demo/reference_faces"
+    assert (ROOT / "reference_faces" / "obama" / "profile.toml").is_file()  # what COPY takes there
 
 
 def _compose_runs() -> list[list[str]]:
