@@ -1,20 +1,25 @@
 """No Docker engine runs here: check what can be checked of the Dockerfile and the compose file
-without one (the compose file against the compose specification's own JSON schema; the healthcheck
-against a real NocoDB in tests/integrations/nocodb/test_attach.py)."""
+without one (the compose file against the compose specification's own JSON schema; NocoDB's
+healthcheck against a real NocoDB, facegate's against a real facegate)."""
 
 from __future__ import annotations
 
 import json
 import re
 import shlex
+import shutil
 import subprocess
+import sys
 import tomllib
+from pathlib import Path
 from typing import Any
 
+import httpx
 import jsonschema  # schemathesis's dependency, locked in uv.lock
 import yaml
 
 from app.commands.serve import APP, SERVER_FLAGS
+from harness.facegate import facegate_env, running_facegate
 from harness.images import ROOT
 from harness.nocodb import LocalNocoDB, free_port
 
@@ -172,6 +177,37 @@ def test_nocodbs_healthcheck_answers_as_nocodb_does(nocodb: LocalNocoDB) -> None
     assert subprocess.run(command, timeout=30, check=False).returncode == 0
     closed = [word.replace("127.0.0.1:8080", f"127.0.0.1:{free_port()}") for word in test[1:]]
     assert subprocess.run(closed, timeout=30, check=False).returncode == 1
+
+
+def _healthcheck_code() -> str:
+    """The Python line the image's HEALTHCHECK runs; the compose file's healthcheck runs the same."""
+    found = re.search(r'^HEALTHCHECK .*\\\n\s+CMD python -c "(.+)"$', DOCKERFILE, re.M)
+    assert found is not None
+    test = COMPOSE["services"]["facegate"]["healthcheck"]["test"]
+    assert test[:3] == ["CMD", "python", "-c"] and test[3] == found.group(1)
+    return found.group(1)
+
+
+def test_facegates_healthcheck_passes_only_while_it_can_moderate(tmp_path: Path) -> None:
+    # The healthcheck's own line against a real facegate: ready, then unable to moderate (its
+    # reference folder emptied and reloaded: /readyz 503 references_empty), then gone.
+    code = _healthcheck_code()
+    assert "/readyz" in code  # not /healthz: a facegate that answers but cannot moderate is unhealthy
+    env = facegate_env(tmp_path, workers=1) | {"FACEGATE_OPERATOR_ENDPOINTS_OPEN": "true"}
+    env.pop("FACEGATE_OPERATOR_API_KEY")
+
+    def healthcheck(port: int) -> int:
+        command = [sys.executable, "-c", code.replace("127.0.0.1:8000", f"127.0.0.1:{port}")]
+        return subprocess.run(command, timeout=30, check=False, capture_output=True).returncode
+
+    with running_facegate(tmp_path, env) as server:
+        assert healthcheck(server.port) == 0
+        for politician in (tmp_path / "reference_faces").iterdir():
+            shutil.rmtree(politician)
+        assert httpx.post(f"{server.url}/politicians/reload", timeout=30).status_code == 200
+        assert httpx.get(f"{server.url}/readyz", timeout=10).json()["error"]["code"] == "references_empty"
+        assert healthcheck(server.port) == 1
+    assert healthcheck(server.port) == 1
 
 
 def test_the_postgresql_override_shares_one_server_with_a_database_each() -> None:
