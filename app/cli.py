@@ -18,6 +18,7 @@ from app.commands.bootstrap import NOTHING_CHANGED, TOKEN_SETTING, Changes, run_
 from app.commands.politicians import add_politician, check_politicians
 from app.commands.purge import PURGE_ALL_DONE, PURGE_MISCONFIGURED, PURGE_SOME_LEFT, run_purge
 from app.commands.serve import DEFAULT_HOST, DEFAULT_PORT, serve
+from app.commands.status import STATUS_HEALTHY, STATUS_UNHEALTHY, run_status
 from app.config import FieldNames, Settings
 from app.errors import FacegateError
 from app.politicians.profiles import Profile
@@ -27,9 +28,12 @@ __all__ = [
     "PURGE_ALL_DONE",
     "PURGE_MISCONFIGURED",
     "PURGE_SOME_LEFT",
+    "STATUS_HEALTHY",
+    "STATUS_UNHEALTHY",
     "main",
     "run_bootstrap",
     "run_purge",
+    "run_status",
 ]
 
 PASSWORD_ENV = "NOCODB_ADMIN_PASSWORD"  # noqa: S105 - the name of a variable, not a secret
@@ -92,6 +96,18 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     purge.add_argument("--dry-run", action="store_true", help="only list them; change nothing")
+
+    status = commands.add_parser(
+        "status",
+        help="can facegate moderate, and what waits (queue, failed jobs, review, pending purges)",
+        description="Run /readyz's checks (NocoDB answers, accepts the token, has the table and its"
+        " columns; the reference folder has politicians), ask the running service's /readyz, and print"
+        " what waits in facegate's database. Exit 0 when every check passes, 1 otherwise.",
+        epilog=ENVIRONMENT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    default_url = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
+    status.add_argument("--url", default=default_url, help=f"the running facegate (default {default_url})")
     return parser
 
 
@@ -233,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
             serve(args.host, args.port)
         if args.command == "bootstrap":
             return _bootstrap(parser, args)
+        if args.command == "status":
+            return asyncio.run(run_status(_settings(), service_url=args.url))
         return _politicians(args)
     except ValidationError as exc:
         print(f"{name}: {_one_line(exc)}", file=sys.stderr)

@@ -28,6 +28,7 @@ from app.cli import (
     PURGE_ALL_DONE,
     PURGE_MISCONFIGURED,
     PURGE_SOME_LEFT,
+    STATUS_UNHEALTHY,
     TOKEN_ENV_ALIAS,
     main,
     run_bootstrap,
@@ -418,6 +419,16 @@ def test_an_unreachable_nocodb_is_one_line(operator_shell: Path, capsys: pytest.
     err = capsys.readouterr().err.splitlines()
     assert err[-1].startswith("facegate bootstrap: NocoDB is not reachable at http://127.0.0.1:")
     assert not any("Traceback" in line for line in err) and not (operator_shell / ".env").exists()
+
+
+def test_status_from_the_command_line_exits_non_zero_when_unhealthy(
+    operator_shell: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["status", "--url", f"http://127.0.0.1:{free_port()}"]) == STATUS_UNHEALTHY
+    out = capsys.readouterr().out.splitlines()
+    missing = operator_shell / "reference_faces"  # the current folder's, as .env is
+    assert out[1] == f"references  FAIL  not_ready: {missing}: the reference folder does not exist."
+    assert out[-1] == "unhealthy: not_ready, service_down, no_database"
 
 
 # The reference audit, with the real face engine (encodings cached in the session's data folder).
