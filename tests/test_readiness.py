@@ -21,6 +21,7 @@ TABLE = "m1"
 COLUMNS = [{"title": title} for title in ("Id", "Minister", "Picture", "Status")]
 FIELDS = FieldNames(image="Picture", politician="Minister")
 
+REAL_SLEEP = asyncio.sleep  # before ``no_backoff`` replaces it
 Handler = (
     Callable[[httpx.Request], httpx.Response]
     | Callable[[httpx.Request], Coroutine[None, None, httpx.Response]]
@@ -148,3 +149,28 @@ def test_without_nocodb_settings_there_is_nothing_of_nocodbs_to_check() -> None:
     monitor = ReadinessMonitor()
     assert asyncio.run(monitor.refresh()) == [] and not monitor.configured
     monitor.require(politicians=1)
+
+
+def test_the_monitor_checks_again_sooner_while_failing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("asyncio.sleep", REAL_SLEEP)  # the monitor's waits are the test
+    monkeypatch.setattr("app.readiness.RECHECK_UNHEALTHY_SECONDS", 0.01)
+    monkeypatch.setattr("app.readiness.RECHECK_HEALTHY_SECONDS", 60.0)
+    failing = Check("nocodb", "ConnectError", Unready.NOCODB_UNREACHABLE)
+    outcomes = [[failing], [failing], [Check("nocodb", "answers")]]
+    seen: list[float] = []
+
+    async def check() -> list[Check]:
+        seen.append(asyncio.get_running_loop().time())
+        return outcomes.pop(0) if outcomes else [Check("nocodb", "answers")]
+
+    async def main() -> None:
+        monitor = ReadinessMonitor(check)
+        await monitor.refresh()  # at start
+        task = asyncio.create_task(monitor.run())
+        await asyncio.sleep(0.5)
+        task.cancel()
+        assert monitor.failure is None
+
+    asyncio.run(main())
+    # At start, twice more 0.01 s apart while failing; then not again for a minute.
+    assert len(seen) == 3
