@@ -108,11 +108,14 @@ def _differences(installed: Mapping[str, Any], wanted: Mapping[str, Any]) -> lis
         said.append(f"address {installed['path']} -> {wanted['path']}")
     if installed["headers"] != wanted["headers"]:
         said.append("secret header replaced")
-    if {k: v for k, v in installed.items() if k not in {"path", "headers"}} != {
-        k: v for k, v in wanted.items() if k not in {"path", "headers"}
-    }:
+    if _events_and_format(installed) != _events_and_format(wanted):
         said.append(f"events and format set to {', '.join(HOOK_OPERATIONS)} (v3, JSON body)")
     return said
+
+
+def _events_and_format(state: Mapping[str, Any]) -> dict[str, Any]:
+    """A hook's state but its address and headers."""
+    return {key: value for key, value in state.items() if key not in {"path", "headers"}}
 
 
 def _hook_state(hook: Mapping[str, Any]) -> dict[str, Any]:
