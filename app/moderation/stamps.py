@@ -86,7 +86,8 @@ class StampKey:
             raise InvalidStamp(
                 "the stamp is another upload's (copied from another row, or its picture changed)"
             )
-        if not hmac.compare_digest(mac, self._mac(payload)):
+        # As bytes: a typed stamp may hold any character, and compare_digest takes only ASCII text.
+        if not hmac.compare_digest(mac.encode(), self._mac(payload).encode()):
             raise InvalidStamp("the stamp's signature does not verify (not written by facegate)")
         try:
             return Stamp(Decision(parts[1]), Reason(parts[2]), parts[3] or None, int(parts[4]), row_key)

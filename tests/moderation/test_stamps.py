@@ -67,6 +67,7 @@ def _forgeries() -> dict[str, str]:
             OTHER_UPLOAD, UPLOAD
         ),
         "no signature": payload,
+        "a signature of other characters": f"{payload}.{'é' * 43}",
         "an unknown version": genuine.replace("fg1.", "fg2.", 1),
         "too long": genuine + "x" * MAX_STAMP_CHARS,
     }
