@@ -39,17 +39,23 @@ from app.faces.pool import FacePool
 from app.faces.renditions import Renditions
 from app.faces.verdict import ExplicitGate
 from app.integrations.nocodb.client import NocoDBClient
+from app.integrations.nocodb.meta import NocoDBMetaClient
 from app.metrics import exposition
 from app.moderation.act import NocoDBWriter
+from app.moderation.backlog import Backlog, BacklogStore
+from app.moderation.decide import RowDecider
 from app.moderation.decisions import DecisionLog
 from app.moderation.download import Downloader
+from app.moderation.holds import Alerts
 from app.moderation.lifecycle import UploadLifecycle
+from app.moderation.options import PoliticianColumn
 from app.moderation.queue import JobQueue
 from app.moderation.runner import QueueRunner
 from app.moderation.service import ModerationService
 from app.moderation.sweep import Sweeper
 from app.moderation.webhook import WebhookReceiver
-from app.politicians.references import EncodingCache
+from app.outcomes import HoldReason
+from app.politicians.references import EncodingCache, ReferenceSet
 from app.verification import FaceService
 
 __all__ = ["Runtime", "assemble"]
@@ -66,6 +72,9 @@ LOCK_FILE = "facegate.lock"
 LEGACY_RENDITIONS_DIR = "renditions"
 # Background tasks that run until shutdown; the sweep may end by design when its interval is 0.
 LIFETIME_TASKS = frozenset({"queue-runner", "retention", "eraser"})
+# What a reload of the politicians may fix: rows held for any reason but the backlog (only the
+# operator's confirmation releases those).
+FIXED_BY_RELOAD = [reason for reason in HoldReason if reason is not HoldReason.BACKLOG]
 
 
 Prunable = JobQueue | DecisionLog | ApprovalStore
@@ -90,8 +99,19 @@ class Runtime:
             if name in LIFETIME_TASKS and task.done():
                 raise NotReady(f"The {name} task is not running.")
 
+    async def reload_politicians(self) -> ReferenceSet:
+        """Re-read ``reference_faces/`` (on error the previous set stays in use); rows held for a
+        politician missing, or for references not loaded, are then tried again."""
+        references = await self.faces.reload()
+        released = await asyncio.to_thread(self.queue.release_held, FIXED_BY_RELOAD)
+        if released:
+            log.info("politicians reloaded: %d held rows are tried again", released)
+            self.wake.set()
+        return references
+
     def metrics(self) -> bytes:
         return exposition(
+            held_rows=self.queue.held_counts(),
             job_counts=self.queue.counts(),
             oldest_job_age=self.queue.oldest_queued_age(),
             jobs_waiting_long=self.queue.waiting_long(),
@@ -136,7 +156,7 @@ async def assemble(
     async with contextlib.AsyncExitStack() as stack:
         if settings.database_url is None:
             stack.enter_context(_data_dir_lock(settings.data_dir))
-        limits = Limits(settings.max_upload_bytes, settings.max_image_pixels, settings.encode_max_side)
+        limits = _limits(settings)
         faces = build_face_service(settings, limits)
         stack.callback(faces.pool.close)
         db = Database(settings.database)
@@ -146,6 +166,9 @@ async def assemble(
         nocodb = _nocodb_client(settings, nocodb_transport)
         if nocodb is not None:
             stack.push_async_callback(nocodb.aclose)
+        meta = _meta_client(settings, nocodb_transport)
+        if meta is not None:
+            stack.push_async_callback(meta.aclose)
         decisions, approvals, purges = DecisionLog(db), ApprovalStore(db), PurgeLog(db)
         eraser = build_eraser(settings, nocodb, purges) if nocodb is not None else None
         carousel = Carousel(store=approvals, nocodb=nocodb, renditions=Renditions(limits))
@@ -155,10 +178,21 @@ async def assemble(
         stack.push_async_callback(_cancel, tasks)
         retained: dict[str, Prunable] = {"decisions": decisions, "jobs": queue, "approvals": approvals}
         background = {"retention": _prune_forever(db, retained, settings.retention_days)}
-        if nocodb is not None and eraser is not None and settings.nocodb_table_id:
+        if nocodb is not None and meta is not None and eraser is not None and settings.nocodb_table_id:
+            alerts = Alerts()  # each problem that holds rows is logged once per process
+            backlog = Backlog(
+                store=BacklogStore(db),
+                queue=queue,
+                table_id=settings.nocodb_table_id,
+                before=settings.backlog_before,
+                alerts=alerts,
+            )
             runner = _queue_runner(
                 settings,
                 nocodb,
+                meta,
+                alerts=alerts,
+                backlog=backlog,
                 decisions=decisions,
                 faces=faces,
                 carousel=carousel,
@@ -176,6 +210,7 @@ async def assemble(
                 carousel=carousel,
                 lifecycle=lifecycle,
                 wake=wake,
+                backlog=backlog,
             )
             background["queue-runner"] = runner.run()
             background["sweeper"] = sweeper.run(settings.sweep_interval_seconds)
@@ -190,6 +225,8 @@ async def assemble(
             # decided once an operator fixes the folder and reloads.
             with contextlib.suppress(ReferenceSetError, ServiceError):
                 await faces.reload()
+            # Whatever held rows before this start (a politician missing, the backlog) may be fixed.
+            await asyncio.to_thread(queue.release_held)
         except BaseException:
             for coroutine in background.values():
                 coroutine.close()  # never started
@@ -217,7 +254,10 @@ async def assemble(
 def _queue_runner(
     settings: Settings,
     nocodb: NocoDBClient,
+    meta: NocoDBMetaClient,
     *,
+    alerts: Alerts,
+    backlog: Backlog,
     decisions: DecisionLog,
     faces: FaceService,
     carousel: Carousel,
@@ -226,17 +266,45 @@ def _queue_runner(
     wake: asyncio.Event,
 ) -> QueueRunner:
     fields = settings.fields
+    downloader = Downloader(nocodb=nocodb, fields=fields, max_bytes=settings.max_upload_bytes)
     moderation = ModerationService(
         decisions=decisions,
         faces=faces,
-        downloader=Downloader(nocodb=nocodb, fields=fields, max_bytes=settings.max_upload_bytes),
+        downloader=downloader,
         writer=NocoDBWriter(nocodb=nocodb, fields=fields, on_reject=settings.action),
         carousel=carousel,
         lifecycle=lifecycle,
-        max_images=settings.max_images_per_row,
         leases=queue,
+        decider=build_decider(settings, faces, downloader, meta, alerts),
+        backlog=backlog,
     )
     return QueueRunner(queue=queue, moderation=moderation, concurrency=settings.concurrency, wake=wake)
+
+
+def build_decider(
+    settings: Settings,
+    faces: FaceService,
+    downloader: Downloader,
+    meta: NocoDBMetaClient,
+    alerts: Alerts | None = None,
+) -> RowDecider:
+    """The decision on a row (the queue runner's, and ``facegate backlog``'s preview)."""
+    assert settings.nocodb_table_id is not None
+    return RowDecider(
+        faces=faces,
+        downloader=downloader,
+        politicians=PoliticianColumn(
+            meta=meta, table_id=settings.nocodb_table_id, title=settings.nocodb_politician_field
+        ),
+        fields=settings.fields,
+        max_images=settings.max_images_per_row,
+        limits=_limits(settings),
+        alerts=alerts,
+    )
+
+
+def _limits(settings: Settings) -> Limits:
+    return Limits(settings.max_upload_bytes, settings.max_image_pixels, settings.encode_max_side)
 
 
 def build_eraser(settings: Settings, nocodb: NocoDBClient, purges: PurgeLog) -> Eraser:
@@ -279,6 +347,16 @@ def _nocodb_client(settings: Settings, transport: httpx.AsyncBaseTransport | Non
         allowed_origins=settings.attachment_allowed_origins,
         transport=transport,
     )
+
+
+def _meta_client(settings: Settings, transport: httpx.AsyncBaseTransport | None) -> NocoDBMetaClient | None:
+    """The meta client moderation reads the politician column's options with, on facegate's token."""
+    if not (settings.nocodb_url and settings.nocodb_table_id):
+        return None
+    meta = NocoDBMetaClient(base_url=settings.nocodb_url, transport=transport)
+    if settings.nocodb_api_token is not None:
+        meta.use_token(settings.nocodb_api_token.get_secret_value())
+    return meta
 
 
 async def _prune_forever(db: Database, stores: Mapping[str, Prunable], retention_days: float) -> None:

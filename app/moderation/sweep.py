@@ -5,7 +5,8 @@ decided: anyone who can write a row can write it. Once facegate has decided a ro
 is the moderators' (the public form cannot change a row): the sweep queues decided rows whose Status
 a moderator set to ``approved`` (not on the carousel) or ``rejected`` again, for the moderation loop
 to follow. It also tells the uploads' lifecycle (``app.moderation.lifecycle``) which rows are still
-approved in NocoDB.
+approved in NocoDB, and queues again backlog rows still held once the operator has confirmed the
+backlog (``app.moderation.backlog``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from app.carousel.service import Carousel
 from app.config import FieldNames
 from app.integrations.nocodb.client import NocoDBClient
 from app.moderation.act import APPROVED_STATUS, REJECTED_STATUS
+from app.moderation.backlog import Backlog
 from app.moderation.decisions import DecisionLog
 from app.moderation.lifecycle import UploadLifecycle
 from app.moderation.queue import JobQueue, NewJob
@@ -46,6 +48,7 @@ class Sweeper:
         carousel: Carousel,
         lifecycle: UploadLifecycle,
         wake: asyncio.Event,
+        backlog: Backlog | None = None,
     ) -> None:
         self.queue = queue
         self.decisions = decisions
@@ -55,11 +58,12 @@ class Sweeper:
         self.carousel = carousel
         self.lifecycle = lifecycle
         self.wake = wake
+        self.backlog = backlog
 
     async def sweep(self) -> int:
         """One pass over the table; returns how many rows were queued (new uploads, and decided rows
-        a moderator settled)."""
-        wanted = ["Id", "CreatedAt", self.fields.politician, self.fields.image, self.fields.status]
+        a moderator settled, and backlog rows held a moment before the backlog was confirmed)."""
+        wanted = ["Id", "CreatedAt", *self.fields.read()]
         # Shown on the carousel: decided, even once retention has forgotten the job.
         shown = await self.carousel.shown_keys(self.table_id)
         # A row that left NocoDB while the pass listed it is not a new upload under its old key.
@@ -77,6 +81,8 @@ class Sweeper:
                 page = []
         if page:
             queued += await asyncio.to_thread(self._queue_page, page, shown, listed_at)
+        if self.backlog is not None:
+            queued += await self.backlog.release_if_confirmed()
         if queued:
             log.info("sweep queued %d rows", queued)
             self.wake.set()

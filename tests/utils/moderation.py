@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -10,15 +11,19 @@ import httpx
 
 from app.carousel.service import Carousel
 from app.carousel.store import NewApproval
-from app.config import RejectAction
+from app.config import FieldNames, RejectAction
 from app.erasure.local import LocalUploads
 from app.erasure.service import Eraser
 from app.faces.intake import Limits
 from app.faces.renditions import Renditions
 from app.integrations.nocodb.client import NocoDBClient
+from app.integrations.nocodb.meta import NocoDBMetaClient
 from app.moderation.act import NocoDBWriter
+from app.moderation.backlog import Backlog, BacklogStore
+from app.moderation.decide import RowDecider
 from app.moderation.download import Downloader
 from app.moderation.lifecycle import UploadLifecycle
+from app.moderation.options import PoliticianColumn
 from app.moderation.queue import Job, JobQueue
 from app.moderation.rows import new_job, parse_row
 from app.moderation.service import ModerationService
@@ -60,8 +65,11 @@ def moderation_service(
     max_download_bytes: int = MAX_DOWNLOAD_BYTES,
     uploads_dir: Path | None = None,
     max_images: int = MAX_IMAGES,
+    fields: FieldNames = FIELDS,
+    backlog_before: datetime | None = None,
 ) -> ModerationService:
-    """The moderation service as ``app.assembly`` builds it, over a fake NocoDB."""
+    """The moderation service as ``app.assembly`` builds it, over a fake NocoDB; ``backlog_before``:
+    the table's backlog, as bootstrap records it."""
     nocodb = nocodb_client(transport, allowed_origins=allowed_origins)
     eraser = Eraser(
         purges=stores.purges,
@@ -71,15 +79,40 @@ def moderation_service(
         enabled=on_reject is RejectAction.DELETE,
     )
     uploads = lifecycle(stores, nocodb, eraser)
+    downloader = Downloader(nocodb=nocodb, fields=fields, max_bytes=max_download_bytes)
     return ModerationService(
         decisions=stores.decisions,
         faces=faces,
-        downloader=Downloader(nocodb=nocodb, fields=FIELDS, max_bytes=max_download_bytes),
-        writer=NocoDBWriter(nocodb=nocodb, fields=FIELDS, on_reject=on_reject),
+        downloader=downloader,
+        writer=NocoDBWriter(nocodb=nocodb, fields=fields, on_reject=on_reject),
         carousel=uploads.carousel,
         lifecycle=uploads,
-        max_images=max_images,
         leases=stores.queue,
+        decider=decider(transport, faces, downloader, fields=fields, max_images=max_images),
+        backlog=Backlog(
+            store=BacklogStore(stores.db), queue=stores.queue, table_id=TABLE, before=backlog_before
+        ),
+    )
+
+
+def decider(
+    transport: httpx.AsyncBaseTransport,
+    faces: FaceService,
+    downloader: Downloader,
+    *,
+    fields: FieldNames = FIELDS,
+    max_images: int = MAX_IMAGES,
+) -> RowDecider:
+    """The decision on a row, its politician column's options read from the fake NocoDB."""
+    meta = NocoDBMetaClient(base_url=BASE, transport=transport)
+    meta.use_token("token")
+    return RowDecider(
+        faces=faces,
+        downloader=downloader,
+        politicians=PoliticianColumn(meta=meta, table_id=TABLE, title=fields.politician),
+        fields=fields,
+        max_images=max_images,
+        limits=LIMITS,
     )
 
 
@@ -104,6 +137,7 @@ def run(service: ModerationService, job: Job) -> Action:
             return await service.process(job)
         finally:
             await service.writer.nocodb.aclose()
+            await service.decider.politicians.meta.aclose()
 
     return asyncio.run(main())
 
