@@ -46,7 +46,6 @@ from app.moderation.backlog import Backlog, BacklogStore
 from app.moderation.decide import RowDecider
 from app.moderation.decisions import DecisionLog
 from app.moderation.download import Downloader
-from app.moderation.holds import Alerts
 from app.moderation.lifecycle import UploadLifecycle
 from app.moderation.options import PoliticianColumn
 from app.moderation.queue import JobQueue
@@ -179,19 +178,16 @@ async def assemble(
         retained: dict[str, Prunable] = {"decisions": decisions, "jobs": queue, "approvals": approvals}
         background = {"retention": _prune_forever(db, retained, settings.retention_days)}
         if nocodb is not None and meta is not None and eraser is not None and settings.nocodb_table_id:
-            alerts = Alerts()  # each problem that holds rows is logged once per process
             backlog = Backlog(
                 store=BacklogStore(db),
                 queue=queue,
                 table_id=settings.nocodb_table_id,
                 before=settings.backlog_before,
-                alerts=alerts,
             )
             runner = _queue_runner(
                 settings,
                 nocodb,
                 meta,
-                alerts=alerts,
                 backlog=backlog,
                 decisions=decisions,
                 faces=faces,
@@ -256,7 +252,6 @@ def _queue_runner(
     nocodb: NocoDBClient,
     meta: NocoDBMetaClient,
     *,
-    alerts: Alerts,
     backlog: Backlog,
     decisions: DecisionLog,
     faces: FaceService,
@@ -275,7 +270,7 @@ def _queue_runner(
         carousel=carousel,
         lifecycle=lifecycle,
         leases=queue,
-        decider=build_decider(settings, faces, downloader, meta, alerts),
+        decider=build_decider(settings, faces, downloader, meta),
         backlog=backlog,
     )
     return QueueRunner(queue=queue, moderation=moderation, concurrency=settings.concurrency, wake=wake)
@@ -286,7 +281,6 @@ def build_decider(
     faces: FaceService,
     downloader: Downloader,
     meta: NocoDBMetaClient,
-    alerts: Alerts | None = None,
 ) -> RowDecider:
     """The decision on a row (the queue runner's, and ``facegate backlog``'s preview)."""
     assert settings.nocodb_table_id is not None
@@ -299,7 +293,6 @@ def build_decider(
         fields=settings.fields,
         max_images=settings.max_images_per_row,
         limits=_limits(settings),
-        alerts=alerts,
     )
 
 

@@ -21,7 +21,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from app.db import Database
-from app.moderation.holds import Alerts, Held
+from app.moderation.holds import Held
 from app.moderation.queue import JobQueue
 from app.moderation.rows import UploadRow, created_epoch
 from app.outcomes import HoldReason
@@ -64,13 +64,11 @@ class Backlog:
         queue: JobQueue,
         table_id: str,
         before: datetime | None,
-        alerts: Alerts | None = None,
     ) -> None:
         self.store = store
         self.queue = queue
         self.table_id = table_id
         self.before = before
-        self.alerts = alerts or Alerts()
         self._confirmed = before is None  # once confirmed, always: it is never withdrawn
 
     def includes(self, row: UploadRow) -> bool:
@@ -92,13 +90,6 @@ class Backlog:
             return
         assert self.before is not None
         when = self.before.isoformat(sep=" ")
-        self.alerts.once(
-            "backlog",
-            "rows created at or before %s were in the table when facegate was attached: they are held"
-            " until the operator confirms (%s)",
-            when,
-            PREVIEW_AND_APPLY,
-        )
         detail = f"In the table before facegate was attached (created by {when}): {PREVIEW_AND_APPLY}."
         raise Held(HoldReason.BACKLOG, detail)
 

@@ -18,11 +18,10 @@ from app.faces.intake import ImageRejected, Limits, declared_pixels
 from app.faces.renditions import Rendition
 from app.integrations.nocodb.errors import AttachmentRefused
 from app.moderation.download import Downloader, RowGone
-from app.moderation.holds import Alerts, Held
+from app.moderation.holds import Held, columns_missing
 from app.moderation.options import Offer, PoliticianColumn
 from app.moderation.rows import UploadRow
 from app.outcomes import Decision, HoldReason, Reason
-from app.politicians.names import name_key
 from app.politicians.references import ReferenceSet
 from app.verification import FaceService
 
@@ -31,6 +30,10 @@ __all__ = ["RowDecider", "RowVerdict"]
 # A cell's text in messages: a text column may hold anything, of any length.
 SHOWN_CHARS = 80
 RELOAD = "then POST /politicians/reload (or restart facegate)"
+ADD_POLITICIAN = (
+    "add the politician (facegate politicians add; --form-label when the form's text is not its name),"
+    f" {RELOAD}"
+)
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,6 @@ class RowDecider:
         fields: FieldNames,
         max_images: int,
         limits: Limits,
-        alerts: Alerts | None = None,
     ) -> None:
         self.faces = faces
         self.downloader = downloader
@@ -64,7 +66,6 @@ class RowDecider:
         self.fields = fields
         self.max_images = max_images
         self.limits = limits
-        self.alerts = alerts or Alerts()
 
     async def decide(self, row: UploadRow, table_id: str) -> RowVerdict:
         """Every image must pass for the row to be approved; the first rejected image decides. A row
@@ -92,33 +93,15 @@ class RowDecider:
         """A configured column the row lacks was renamed or deleted in NocoDB: without it, every row
         would look like one without an image, politician or consent."""
         if row.missing:
-            self._column_gone(row.missing)
-
-    def _column_gone(self, missing: tuple[str, ...]) -> None:
-        columns = ", ".join(repr(column) for column in missing)
-        self.alerts.once(
-            f"missing:{columns}",
-            "the table has no column %s any more: rows are held, not decided. Restore the column, or"
-            " name the right one in FACEGATE_NOCODB_*_FIELD and restart facegate",
-            columns,
-        )
-        raise Held(HoldReason.COLUMN_MISSING, f"The table has no column {columns}.")
+            raise columns_missing(row.missing)
 
     def _references(self) -> ReferenceSet:
         if not self.faces.ready:
             why = self.faces.load_error or "not loaded yet"
-            raise Held(
-                HoldReason.REFERENCES_NOT_LOADED,
-                f"The reference faces are not loaded ({why}): fix reference_faces/, {RELOAD}.",
-            )
+            detail = f"The reference faces are not loaded ({why}): fix reference_faces/, {RELOAD}."
+            raise Held(HoldReason.REFERENCES_NOT_LOADED, detail)
         references = self.faces.references
         if not references.politicians:
-            self.alerts.once(
-                "references:empty",
-                "reference_faces/ holds no politician: rows are held, not decided. Add the politicians"
-                " (facegate politicians add), %s",
-                RELOAD,
-            )
             detail = f"reference_faces/ holds no politician: add them, {RELOAD}."
             raise Held(HoldReason.REFERENCES_EMPTY, detail)
         return references
@@ -132,20 +115,12 @@ class RowDecider:
             detail = f"Unknown politician {shown!r}, which the form does not offer."
             return RowVerdict(Decision.REJECTED, Reason.UNKNOWN_POLITICIAN, cell, detail, [])
         if offer is Offer.NO_COLUMN:
-            self._column_gone((column,))
+            raise columns_missing((column,))
         if offer is Offer.OPTION:
-            reason, named = HoldReason.UNKNOWN_OPTION, f"option {shown!r} of {column!r}"
-        else:
-            reason, named = HoldReason.UNKNOWN_NAME, f"{shown!r}, typed into {column!r},"
-        self.alerts.once(
-            f"{reason}:{name_key(shown)}",
-            "%s names no politician facegate knows: its uploads are held, not deleted. Add the"
-            " politician (facegate politicians add; --form-label when the form's text is not its"
-            " name), %s",
-            named,
-            RELOAD,
-        )
-        raise Held(reason, f"{named} names no politician: add it, {RELOAD}.")
+            detail = f"Option {shown!r} of {column!r} names no politician facegate knows: {ADD_POLITICIAN}."
+            raise Held(HoldReason.UNKNOWN_OPTION, detail)
+        detail = f"{shown!r}, typed into {column!r}, names no politician facegate knows: {ADD_POLITICIAN}."
+        raise Held(HoldReason.UNKNOWN_NAME, detail)
 
     async def _verify_images(self, row: UploadRow, table_id: str, claimed: str | None) -> RowVerdict:
         distances: list[dict[str, float]] = []

@@ -16,6 +16,7 @@ from typing import Any
 
 from app.config import FieldNames
 from app.db import MAX_ID
+from app.moderation.holds import columns_missing
 from app.moderation.queue import NewJob
 
 __all__ = [
@@ -132,7 +133,8 @@ def same_upload(
     current: Mapping[str, Any] | None, key: str, *, table_id: str, fields: FieldNames
 ) -> UploadRow | None:
     """NocoDB's ``current`` copy of a row, parsed, if it is still the upload ``key``; None when the row
-    is gone (``current`` is None), unreadable, or another upload by now.
+    is gone (``current`` is None), unreadable, or another upload by now. ``Held`` when the row was
+    read without a configured column (renamed or deleted in NocoDB): it cannot be compared.
 
     The one definition of "the same upload": the same idempotency key (``row_key``), that is the same
     table, the same Id, the same CreatedAt to the second, and the same attachment ids. NocoDB reuses a
@@ -145,6 +147,9 @@ def same_upload(
         row = parse_row(current, fields)
     except ValueError:
         return None
+    if row.missing:
+        # Not comparable: the key covers the attachments of a column the row was read without.
+        raise columns_missing(row.missing)
     return row if row_key(table_id, row) == key else None
 
 

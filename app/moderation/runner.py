@@ -19,7 +19,7 @@ from app.errors import DatabaseUnavailable, NotReady, ServiceError
 from app.integrations.nocodb.errors import NocoDBRequestError, NocoDBUnavailable
 from app.logs import current_job
 from app.metrics import JOB_SECONDS, NOCODB_ERRORS
-from app.moderation.holds import Held
+from app.moderation.holds import Alerts, Held
 from app.moderation.queue import WAITING_LONG_ATTEMPTS, Job, JobQueue, LeaseLost
 from app.moderation.service import ModerationService
 
@@ -53,6 +53,7 @@ class QueueRunner:
         self._loop: asyncio.Task[None] | None = None
         # Worker crashes per job, apart from attempts: waiting out a NocoDB outage is not a crash.
         self._crashes: Counter[int] = Counter()
+        self.alerts = Alerts()  # each problem that holds rows, logged once
 
     async def run(self) -> None:
         """Claim and run due jobs until ``stop``; a failing store is logged and retried, never fatal."""
@@ -164,8 +165,8 @@ class QueueRunner:
             log.warning("%s It is left to that one.", exc)
             return
         except Held as exc:
-            # Undecided and untouched until what holds it is fixed (``release_held``); the decider
-            # logged the problem once, with what to do.
+            # Undecided and untouched until what holds it is fixed (``release_held``).
+            self.alerts.held(exc)
             await asyncio.to_thread(self.queue.hold, job, exc.reason, exc.detail)
             return
         except NotReady as exc:

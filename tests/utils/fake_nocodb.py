@@ -24,6 +24,7 @@ class FakeNocoDB:
     fail_with: int | None = None  # answer every records call with this status
     fail_writes_with: int | None = None  # answer every PATCH and DELETE with this status
     file_status: int | None = None  # answer every file download with this status
+    listed_fields: list[list[str]] = field(default_factory=list)  # each records list's ``fields``
     # The politician column's select options; None: a text column.
     politician_options: list[str] | None = field(default_factory=lambda: list(OPTIONS))
 
@@ -62,6 +63,7 @@ class FakeNocoDB:
             return httpx.Response(200, json={"id": TABLE, "title": "Uploads", "columns": self.columns()})
         records = f"/api/v2/tables/{TABLE}/records"
         if request.method == "GET" and path == records:
+            self.listed_fields.append(request.url.params.get("fields", "").split(","))
             # Only the keyset paging facegate uses: ``...~and(Id,gt,N)``, one page holding the rest.
             after = int(re.findall(r"\(Id,gt,(\d+)\)", request.url.params.get("where", ""))[-1])
             listed = [row for row_id, row in sorted(self.rows.items()) if row_id > after]
