@@ -14,6 +14,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from app.commands.backlog import BACKLOG_DONE, BACKLOG_MISCONFIGURED, run_backlog
 from app.commands.bootstrap import TOKEN_SETTING, run_bootstrap
 from app.commands.politicians import add_politician, check_politicians
 from app.commands.purge import PURGE_ALL_DONE, PURGE_MISCONFIGURED, PURGE_SOME_LEFT, run_purge
@@ -24,10 +25,13 @@ from app.politicians.profiles import Profile
 from app.settings_file import read_settings_file
 
 __all__ = [
+    "BACKLOG_DONE",
+    "BACKLOG_MISCONFIGURED",
     "PURGE_ALL_DONE",
     "PURGE_MISCONFIGURED",
     "PURGE_SOME_LEFT",
     "main",
+    "run_backlog",
     "run_bootstrap",
     "run_purge",
 ]
@@ -92,6 +96,22 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     purge.add_argument("--dry-run", action="store_true", help="only list them; change nothing")
+
+    backlog = commands.add_parser(
+        "backlog",
+        help="what facegate would do with the rows the table held when it was attached; --apply to let it",
+        description="The backlog is the rows the table held when bootstrap attached facegate to it"
+        " (FACEGATE_BACKLOG_BEFORE): facegate holds them, undecided and untouched, until you confirm."
+        " Without --apply: decide each backlog row facegate has not decided as the service would (its"
+        " pictures downloaded and their faces verified) and print, per politician, how many would be"
+        " approved, sent to review, deleted and held, writing nothing; it may run while facegate runs."
+        " With --apply: record your confirmation in facegate's database; the running service decides"
+        " the backlog without a restart. Exit 0, or 2 when NocoDB's settings or facegate's database are"
+        " missing.",
+        epilog=ENVIRONMENT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    backlog.add_argument("--apply", action="store_true", help="let facegate decide the backlog")
     return parser
 
 
@@ -217,6 +237,14 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{name}: {_one_line(exc)}", file=sys.stderr)
                 return PURGE_MISCONFIGURED
             return asyncio.run(run_purge(settings, dry_run=args.dry_run))
+        if args.command == "backlog":
+            try:
+                settings = _settings()
+            except ValidationError as exc:
+                print(f"{name}: {_one_line(exc)}", file=sys.stderr)
+                return BACKLOG_MISCONFIGURED
+            _configure_logging()
+            return asyncio.run(run_backlog(settings, apply=args.apply))
         _configure_logging()
         if args.command == "serve":
             _settings()  # invalid settings: one line here, not a traceback from the server

@@ -27,13 +27,21 @@ from app.moderation.rows import UploadRow, created_epoch
 from app.outcomes import HoldReason
 from app.tables import backlog_confirmations as t
 
-__all__ = ["Backlog", "BacklogStore"]
+__all__ = ["Backlog", "BacklogStore", "in_backlog"]
 
 log = logging.getLogger(__name__)
 
 PREVIEW_AND_APPLY = (
     "`facegate backlog` shows what facegate would do with them, `facegate backlog --apply` lets it"
 )
+
+
+def in_backlog(row: UploadRow, before: datetime | None) -> bool:
+    """Whether the row was in the table when facegate was attached (``before``: the cut-off)."""
+    if before is None:
+        return False
+    created = created_epoch(row)
+    return created is None or created <= before.timestamp()
 
 
 class BacklogStore:
@@ -71,13 +79,6 @@ class Backlog:
         self.before = before
         self._confirmed = before is None  # once confirmed, always: it is never withdrawn
 
-    def includes(self, row: UploadRow) -> bool:
-        """Whether the row was in the table when facegate was attached."""
-        if self.before is None:
-            return False
-        created = created_epoch(row)
-        return created is None or created <= self.before.timestamp()
-
     async def confirmed(self) -> bool:
         if not self._confirmed and self.before is not None:
             before = self.before.timestamp()
@@ -86,7 +87,7 @@ class Backlog:
 
     async def check(self, row: UploadRow) -> None:
         """Raise ``Held`` for a backlog row while the operator has not confirmed the backlog."""
-        if not self.includes(row) or await self.confirmed():
+        if not in_backlog(row, self.before) or await self.confirmed():
             return
         assert self.before is not None
         when = self.before.isoformat(sep=" ")
