@@ -149,6 +149,13 @@ def _bootstrap_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
     boot.add_argument(
         "--public-nocodb-url", help="NocoDB's address for the public, when it differs from --nocodb-url"
     )
+    boot.add_argument(
+        "--consent-field",
+        metavar="NAME",
+        help="a Checkbox column uploaders tick to consent: a row without the tick is deleted unseen"
+        " (no_consent). Attaching, the column must exist; facegate's own table gets it, required in its"
+        " form (default: FACEGATE_NOCODB_CONSENT_FIELD, else none)",
+    )
 
 
 def _politicians_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -284,6 +291,9 @@ def _bootstrap(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int
         image=field(args.image_field, "IMAGE", settings.nocodb_image_field),
         politician=field(args.politician_field, "POLITICIAN", settings.nocodb_politician_field),
         status=field(args.status_field, "STATUS", settings.nocodb_status_field),
+        consent=args.consent_field
+        or current.get("FACEGATE_NOCODB_CONSENT_FIELD")
+        or settings.nocodb_consent_field,
     )
     result = asyncio.run(
         run_bootstrap(

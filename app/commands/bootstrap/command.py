@@ -12,6 +12,8 @@ import logging
 import secrets
 from pathlib import Path
 
+from app.commands.bootstrap.backlog import BACKLOG_SETTING, find_backlog
+from app.commands.bootstrap.consent import CONSENT_SETTING, add_consent, check_consent
 from app.commands.bootstrap.errors import BootstrapError
 from app.commands.bootstrap.nocodb import BootstrapResult, attach, bootstrap
 from app.config import FieldNames, RejectAction
@@ -45,7 +47,8 @@ async def run_bootstrap(
     action: RejectAction = RejectAction.DELETE,
 ) -> BootstrapResult:
     """Bootstrap NocoDB (attach to ``table_id`` when given) and write the settings facegate needs
-    into ``env_file``; idempotent."""
+    into ``env_file``; idempotent. With ``fields.consent``, the consent checkbox is checked (attach)
+    or made (own table). The first attach to a table records its backlog (``FACEGATE_BACKLOG_BEFORE``)."""
     check_writable(env_file)
     current = read_settings_file(env_file)
     fields = fields or FieldNames()
@@ -60,6 +63,8 @@ async def run_bootstrap(
                 f"attaching to a table needs an API token (NOCODB_API_TOKEN or {TOKEN_SETTING})"
             )
         log.info("attaching facegate to table %s in NocoDB at %s", table_id, nocodb_url)
+        if fields.consent:  # before anything is changed: a refusal changes nothing
+            await check_consent(nocodb_url, token, table_id, fields.consent)
         result = await attach(
             base_url=nocodb_url,
             api_token=token,
@@ -84,6 +89,10 @@ async def run_bootstrap(
             fields=fields,
             action=action,
         )
+        if fields.consent:
+            await add_consent(
+                nocodb_url, result.api_token, result.table_id, result.form_view_id, fields.consent
+            )
     previous = current.get(TABLE_SETTING)
     if previous and previous != result.table_id:
         log.warning("%s named table %s; it now names table %s", env_file, previous, result.table_id)
@@ -99,6 +108,12 @@ async def run_bootstrap(
     }
     if result.form_url is not None:
         settings[FORM_URL_SETTING] = public_form_url(result.form_url, nocodb_url, public_nocodb_url)
+    if fields.consent:
+        settings[CONSENT_SETTING] = fields.consent
+    if table_id is not None and previous != table_id:
+        # The first attach to this table: what it holds now is the backlog (a rerun keeps it).
+        backlog = await find_backlog(nocodb_url, result.api_token, table_id)
+        settings[BACKLOG_SETTING] = backlog.setting()
     write_settings_file(env_file, settings)
     log.info("settings written to %s", env_file)
     return result
