@@ -21,6 +21,5 @@ async def list_politicians(faces: FaceServiceDep) -> list[PoliticianOut]:
     responses={**OPERATOR_ERRORS, 500: {"model": ErrorResponse}},
 )
 async def reload_politicians(runtime: RuntimeDep) -> list[PoliticianOut]:
-    """Re-read ``reference_faces/`` (operator); on error the previous set stays in use. Held rows
-    are tried again."""
+    """Re-read ``reference_faces/`` and retry held rows (operator); on error the previous set stays in use."""
     return PoliticianOut.all(await runtime.reload_politicians())
