@@ -71,8 +71,8 @@ LOCK_FILE = "facegate.lock"
 LEGACY_RENDITIONS_DIR = "renditions"
 # Background tasks that run until shutdown; the sweep may end by design when its interval is 0.
 LIFETIME_TASKS = frozenset({"queue-runner", "retention", "eraser"})
-# What a reload of the politicians may fix: rows held for any reason but the backlog (only the
-# operator's confirmation releases those).
+# What a reload of the politicians, or a restart, may fix: rows held for any reason but the backlog
+# (only the operator's confirmation releases those).
 FIXED_BY_RELOAD = [reason for reason in HoldReason if reason is not HoldReason.BACKLOG]
 
 
@@ -221,8 +221,9 @@ async def assemble(
             # decided once an operator fixes the folder and reloads.
             with contextlib.suppress(ReferenceSetError, ServiceError):
                 await faces.reload()
-            # Whatever held rows before this start (a politician missing, the backlog) may be fixed.
-            await asyncio.to_thread(queue.release_held)
+            # What held rows before this start (a politician missing, a column) may be fixed; the
+            # backlog waits for the operator's confirmation, which the sweep looks for.
+            await asyncio.to_thread(queue.release_held, FIXED_BY_RELOAD)
         except BaseException:
             for coroutine in background.values():
                 coroutine.close()  # never started

@@ -73,7 +73,7 @@ class RowDecider:
         self._check_columns(row)
         if self.fields.consent and not row.consent:
             detail = f"The consent box {self.fields.consent!r} is not ticked."
-            return RowVerdict(Decision.REJECTED, Reason.NO_CONSENT, row.politician, detail, [])
+            return RowVerdict(Decision.REJECTED, Reason.NO_CONSENT, self._named(row), detail, [])
         references = self._references()
         # The cell may hold a slug, a display name or a form label: decided against its slug.
         claimed = row.politician
@@ -88,6 +88,12 @@ class RowDecider:
             detail = f"The row has {len(row.attachments)} images; at most {self.max_images} are moderated."
             return RowVerdict(Decision.REJECTED, Reason.TOO_MANY_IMAGES, claimed, detail, [])
         return await self._verify_images(row, table_id, claimed)
+
+    def _named(self, row: UploadRow) -> str | None:
+        """The politician the row names, as a slug when facegate knows it (else the cell's text)."""
+        if row.politician is None or not self.faces.ready:
+            return row.politician
+        return self.faces.references.resolve(row.politician) or row.politician
 
     def _check_columns(self, row: UploadRow) -> None:
         """A configured column the row lacks was renamed or deleted in NocoDB: without it, every row

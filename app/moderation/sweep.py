@@ -63,12 +63,13 @@ class Sweeper:
     async def sweep(self) -> int:
         """One pass over the table; returns how many rows were queued (new uploads, and decided rows
         a moderator settled, and backlog rows held a moment before the backlog was confirmed)."""
+        # First, as it asks nothing of NocoDB (which may be down): a confirmed backlog's held rows.
+        queued = await self.backlog.release_if_confirmed() if self.backlog is not None else 0
         wanted = ["Id", "CreatedAt", *self.fields.read()]
         # Shown on the carousel: decided, even once retention has forgotten the job.
         shown = await self.carousel.shown_keys(self.table_id)
         # A row that left NocoDB while the pass listed it is not a new upload under its old key.
         listed_at = self.queue.db.clock()
-        queued = 0
         page: list[tuple[NewJob, UploadRow]] = []
         async for raw in self.nocodb.iter_rows(self.table_id, where="(Id,gt,0)", fields=wanted):
             try:
@@ -81,8 +82,6 @@ class Sweeper:
                 page = []
         if page:
             queued += await asyncio.to_thread(self._queue_page, page, shown, listed_at)
-        if self.backlog is not None:
-            queued += await self.backlog.release_if_confirmed()
         if queued:
             log.info("sweep queued %d rows", queued)
             self.wake.set()

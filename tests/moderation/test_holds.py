@@ -13,7 +13,8 @@ import pytest
 
 from app.config import FieldNames
 from app.faces.matcher import ReferenceMatrix
-from app.moderation.backlog import BacklogStore
+from app.integrations.nocodb.errors import NocoDBUnavailable
+from app.moderation.backlog import Backlog, BacklogStore
 from app.moderation.holds import Held
 from app.moderation.queue import Job
 from app.moderation.runner import QueueRunner
@@ -199,21 +200,42 @@ def test_a_held_job_keeps_its_time_and_is_released_by_reason(stores: Stores) -> 
     assert {j.held_reason for j in stores.queue.jobs()} == {None}
 
 
-def test_the_sweep_reads_the_consent_column(stores: Stores) -> None:
-    fake = FakeNocoDB()
-    fake.add(1, "obama")["Consent"] = 1
+def _sweeper(fake: FakeNocoDB, stores: Stores, fields: FieldNames, backlog: Backlog | None = None) -> Sweeper:
     nocodb = nocodb_client(httpx.MockTransport(fake.handler))
     uploads = lifecycle(stores, nocodb)
-    sweeper = Sweeper(
+    return Sweeper(
         queue=stores.queue,
         decisions=stores.decisions,
         nocodb=nocodb,
         table_id=TABLE,
-        fields=CONSENT,
+        fields=fields,
         carousel=uploads.carousel,
         lifecycle=uploads,
         wake=asyncio.Event(),
+        backlog=backlog,
     )
-    asyncio.run(sweeper.sweep())
+
+
+def test_the_sweep_reads_the_consent_column(stores: Stores) -> None:
+    fake = FakeNocoDB()
+    fake.add(1, "obama")["Consent"] = 1
+    asyncio.run(_sweeper(fake, stores, CONSENT).sweep())
     assert fake.listed_fields == [["Id", "CreatedAt", "Politician", "Image", "Status", "Consent"]]
     assert FIELDS.read() == ["Politician", "Image", "Status"]
+
+
+def test_the_sweep_queues_the_held_backlog_once_it_is_confirmed(stores: Stores) -> None:
+    # A job that read "not confirmed" a moment before `facegate backlog --apply` is held after it.
+    fake = FakeNocoDB()
+    job = queued_job(stores.queue, fake.add(1, "obama"))
+    stores.queue.hold(job, HoldReason.BACKLOG, "backlog")
+    backlog = Backlog(store=BacklogStore(stores.db), queue=stores.queue, table_id=TABLE, before=CREATED)
+    fake.fail_with = 503  # NocoDB down: the backlog is released all the same
+    sweeper = _sweeper(fake, stores, FIELDS, backlog)
+    with pytest.raises(NocoDBUnavailable):
+        asyncio.run(sweeper.sweep())
+    assert [h.row_id for h in stores.queue.held()] == [1]  # not confirmed: still held
+    BacklogStore(stores.db).confirm(TABLE, CREATED.timestamp())
+    with pytest.raises(NocoDBUnavailable):
+        asyncio.run(sweeper.sweep())
+    assert stores.queue.held() == [] and stores.queue.counts()["queued"] == 1
