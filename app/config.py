@@ -43,7 +43,7 @@ class FieldNames:
     # A Checkbox the uploader ticks to consent; None: the table asks for no consent.
     consent: str | None = None
 
-    def read(self) -> list[str]:
+    def columns(self) -> list[str]:
         """The columns moderation reads from a row (Id and CreatedAt besides)."""
         return [self.politician, self.image, self.status, *([self.consent] if self.consent else [])]
 

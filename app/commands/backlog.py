@@ -178,7 +178,7 @@ async def _backlog_rows(
 ) -> list[UploadRow | None]:
     """The table's backlog rows, each None when facegate has decided it already."""
     fields = settings.fields
-    wanted = ["Id", "CreatedAt", *fields.read()]
+    wanted = ["Id", "CreatedAt", *fields.columns()]
     rows: list[UploadRow] = []
     async for raw in nocodb.iter_rows(table_id, where="(Id,gt,0)", fields=wanted):
         with contextlib.suppress(ValueError):

@@ -65,7 +65,7 @@ class Sweeper:
         a moderator settled, and backlog rows held a moment before the backlog was confirmed)."""
         # First, as it asks nothing of NocoDB (which may be down): a confirmed backlog's held rows.
         queued = await self.backlog.release_if_confirmed() if self.backlog is not None else 0
-        wanted = ["Id", "CreatedAt", *self.fields.read()]
+        wanted = ["Id", "CreatedAt", *self.fields.columns()]
         # Shown on the carousel: decided, even once retention has forgotten the job.
         shown = await self.carousel.shown_keys(self.table_id)
         # A row that left NocoDB while the pass listed it is not a new upload under its old key.

@@ -221,7 +221,7 @@ def test_the_sweep_reads_the_consent_column(stores: Stores) -> None:
     fake.add(1, "obama")["Consent"] = 1
     asyncio.run(_sweeper(fake, stores, CONSENT).sweep())
     assert fake.listed_fields == [["Id", "CreatedAt", "Politician", "Image", "Status", "Consent"]]
-    assert FIELDS.read() == ["Politician", "Image", "Status"]
+    assert FIELDS.columns() == ["Politician", "Image", "Status"]
 
 
 def test_the_sweep_queues_the_held_backlog_once_it_is_confirmed(stores: Stores) -> None:
