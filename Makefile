@@ -16,11 +16,13 @@ setup: $(UV)
 	$(UV) sync --frozen
 	$(UV) run python scripts/fetch_samples.py
 
-# Headless Chromium and its driver from Debian's packages, for the carousel's browser test.
+# Headless Chromium and its driver, and Caddy (the TLS proxy of the embed's https test), from
+# Debian's packages, for the carousel's browser tests. On a machine that runs systemd, Debian's caddy
+# package also starts its own service on port 80: `systemctl disable --now caddy` stops it.
 browser:
-	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null && command -v caddy >/dev/null || { \
 	  $(SUDO) apt-get update -qq && \
-	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver caddy; }
 
 run: setup
 	$(UV) run python -m scripts.up

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import functools
 import logging
 import shutil
 import time
@@ -55,6 +56,7 @@ from app.moderation.sweep import Sweeper
 from app.moderation.webhook import WebhookReceiver
 from app.outcomes import HoldReason
 from app.politicians.references import EncodingCache, ReferenceSet
+from app.readiness import ReadinessMonitor, check_nocodb
 from app.verification import FaceService
 
 __all__ = ["Runtime", "assemble"]
@@ -70,7 +72,7 @@ LOCK_FILE = "facegate.lock"
 # now, or made again from NocoDB's copy on request).
 LEGACY_RENDITIONS_DIR = "renditions"
 # Background tasks that run until shutdown; the sweep may end by design when its interval is 0.
-LIFETIME_TASKS = frozenset({"queue-runner", "retention", "eraser"})
+LIFETIME_TASKS = frozenset({"queue-runner", "retention", "eraser", "readiness"})
 # What a reload of the politicians, or a restart, may fix: rows held for any reason but the backlog
 # (only the operator's confirmation releases those).
 FIXED_BY_RELOAD = [reason for reason in HoldReason if reason is not HoldReason.BACKLOG]
@@ -89,14 +91,18 @@ class Runtime:
     purges: PurgeLog
     carousel: Carousel
     webhooks: WebhookReceiver
+    readiness: ReadinessMonitor
     wake: asyncio.Event  # set when a job becomes due, so the runner does not wait for its poll
     tasks: Mapping[str, asyncio.Task[None]]
 
-    def check_running(self) -> None:
-        """Raise ``NotReady`` when a task that must run for the app's lifetime has stopped."""
+    def check_ready(self) -> None:
+        """Raise ``NotReady`` unless facegate can moderate: the references loaded and not empty,
+        every lifetime task running, NocoDB's checks passing (``app.readiness``)."""
+        references = self.faces.references
         for name, task in self.tasks.items():
             if name in LIFETIME_TASKS and task.done():
                 raise NotReady(f"The {name} task is not running.")
+        self.readiness.require(politicians=len(references.politicians))
 
     async def reload_politicians(self) -> ReferenceSet:
         """Re-read ``reference_faces/`` (on error the previous set stays in use); rows held for a
@@ -168,6 +174,7 @@ async def assemble(
         meta = _meta_client(settings, nocodb_transport)
         if meta is not None:
             stack.push_async_callback(meta.aclose)
+        readiness = _readiness(settings, meta)
         decisions, approvals, purges = DecisionLog(db), ApprovalStore(db), PurgeLog(db)
         eraser = build_eraser(settings, nocodb, purges) if nocodb is not None else None
         carousel = Carousel(store=approvals, nocodb=nocodb, renditions=Renditions(limits))
@@ -211,6 +218,7 @@ async def assemble(
             background["queue-runner"] = runner.run()
             background["sweeper"] = sweeper.run(settings.sweep_interval_seconds)
             background["eraser"] = eraser.run(PURGE_RETRY_SECONDS)
+            background["readiness"] = readiness.run()
         else:
             log.warning(
                 "FACEGATE_NOCODB_URL or FACEGATE_NOCODB_TABLE_ID unset: webhooks are queued, not decided"
@@ -221,6 +229,7 @@ async def assemble(
             # decided once an operator fixes the folder and reloads.
             with contextlib.suppress(ReferenceSetError, ServiceError):
                 await faces.reload()
+            await readiness.refresh()  # /readyz tells the truth from the first request on
             # What held rows before this start (a politician missing, a column) may be fixed; the
             # backlog waits for the operator's confirmation, which the sweep looks for.
             await asyncio.to_thread(queue.release_held, FIXED_BY_RELOAD)
@@ -243,6 +252,7 @@ async def assemble(
                 wake=wake,
                 lifecycle=lifecycle,
             ),
+            readiness=readiness,
             wake=wake,
             tasks=tasks,
         )
@@ -344,13 +354,20 @@ def _nocodb_client(settings: Settings, transport: httpx.AsyncBaseTransport | Non
 
 
 def _meta_client(settings: Settings, transport: httpx.AsyncBaseTransport | None) -> NocoDBMetaClient | None:
-    """The meta client moderation reads the politician column's options with, on facegate's token."""
+    """The meta client readiness asks about the table, and moderation reads the politician column's
+    options with, on facegate's own token."""
     if not (settings.nocodb_url and settings.nocodb_table_id):
         return None
     meta = NocoDBMetaClient(base_url=settings.nocodb_url, transport=transport)
     if settings.nocodb_api_token is not None:
         meta.use_token(settings.nocodb_api_token.get_secret_value())
     return meta
+
+
+def _readiness(settings: Settings, meta: NocoDBMetaClient | None) -> ReadinessMonitor:
+    if meta is None or not settings.nocodb_table_id:
+        return ReadinessMonitor()
+    return ReadinessMonitor(functools.partial(check_nocodb, meta, settings.nocodb_table_id, settings.fields))
 
 
 async def _prune_forever(db: Database, stores: Mapping[str, Prunable], retention_days: float) -> None:

@@ -15,10 +15,11 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from app.commands.backlog import BACKLOG_DONE, BACKLOG_MISCONFIGURED, run_backlog
-from app.commands.bootstrap import TOKEN_SETTING, run_bootstrap
+from app.commands.bootstrap import NOTHING_CHANGED, TOKEN_SETTING, Changes, run_bootstrap
 from app.commands.politicians import add_politician, check_politicians
 from app.commands.purge import PURGE_ALL_DONE, PURGE_MISCONFIGURED, PURGE_SOME_LEFT, run_purge
 from app.commands.serve import DEFAULT_HOST, DEFAULT_PORT, serve
+from app.commands.status import STATUS_HEALTHY, STATUS_UNHEALTHY, run_status
 from app.config import FieldNames, Settings
 from app.errors import FacegateError
 from app.politicians.profiles import Profile
@@ -30,10 +31,13 @@ __all__ = [
     "PURGE_ALL_DONE",
     "PURGE_MISCONFIGURED",
     "PURGE_SOME_LEFT",
+    "STATUS_HEALTHY",
+    "STATUS_UNHEALTHY",
     "main",
     "run_backlog",
     "run_bootstrap",
     "run_purge",
+    "run_status",
 ]
 
 PASSWORD_ENV = "NOCODB_ADMIN_PASSWORD"  # noqa: S105 - the name of a variable, not a secret
@@ -97,6 +101,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     purge.add_argument("--dry-run", action="store_true", help="only list them; change nothing")
 
+    status = commands.add_parser(
+        "status",
+        help="can facegate moderate, and what waits (queue, failed jobs, held rows, review, pending purges)",
+        description="Run /readyz's checks (NocoDB answers, accepts the token, has the table and its"
+        " columns; the reference folder has politicians), ask the running service's /readyz, and print"
+        " what waits in facegate's database. Exit 0 when every check passes, 1 otherwise.",
+        epilog=ENVIRONMENT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    default_url = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
+    status.add_argument("--url", default=default_url, help=f"the running facegate (default {default_url})")
+
     backlog = commands.add_parser(
         "backlog",
         help="what facegate would do with the rows the table held when it was attached; --apply to let it",
@@ -121,16 +137,18 @@ def _bootstrap_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
         help="set up NocoDB for facegate: its own table and form, or attach to an existing table",
         description="Without --table-id: create (or find) a base, an uploads table, its public form and"
         " the webhook. With --table-id: attach to that existing table (its columns checked, Status added"
-        " if missing and hidden in its forms, the webhook installed; no table is created). Either way the"
-        " settings are written to --env-file; running it again changes nothing.",
+        " if missing and hidden in its forms, the webhook installed; no table is created, and the"
+        " politician select is left as it is unless --add-options). Either way the settings are written"
+        " to --env-file. It prints one line per change, or 'nothing changed': a rerun keeps the webhook's"
+        " address and FORM_URL unless given --facegate-url or --public-nocodb-url.",
         epilog=ENVIRONMENT_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     boot.add_argument("--nocodb-url", required=True, help="NocoDB's address, as facegate reaches it")
     boot.add_argument(
         "--facegate-url",
-        default=f"http://{DEFAULT_HOST}:{DEFAULT_PORT}",
-        help="facegate's address, as NocoDB reaches it (the webhook's target)",
+        help="facegate's address, as NocoDB reaches it (the webhook's target). Default: the installed"
+        f" webhook's address, else http://{DEFAULT_HOST}:{DEFAULT_PORT}",
     )
     boot.add_argument(
         "--env-file", type=Path, default=Path(".env"), help="settings file to write (default .env)"
@@ -147,7 +165,15 @@ def _bootstrap_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
         help=f"NocoDB admin e-mail (password in ${PASSWORD_ENV}): facegate's own table, no token needed",
     )
     boot.add_argument(
-        "--public-nocodb-url", help="NocoDB's address for the public, when it differs from --nocodb-url"
+        "--public-nocodb-url",
+        help="NocoDB's address for the public (FORM_URL), when it differs from --nocodb-url. Default: the"
+        " address FORM_URL has, else --nocodb-url",
+    )
+    boot.add_argument(
+        "--add-options",
+        action="store_true",
+        help="with --table-id: add an option to the politician select for each politician it lacks"
+        " (facegate's own table always offers them all)",
     )
     boot.add_argument(
         "--consent-field",
@@ -258,6 +284,8 @@ def main(argv: list[str] | None = None) -> int:
             serve(args.host, args.port)
         if args.command == "bootstrap":
             return _bootstrap(parser, args)
+        if args.command == "status":
+            return asyncio.run(run_status(_settings(), service_url=args.url))
         return _politicians(args)
     except ValidationError as exc:
         print(f"{name}: {_one_line(exc)}", file=sys.stderr)
@@ -295,22 +323,27 @@ def _bootstrap(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int
         or current.get("FACEGATE_NOCODB_CONSENT_FIELD")
         or settings.nocodb_consent_field,
     )
+    changes = Changes(announce=print)  # each change on stdout as it is made
     result = asyncio.run(
         run_bootstrap(
             nocodb_url=args.nocodb_url,
             email=args.email or None,
             password=password,
-            facegate_url=args.facegate_url,
+            facegate_url=args.facegate_url or None,
             env_file=args.env_file,
             reference_dir=settings.reference_dir,
-            public_nocodb_url=args.public_nocodb_url,
+            public_nocodb_url=args.public_nocodb_url or None,
             api_token=token,
             fields=fields,
             table_id=args.table_id,
             action=settings.action,
+            add_options=args.add_options,
+            changes=changes,
         )
     )
-    print(f"table {result.table_id}; settings written to {args.env_file}")
+    if not changes.lines:
+        print(NOTHING_CHANGED)
+    print(f"table {result.table_id}; settings in {args.env_file}")
     form_url = read_settings_file(args.env_file).get("FACEGATE_FORM_URL")
     if form_url:
         print(f"public upload form: {form_url}")

@@ -62,9 +62,9 @@ class Settings(BaseSettings):
         env_prefix="FACEGATE_", env_file=".env", extra="ignore", hide_input_in_errors=True
     )
 
-    # Faces and references.
-    reference_dir: Path = PROJECT_ROOT / "reference_faces"
-    data_dir: Path = PROJECT_ROOT / "data"
+    # Faces and references. Relative folders are taken from the current folder, as ``.env`` is.
+    reference_dir: Path = Field(Path("reference_faces"), validate_default=True)
+    data_dir: Path = Field(Path("data"), validate_default=True)
     tolerance: float = Field(DEFAULT_TOLERANCE, gt=0, le=2)
     # |distance - tolerance| <= band: a moderator decides (``review``). README: how it was chosen.
     review_band: float = Field(DEFAULT_REVIEW_BAND, ge=0, le=1)
@@ -158,6 +158,12 @@ class Settings(BaseSettings):
     def _utc(cls, value: datetime | None) -> datetime | None:
         # NocoDB's CreatedAt is UTC; a time written without a zone is taken as UTC too.
         return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
+
+    @field_validator("reference_dir", "data_dir", "nocodb_uploads_dir")
+    @classmethod
+    def _from_current_folder(cls, value: Path | None) -> Path | None:
+        # Resolved once, at load: every later use (and every message) names the same folder.
+        return None if value is None else Path.cwd() / value.expanduser()
 
     @field_validator("landmarks", mode="before")
     @classmethod

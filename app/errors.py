@@ -14,6 +14,7 @@
     │   └── RateLimited             429
     ├── ServiceError (5xx: facegate or a dependency is not able to answer now)
     │   ├── NotReady                503
+    │   │   └── CannotModerate      503 (code: why, app.readiness.Unready: nocodb_unreachable, ...)
     │   ├── OriginalUnavailable     503 (a carousel image needs NocoDB's original, out of reach now)
     │   ├── DatabaseUnavailable     503 (facegate's database cannot be reached now)
     │   └── ReferenceSetError       500 (a reference photo or profile is broken)
@@ -136,6 +137,16 @@ class ServiceError(FacegateError):
 class NotReady(ServiceError):
     status_code = 503
     code = "not_ready"
+
+
+class CannotModerate(NotReady):
+    """facegate cannot moderate now: NocoDB unreachable, its token refused, the table or a column
+    missing, no politician. ``code`` is that reason (``app.readiness.Unready``), for a monitor to
+    tell the cases apart without reading the message."""
+
+    def __init__(self, reason: str, message: str, *, detail: Any | None = None) -> None:
+        super().__init__(message, detail=detail)
+        self.code = reason
 
 
 class OriginalUnavailable(ServiceError):

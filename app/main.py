@@ -24,6 +24,7 @@ from fastapi.staticfiles import StaticFiles
 from app import logs
 from app.api.body_limit import BodySizeLimit
 from app.api.client_address import ClientAddresses
+from app.api.head import HeadAsGet
 from app.api.headers import SecurityHeaders
 from app.api.ratelimit import CredentialGuard, RateLimiter
 from app.api.routes import approved, decisions, health, metrics, politicians, site, verify, webhooks
@@ -113,12 +114,13 @@ def create_app(
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET"],
+            allow_methods=["GET", "HEAD"],
             allow_headers=["If-None-Match"],
             expose_headers=["ETag", "Last-Modified"],
             max_age=600,
         )
     app.add_middleware(GZipMiddleware, minimum_size=1024)  # /approved pages shrink about 8x
+    app.add_middleware(HeadAsGet)  # outside gzip: a HEAD's Content-Length is the GET's
     app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestTiming)
     for module in (health, verify, politicians, webhooks, decisions, approved, site, metrics):

@@ -32,8 +32,8 @@ NOCODB_ERRORS = Counter(
 )
 PURGES = Counter(
     "facegate_purges_total",
-    "Erasures of a gone row's files from NocoDB's storage: done, pending (retried by `facegate purge`)"
-    " or refused.",
+    "Erasures of gone rows' files from NocoDB's storage, by the state each reached: pending (once, when"
+    " it has to wait; retried, and by `facegate purge`), then done or refused (once, when it ends).",
     ["state"],
     registry=REGISTRY,
 )

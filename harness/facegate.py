@@ -45,7 +45,9 @@ class FacegateServer:
         self.log_path = workdir / "facegate.log"
         self._process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
+    def start(self, *, ready: bool = True) -> None:
+        """Start facegate and wait until it can moderate (``/readyz`` 200); with ``ready`` False only
+        until it answers (``/healthz``: started, whatever its readiness says, e.g. NocoDB down)."""
         assert self._process is None, "already started"
         environment = {k: v for k, v in os.environ.items() if not k.startswith("FACEGATE_")} | self.env
         command = [
@@ -68,17 +70,18 @@ class FacegateServer:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+        probe = "readyz" if ready else "healthz"
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 raise RuntimeError(f"facegate exited at start-up:\n{self.log_tail()}")
             try:
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
+                if httpx.get(f"{self.url}/{probe}", timeout=2).status_code == 200:
                     return
             except httpx.TransportError:
                 pass
             time.sleep(0.2)
-        raise RuntimeError(f"facegate not ready after {START_TIMEOUT_SECONDS} s:\n{self.log_tail()}")
+        raise RuntimeError(f"facegate not {probe} after {START_TIMEOUT_SECONDS} s:\n{self.log_tail()}")
 
     def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 40.0) -> None:
         if self._process is None:
@@ -136,12 +139,18 @@ def facegate_env(workdir: Path, *, workers: int = 2, sweep_seconds: int = 5) -> 
 
 @contextlib.contextmanager
 def running_facegate(
-    workdir: Path, env: Mapping[str, str], port: int | None = None, *, flags: Sequence[str] = SERVER_FLAGS
+    workdir: Path,
+    env: Mapping[str, str],
+    port: int | None = None,
+    *,
+    flags: Sequence[str] = SERVER_FLAGS,
+    ready: bool = True,
 ) -> Iterator[FacegateServer]:
-    """Start facegate; stop it (and its face processes) however the block ends."""
+    """Start facegate (``ready``: see ``FacegateServer.start``); stop it (and its face processes)
+    however the block ends."""
     server = FacegateServer(port=port or free_port(), env=env, workdir=workdir, flags=flags)
     try:
-        server.start()
+        server.start(ready=ready)
         yield server
     finally:
         with contextlib.suppress(ProcessLookupError):  # it died at start-up, or a fault killed it

@@ -47,6 +47,8 @@ def main() -> int:
     parser.add_argument("--nocodb-port", type=int, default=8080)
     parser.add_argument("--data-dir", type=Path, default=ROOT / "data")
     args = parser.parse_args()
+    # facegate reads .env and its relative folders (reference_faces/) from the current folder.
+    os.chdir(ROOT)
 
     data_dir = args.data_dir.resolve()
     nocodb = LocalNocoDB(port=args.nocodb_port, data_dir=data_dir / "nocodb", install_dir=install())

@@ -28,11 +28,13 @@ from app.cli import (
     PURGE_ALL_DONE,
     PURGE_MISCONFIGURED,
     PURGE_SOME_LEFT,
+    STATUS_UNHEALTHY,
     TOKEN_ENV_ALIAS,
     main,
     run_bootstrap,
     run_purge,
 )
+from app.commands.bootstrap import Changes
 from app.commands.bootstrap.errors import BootstrapError
 from app.commands.serve import server_command
 from app.config import STORE_FILE, FieldNames, Settings
@@ -94,6 +96,45 @@ def test_bootstrap_writes_private_settings_and_a_rerun_keeps_them(
     ):
         assert second[key] == first[key], key
     assert second["FACEGATE_FORM_URL"].startswith("https://forms.example.org/#/nc/form/")
+
+
+def test_a_rerun_of_its_own_set_up_keeps_the_webhook_and_form_url_and_says_nothing_changed(
+    nocodb: LocalNocoDB, tmp_path: Path
+) -> None:
+    env_file = tmp_path / ".env"
+
+    def bootstrap(facegate_url: str | None = None, public_nocodb_url: str | None = None) -> list[str]:
+        changes = Changes()
+        asyncio.run(
+            run_bootstrap(
+                nocodb_url=nocodb.url,
+                email=ADMIN_EMAIL,
+                password=ADMIN_PASSWORD,
+                env_file=env_file,
+                reference_dir=ROOT / "reference_faces",
+                base_title="cli-rerun",
+                changes=changes,
+                facegate_url=facegate_url,
+                public_nocodb_url=public_nocodb_url,
+            )
+        )
+        return changes.summary()
+
+    first = bootstrap(facegate_url="http://facegate:8000", public_nocodb_url="https://forms.example.org")
+    assert "created webhook 'facegate' to http://facegate:8000/webhooks/nocodb" in first
+    form_url = read_settings_file(env_file)["FACEGATE_FORM_URL"]
+    assert form_url.startswith("https://forms.example.org/#/nc/form/")
+    # Without --facegate-url and --public-nocodb-url: the live webhook and the public form stay.
+    assert bootstrap() == ["nothing changed"]
+    assert read_settings_file(env_file)["FACEGATE_FORM_URL"] == form_url
+    token = read_settings_file(env_file)["FACEGATE_NOCODB_API_TOKEN"]
+    table_id = read_settings_file(env_file)["FACEGATE_NOCODB_TABLE_ID"]
+    hooks = httpx.get(
+        f"{nocodb.url}/api/v2/meta/tables/{table_id}/hooks", headers={"xc-token": token}, timeout=30
+    ).json()["list"]
+    notification = hooks[0]["notification"]
+    payload = (json.loads(notification) if isinstance(notification, str) else notification)["payload"]
+    assert payload["path"] == "http://facegate:8000/webhooks/nocodb"
 
 
 def test_env_file_updates_in_place(tmp_path: Path) -> None:
@@ -381,6 +422,16 @@ def test_an_unreachable_nocodb_is_one_line(operator_shell: Path, capsys: pytest.
     assert not any("Traceback" in line for line in err) and not (operator_shell / ".env").exists()
 
 
+def test_status_from_the_command_line_exits_non_zero_when_unhealthy(
+    operator_shell: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["status", "--url", f"http://127.0.0.1:{free_port()}"]) == STATUS_UNHEALTHY
+    out = capsys.readouterr().out.splitlines()
+    missing = operator_shell / "reference_faces"  # the current folder's, as .env is
+    assert out[1] == f"references  FAIL  not_ready: {missing}: the reference folder does not exist."
+    assert out[-1] == "unhealthy: not_ready, service_down, no_database"
+
+
 # The reference audit, with the real face engine (encodings cached in the session's data folder).
 
 
@@ -468,6 +519,27 @@ def test_politicians_add_checks_before_it_writes(
     assert (refs / "jane-doe" / "astronaut.png").read_bytes() == (SAMPLES / "astronaut.png").read_bytes()
     assert main([*add, str(SAMPLES / "astronaut.png")]) == 1  # it exists now
     assert "exists already" in capsys.readouterr().err
+
+
+def test_politicians_add_from_another_folder_writes_into_that_folders_reference_faces(
+    operator_shell: Path, audit_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No FACEGATE_REFERENCE_DIR: the default is ./reference_faces of the current folder, like .env.
+    monkeypatch.setenv("FACEGATE_DATA_DIR", str(audit_data))
+    add = [
+        "politicians",
+        "add",
+        "jane-doe",
+        "--name",
+        "Jane Doe",
+        "--role",
+        "Minister",
+        "--country",
+        "Nowhere",
+    ]
+    assert main([*add, str(SAMPLES / "astronaut.png")]) == 0
+    assert (operator_shell / "reference_faces" / "jane-doe" / "profile.toml").is_file()
+    assert not (ROOT / "reference_faces" / "jane-doe").exists()
 
 
 # facegate serve: what the image runs.
@@ -592,7 +664,7 @@ def test_bootstrap_as_the_image_user_writes_a_host_users_settings_file(
     inode = mounted.stat().st_ino
     code, printed = _as_image_user(argv, shared_folder)
     assert code == 0, printed
-    assert "INFO: webhook 'facegate'" in printed or "INFO: updating webhook" in printed
+    assert "updated webhook 'facegate': secret header replaced" in printed.splitlines()
     info = mounted.stat()
     assert (info.st_ino, info.st_uid, stat.S_IMODE(info.st_mode)) == (inode, HOST_UID, 0o666)
     text = mounted.read_text()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -108,3 +109,18 @@ def test_the_alignment_is_68_or_5_points(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("FACEGATE_LANDMARKS", "7")
     with pytest.raises(ValidationError, match="landmarks"):
         Settings(_env_file=None)
+
+
+def test_relative_folders_are_the_current_folders_as_env_is(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in ("FACEGATE_REFERENCE_DIR", "FACEGATE_DATA_DIR", "FACEGATE_NOCODB_UPLOADS_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    (tmp_path / ".env").write_text("FACEGATE_NOCODB_UPLOADS_DIR=nocodb/uploads\n")
+    settings = Settings()
+    assert settings.reference_dir == tmp_path / "reference_faces"  # not the install folder's
+    assert settings.data_dir == tmp_path / "data"
+    assert settings.nocodb_uploads_dir == tmp_path / "nocodb" / "uploads"
+    monkeypatch.setenv("FACEGATE_REFERENCE_DIR", "/srv/refs")
+    assert Settings().reference_dir == Path("/srv/refs")  # an absolute folder stays as it is

@@ -1,20 +1,27 @@
 """No Docker engine runs here: check what can be checked of the Dockerfile and the compose file
-without one (the compose file against the compose specification's own JSON schema; the healthcheck
-against a real NocoDB in tests/integrations/nocodb/test_attach.py)."""
+without one (the compose file against the compose specification's own JSON schema; NocoDB's
+healthcheck against a real NocoDB, facegate's against a real facegate)."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 import shlex
+import shutil
 import subprocess
+import sys
 import tomllib
+from pathlib import Path
 from typing import Any
 
+import httpx
 import jsonschema  # schemathesis's dependency, locked in uv.lock
 import yaml
 
 from app.commands.serve import APP, SERVER_FLAGS
+from harness.caddy import TESTED_VERSION as CADDY_TESTED
+from harness.facegate import facegate_env, running_facegate
 from harness.images import ROOT
 from harness.net import free_port
 from harness.nocodb import LocalNocoDB
@@ -103,8 +110,8 @@ def test_compose_waits_for_a_healthy_nocodb() -> None:
     assert test[0] == "CMD" and "http://127.0.0.1:8080/api/v1/health" in test[-1]
 
 
-def test_compose_keeps_the_images_politicians_instead_of_hiding_them() -> None:
-    # A bind mount of ./reference_faces hid the demo photos of the image (a fresh clone has none).
+def test_compose_keeps_the_politicians_in_a_volume_facegate_may_write() -> None:
+    # A bind mount of ./reference_faces once hid what the image had: a named volume is filled from it.
     volumes = COMPOSE["services"]["facegate"]["volumes"]
     (source,) = [v.split(":")[0] for v in volumes if v.split(":")[1] == "/srv/facegate/reference_faces"]
     assert source in COMPOSE["volumes"]  # a named volume: Docker fills it from the image
@@ -112,6 +119,27 @@ def test_compose_keeps_the_images_politicians_instead_of_hiding_them() -> None:
     assert re.search(r"chown -R facegate /srv/facegate/reference_faces", DOCKERFILE)
     workdir = re.search(r"^WORKDIR (\S+)", DOCKERFILE, re.M)
     assert workdir is not None and workdir.group(1) == "/srv/facegate"
+
+
+def test_the_image_serves_no_demo_politician_unless_asked() -> None:
+    # The demo politicians (make run, the tests) must never be offered on a campaign's form: the
+    # image fetches their photos, then moves them out of the folder it serves.
+    run = re.search(r"^RUN uv sync --frozen --no-dev \\\n(?:.*\\\n)*.*$", DOCKERFILE, re.M)
+    assert run is not None
+    steps = [" ".join(step.replace("\\\n", " ").split()) for step in run.group().split("&&")]
+    fetch = steps.index("python3 scripts/fetch_samples.py --references-only")
+    assert steps[fetch + 1 : fetch + 4] == [
+        "mkdir demo",
+        "mv reference_faces demo/reference_faces",
+        "mkdir reference_faces",
+    ]
+    served = re.search(r"FACEGATE_REFERENCE_DIR=(\S+)", DOCKERFILE)
+    assert served is not None and served.group(1) == "/srv/facegate/reference_faces"
+    assert "FACEGATE_REFERENCE_DIR" not in COMPOSE["services"]["facegate"]["environment"]
+    # The documented way to serve them: one commented line of the compose file, naming that folder.
+    (line,) = [line.strip() for line in COMPOSE_TEXT.splitlines() if "demo/reference_faces" in line]
+    assert line == "# FACEGATE_REFERENCE_DIR: /srv/facegate/demo/reference_faces"
+    assert (ROOT / "reference_faces" / "obama" / "profile.toml").is_file()  # what COPY takes there
 
 
 def _compose_runs() -> list[list[str]]:
@@ -154,11 +182,43 @@ def test_nocodbs_healthcheck_answers_as_nocodb_does(nocodb: LocalNocoDB) -> None
     assert subprocess.run(closed, timeout=30, check=False).returncode == 1
 
 
+def _healthcheck_code() -> str:
+    """The Python line the image's HEALTHCHECK runs; the compose file's healthcheck runs the same."""
+    found = re.search(r'^HEALTHCHECK .*\\\n\s+CMD python -c "(.+)"$', DOCKERFILE, re.M)
+    assert found is not None
+    test = COMPOSE["services"]["facegate"]["healthcheck"]["test"]
+    assert test[:3] == ["CMD", "python", "-c"] and test[3] == found.group(1)
+    return found.group(1)
+
+
+def test_facegates_healthcheck_passes_only_while_it_can_moderate(tmp_path: Path) -> None:
+    # The healthcheck's own line against a real facegate: ready, then unable to moderate (its
+    # reference folder emptied and reloaded: /readyz 503 references_empty), then gone.
+    code = _healthcheck_code()
+    assert "/readyz" in code  # not /healthz: a facegate that answers but cannot moderate is unhealthy
+    env = facegate_env(tmp_path, workers=1) | {"FACEGATE_OPERATOR_ENDPOINTS_OPEN": "true"}
+    env.pop("FACEGATE_OPERATOR_API_KEY")
+
+    def healthcheck(port: int) -> int:
+        command = [sys.executable, "-c", code.replace("127.0.0.1:8000", f"127.0.0.1:{port}")]
+        return subprocess.run(command, timeout=30, check=False, capture_output=True).returncode
+
+    with running_facegate(tmp_path, env) as server:
+        assert healthcheck(server.port) == 0
+        for politician in (tmp_path / "reference_faces").iterdir():
+            shutil.rmtree(politician)
+        assert httpx.post(f"{server.url}/politicians/reload", timeout=30).status_code == 200
+        assert httpx.get(f"{server.url}/readyz", timeout=10).json()["error"]["code"] == "references_empty"
+        assert healthcheck(server.port) == 1
+    assert healthcheck(server.port) == 1
+
+
 def test_the_postgresql_override_shares_one_server_with_a_database_each() -> None:
     override = yaml.safe_load((ROOT / "docker-compose.postgres.yml").read_text())
     jsonschema.Draft7Validator(COMPOSE_SCHEMA).validate(override)
     services = override["services"]
-    assert set(services) == {"postgres", "nocodb", "facegate", "facegate-2"}
+    assert set(services) == {"postgres", "nocodb", "facegate", "facegate-2", "caddy"}
+    assert services["caddy"]["environment"]["FACEGATE_UPSTREAM"] == "facegate:8000 facegate-2:8000"
     nc_db = services["nocodb"]["environment"]["NC_DB"]
     assert nc_db.startswith("pg://postgres:5432?") and nc_db.endswith("&d=nocodb")
     urls = {services[name]["environment"]["FACEGATE_DATABASE_URL"] for name in ("facegate", "facegate-2")}
@@ -177,3 +237,18 @@ def test_the_postgresql_override_shares_one_server_with_a_database_each() -> Non
         second["environment"].items()
         >= {k: v for k, v in first["environment"].items() if k != "FACEGATE_DATABASE_URL"}.items()
     )
+
+
+def test_compose_serves_facegate_through_caddy_which_alone_it_trusts() -> None:
+    services = COMPOSE["services"]
+    caddy, facegate = services["caddy"], services["facegate"]
+    assert "./deploy/caddy/Caddyfile:/etc/caddy/Caddyfile:ro" in caddy["volumes"]
+    assert caddy["image"] == f"caddy:{CADDY_TESTED}"  # the version the https browser test runs
+    address = caddy["networks"]["default"]["ipv4_address"]
+    (subnet,) = [pool["subnet"] for pool in COMPOSE["networks"]["default"]["ipam"]["config"]]
+    assert ipaddress.ip_address(address) in ipaddress.ip_network(subnet)
+    assert facegate["environment"]["FACEGATE_TRUSTED_PROXIES"] == address
+    # Only Caddy is reachable from outside; facegate and NocoDB answer on loopback.
+    assert {p.split(":")[0] for p in facegate["ports"] + services["nocodb"]["ports"]} == {"127.0.0.1"}
+    shipped = (ROOT / "deploy/caddy/Caddyfile").read_text()
+    assert "{$FACEGATE_DOMAIN" in shipped and "reverse_proxy {$FACEGATE_UPSTREAM:facegate:8000}" in shipped

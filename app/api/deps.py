@@ -10,7 +10,7 @@ import hashlib
 import hmac
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Query, Request
 
 from app.api.client_address import ClientAddresses
 from app.api.ratelimit import CredentialGuard, RateLimiter
@@ -19,6 +19,9 @@ from app.carousel.service import Carousel
 from app.config import Settings
 from app.errors import BrowserRequest, ErrorResponse, OperatorEndpointsClosed, Unauthorized
 from app.verification import FaceService
+
+# The longest politician name a query may give (profiles' form labels have the same limit).
+MAX_POLITICIAN_NAME = 200
 
 
 async def get_settings_dep(request: Request) -> Settings:
@@ -177,3 +180,21 @@ async def get_carousel(runtime: RuntimeDep) -> Carousel:
 
 
 CarouselDep = Annotated[Carousel, Depends(get_carousel)]
+
+
+async def resolve_politician_filter(
+    faces: FaceServiceDep,
+    politician: Annotated[
+        str | None,
+        Query(
+            max_length=MAX_POLITICIAN_NAME,
+            description="One politician: slug, display name or form label (as the form offers it).",
+        ),
+    ] = None,
+) -> str | None:
+    """The slug the ``politician`` query names, as an upload's cell may name it; 404
+    ``unknown_politician`` when it names nobody, so a typo is not an empty carousel."""
+    return faces.resolve_politician(politician)
+
+
+PoliticianFilterDep = Annotated[str | None, Depends(resolve_politician_filter)]

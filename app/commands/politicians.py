@@ -74,7 +74,7 @@ async def add_politician(
     out, progress = out or sys.stdout, progress or sys.stderr
     target = reference_dir / slug
     _check_new(target, slug, photos)
-    existing = read_politicians(reference_dir)
+    existing = _existing(reference_dir)
     new = Politician(slug, profile, tuple(photos))
     politician_names([*existing, new])  # its name or label must not name someone already there
     everyone = [*existing, new]
@@ -85,11 +85,18 @@ async def add_politician(
         return CHECK_FAILED
     _write(reference_dir, slug, profile, photos)
     print(
-        f"added {slug} in {target}: reload the references (POST /politicians/reload, or restart facegate)"
-        " and run facegate bootstrap again to offer it in the form",
+        f"added {slug} in {target}: reload the references (POST /politicians/reload, or restart facegate);"
+        " to offer it in the form, run facegate bootstrap again (a campaign's table: with --add-options,"
+        " or add the option in NocoDB)",
         file=out,
     )
     return CHECK_PASSED
+
+
+def _existing(reference_dir: Path) -> list[Politician]:
+    """The folder's politicians; none when it is not there yet: the first one added makes it (the
+    default folder is ./reference_faces of the current folder)."""
+    return read_politicians(reference_dir) if reference_dir.exists() else []
 
 
 def _check_new(target: Path, slug: str, photos: Sequence[Path]) -> None:
@@ -118,7 +125,7 @@ def _write(reference_dir: Path, slug: str, profile: Profile, photos: Sequence[Pa
     staging = reference_dir / f".{slug}.adding"
     shutil.rmtree(staging, ignore_errors=True)
     try:
-        staging.mkdir()
+        staging.mkdir(parents=True)
         for photo in photos:
             shutil.copyfile(photo, staging / photo.name)
         text = profile_toml(profile)

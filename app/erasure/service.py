@@ -99,6 +99,7 @@ class Eraser:
                 trigger=trigger,
                 locations=locations,
                 refused=refused,
+                earlier=earlier,
             )
 
     async def schedule(self, rows: Sequence[GoneRow], *, trigger: PurgeTrigger) -> None:
@@ -123,7 +124,7 @@ class Eraser:
                 locations=locations,
                 files=0,
                 bytes_removed=0,
-                detail="; ".join(refused) or SCHEDULED,
+                detail=" ".join([SCHEDULED, "; ".join(refused)]).strip(),
             )
 
     async def retry(self, record: PurgeRecord) -> PurgeRecord:
@@ -141,6 +142,7 @@ class Eraser:
                 trigger=current.trigger,
                 locations=current.locations,
                 refused=[],
+                earlier=current,
             )
 
     async def retry_pending(self) -> int:
@@ -173,6 +175,7 @@ class Eraser:
         trigger: PurgeTrigger,
         locations: list[str],
         refused: list[str],
+        earlier: PurgeRecord | None,
     ) -> PurgeRecord:
         state, removed, detail = await self._remove(table_id, locations)
         if refused and state is PurgeState.DONE:
@@ -190,9 +193,8 @@ class Eraser:
             detail=detail,
         )
         # In ``facegate purge`` these count in a registry no one scrapes: harmless, and the log is the truth.
-        PURGES.labels(state=state).inc()
         PURGED_BYTES.inc(removed.bytes)
-        log.info("row %d: purge %s, %d files, %d bytes", row_id, state, removed.files, removed.bytes)
+        _announce(record, waited=_waiting(earlier))
         return record
 
     async def _remove(self, table_id: str, locations: list[str]) -> tuple[PurgeState, Removed, str | None]:
@@ -248,6 +250,34 @@ class Eraser:
                     if found is not None and found in locations:
                         used.add(found)
         return used
+
+
+def _waiting(record: PurgeRecord | None) -> bool:
+    """Whether an earlier attempt left this purge pending (a purge only scheduled has had none)."""
+    return (
+        record is not None
+        and record.state is PurgeState.PENDING
+        and not (record.detail or "").startswith(SCHEDULED)
+    )
+
+
+def _announce(record: PurgeRecord, *, waited: bool) -> None:
+    """Count and log a purge when its state changes: once when it has to wait, once when it ends. A
+    retry that still waits says nothing: every new purge retries them all."""
+    if waited and record.state is PurgeState.PENDING:
+        return
+    PURGES.labels(state=record.state).inc()
+    if record.state is PurgeState.PENDING:
+        log.warning("row %d: purge pending: %s", record.row_id, record.detail)
+        return
+    log.info(
+        "row %d: %spurge %s, %d files, %d bytes",
+        record.row_id,
+        "pending " if waited else "",
+        record.state,
+        record.files,
+        record.bytes,
+    )
 
 
 def _locations(attachments: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[str]]:

@@ -74,9 +74,12 @@ def test_conditional_request_answers_304_until_something_changes(
 
 
 def test_bad_parameters_are_422(client: TestClient) -> None:
-    for params in ({"limit": 0}, {"limit": 101}, {"cursor": -1}, {"politician": "../etc"}):
+    for params in ({"limit": 0}, {"limit": 101}, {"cursor": -1}, {"politician": "x" * 201}):
         response = client.get("/approved", params=params)
         assert response.status_code == 422 and response.json()["error"]["code"] == "invalid_request"
+    # A politician may be named as the form names it (issue 25); a name nobody has is a 404.
+    response = client.get("/approved", params={"politician": "../etc"})
+    assert response.status_code == 404 and response.json()["error"]["code"] == "unknown_politician"
 
 
 def test_unknown_image_is_404(client: TestClient) -> None:

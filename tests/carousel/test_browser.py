@@ -3,25 +3,19 @@ uploads that went through the real NocoDB form and facegate's moderation."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 
 from harness.images import ROOT, sample
 from harness.loop import Loop, running_loop
 from harness.nocodb import LocalNocoDB
 
 ARTIFACTS = ROOT / "artifacts"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 PAGE_TIMEOUT_SECONDS = 30.0
 
 
@@ -29,36 +23,6 @@ PAGE_TIMEOUT_SECONDS = 30.0
 def loop(nocodb: LocalNocoDB, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
     with running_loop(nocodb, tmp_path_factory.mktemp("facegate"), base_title="carousel") as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chrome]:
-    """Headless Chromium from Debian's packages; no browser is downloaded."""
-    for binary in (CHROMIUM, CHROMEDRIVER):
-        assert Path(binary).exists(), (
-            f"{binary} missing: `make test` installs Debian's chromium and chromium-driver"
-        )
-    os.environ["SE_OFFLINE"] = "true"  # Selenium Manager must not try to download a driver
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--window-size=1280,1000",
-        f"--user-data-dir={tmp_path_factory.mktemp('chromium')}",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 CARDS_SCRIPT = """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 
 import httpx
@@ -10,8 +11,9 @@ import pytest
 
 from app.config import RejectAction
 from app.erasure.local import LocalUploads
-from app.erasure.service import Eraser
+from app.erasure.service import UNCONFIGURED_LOCAL, Eraser, GoneRow
 from app.erasure.store import PurgeRecord, PurgeState, PurgeTrigger
+from app.metrics import REGISTRY
 from app.verification import FaceService
 from harness.images import sample
 from harness.loop import FIELDS
@@ -155,3 +157,73 @@ def test_a_pending_purge_is_retried_from_its_locations(stores: Stores, tmp_path:
     assert files_in(tmp_path / "nc") == set() and record.id == pending.id
     assert (record.state, record.locations, record.detail) == (PurgeState.DONE, [], None)
     assert (record.files, record.bytes) == (1 + 2, 100 + len(b"cat bytes") + len(b"thumb"))
+
+
+def _purges_counted(state: PurgeState) -> float:
+    return REGISTRY.get_sample_value("facegate_purges_total", {"state": state.value}) or 0.0
+
+
+def test_a_pending_purge_is_logged_and_counted_when_it_waits_and_when_it_ends(
+    stores: Stores, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Erasure not configured: seven rows deleted one after the other. Each new purge retries every
+    # pending one (Eraser.run on its wake-up); a purge still waiting says nothing more.
+    fake = FakeNocoDB()
+    rows = [fake.add(row_id, "obama", (f"{row_id}.jpg", b"bytes")) for row_id in range(1, 8)]
+    on_disk(fake, tmp_path / "nc")
+    for row in rows:
+        del fake.rows[row["Id"]]
+    before = {state: _purges_counted(state) for state in PurgeState}
+
+    async def scenario() -> None:
+        nocodb = nocodb_client(httpx.MockTransport(fake.handler))
+        eraser = Eraser(purges=stores.purges, local=None, nocodb=nocodb, fields=FIELDS)
+        try:
+            for row in rows:
+                gone = GoneRow(f"k{row['Id']}", TABLE, row["Id"], row["Image"])
+                await eraser.schedule([gone], trigger=PurgeTrigger.DELETED_IN_NOCODB)
+                await eraser.retry_pending()
+            assert _logged(caplog) == [f"row {r['Id']}: purge pending: {UNCONFIGURED_LOCAL}" for r in rows]
+            caplog.clear()
+            eraser.local = LocalUploads(tmp_path / "nc" / "uploads")  # the folder is configured
+            assert await eraser.retry_pending() == 7
+            await eraser.retry_pending()  # nothing left: nothing said
+        finally:
+            await nocodb.aclose()
+
+    with caplog.at_level(logging.INFO, logger="app.erasure.service"):
+        asyncio.run(scenario())
+    assert _logged(caplog) == [f"row {r['Id']}: pending purge done, 2 files, 10 bytes" for r in rows]
+    assert files_in(tmp_path / "nc") == set()
+    counted = {state: _purges_counted(state) - before[state] for state in PurgeState}
+    assert counted == {PurgeState.PENDING: 7, PurgeState.DONE: 7, PurgeState.REFUSED: 0}
+
+
+def test_a_scheduled_purge_done_at_once_is_counted_done_only(
+    stores: Stores, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake = FakeNocoDB()
+    row = fake.add(1, "obama", ("a.jpg", b"bytes"))
+    on_disk(fake, tmp_path / "nc")
+    del fake.rows[1]
+    before = {state: _purges_counted(state) for state in PurgeState}
+
+    async def scenario() -> None:
+        nocodb = nocodb_client(httpx.MockTransport(fake.handler))
+        uploads = LocalUploads(tmp_path / "nc" / "uploads")
+        eraser = Eraser(purges=stores.purges, local=uploads, nocodb=nocodb, fields=FIELDS)
+        try:
+            await eraser.schedule([GoneRow("k1", TABLE, 1, row["Image"])], trigger=PurgeTrigger.DELETED)
+            assert await eraser.retry_pending() == 1
+        finally:
+            await nocodb.aclose()
+
+    with caplog.at_level(logging.INFO, logger="app.erasure.service"):
+        asyncio.run(scenario())
+    assert _logged(caplog) == ["row 1: purge done, 2 files, 10 bytes"]
+    counted = {state: _purges_counted(state) - before[state] for state in PurgeState}
+    assert counted == {PurgeState.PENDING: 0, PurgeState.DONE: 1, PurgeState.REFUSED: 0}
+
+
+def _logged(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "app.erasure.service"]

@@ -125,7 +125,7 @@ def test_nocodb_down_while_jobs_wait_then_back(loop: Loop) -> None:
     ]
     loop.nocodb.stop()
     try:
-        loop.facegate.start()
+        loop.facegate.start(ready=False)  # not ready while NocoDB is down (/readyz 503)
         event = {
             "type": "records.after.insert",
             "version": "v3",

@@ -6,12 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from app.api.deps import CarouselDep, FaceServiceDep
+from app.api.conditional import not_modified
+from app.api.deps import CarouselDep, FaceServiceDep, PoliticianFilterDep
 from app.api.schemas import ApprovedItem, ApprovedPage, PoliticianProfile, epoch_to_datetime
 from app.db import MAX_ID
 from app.errors import ErrorResponse
 from app.faces.renditions import Rendition
-from app.politicians.profiles import SLUG_PATTERN
 
 router = APIRouter(tags=["carousel"])
 
@@ -20,6 +20,9 @@ LIST_CACHE_CONTROL = "no-cache"
 # A withdrawn upload must leave shared caches within minutes, not a day: renditions are cached for
 # five minutes, and revalidated after that (their ETag never changes while they exist).
 IMAGE_CACHE_CONTROL = "public, max-age=300, must-revalidate"
+# The campaign's page shows the renditions from another origin: <img> loads need no CORS, and this
+# lets pages that require it (Cross-Origin-Embedder-Policy) load them too. They are public.
+EMBEDDABLE = {"Cross-Origin-Resource-Policy": "cross-origin"}
 
 
 @router.get(
@@ -27,7 +30,9 @@ IMAGE_CACHE_CONTROL = "public, max-age=300, must-revalidate"
     response_model=ApprovedPage,
     responses={
         304: {"description": "Not modified since the ETag given in If-None-Match."},
+        404: {"model": ErrorResponse, "description": "`unknown_politician`: no politician has that name."},
         422: {"model": ErrorResponse},
+        503: {"model": ErrorResponse},
     },
 )
 async def list_approved(
@@ -35,7 +40,7 @@ async def list_approved(
     response: Response,
     carousel: CarouselDep,
     faces: FaceServiceDep,
-    politician: Annotated[str | None, Query(pattern=SLUG_PATTERN.pattern)] = None,
+    slug: PoliticianFilterDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[
         int | None, Query(ge=1, le=MAX_ID, description="next_cursor of the previous page")
@@ -43,14 +48,15 @@ async def list_approved(
 ) -> ApprovedPage | Response:
     """Approved uploads for the carousel, newest first; conditional requests answer 304."""
     version = await carousel.version()
-    state = f"{version.live}:{version.last_id}:{version.changed_at}:{politician}:{limit}:{cursor}"
+    state = f"{version.live}:{version.last_id}:{version.changed_at}:{slug}:{limit}:{cursor}"
     etag = f'W/"{hashlib.sha256(state.encode()).hexdigest()[:20]}"'
     headers = {"ETag": etag, "Cache-Control": LIST_CACHE_CONTROL}
     if version.changed_at:
         headers["Last-Modified"] = formatdate(version.changed_at, usegmt=True)
-    if etag in {tag.strip() for tag in request.headers.get("if-none-match", "").split(",")}:
-        return Response(status_code=304, headers=headers)
-    page = await carousel.page(politician=politician, limit=limit, cursor=cursor)
+    unchanged = not_modified(request, etag, headers)
+    if unchanged is not None:
+        return unchanged
+    page = await carousel.page(politician=slug, limit=limit, cursor=cursor)
     references = faces.references
     response.headers.update(headers)
     return ApprovedPage(
@@ -73,17 +79,24 @@ async def list_approved(
     response_class=Response,
     responses={
         200: {"content": {"image/jpeg": {}}, "description": "The JPEG rendition."},
+        304: {"description": "Not modified: the client holds this rendition (If-None-Match)."},
         404: {"model": ErrorResponse},
         503: {"model": ErrorResponse},
     },
 )
 async def approved_image(
-    carousel: CarouselDep, approval_id: Annotated[int, Path(ge=1, le=MAX_ID)], rendition: Rendition
+    request: Request,
+    carousel: CarouselDep,
+    approval_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    rendition: Rendition,
 ) -> Response:
     """An approved upload's image (`image`) or carousel-size copy (`thumbnail`), as JPEG."""
+    # Read even for a revalidation: a withdrawn upload must answer 404, never 304 (caches keep
+    # what a 304 confirms). The rendition of an approval never changes while it is live.
     data = await carousel.image(approval_id, rendition)
-    return Response(
-        data,
-        media_type="image/jpeg",
-        headers={"Cache-Control": IMAGE_CACHE_CONTROL, "ETag": f'"{approval_id}-{rendition.value}"'},
-    )
+    etag = f'"{approval_id}-{rendition.value}"'
+    headers = {"Cache-Control": IMAGE_CACHE_CONTROL, **EMBEDDABLE}
+    unchanged = not_modified(request, etag, headers)
+    if unchanged is not None:
+        return unchanged
+    return Response(data, media_type="image/jpeg", headers={**headers, "ETag": etag})

@@ -15,9 +15,19 @@ async def healthz() -> Health:
     return Health()
 
 
-@router.get("/readyz", responses={503: {"model": ErrorResponse}})
+@router.get(
+    "/readyz",
+    responses={
+        503: {
+            "model": ErrorResponse,
+            "description": "facegate cannot moderate now; `error.code` says why: `nocodb_unreachable`,"
+            " `nocodb_token_refused`, `table_not_found`, `column_missing`, `references_empty`, or"
+            " `not_ready` (the references not loaded, a background task stopped).",
+        }
+    },
+)
 async def readyz(faces: FaceServiceDep, runtime: RuntimeDep) -> Readiness:
-    """The reference faces are loaded, images can be verified, and the moderation loop runs."""
+    """facegate can moderate: references loaded, tasks running, NocoDB's table and columns there."""
+    runtime.check_ready()
     references = faces.references
-    runtime.check_running()
     return Readiness(politicians=len(references.politicians), reference_photos=len(references.matrix))

@@ -1,6 +1,7 @@
 """``facegate bootstrap``: NocoDB made ready for facegate, and the settings written.
 
 - ``command``      ``run_bootstrap``: the settings file, read before and written after
+- ``changes``      what a run changed, one line each ("nothing changed" when so)
 - ``nocodb``       ``bootstrap()`` (a table of its own) and ``attach()`` (the campaign's table)
 - ``credentials``  the API token: the operator's, checked, or made with the admin's login
 - ``columns``      the politician, image and Status columns: types checked, added, select options
@@ -11,8 +12,18 @@
 NocoDB's API itself (the calls and their shapes) is ``app.integrations.nocodb.meta``.
 """
 
+from app.commands.bootstrap.changes import NOTHING_CHANGED, Changes
 from app.commands.bootstrap.command import TOKEN_SETTING, run_bootstrap
 from app.commands.bootstrap.errors import BootstrapError
 from app.commands.bootstrap.nocodb import BootstrapResult, attach, bootstrap
 
-__all__ = ["TOKEN_SETTING", "BootstrapError", "BootstrapResult", "attach", "bootstrap", "run_bootstrap"]
+__all__ = [
+    "NOTHING_CHANGED",
+    "TOKEN_SETTING",
+    "BootstrapError",
+    "BootstrapResult",
+    "Changes",
+    "attach",
+    "bootstrap",
+    "run_bootstrap",
+]

@@ -1,9 +1,10 @@
 """The three columns facegate reads and writes: the politician, the image and the Status.
 
 Each is checked to be of a type facegate can read before anything is added (a refusal changes
-nothing); a missing one is added only where the caller allows it (Status always); select columns get
-the options facegate needs: each politician's label, each Status value. Existing options, their ids
-and colours, are kept as they are.
+nothing); a missing one is added only where the caller allows it (Status always). A SingleSelect
+Status gets each value facegate writes. The politician select gets an option per politician only when
+the caller asks (facegate's own table; an attached one with ``--add-options``): a campaign's select is
+its public form, and stays as the campaign made it. Existing options, their ids and colours, are kept.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
+from app.commands.bootstrap.changes import Changes
 from app.commands.bootstrap.errors import BootstrapError
 from app.config import FieldNames
 from app.integrations.nocodb.meta import NocoDBMetaClient, column_spec, option_titles, select_options
@@ -46,16 +48,20 @@ async def prepare_columns(
     statuses: Sequence[str],
     *,
     create: frozenset[str],
+    add_options: bool,
+    changes: Changes,
 ) -> Columns:
     """The table's columns by title, once the missing ones named in ``create`` (and always Status) are
-    added, every type is checked, and the select options facegate needs are there."""
+    added, every type is checked, and the Status options facegate writes are there; the politician
+    select gets the politicians it lacks only with ``add_options``."""
     columns = await meta.columns(table_id)
     _check_types(columns, fields, create)
-    if await _add_missing(meta, table_id, columns, column_specs(fields, names, statuses)):
+    wanted = column_specs(fields, names, statuses)
+    if await _add_missing(meta, table_id, columns, wanted, changes):
         columns = await meta.columns(table_id)
-    changed = await _offer_politicians(meta, columns[fields.politician], names)
+    changed = await _offer_politicians(meta, columns[fields.politician], names, add_options, changes)
     if columns[fields.status]["uidt"] == "SingleSelect":
-        changed |= await _ensure_select_options(meta, columns[fields.status], statuses)
+        changed |= await _ensure_select_options(meta, columns[fields.status], statuses, changes)
     return await meta.columns(table_id) if changed else columns
 
 
@@ -91,28 +97,41 @@ def _check_type(
 
 
 async def _add_missing(
-    meta: NocoDBMetaClient, table_id: str, columns: Mapping[str, Any], wanted: Mapping[str, Mapping[str, Any]]
+    meta: NocoDBMetaClient,
+    table_id: str,
+    columns: Mapping[str, Any],
+    wanted: Mapping[str, Mapping[str, Any]],
+    changes: Changes,
 ) -> bool:
     """Add each ``wanted`` column the table lacks (the checks ran first); returns whether any was."""
     missing = [title for title in wanted if title not in columns]
     for title in missing:
-        logger.info("adding column %r (%s)", title, wanted[title]["uidt"])
         await meta.add_column(table_id, wanted[title])
+        changes.add(f"added column {title!r} ({wanted[title]['uidt']})")
     return bool(missing)
 
 
 async def _offer_politicians(
-    meta: NocoDBMetaClient, politician: Mapping[str, Any], names: PoliticianNames
+    meta: NocoDBMetaClient,
+    politician: Mapping[str, Any],
+    names: PoliticianNames,
+    add_options: bool,
+    changes: Changes,
 ) -> bool:
-    """A select politician offers each politician's label; an option that names none is logged."""
+    """A select politician offers each politician's label when ``add_options``; otherwise the
+    politicians it does not offer are logged. An option that names no politician is logged."""
     if politician["uidt"] != "SingleSelect":
         logger.info(
             "%r is text: its cells must hold a politician's slug, name or form label", politician["title"]
         )
         return False
-    changed = await _ensure_select_options(
-        meta, politician, list(names.labels.values()), _same_politician(names)
-    )
+    same = _same_politician(names)
+    labels = list(names.labels.values())
+    if add_options:
+        changed = await _ensure_select_options(meta, politician, labels, changes, same)
+    else:
+        changed = False
+        _log_unoffered(politician, labels, same)
     for title in option_titles(politician):
         if names.resolve(title) is None:
             logger.warning(
@@ -123,6 +142,21 @@ async def _offer_politicians(
                 politician["title"],
             )
     return changed
+
+
+def _log_unoffered(
+    politician: Mapping[str, Any], labels: Sequence[str], same: Callable[[str, str], bool]
+) -> None:
+    """Say which politicians the campaign's select does not offer: uploads cannot name them."""
+    offered = option_titles(politician)
+    missing = [label for label in labels if not any(same(label, title) for title in offered)]
+    if missing:
+        logger.warning(
+            "%r offers no option for %s: the form cannot name them. Add the options in NocoDB, or run"
+            " bootstrap again with --add-options",
+            politician["title"],
+            ", ".join(repr(label) for label in missing),
+        )
 
 
 def _same_politician(names: PoliticianNames) -> Callable[[str, str], bool]:
@@ -138,6 +172,7 @@ async def _ensure_select_options(
     meta: NocoDBMetaClient,
     column: Mapping[str, Any],
     wanted: Sequence[str],
+    changes: Changes,
     same: Callable[[str, str], bool] = str.__eq__,
 ) -> bool:
     """Append each ``wanted`` option that no existing option stands for (``same(wanted, existing)``);
@@ -146,6 +181,6 @@ async def _ensure_select_options(
     missing = [title for title in wanted if not any(same(title, str(o["title"])) for o in options)]
     if not missing:
         return False
-    logger.info("adding options %s to column %r", missing, column["title"])
     await meta.set_select_options(column, [*options, *({"title": title} for title in missing)])
+    changes.add(f"added options {', '.join(map(repr, missing))} to column {column['title']!r}")
     return True

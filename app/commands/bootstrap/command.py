@@ -3,7 +3,9 @@ one) and write the settings facegate needs into the settings file.
 
 The file is checked to be writable before NocoDB is touched, read and written with python-dotenv
 (``app.settings_file``), and its secrets are kept on a rerun: the webhook secret NocoDB sends is the
-very value facegate reads, never a quoted copy of it.
+very value facegate reads, never a quoted copy of it. A rerun changes only what it is told to: the
+webhook's address and ``FORM_URL`` stay as they are unless given new ones, and every change, in
+NocoDB or in the file, is one line of ``Changes``.
 """
 
 from __future__ import annotations
@@ -13,14 +15,16 @@ import secrets
 from pathlib import Path
 
 from app.commands.bootstrap.backlog import BACKLOG_SETTING, find_backlog
+from app.commands.bootstrap.changes import Changes
 from app.commands.bootstrap.consent import CONSENT_SETTING, add_consent, check_consent
 from app.commands.bootstrap.errors import BootstrapError
 from app.commands.bootstrap.nocodb import BootstrapResult, attach, bootstrap
 from app.config import FieldNames, RejectAction
+from app.politicians.names import PoliticianNames
 from app.politicians.profiles import politician_names, read_politicians
 from app.settings_file import check_writable, read_settings_file, write_settings_file
 
-__all__ = ["TOKEN_SETTING", "run_bootstrap"]
+__all__ = ["TOKEN_SETTING", "form_url_setting", "run_bootstrap"]
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +33,9 @@ SECRET_SETTING = "FACEGATE_WEBHOOK_SECRET"  # noqa: S105 - the name of a setting
 OPERATOR_KEY_SETTING = "FACEGATE_OPERATOR_API_KEY"
 TABLE_SETTING = "FACEGATE_NOCODB_TABLE_ID"
 FORM_URL_SETTING = "FACEGATE_FORM_URL"
+SECRET_SETTINGS = frozenset({TOKEN_SETTING, SECRET_SETTING, OPERATOR_KEY_SETTING})
+# A shared form's link after NocoDB's address: ``{address}/#/nc/form/{uuid}``.
+FORM_LINK = "/#/nc/form/"
 
 
 async def run_bootstrap(
@@ -36,23 +43,28 @@ async def run_bootstrap(
     nocodb_url: str,
     email: str | None,
     password: str | None,
-    facegate_url: str,
     env_file: Path,
     reference_dir: Path,
+    facegate_url: str | None = None,
     public_nocodb_url: str | None = None,
     api_token: str | None = None,
     base_title: str = "facegate",
     fields: FieldNames | None = None,
     table_id: str | None = None,
     action: RejectAction = RejectAction.DELETE,
+    add_options: bool = False,
+    changes: Changes | None = None,
 ) -> BootstrapResult:
     """Bootstrap NocoDB (attach to ``table_id`` when given) and write the settings facegate needs
-    into ``env_file``; idempotent. With ``fields.consent``, the consent checkbox is checked (attach)
-    or made (own table). The first attach to a table records its backlog (``FACEGATE_BACKLOG_BEFORE``)."""
+    into ``env_file``; idempotent. What it changes goes to ``changes``, one line each.
+
+    ``facegate_url`` and ``public_nocodb_url`` None keep what the webhook and ``FORM_URL`` have. With
+    ``fields.consent``, the consent checkbox is checked (attach) or made (own table). The first attach
+    to a table records its backlog (``FACEGATE_BACKLOG_BEFORE``)."""
+    changes = changes or Changes()
     check_writable(env_file)
     current = read_settings_file(env_file)
     fields = fields or FieldNames()
-    names = politician_names(read_politicians(reference_dir))
     secret = current.get(SECRET_SETTING) or secrets.token_urlsafe(32)
     # Operator endpoints are closed without a key: a bootstrapped installation always has one.
     operator_key = current.get(OPERATOR_KEY_SETTING) or secrets.token_urlsafe(32)
@@ -71,9 +83,11 @@ async def run_bootstrap(
             table_id=table_id,
             facegate_url=facegate_url,
             webhook_secret=secret,
-            politicians=names,
+            politicians=_roster(reference_dir, missing_ok=True),
             fields=fields,
             action=action,
+            add_options=add_options,
+            changes=changes,
         )
     else:
         log.info("setting up base %r in NocoDB at %s", base_title, nocodb_url)
@@ -83,19 +97,17 @@ async def run_bootstrap(
             password=password,
             facegate_url=facegate_url,
             webhook_secret=secret,
-            politicians=names,
+            politicians=_roster(reference_dir, missing_ok=False),
             api_token=token,
             base_title=base_title,
             fields=fields,
             action=action,
+            changes=changes,
         )
         if fields.consent:
             await add_consent(
                 nocodb_url, result.api_token, result.table_id, result.form_view_id, fields.consent
             )
-    previous = current.get(TABLE_SETTING)
-    if previous and previous != result.table_id:
-        log.warning("%s named table %s; it now names table %s", env_file, previous, result.table_id)
     settings = {
         "FACEGATE_NOCODB_URL": nocodb_url,
         TOKEN_SETTING: result.api_token,
@@ -106,21 +118,57 @@ async def run_bootstrap(
         SECRET_SETTING: secret,
         OPERATOR_KEY_SETTING: operator_key,
     }
-    if result.form_url is not None:
-        settings[FORM_URL_SETTING] = public_form_url(result.form_url, nocodb_url, public_nocodb_url)
+    form_url = form_url_setting(result.form_url, nocodb_url, public_nocodb_url, current.get(FORM_URL_SETTING))
+    if form_url is not None:
+        settings[FORM_URL_SETTING] = form_url
     if fields.consent:
         settings[CONSENT_SETTING] = fields.consent
-    if table_id is not None and previous != table_id:
+    if table_id is not None and current.get(TABLE_SETTING) != table_id:
         # The first attach to this table: what it holds now is the backlog (a rerun keeps it).
         backlog = await find_backlog(nocodb_url, result.api_token, table_id)
-        settings[BACKLOG_SETTING] = backlog.setting()
+        if backlog.rows or current.get(BACKLOG_SETTING):  # another table's backlog is no more
+            settings[BACKLOG_SETTING] = backlog.setting()
+    # Written whole each time (values quoted alike); only a value that differs is a change.
     write_settings_file(env_file, settings)
-    log.info("settings written to %s", env_file)
+    for key, value in settings.items():
+        if current.get(key) != value:
+            changes.add(f"{env_file}: {_described(key, current.get(key), value)}")
     return result
 
 
-def public_form_url(form_url: str, nocodb_url: str, public_nocodb_url: str | None) -> str:
-    """The form's address for the public, when NocoDB's public address differs from facegate's."""
-    if not public_nocodb_url:
-        return form_url
-    return public_nocodb_url.rstrip("/") + form_url.removeprefix(nocodb_url.rstrip("/"))
+def _roster(reference_dir: Path, *, missing_ok: bool) -> PoliticianNames:
+    """The reference folder's politicians. Attaching needs none yet (the campaign's select has its
+    own options), so a folder not made yet is an empty roster there."""
+    if missing_ok and not reference_dir.exists():
+        return PoliticianNames.of_slugs([])
+    return politician_names(read_politicians(reference_dir))
+
+
+def _described(key: str, before: str | None, after: str) -> str:
+    """One settings change in words; a secret's value is never shown."""
+    if key in SECRET_SETTINGS:
+        return f"{key} {'replaced' if before else 'set'} (secret)"
+    if before is None:
+        return f"{key} set to {after}"
+    return f"{key} changed from {before} to {after}"
+
+
+def form_url_setting(
+    form_url: str | None, nocodb_url: str, public_nocodb_url: str | None, current: str | None
+) -> str | None:
+    """``FORM_URL`` for the table's public form (``form_url``, on NocoDB's address for facegate);
+    None leaves the setting as it is.
+
+    Given ``public_nocodb_url``, the form on that address. Without it, what the setting has is kept:
+    its public address with this form's link, or the operator's own page as it is. Only a first run
+    without either uses NocoDB's address for facegate.
+    """
+    if form_url is None:
+        return None
+    link = form_url.removeprefix(nocodb_url.rstrip("/"))
+    if public_nocodb_url:
+        return public_nocodb_url.rstrip("/") + link
+    if current:
+        address, found, _ = current.partition(FORM_LINK)
+        return address + link if found else current
+    return form_url

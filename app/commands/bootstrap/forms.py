@@ -3,16 +3,14 @@ shared), and in every form of the table, Status hidden so that the public cannot
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Any, Final
 
+from app.commands.bootstrap.changes import Changes
 from app.config import FieldNames
 from app.integrations.nocodb.meta import NocoDBMetaClient, find
 
 __all__ = ["DEFAULT_FORM_TITLE", "FORM_RULES", "configure_form", "ensure_form", "hide_in_forms", "share"]
-
-logger = logging.getLogger(__name__)
 
 DEFAULT_FORM_TITLE: Final = "Upload"
 FORM_RULES: Final = (
@@ -22,17 +20,22 @@ FORM_RULES: Final = (
 )
 
 
-async def ensure_form(meta: NocoDBMetaClient, table_id: str, title: str) -> dict[str, Any]:
+async def ensure_form(meta: NocoDBMetaClient, table_id: str, title: str, changes: Changes) -> dict[str, Any]:
     """The table's form titled ``title``, made when there is none."""
     existing = find(await meta.form_views(table_id), title=title)
     if existing is not None:
         return existing
-    logger.info("creating form view %r", title)
-    return await meta.create_form(table_id, title)
+    view = await meta.create_form(table_id, title)
+    changes.add(f"created form {title!r}")
+    return view
 
 
 async def configure_form(
-    meta: NocoDBMetaClient, view_id: str, columns: Mapping[str, Mapping[str, Any]], fields: FieldNames
+    meta: NocoDBMetaClient,
+    view_id: str,
+    columns: Mapping[str, Mapping[str, Any]],
+    fields: FieldNames,
+    changes: Changes,
 ) -> None:
     """In a form facegate made: require the politician and the image, and write the rules into its
     description unless an operator already wrote one; patches only what differs."""
@@ -43,24 +46,33 @@ async def configure_form(
             form_column.get("show") and form_column.get("required")
         ):
             await meta.update_form_column(form_column["id"], {"show": True, "required": True})
+            changes.add(f"made {_title(columns, form_column['fk_column_id'])!r} required in the form")
     if not (form.get("subheading") or "").strip():
-        logger.info("writing the rules into the form's description")
         await meta.update_form(view_id, {"subheading": FORM_RULES})
+        changes.add("wrote the rules into the form's description")
 
 
-async def hide_in_forms(meta: NocoDBMetaClient, table_id: str, column_id: str, title: str) -> None:
+def _title(columns: Mapping[str, Mapping[str, Any]], column_id: str) -> str:
+    return next((title for title, column in columns.items() if column["id"] == column_id), column_id)
+
+
+async def hide_in_forms(
+    meta: NocoDBMetaClient, table_id: str, column_id: str, title: str, changes: Changes
+) -> None:
     """Hide a column in every form of the table: NocoDB drops a hidden field from a submission, so the
     public cannot set it (``required`` alone is only enforced in the form page)."""
     for view in await meta.form_views(table_id):
         form = await meta.form(view["id"])
         for form_column in form["columns"]:
             if form_column["fk_column_id"] == column_id and form_column.get("show"):
-                logger.info("hiding %r in form %r", title, view.get("title"))
                 await meta.update_form_column(form_column["id"], {"show": False})
+                changes.add(f"hid {title!r} in form {view.get('title')!r}")
 
 
-async def share(meta: NocoDBMetaClient, view: Mapping[str, Any]) -> str:
+async def share(meta: NocoDBMetaClient, view: Mapping[str, Any], changes: Changes) -> str:
     """The form's public uuid, the view shared first when it is not yet."""
     if view.get("uuid"):
         return str(view["uuid"])
-    return await meta.share_view(str(view["id"]))
+    uuid = await meta.share_view(str(view["id"]))
+    changes.add(f"shared form {view.get('title')!r}")
+    return uuid

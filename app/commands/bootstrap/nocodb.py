@@ -5,12 +5,14 @@
   and the webhook.
 - ``attach()`` joins a campaign's existing table: it checks that the image column is an Attachment
   and the politician column a SingleSelect or text, adds the Status column if there is none, hides
-  Status in every form of the table, and installs facegate's webhook. It creates no table or form.
+  Status in every form of the table, and installs facegate's webhook. It creates no table or form,
+  and leaves the campaign's politician select as it is unless asked (``add_options``).
 
-Both add select options for new politicians, make a SingleSelect Status offer every value facegate
-writes, and look before they write: running either again changes nothing. Rows that were in the
-table before are decided by facegate's sweep. Every failure is a ``BootstrapError``; passwords, JWTs
-and tokens never appear in exceptions or logs.
+Both make a SingleSelect Status offer every value facegate writes, keep the installed webhook's
+address unless given one, and look before they write: running either again changes nothing. What
+they change is said in ``changes``, one line each. Rows that were in the table before are decided by
+facegate's sweep. Every failure is a ``BootstrapError``; passwords, JWTs and tokens never appear in
+exceptions or logs.
 """
 
 from __future__ import annotations
@@ -23,10 +25,11 @@ from typing import Any
 import httpx
 
 from app.commands.bootstrap import forms
+from app.commands.bootstrap.changes import Changes
 from app.commands.bootstrap.columns import column_specs, prepare_columns
 from app.commands.bootstrap.credentials import check_token, usable_token
 from app.commands.bootstrap.errors import BootstrapError, nocodb_errors
-from app.commands.bootstrap.webhook import ensure_hook, hook_body
+from app.commands.bootstrap.webhook import ensure_hook
 from app.config import FieldNames, RejectAction
 from app.integrations.nocodb.errors import NocoDBRequestError
 from app.integrations.nocodb.meta import NocoDBMetaClient, find
@@ -60,9 +63,9 @@ async def bootstrap(
     base_url: str,
     email: str | None,
     password: str | None,
-    facegate_url: str,
     webhook_secret: str,
     politicians: PoliticianNames | Sequence[str],
+    facegate_url: str | None = None,
     base_title: str = "facegate",
     table_title: str = "Uploads",
     form_title: str = forms.DEFAULT_FORM_TITLE,
@@ -70,31 +73,52 @@ async def bootstrap(
     fields: FieldNames | None = None,
     action: RejectAction = RejectAction.DELETE,
     transport: httpx.AsyncBaseTransport | None = None,
+    changes: Changes | None = None,
 ) -> BootstrapResult:
     """Make NocoDB ready for facegate with a table of its own; safe to run repeatedly.
 
-    ``politicians`` gives the form's choices (their labels; plain slugs are offered as they are).
+    ``politicians`` gives the form's choices (their labels; plain slugs are offered as they are):
+    facegate's own form offers each of them. ``facegate_url`` is where NocoDB reaches facegate; None
+    keeps the installed webhook's address (``webhook.DEFAULT_FACEGATE_URL`` for a new one).
     Pass the ``api_token`` of an earlier run to reuse it; without it a token described "facegate" is
     reused if NocoDB lists its value, and created otherwise. With an ``api_token`` and no password, no
     user session is needed at all (an operator who only has a token). ``action`` decides which
     Status values a SingleSelect Status must offer (``flag`` writes ``rejected: <reason>``).
     """
     fields = fields or FieldNames()
-    names = _politician_names(politicians, fields)
+    changes = changes or Changes()
+    names = _politician_names(politicians)
+    if not len(names):
+        raise BootstrapError(
+            f"at least one politician is needed for the {fields.politician} field of facegate's own form:"
+            " add one first (facegate politicians add)"
+        )
     root = base_url.rstrip("/")
     with nocodb_errors(root):
         async with NocoDBMetaClient(base_url=root, transport=transport) as meta:
-            token = await usable_token(meta, email, password, api_token)
-            base_id = await _ensure_base(meta, base_title)
+            token = await usable_token(meta, email, password, api_token, changes)
+            base_id = await _ensure_base(meta, base_title, changes)
             statuses = status_values(action)
             specs = column_specs(fields, names, statuses)
-            table_id = await _ensure_table(meta, base_id, table_title, list(specs.values()))
-            columns = await prepare_columns(meta, table_id, fields, names, statuses, create=frozenset(specs))
-            view = await forms.ensure_form(meta, table_id, form_title)
-            await forms.configure_form(meta, str(view["id"]), columns, fields)
-            await forms.hide_in_forms(meta, table_id, str(columns[fields.status]["id"]), fields.status)
-            form_uuid = await forms.share(meta, view)
-            hook_id = await ensure_hook(meta, table_id, hook_body(facegate_url, webhook_secret))
+            table_id = await _ensure_table(meta, base_id, table_title, list(specs.values()), changes)
+            columns = await prepare_columns(
+                meta,
+                table_id,
+                fields,
+                names,
+                statuses,
+                create=frozenset(specs),
+                add_options=True,
+                changes=changes,
+            )
+            view = await forms.ensure_form(meta, table_id, form_title, changes)
+            await forms.configure_form(meta, str(view["id"]), columns, fields, changes)
+            status_id = str(columns[fields.status]["id"])
+            await forms.hide_in_forms(meta, table_id, status_id, fields.status, changes)
+            form_uuid = await forms.share(meta, view, changes)
+            hook_id = await ensure_hook(
+                meta, table_id, facegate_url=facegate_url, webhook_secret=webhook_secret, changes=changes
+            )
     return _result(token, base_id, table_id, view, form_uuid, root, hook_id, columns, fields)
 
 
@@ -103,21 +127,28 @@ async def attach(
     base_url: str,
     api_token: str,
     table_id: str,
-    facegate_url: str,
     webhook_secret: str,
     politicians: PoliticianNames | Sequence[str],
+    facegate_url: str | None = None,
     fields: FieldNames | None = None,
     action: RejectAction = RejectAction.DELETE,
+    add_options: bool = False,
     transport: httpx.AsyncBaseTransport | None = None,
+    changes: Changes | None = None,
 ) -> BootstrapResult:
     """Attach facegate to the existing table ``table_id``; safe to run repeatedly.
 
     Creates no table and no form: the columns named by ``fields`` must exist (the image an
     Attachment, the politician a SingleSelect or text), except Status, which is added (a
-    SingleSelect) when missing. The public form is the table's first shared form, if any.
+    SingleSelect) when missing. The public form is the table's first shared form, if any. The
+    campaign's politician select gets an option per politician it lacks only with ``add_options``.
+    ``facegate_url`` None keeps the installed webhook's address.
     """
     fields = fields or FieldNames()
-    names = _politician_names(politicians, fields)
+    changes = changes or Changes()
+    names = _politician_names(politicians)
+    if not len(names):
+        logger.warning("the reference folder has no politician yet: add them before starting facegate")
     root = base_url.rstrip("/")
     with nocodb_errors(root):
         async with NocoDBMetaClient(base_url=root, transport=transport) as meta:
@@ -127,19 +158,28 @@ async def attach(
                 "attaching to table %r (%s) of base %s", table.get("title"), table_id, table.get("base_id")
             )
             statuses = status_values(action)
-            columns = await prepare_columns(meta, table_id, fields, names, statuses, create=frozenset())
-            await forms.hide_in_forms(meta, table_id, str(columns[fields.status]["id"]), fields.status)
+            columns = await prepare_columns(
+                meta,
+                table_id,
+                fields,
+                names,
+                statuses,
+                create=frozenset(),
+                add_options=add_options,
+                changes=changes,
+            )
+            status_id = str(columns[fields.status]["id"])
+            await forms.hide_in_forms(meta, table_id, status_id, fields.status, changes)
             shared = await _shared_form(meta, table_id)
-            hook_id = await ensure_hook(meta, table_id, hook_body(facegate_url, webhook_secret))
+            hook_id = await ensure_hook(
+                meta, table_id, facegate_url=facegate_url, webhook_secret=webhook_secret, changes=changes
+            )
     uuid = str(shared["uuid"]) if shared else None
     return _result(token, str(table["base_id"]), table_id, shared, uuid, root, hook_id, columns, fields)
 
 
-def _politician_names(politicians: PoliticianNames | Sequence[str], fields: FieldNames) -> PoliticianNames:
-    names = politicians if isinstance(politicians, PoliticianNames) else PoliticianNames.of_slugs(politicians)
-    if not len(names):
-        raise BootstrapError(f"at least one politician is needed for the {fields.politician} field")
-    return names
+def _politician_names(politicians: PoliticianNames | Sequence[str]) -> PoliticianNames:
+    return politicians if isinstance(politicians, PoliticianNames) else PoliticianNames.of_slugs(politicians)
 
 
 def _result(
@@ -170,23 +210,29 @@ def _result(
 # ------------------------------------------------------------------------------------ own table
 
 
-async def _ensure_base(meta: NocoDBMetaClient, title: str) -> str:
+async def _ensure_base(meta: NocoDBMetaClient, title: str, changes: Changes) -> str:
     existing = find(await meta.bases(), title=title)
     if existing is not None:
         return str(existing["id"])
-    logger.info("creating NocoDB base %r", title)
-    return await meta.create_base(title)
+    base_id = await meta.create_base(title)
+    changes.add(f"created NocoDB base {title!r}")
+    return base_id
 
 
 async def _ensure_table(
-    meta: NocoDBMetaClient, base_id: str, title: str, columns: Sequence[Mapping[str, Any]]
+    meta: NocoDBMetaClient,
+    base_id: str,
+    title: str,
+    columns: Sequence[Mapping[str, Any]],
+    changes: Changes,
 ) -> str:
     """The table, found by title or created with ``columns`` (Id, CreatedAt, UpdatedAt are NocoDB's)."""
     existing = find(await meta.tables(base_id), title=title)
     if existing is not None:
         return str(existing["id"])
-    logger.info("creating NocoDB table %r", title)
-    return await meta.create_table(base_id, title, columns)
+    table_id = await meta.create_table(base_id, title, columns)
+    changes.add(f"created NocoDB table {title!r} ({', '.join(c['title'] for c in columns)})")
+    return table_id
 
 
 # ------------------------------------------------------------------------------------ attached table

@@ -120,6 +120,7 @@ class Attached:
     env_file: Path
     facegate_url: str
     first_output: str
+    second_output: str
 
 
 @pytest.fixture(scope="module")
@@ -136,16 +137,24 @@ def attached(nocodb: LocalNocoDB, campaign: Campaign, tmp_path_factory: pytest.T
             patch.delenv(name, raising=False)
         patch.setenv("NOCODB_API_TOKEN", campaign.token)
         patch.setenv("FACEGATE_REFERENCE_DIR", str(references))
-        capture = workdir / "out.txt"
-        with capture.open("w") as out, pytest.MonkeyPatch.context() as streams:
-            streams.setattr("sys.stdout", out)
-            streams.setattr("sys.stderr", out)
-            assert main(_attach_command(nocodb, campaign, env_file, facegate_url)) == 0
-        first_output = capture.read_text()
+        first_output = _captured(
+            workdir / "first.txt", _attach_command(nocodb, campaign, env_file, facegate_url)
+        )
         settings = read_settings_file(env_file)
-        assert main(_attach_command(nocodb, campaign, env_file, facegate_url)) == 0
+        second_output = _captured(
+            workdir / "second.txt", _attach_command(nocodb, campaign, env_file, facegate_url)
+        )
         assert read_settings_file(env_file) == settings  # the rerun keeps secrets and ids
-    return Attached(env_file, facegate_url, first_output)
+    return Attached(env_file, facegate_url, first_output, second_output)
+
+
+def _captured(capture: Path, argv: list[str]) -> str:
+    """What ``facegate`` prints on stdout and stderr, once it exited 0."""
+    with capture.open("w") as out, pytest.MonkeyPatch.context() as streams:
+        streams.setattr("sys.stdout", out)
+        streams.setattr("sys.stderr", out)
+        assert main(argv) == 0, capture.read_text()
+    return capture.read_text()
 
 
 def _meta(nocodb: LocalNocoDB, campaign: Campaign, path: str) -> Any:
@@ -195,10 +204,20 @@ def test_attach_adds_status_hides_it_and_installs_one_webhook(
     # No table or base was made: the campaign's base still holds its one table.
     tables = _meta(nocodb, campaign, f"/api/v2/meta/bases/{campaign.base_id}/tables")["list"]
     assert [t["title"] for t in tables] == ["Deepfakes"]
-    # Its steps were logged.
+    # Its steps were logged, and each change printed on a line of its own.
     assert "attaching to table 'Deepfakes'" in attached.first_output
-    assert "adding column 'Status'" in attached.first_output
-    assert "hiding 'Status' in form 'Send us your deepfake'" in attached.first_output
+    lines = attached.first_output.splitlines()
+    assert "added column 'Status' (SingleSelect)" in lines
+    assert "hid 'Status' in form 'Send us your deepfake'" in lines
+    assert f"created webhook 'facegate' to {attached.facegate_url}/webhooks/nocodb" in lines
+    assert f"{attached.env_file}: FACEGATE_NOCODB_TABLE_ID set to {campaign.table_id}" in lines
+    assert f"{attached.env_file}: FACEGATE_WEBHOOK_SECRET set (secret)" in lines
+    # The rerun changed nothing, and said so.
+    assert "nothing changed" in attached.second_output.splitlines()
+    assert not any(
+        line.startswith(("added", "hid", "created", "updated"))
+        for line in attached.second_output.splitlines()
+    )
 
 
 def test_a_second_facegate_webhook_is_removed_and_status_cannot_be_submitted(
@@ -408,3 +427,83 @@ def test_a_text_politician_and_a_text_status_are_accepted(nocodb: LocalNocoDB, c
     stored = {c["title"]: c for c in _meta(nocodb, campaign, f"/api/v2/meta/tables/{table_id}")["columns"]}
     assert stored["State"]["uidt"] == stored["Who"]["uidt"] == "SingleLineText"  # nothing converted
     assert result.status_column_id == stored["State"]["id"]
+
+
+def _shared_campaign_table(nocodb: LocalNocoDB, campaign: Campaign, title: str) -> tuple[str, str]:
+    """A campaign table (a "Minister" select offering only "Barack Obama") and its shared form's uuid."""
+    table_id = _campaign_table(nocodb, campaign, title)
+    with nocodb_api(nocodb.url, campaign.token) as api:
+        form_id = _ok(api.post(f"/api/v2/meta/tables/{table_id}/forms", json={"title": "Upload"}))["id"]
+        uuid: str = _ok(api.post(f"/api/v2/meta/views/{form_id}/share"))["uuid"]
+    return table_id, uuid
+
+
+def _operator(monkeypatch: pytest.MonkeyPatch, folder: Path, campaign: Campaign) -> None:
+    """An operator's shell in ``folder``: the campaign's token, the demo politicians as references."""
+    monkeypatch.chdir(folder)
+    shutil.copytree(ROOT / "reference_faces", folder / "reference_faces")
+    monkeypatch.delenv("FACEGATE_NOCODB_API_TOKEN", raising=False)
+    monkeypatch.delenv("FACEGATE_REFERENCE_DIR", raising=False)  # ./reference_faces, the default
+    monkeypatch.setenv("NOCODB_API_TOKEN", campaign.token)
+
+
+def _minister_options(nocodb: LocalNocoDB, campaign: Campaign, table_id: str) -> list[str]:
+    columns = _meta(nocodb, campaign, f"/api/v2/meta/tables/{table_id}")["columns"]
+    (minister,) = [c for c in columns if c["title"] == "Minister"]
+    return [o["title"] for o in minister["colOptions"]["options"]]
+
+
+def test_attach_adds_no_option_to_the_campaigns_select_unless_asked(
+    nocodb: LocalNocoDB, campaign: Campaign, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table_id, _ = _shared_campaign_table(nocodb, campaign, f"Options {free_port()}")
+    _operator(monkeypatch, tmp_path, campaign)
+    argv = _attach_command(nocodb, campaign, tmp_path / ".env", "http://facegate:8000")
+    argv[argv.index("--table-id") + 1] = table_id
+    output = _captured(tmp_path / "first.txt", argv)
+    # The select is the campaign's public form: biden ("Joe Biden") is named, not offered.
+    assert _minister_options(nocodb, campaign, table_id) == ["Barack Obama"]
+    assert "'Minister' offers no option for 'Joe Biden'" in output and "--add-options" in output
+    output = _captured(tmp_path / "second.txt", [*argv, "--add-options"])
+    assert _minister_options(nocodb, campaign, table_id) == ["Barack Obama", "Joe Biden"]
+    assert "added options 'Joe Biden' to column 'Minister'" in output.splitlines()
+    assert "nothing changed" in _captured(tmp_path / "third.txt", [*argv, "--add-options"]).splitlines()
+
+
+def test_a_rerun_keeps_the_webhook_address_and_the_form_url_unless_given_new_ones(
+    nocodb: LocalNocoDB, campaign: Campaign, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table_id, uuid = _shared_campaign_table(nocodb, campaign, f"Rerun {free_port()}")
+    _operator(monkeypatch, tmp_path, campaign)
+    env_file = tmp_path / ".env"
+    argv = _attach_command(nocodb, campaign, env_file, "http://facegate:8000")
+    argv[argv.index("--table-id") + 1] = table_id
+    public = ["--public-nocodb-url", "https://forms.example.org"]
+    _captured(tmp_path / "first.txt", [*argv, *public])
+
+    def installed() -> tuple[str, str]:
+        (hook,) = _meta(nocodb, campaign, f"/api/v2/meta/tables/{table_id}/hooks")["list"]
+        notification = hook["notification"]
+        payload = (json.loads(notification) if isinstance(notification, str) else notification)["payload"]
+        return payload["path"], read_settings_file(env_file)["FACEGATE_FORM_URL"]
+
+    first = ("http://facegate:8000/webhooks/nocodb", f"https://forms.example.org/#/nc/form/{uuid}")
+    assert installed() == first
+    # The README's advice after adding a minister: bootstrap again, this time without the addresses.
+    bare = argv[: argv.index("--facegate-url")] + argv[argv.index("--facegate-url") + 2 :]
+    output = _captured(tmp_path / "second.txt", bare)
+    assert installed() == first
+    assert "nothing changed" in output.splitlines()
+    # New addresses are what changes them, each said in a line.
+    output = _captured(tmp_path / "third.txt", [*bare, "--facegate-url", "http://10.0.0.7:8000"])
+    assert installed() == ("http://10.0.0.7:8000/webhooks/nocodb", first[1])
+    assert (
+        "updated webhook 'facegate': address http://facegate:8000/webhooks/nocodb ->"
+        " http://10.0.0.7:8000/webhooks/nocodb" in output.splitlines()
+    )
+    output = _captured(tmp_path / "fourth.txt", [*bare, "--public-nocodb-url", "https://nocodb.example.org/"])
+    assert installed()[1] == f"https://nocodb.example.org/#/nc/form/{uuid}"
+    assert (
+        f"{env_file}: FACEGATE_FORM_URL changed from {first[1]} to https://nocodb.example.org/#/nc/form/{uuid}"
+        in output.splitlines()
+    )

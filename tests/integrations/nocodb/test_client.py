@@ -50,18 +50,6 @@ def fails(status: int, body: object = None, headers: dict[str, str] | None = Non
     return lambda request: httpx.Response(status, json=body or {"msg": "nope"}, headers=headers)
 
 
-@pytest.fixture
-def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """The client's backoff delays, recorded instead of slept."""
-    delays: list[float] = []
-
-    async def fake_sleep(delay: float) -> None:
-        delays.append(delay)
-
-    monkeypatch.setattr("app.integrations.nocodb.http.asyncio.sleep", fake_sleep)
-    return delays
-
-
 class FakeTable:
     """A records API over rows ``1..n`` whose Status is blank until ``decide`` is called."""
 

@@ -31,18 +31,6 @@ def call(handler: Handler, action: Callable[[NocoDBMetaClient], Awaitable[T]]) -
     return asyncio.run(main())
 
 
-@pytest.fixture
-def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """The backoff delays, recorded instead of slept."""
-    delays: list[float] = []
-
-    async def fake_sleep(delay: float) -> None:
-        delays.append(delay)
-
-    monkeypatch.setattr("app.integrations.nocodb.http.asyncio.sleep", fake_sleep)
-    return delays
-
-
 def test_reads_are_retried_on_an_outage(sleeps: list[float]) -> None:
     bases = [{"id": "p1", "title": "facegate"}]
     answers = iter([httpx.Response(503), httpx.Response(200, json={"list": bases})])
