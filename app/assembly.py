@@ -43,9 +43,12 @@ from app.integrations.nocodb.client import NocoDBClient
 from app.integrations.nocodb.meta import NocoDBMetaClient
 from app.metrics import exposition
 from app.moderation.act import NocoDBWriter
+from app.moderation.backlog import Backlog, BacklogStore
+from app.moderation.decide import RowDecider
 from app.moderation.decisions import DecisionLog
 from app.moderation.download import Downloader
 from app.moderation.lifecycle import UploadLifecycle
+from app.moderation.options import PoliticianColumn
 from app.moderation.queue import JobQueue
 from app.moderation.restore import StampRestorer
 from app.moderation.runner import QueueRunner
@@ -53,7 +56,8 @@ from app.moderation.service import ModerationService
 from app.moderation.stamps import StampKey
 from app.moderation.sweep import Sweeper
 from app.moderation.webhook import WebhookReceiver
-from app.politicians.references import EncodingCache
+from app.outcomes import HoldReason
+from app.politicians.references import EncodingCache, ReferenceSet
 from app.readiness import ReadinessMonitor, check_nocodb
 from app.verification import FaceService
 
@@ -71,6 +75,9 @@ LOCK_FILE = "facegate.lock"
 LEGACY_RENDITIONS_DIR = "renditions"
 # Background tasks that run until shutdown; the sweep may end by design when its interval is 0.
 LIFETIME_TASKS = frozenset({"queue-runner", "retention", "eraser", "readiness"})
+# What a reload of the politicians, or a restart, may fix: rows held for any reason but the backlog
+# (only the operator's confirmation releases those).
+FIXED_BY_RELOAD = [reason for reason in HoldReason if reason is not HoldReason.BACKLOG]
 
 
 Prunable = JobQueue | DecisionLog | ApprovalStore
@@ -99,8 +106,19 @@ class Runtime:
                 raise NotReady(f"The {name} task is not running.")
         self.readiness.require(politicians=len(references.politicians))
 
+    async def reload_politicians(self) -> ReferenceSet:
+        """Re-read ``reference_faces/`` (on error the previous set stays in use); rows held for a
+        politician missing, or for references not loaded, are then tried again."""
+        references = await self.faces.reload()
+        released = await asyncio.to_thread(self.queue.release_held, FIXED_BY_RELOAD)
+        if released:
+            log.info("politicians reloaded: %d held rows are tried again", released)
+            self.wake.set()
+        return references
+
     def metrics(self) -> bytes:
         return exposition(
+            held_rows=self.queue.held_counts(),
             job_counts=self.queue.counts(),
             oldest_job_age=self.queue.oldest_queued_age(),
             jobs_waiting_long=self.queue.waiting_long(),
@@ -145,7 +163,7 @@ async def assemble(
     async with contextlib.AsyncExitStack() as stack:
         if settings.database_url is None:
             stack.enter_context(_data_dir_lock(settings.data_dir))
-        limits = Limits(settings.max_upload_bytes, settings.max_image_pixels, settings.encode_max_side)
+        limits = _limits(settings)
         faces = build_face_service(settings, limits)
         stack.callback(faces.pool.close)
         db = Database(settings.database)
@@ -168,10 +186,18 @@ async def assemble(
         stack.push_async_callback(_cancel, tasks)
         retained: dict[str, Prunable] = {"decisions": decisions, "jobs": queue, "approvals": approvals}
         background = {"retention": _prune_forever(db, retained, settings.retention_days)}
-        if nocodb is not None and eraser is not None and settings.nocodb_table_id:
+        if nocodb is not None and meta is not None and eraser is not None and settings.nocodb_table_id:
+            backlog = Backlog(
+                store=BacklogStore(db),
+                queue=queue,
+                table_id=settings.nocodb_table_id,
+                before=settings.backlog_before,
+            )
             runner = _queue_runner(
                 settings,
                 nocodb,
+                meta,
+                backlog=backlog,
                 decisions=decisions,
                 faces=faces,
                 carousel=carousel,
@@ -189,6 +215,7 @@ async def assemble(
                 carousel=carousel,
                 lifecycle=lifecycle,
                 wake=wake,
+                backlog=backlog,
             )
             background["queue-runner"] = runner.run()
             background["sweeper"] = sweeper.run(settings.sweep_interval_seconds)
@@ -205,6 +232,9 @@ async def assemble(
             with contextlib.suppress(ReferenceSetError, ServiceError):
                 await faces.reload()
             await readiness.refresh()  # /readyz tells the truth from the first request on
+            # What held rows before this start (a politician missing, a column) may be fixed; the
+            # backlog waits for the operator's confirmation, which the sweep looks for.
+            await asyncio.to_thread(queue.release_held, FIXED_BY_RELOAD)
         except BaseException:
             for coroutine in background.values():
                 coroutine.close()  # never started
@@ -233,7 +263,9 @@ async def assemble(
 def _queue_runner(
     settings: Settings,
     nocodb: NocoDBClient,
+    meta: NocoDBMetaClient,
     *,
+    backlog: Backlog,
     decisions: DecisionLog,
     faces: FaceService,
     carousel: Carousel,
@@ -256,9 +288,10 @@ def _queue_runner(
         writer=NocoDBWriter(nocodb=nocodb, fields=fields, on_reject=settings.action, stamps=stamps),
         carousel=carousel,
         lifecycle=lifecycle,
-        max_images=settings.max_images_per_row,
         leases=queue,
         restorer=restorer,
+        decider=build_decider(settings, faces, downloader, meta),
+        backlog=backlog,
     )
     return QueueRunner(queue=queue, moderation=moderation, concurrency=settings.concurrency, wake=wake)
 
@@ -273,6 +306,30 @@ def stamp_key(settings: Settings) -> StampKey | None:
         )
         return None
     return StampKey(settings.stamp_secret.get_secret_value())
+
+
+def build_decider(
+    settings: Settings,
+    faces: FaceService,
+    downloader: Downloader,
+    meta: NocoDBMetaClient,
+) -> RowDecider:
+    """The decision on a row (the queue runner's, and ``facegate backlog``'s preview)."""
+    assert settings.nocodb_table_id is not None
+    return RowDecider(
+        faces=faces,
+        downloader=downloader,
+        politicians=PoliticianColumn(
+            meta=meta, table_id=settings.nocodb_table_id, title=settings.nocodb_politician_field
+        ),
+        fields=settings.fields,
+        max_images=settings.max_images_per_row,
+        limits=_limits(settings),
+    )
+
+
+def _limits(settings: Settings) -> Limits:
+    return Limits(settings.max_upload_bytes, settings.max_image_pixels, settings.encode_max_side)
 
 
 def build_eraser(settings: Settings, nocodb: NocoDBClient, purges: PurgeLog) -> Eraser:
@@ -318,7 +375,8 @@ def _nocodb_client(settings: Settings, transport: httpx.AsyncBaseTransport | Non
 
 
 def _meta_client(settings: Settings, transport: httpx.AsyncBaseTransport | None) -> NocoDBMetaClient | None:
-    """The meta client readiness asks about the table, with facegate's own token."""
+    """The meta client readiness asks about the table, and moderation reads the politician column's
+    options with, on facegate's own token."""
     if not (settings.nocodb_url and settings.nocodb_table_id):
         return None
     meta = NocoDBMetaClient(base_url=settings.nocodb_url, transport=transport)

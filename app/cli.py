@@ -14,6 +14,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from app.commands.backlog import BACKLOG_DONE, BACKLOG_MISCONFIGURED, run_backlog
 from app.commands.bootstrap import NOTHING_CHANGED, TOKEN_SETTING, Changes, run_bootstrap
 from app.commands.politicians import add_politician, check_politicians
 from app.commands.purge import PURGE_ALL_DONE, PURGE_MISCONFIGURED, PURGE_SOME_LEFT, run_purge
@@ -25,12 +26,15 @@ from app.politicians.profiles import Profile
 from app.settings_file import read_settings_file
 
 __all__ = [
+    "BACKLOG_DONE",
+    "BACKLOG_MISCONFIGURED",
     "PURGE_ALL_DONE",
     "PURGE_MISCONFIGURED",
     "PURGE_SOME_LEFT",
     "STATUS_HEALTHY",
     "STATUS_UNHEALTHY",
     "main",
+    "run_backlog",
     "run_bootstrap",
     "run_purge",
     "run_status",
@@ -99,7 +103,7 @@ def _parser() -> argparse.ArgumentParser:
 
     status = commands.add_parser(
         "status",
-        help="can facegate moderate, and what waits (queue, failed jobs, review, pending purges)",
+        help="can facegate moderate, and what waits (queue, failed jobs, held rows, review, pending purges)",
         description="Run /readyz's checks (NocoDB answers, accepts the token, has the table and its"
         " columns; the reference folder has politicians), ask the running service's /readyz, and print"
         " what waits in facegate's database. Exit 0 when every check passes, 1 otherwise.",
@@ -108,6 +112,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     default_url = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
     status.add_argument("--url", default=default_url, help=f"the running facegate (default {default_url})")
+
+    backlog = commands.add_parser(
+        "backlog",
+        help="what facegate would do with the rows the table held when it was attached; --apply to let it",
+        description="The backlog is the rows the table held when bootstrap attached facegate to it"
+        " (FACEGATE_BACKLOG_BEFORE): facegate holds them, undecided and untouched, until you confirm."
+        " Without --apply: decide each backlog row facegate has not decided as the service would (its"
+        " pictures downloaded and their faces verified) and print, per politician, how many would be"
+        " approved, sent to review, deleted and held, writing nothing; it may run while facegate runs."
+        " With --apply: record your confirmation in facegate's database; the running service decides"
+        " the backlog without a restart. Exit 0, or 2 when NocoDB's settings or facegate's database are"
+        " missing.",
+        epilog=ENVIRONMENT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    backlog.add_argument("--apply", action="store_true", help="let facegate decide the backlog")
     return parser
 
 
@@ -154,6 +174,13 @@ def _bootstrap_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
         action="store_true",
         help="with --table-id: add an option to the politician select for each politician it lacks"
         " (facegate's own table always offers them all)",
+    )
+    boot.add_argument(
+        "--consent-field",
+        metavar="NAME",
+        help="a Checkbox column uploaders tick to consent: a row without the tick is deleted unseen"
+        " (no_consent). Attaching, the column must exist; facegate's own table gets it, required in its"
+        " form (default: FACEGATE_NOCODB_CONSENT_FIELD, else none)",
     )
 
 
@@ -243,6 +270,14 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{name}: {_one_line(exc)}", file=sys.stderr)
                 return PURGE_MISCONFIGURED
             return asyncio.run(run_purge(settings, dry_run=args.dry_run))
+        if args.command == "backlog":
+            try:
+                settings = _settings()
+            except ValidationError as exc:
+                print(f"{name}: {_one_line(exc)}", file=sys.stderr)
+                return BACKLOG_MISCONFIGURED
+            _configure_logging()
+            return asyncio.run(run_backlog(settings, apply=args.apply))
         _configure_logging()
         if args.command == "serve":
             _settings()  # invalid settings: one line here, not a traceback from the server
@@ -285,6 +320,9 @@ def _bootstrap(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int
         politician=field(args.politician_field, "POLITICIAN", settings.nocodb_politician_field),
         status=field(args.status_field, "STATUS", settings.nocodb_status_field),
         stamp=field(None, "STAMP", settings.nocodb_stamp_field),
+        consent=args.consent_field
+        or current.get("FACEGATE_NOCODB_CONSENT_FIELD")
+        or settings.nocodb_consent_field,
     )
     changes = Changes(announce=print)  # each change on stdout as it is made
     result = asyncio.run(

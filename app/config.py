@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -44,6 +45,12 @@ class FieldNames:
     status: str = "Status"
     # facegate's stamp beside each Status it writes (``app.moderation.stamps``), hidden in forms.
     stamp: str = DEFAULT_STAMP_FIELD
+    # A Checkbox the uploader ticks to consent; None: the table asks for no consent.
+    consent: str | None = None
+
+    def columns(self) -> list[str]:
+        """The columns moderation reads from a row (Id and CreatedAt besides)."""
+        return [self.politician, self.image, self.status, *([self.consent] if self.consent else [])]
 
 
 class RejectAction(StrEnum):
@@ -115,6 +122,11 @@ class Settings(BaseSettings):
     # Signs the stamp written beside each Status, so that a lost database can be rebuilt from NocoDB
     # (README: "Backups and recovery"). Unset: no stamps, and a warning at start.
     stamp_secret: SecretStr | None = None
+    # A Checkbox column: a row whose box is not ticked is rejected (``no_consent``) unseen. Unset: none.
+    nocodb_consent_field: str | None = None
+    # Rows created at or before this instant were in the table when bootstrap attached facegate to it:
+    # the backlog, held until the operator confirms it (``facegate backlog --apply``). Unset: none.
+    backlog_before: datetime | None = None
     # Absolute attachment URLs are fetched only from NocoDB's own origin or these (S3 buckets).
     attachment_allowed_origins: Annotated[list[str], NoDecode] = []
     action: RejectAction = RejectAction.DELETE
@@ -144,6 +156,17 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] = "json"
     # Decisions and finished jobs older than this are deleted; live approvals stay for the carousel.
     retention_days: float = Field(30, gt=0)
+
+    @field_validator("nocodb_consent_field", "backlog_before", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("backlog_before")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        # NocoDB's CreatedAt is UTC; a time written without a zone is taken as UTC too.
+        return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
 
     @field_validator("reference_dir", "data_dir", "nocodb_uploads_dir")
     @classmethod
@@ -279,6 +302,7 @@ class Settings(BaseSettings):
             politician=self.nocodb_politician_field,
             status=self.nocodb_status_field,
             stamp=self.nocodb_stamp_field,
+            consent=self.nocodb_consent_field,
         )
 
 

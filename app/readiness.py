@@ -6,9 +6,9 @@ every check with the same words:
 - ``nocodb_unreachable``    NocoDB does not answer (no connection, a timeout, 5xx, still starting)
 - ``nocodb_token_refused``  NocoDB refuses ``FACEGATE_NOCODB_API_TOKEN`` (401 or 403)
 - ``table_not_found``       ``FACEGATE_NOCODB_TABLE_ID`` names no table the token may read
-- ``column_missing``        the table lacks the image, politician or Status column named in the settings
-                            (or, with ``FACEGATE_STAMP_SECRET`` set, the stamp column: NocoDB would drop
-                            the stamps silently)
+- ``column_missing``        the table lacks the image, politician, Status or consent column named in the
+                            settings (or, with ``FACEGATE_STAMP_SECRET`` set, the stamp column: NocoDB
+                            would drop the stamps silently)
 - ``references_empty``      the reference folder has no politician
 
 NocoDB is asked by ``ReadinessMonitor``: once at start, then in the background every
@@ -125,6 +125,8 @@ def _columns(table: Mapping[str, Any], fields: FieldNames, *, stamps: bool) -> C
     if stamps:
         # NocoDB ignores a PATCH's unknown fields: without the column, every stamp would be lost unseen.
         wanted["stamp"] = fields.stamp
+    if fields.consent:
+        wanted["consent"] = fields.consent
     missing = [f"{title!r} ({what})" for what, title in wanted.items() if title not in titles]
     if missing:
         detail = (

@@ -13,7 +13,16 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-__all__ = ["approvals", "decisions", "jobs", "metadata", "purges", "renditions", "row_keyed"]
+__all__ = [
+    "approvals",
+    "backlog_confirmations",
+    "decisions",
+    "jobs",
+    "metadata",
+    "purges",
+    "renditions",
+    "row_keyed",
+]
 
 metadata = sa.MetaData()
 
@@ -40,6 +49,10 @@ jobs = sa.Table(
     # Who runs a running job (one claim of one instance), and until when unless it renews.
     sa.Column("claimed_by", sa.Text),
     sa.Column("lease_until", Epoch),
+    # A held job (state ``held``): why (``app.outcomes.HoldReason``; ``last_error`` says it in words),
+    # and since when it waits, kept while it is tried again and held again.
+    sa.Column("held_reason", sa.Text),
+    sa.Column("held_since", Epoch),
     sa.Index("jobs_due", "state", "next_attempt_at"),
 )
 
@@ -113,6 +126,17 @@ purges = sa.Table(
     sa.Column("created_at", Epoch, nullable=False),
     sa.Column("updated_at", Epoch, nullable=False),
     sa.Index("purges_state", "state", "id"),
+)
+
+
+# The operator's word that facegate may decide a table's backlog: the rows created at or before
+# ``before`` (epoch seconds), which were in the table when bootstrap attached facegate to it.
+backlog_confirmations = sa.Table(
+    "backlog_confirmations",
+    metadata,
+    sa.Column("table_id", sa.Text, primary_key=True),
+    sa.Column("before", Epoch, primary_key=True),
+    sa.Column("confirmed_at", Epoch, nullable=False),
 )
 
 

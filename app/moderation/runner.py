@@ -1,6 +1,6 @@
 """The queue runner: an asyncio task that claims due jobs and decides up to ``concurrency`` rows at
 a time. The pixel work happens in the face processes (``app.faces.pool``); NocoDB outages put a job
-back in the queue with a bounded backoff.
+back in the queue with a bounded backoff; a row that must wait (``Held``) is held.
 
 Claims are leases (``app.moderation.queue``): the runner renews those of its jobs in flight every
 third of the lease, and a job whose lease was taken over (this instance stalled past it) is cancelled
@@ -19,6 +19,7 @@ from app.errors import DatabaseUnavailable, NotReady, ServiceError
 from app.integrations.nocodb.errors import NocoDBRequestError, NocoDBUnavailable
 from app.logs import current_job
 from app.metrics import JOB_SECONDS, NOCODB_ERRORS
+from app.moderation.holds import Alerts, Held
 from app.moderation.queue import WAITING_LONG_ATTEMPTS, Job, JobQueue, LeaseLost
 from app.moderation.service import ModerationService
 
@@ -52,6 +53,7 @@ class QueueRunner:
         self._loop: asyncio.Task[None] | None = None
         # Worker crashes per job, apart from attempts: waiting out a NocoDB outage is not a crash.
         self._crashes: Counter[int] = Counter()
+        self.alerts = Alerts()  # each problem that holds rows, logged once
 
     async def run(self) -> None:
         """Claim and run due jobs until ``stop``; a failing store is logged and retried, never fatal."""
@@ -161,6 +163,11 @@ class QueueRunner:
             raise  # not a crash of this job: ``_run_one`` leaves it to its lease
         except LeaseLost as exc:
             log.warning("%s It is left to that one.", exc)
+            return
+        except Held as exc:
+            # Undecided and untouched until what holds it is fixed (``release_held``).
+            self.alerts.held(exc)
+            await asyncio.to_thread(self.queue.hold, job, exc.reason, exc.detail)
             return
         except NotReady as exc:
             await asyncio.to_thread(self.queue.retry_later, job, exc.message, backoff(job.attempts))

@@ -1,5 +1,7 @@
-"""Deciding one queued row: read it from NocoDB, download its images, verify each, log the decision,
-act in NocoDB, and publish approved uploads on the carousel.
+"""Deciding one queued row: read it from NocoDB, decide it (``app.moderation.decide``: its images
+downloaded and verified), log the decision, act in NocoDB, and publish approved uploads on the
+carousel. A row that must wait (the backlog not confirmed, a problem of the set-up) raises ``Held``
+(``app.moderation.holds``) before anything is logged or written: the runner holds its job.
 
 The webhook or the sweep only says which row to look at: what is decided, and acted on, is the row
 as NocoDB's API has it, never the copy that came with the trigger (anyone holding the webhook secret
@@ -14,18 +16,16 @@ decided it (the log was lost) is not decided again: its decision is restored
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from dataclasses import dataclass, field
 
 from app.carousel.service import Carousel
 from app.carousel.store import NewApproval
-from app.errors import NotReady
-from app.faces.intake import ImageRejected, declared_pixels
 from app.faces.renditions import Rendition
 from app.integrations.nocodb.errors import AttachmentRefused
 from app.metrics import ACTIONS, VERDICTS
 from app.moderation.act import APPROVED_STATUS, REJECTED_STATUS, NocoDBWriter
+from app.moderation.backlog import Backlog
+from app.moderation.decide import RowDecider, RowVerdict
 from app.moderation.decisions import DecisionLog, DecisionRecord
 from app.moderation.download import Downloader, RowGone
 from app.moderation.lifecycle import UploadLifecycle
@@ -35,7 +35,7 @@ from app.moderation.rows import UploadRow
 from app.outcomes import Action, Decision, Reason
 from app.verification import FaceService
 
-__all__ = ["ModerationService", "RowVerdict"]
+__all__ = ["ModerationService"]
 
 log = logging.getLogger(__name__)
 
@@ -55,17 +55,6 @@ def _decided(job: Job, record: DecisionRecord, action: Action) -> dict[str, obje
 SETTLED_IN_NOCODB = frozenset({Action.APPROVED, Action.REVIEW, Action.FLAGGED})
 
 
-@dataclass(frozen=True)
-class RowVerdict:
-    decision: Decision
-    reason: Reason
-    politician: str | None
-    detail: str | None
-    distances: list[dict[str, float]]
-    # An approved row's carousel renditions, made by the face worker from its first image as verified.
-    renditions: dict[Rendition, bytes] | None = field(default=None, repr=False)
-
-
 class ModerationService:
     def __init__(
         self,
@@ -76,14 +65,16 @@ class ModerationService:
         writer: NocoDBWriter,
         carousel: Carousel,
         lifecycle: UploadLifecycle,
-        max_images: int,
         leases: JobQueue,
+        decider: RowDecider,
+        backlog: Backlog,
         restorer: StampRestorer | None = None,
     ) -> None:
         self.leases = leases
         self.restorer = restorer
         self.lifecycle = lifecycle
-        self.max_images = max_images
+        self.decider = decider
+        self.backlog = backlog
         self.decisions = decisions
         self.faces = faces
         self.downloader = downloader
@@ -91,13 +82,17 @@ class ModerationService:
         self.carousel = carousel
 
     async def process(self, job: Job) -> Action:
-        """Decide and act on one row; returns the action taken. NocoDB errors propagate to the queue."""
+        """Decide and act on one row; returns the action taken. NocoDB errors propagate to the queue,
+        and so does ``Held`` (a row that must wait: nothing logged, nothing written)."""
         row = UploadRow.from_json(job.row)
         record = await asyncio.to_thread(self.decisions.decision_for, job.row_key)
         if record is not None and record.action in SETTLED_IN_NOCODB:
             return await self._follow_moderator(job, record)
         renditions = None
         if record is None:
+            # Before NocoDB is asked anything: a backlog held by the thousand costs no request. The
+            # trigger's CreatedAt is checked by ``current`` (it is part of the upload's key).
+            await self.backlog.check(row)
             current = await self.downloader.current(job.table_id, row)
             if current is not None and (restored := await self._restored(job, current)) is not None:
                 return restored
@@ -106,7 +101,7 @@ class ModerationService:
                 verdict = RowVerdict(Decision.REJECTED, Reason.ROW_GONE, row.politician, detail, [])
             else:
                 row = current
-                verdict = await self.decide(row, job.table_id)
+                verdict = await self.decider.decide(row, job.table_id)
             record = await asyncio.to_thread(
                 self.decisions.record_decision,
                 row_key=job.row_key,
@@ -240,63 +235,3 @@ class ModerationService:
             extra=_decided(job, record, action),
         )
         return action
-
-    async def decide(self, row: UploadRow, table_id: str) -> RowVerdict:
-        """Every image must pass for the row to be approved; the first rejected image decides."""
-        if not self.faces.ready:
-            raise NotReady("The reference faces are not loaded.")
-        # The cell may hold a slug, a display name or a form label: decided against its slug.
-        claimed = row.politician
-        if claimed is not None:
-            slug = self.faces.references.resolve(claimed)
-            if slug is None:
-                detail = f"Unknown politician {claimed!r}."
-                return RowVerdict(Decision.REJECTED, Reason.UNKNOWN_POLITICIAN, claimed, detail, [])
-            claimed = slug
-        if not row.attachments:
-            return RowVerdict(Decision.REJECTED, Reason.NO_IMAGE, claimed, None, [])
-        if len(row.attachments) > self.max_images:
-            detail = f"The row has {len(row.attachments)} images; at most {self.max_images} are moderated."
-            return RowVerdict(Decision.REJECTED, Reason.TOO_MANY_IMAGES, claimed, detail, [])
-        limits = self.carousel.renditions.limits
-        distances: list[dict[str, float]] = []
-        identified: set[str | None] = set()
-        review: tuple[Reason, str | None] | None = None
-        renditions: dict[Rendition, bytes] | None = None
-        pixels = 0
-        for index, attachment in enumerate(row.attachments):
-            try:
-                data = await self.downloader.fetch(table_id, row, attachment)
-            except AttachmentRefused as exc:
-                return RowVerdict(Decision.REJECTED, Reason.UNREADABLE_IMAGE, claimed, exc.message, distances)
-            except RowGone:
-                detail = "The row was deleted before it was decided."
-                return RowVerdict(Decision.REJECTED, Reason.ROW_GONE, claimed, detail, [])
-            # One row may not hold the workers longer than one very large picture would.
-            with contextlib.suppress(ImageRejected):  # the face check says why, in its own words
-                pixels += declared_pixels(data, limits)
-            if pixels > limits.max_pixels:
-                detail = f"The row's images have more than {limits.max_pixels} pixels in all."
-                return RowVerdict(Decision.REJECTED, Reason.TOO_MANY_IMAGES, claimed, detail, distances)
-            # An approved row shows its first image: the face worker renders it from what it decoded.
-            checked = await self.faces.verify_image(data, claimed, renditions=index == 0)
-            verdict, problem = checked.verdict, checked.problem
-            distances.extend(face.distances for face in verdict.faces)
-            if verdict.explicit:
-                problem = "Found: " + ", ".join(f"{f.label} ({f.score:.2f})" for f in verdict.explicit)
-            if verdict.decision is Decision.REJECTED:
-                # A rejected upload's bytes are not kept a moment longer than needed.
-                return RowVerdict(verdict.decision, verdict.reason, verdict.politician, problem, distances)
-            identified.add(verdict.politician)
-            if verdict.decision is Decision.REVIEW:
-                review = review or (verdict.reason, problem)
-            if index == 0:
-                renditions = checked.renditions
-        if len(identified) != 1:
-            # Without a claim, every image must show the same politician.
-            detail = "The images show different politicians."
-            return RowVerdict(Decision.REJECTED, Reason.NO_MATCH, claimed, detail, distances)
-        if review is not None:
-            # A moderator approves it in NocoDB; its renditions are made then, from what they saw.
-            return RowVerdict(Decision.REVIEW, review[0], identified.pop(), review[1], distances)
-        return RowVerdict(Decision.APPROVED, Reason.MATCH, identified.pop(), None, distances, renditions)

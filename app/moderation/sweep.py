@@ -5,7 +5,8 @@ decided: anyone who can write a row can write it. Once facegate has decided a ro
 is the moderators' (the public form cannot change a row): the sweep queues decided rows whose Status
 a moderator set to ``approved`` (not on the carousel) or ``rejected`` again, for the moderation loop
 to follow. It also tells the uploads' lifecycle (``app.moderation.lifecycle``) which rows are still
-approved in NocoDB.
+approved in NocoDB, and queues again backlog rows still held once the operator has confirmed the
+backlog (``app.moderation.backlog``).
 
 After a loss of facegate's database (or on a second server), every row is an upload facegate has not
 seen: the sweep queues them all, and moderation restores, rather than decides, each row whose stamp
@@ -21,6 +22,7 @@ from app.carousel.service import Carousel
 from app.config import FieldNames
 from app.integrations.nocodb.client import NocoDBClient
 from app.moderation.act import APPROVED_STATUS, REJECTED_STATUS
+from app.moderation.backlog import Backlog
 from app.moderation.decisions import DecisionLog
 from app.moderation.lifecycle import UploadLifecycle
 from app.moderation.queue import JobQueue, NewJob
@@ -50,6 +52,7 @@ class Sweeper:
         carousel: Carousel,
         lifecycle: UploadLifecycle,
         wake: asyncio.Event,
+        backlog: Backlog | None = None,
     ) -> None:
         self.queue = queue
         self.decisions = decisions
@@ -59,16 +62,18 @@ class Sweeper:
         self.carousel = carousel
         self.lifecycle = lifecycle
         self.wake = wake
+        self.backlog = backlog
 
     async def sweep(self) -> int:
         """One pass over the table; returns how many rows were queued (new uploads, and decided rows
-        a moderator settled)."""
-        wanted = ["Id", "CreatedAt", self.fields.politician, self.fields.image, self.fields.status]
+        a moderator settled, and backlog rows held a moment before the backlog was confirmed)."""
+        # First, as it asks nothing of NocoDB (which may be down): a confirmed backlog's held rows.
+        queued = await self.backlog.release_if_confirmed() if self.backlog is not None else 0
+        wanted = ["Id", "CreatedAt", *self.fields.columns()]
         # Shown on the carousel: decided, even once retention has forgotten the job.
         shown = await self.carousel.shown_keys(self.table_id)
         # A row that left NocoDB while the pass listed it is not a new upload under its old key.
         listed_at = self.queue.db.clock()
-        queued = 0
         page: list[tuple[NewJob, UploadRow]] = []
         async for raw in self.nocodb.iter_rows(self.table_id, where="(Id,gt,0)", fields=wanted):
             try:

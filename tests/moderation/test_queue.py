@@ -60,7 +60,7 @@ def test_claim_marks_running_oldest_first_up_to_limit(queue: JobQueue) -> None:
     assert first[0].row == {"Id": 3, "politician": "obama"}
     assert [j.row_id for j in queue.claim(10)] == [2]
     assert queue.claim(10) == []
-    assert queue.counts() == {"queued": 0, "running": 3, "done": 0, "failed": 0}
+    assert queue.counts() == {"queued": 0, "running": 3, "done": 0, "failed": 0, "held": 0}
     assert state(queue, first[0].id).attempts == 1
 
 
@@ -86,7 +86,7 @@ def test_finish_fail_retry_later_set_state_and_error(queue: JobQueue) -> None:
     assert (state(queue, a.id).state, state(queue, a.id).last_error) == (JobState.DONE, None)
     assert (state(queue, b.id).state, state(queue, b.id).last_error) == (JobState.FAILED, "refused: 403")
     assert (state(queue, c.id).state, state(queue, c.id).last_error) == (JobState.QUEUED, "timeout")
-    assert queue.counts() == {"queued": 1, "running": 0, "done": 1, "failed": 1}
+    assert queue.counts() == {"queued": 1, "running": 0, "done": 1, "failed": 1, "held": 0}
     assert [j.row_id for j in queue.jobs(state=JobState.FAILED)] == [2]
 
 
@@ -97,7 +97,7 @@ def test_release_mine_hands_back_only_this_instances_jobs(queue: JobQueue) -> No
     (theirs,) = other.claim(1)
     queue.finish(a)
     assert queue.release_mine() == 1
-    assert queue.counts() == {"queued": 2, "running": 1, "done": 1, "failed": 0}
+    assert queue.counts() == {"queued": 2, "running": 1, "done": 1, "failed": 0, "held": 0}
     assert [(j.row_id, j.attempts) for j in queue.claim(10)] == [(2, 2), (4, 1)]
     assert other.finish(theirs)  # its claim is untouched
     assert queue.release_mine() == 2

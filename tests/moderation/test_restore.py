@@ -16,8 +16,9 @@ import pytest
 from app.config import RejectAction
 from app.faces.renditions import Rendition
 from app.metrics import REGISTRY
+from app.moderation.decide import RowVerdict
 from app.moderation.rows import UploadRow, parse_row, row_key
-from app.moderation.service import ModerationService, RowVerdict
+from app.moderation.service import ModerationService
 from app.moderation.stamps import StampKey
 from app.moderation.sweep import Sweeper
 from app.outcomes import Action
@@ -153,7 +154,7 @@ def test_a_lost_database_is_rebuilt_from_the_stamps(
     before = {d.row_id: d.decided_at for d in stores.decisions.decisions()}
 
     service = _service(fake, second, faces)
-    monkeypatch.setattr(service, "decide", _never_decided_again)
+    monkeypatch.setattr(service.decider, "decide", _never_decided_again)
     assert _rebuild(service, second) == {1: "approved", 2: "review", 3: "approved", 5: "deleted"}
     assert _log(second) == {
         1: [("facegate", "approved", "match", "approved", True)],

@@ -1,4 +1,5 @@
-"""A fake NocoDB records API and file server, as an ``httpx.MockTransport`` handler."""
+"""A fake NocoDB records API and file server, as an ``httpx.MockTransport`` handler; of the meta API,
+only the table's columns (the politician select's options)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import httpx
 
 BASE = "http://nocodb.test"
 TABLE = "tbl1"
+# The options of the table's politician select: the politicians of the test reference folder.
+OPTIONS = ("obama", "biden", "Barack Obama", "Joe Biden")
 
 
 @dataclass
@@ -21,6 +24,9 @@ class FakeNocoDB:
     fail_with: int | None = None  # answer every records call with this status
     fail_writes_with: int | None = None  # answer every PATCH and DELETE with this status
     file_status: int | None = None  # answer every file download with this status
+    listed_fields: list[list[str]] = field(default_factory=list)  # each records list's ``fields``
+    # The politician column's select options; None: a text column.
+    politician_options: list[str] | None = field(default_factory=lambda: list(OPTIONS))
 
     def add(self, row_id: int, politician: str | None, *images: tuple[str, bytes]) -> dict[str, Any]:
         attachments = []
@@ -53,8 +59,11 @@ class FakeNocoDB:
         if self.fail_writes_with is not None and request.method in {"PATCH", "DELETE"}:
             return httpx.Response(self.fail_writes_with, json={"msg": "failing on purpose"})
         assert request.headers.get("xc-token") == "token"
+        if request.method == "GET" and path == f"/api/v2/meta/tables/{TABLE}":
+            return httpx.Response(200, json={"id": TABLE, "title": "Uploads", "columns": self.columns()})
         records = f"/api/v2/tables/{TABLE}/records"
         if request.method == "GET" and path == records:
+            self.listed_fields.append(request.url.params.get("fields", "").split(","))
             # Only the keyset paging facegate uses: ``...~and(Id,gt,N)``, one page holding the rest.
             after = int(re.findall(r"\(Id,gt,(\d+)\)", request.url.params.get("where", ""))[-1])
             listed = [row for row_id, row in sorted(self.rows.items()) if row_id > after]
@@ -74,6 +83,19 @@ class FakeNocoDB:
                 return _not_found()
             return httpx.Response(200, json=[item])
         return httpx.Response(400, json={"msg": f"unexpected {request.method} {path}"})
+
+    def columns(self) -> list[dict[str, Any]]:
+        """The table's columns as NocoDB's meta API describes them."""
+        options = self.politician_options
+        politician: dict[str, Any] = {"title": "Politician", "uidt": "SingleLineText"}
+        if options is not None:
+            politician = {
+                "title": "Politician",
+                "uidt": "SingleSelect",
+                "colOptions": {"options": [{"title": title} for title in options]},
+            }
+        image = {"title": "Image", "uidt": "Attachment"}
+        return [politician, image, {"title": "Status", "uidt": "SingleSelect"}]
 
     def actions(self) -> list[tuple[str, str]]:
         return [(m, p) for m, p in self.calls if m in {"PATCH", "DELETE"}]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -10,15 +11,19 @@ import httpx
 
 from app.carousel.service import Carousel
 from app.carousel.store import NewApproval
-from app.config import RejectAction
+from app.config import FieldNames, RejectAction
 from app.erasure.local import LocalUploads
 from app.erasure.service import Eraser
 from app.faces.intake import Limits
 from app.faces.renditions import Renditions
 from app.integrations.nocodb.client import NocoDBClient
+from app.integrations.nocodb.meta import NocoDBMetaClient
 from app.moderation.act import NocoDBWriter
+from app.moderation.backlog import Backlog, BacklogStore
+from app.moderation.decide import RowDecider
 from app.moderation.download import Downloader
 from app.moderation.lifecycle import UploadLifecycle
+from app.moderation.options import PoliticianColumn
 from app.moderation.queue import Job, JobQueue
 from app.moderation.restore import StampRestorer
 from app.moderation.rows import new_job, parse_row
@@ -63,9 +68,12 @@ def moderation_service(
     uploads_dir: Path | None = None,
     max_images: int = MAX_IMAGES,
     stamps: StampKey | None = None,
+    fields: FieldNames = FIELDS,
+    backlog_before: datetime | None = None,
 ) -> ModerationService:
     """The moderation service as ``app.assembly`` builds it, over a fake NocoDB; with ``stamps``, it
-    writes them and restores decisions from them."""
+    writes them and restores decisions from them; ``backlog_before``: the table's backlog, as bootstrap
+    records it."""
     nocodb = nocodb_client(transport, allowed_origins=allowed_origins)
     eraser = Eraser(
         purges=stores.purges,
@@ -75,7 +83,7 @@ def moderation_service(
         enabled=on_reject is RejectAction.DELETE,
     )
     uploads = lifecycle(stores, nocodb, eraser)
-    downloader = Downloader(nocodb=nocodb, fields=FIELDS, max_bytes=max_download_bytes)
+    downloader = Downloader(nocodb=nocodb, fields=fields, max_bytes=max_download_bytes)
     restorer = None
     if stamps is not None:
         restorer = StampRestorer(
@@ -89,12 +97,36 @@ def moderation_service(
         decisions=stores.decisions,
         faces=faces,
         downloader=downloader,
-        writer=NocoDBWriter(nocodb=nocodb, fields=FIELDS, on_reject=on_reject, stamps=stamps),
+        writer=NocoDBWriter(nocodb=nocodb, fields=fields, on_reject=on_reject, stamps=stamps),
         carousel=uploads.carousel,
         lifecycle=uploads,
-        max_images=max_images,
         leases=stores.queue,
         restorer=restorer,
+        decider=decider(transport, faces, downloader, fields=fields, max_images=max_images),
+        backlog=Backlog(
+            store=BacklogStore(stores.db), queue=stores.queue, table_id=TABLE, before=backlog_before
+        ),
+    )
+
+
+def decider(
+    transport: httpx.AsyncBaseTransport,
+    faces: FaceService,
+    downloader: Downloader,
+    *,
+    fields: FieldNames = FIELDS,
+    max_images: int = MAX_IMAGES,
+) -> RowDecider:
+    """The decision on a row, its politician column's options read from the fake NocoDB."""
+    meta = NocoDBMetaClient(base_url=BASE, transport=transport)
+    meta.use_token("token")
+    return RowDecider(
+        faces=faces,
+        downloader=downloader,
+        politicians=PoliticianColumn(meta=meta, table_id=TABLE, title=fields.politician),
+        fields=fields,
+        max_images=max_images,
+        limits=LIMITS,
     )
 
 
@@ -119,6 +151,7 @@ def run(service: ModerationService, job: Job) -> Action:
             return await service.process(job)
         finally:
             await service.writer.nocodb.aclose()
+            await service.decider.politicians.meta.aclose()
 
     return asyncio.run(main())
 

@@ -14,7 +14,9 @@ import logging
 import secrets
 from pathlib import Path
 
+from app.commands.bootstrap.backlog import BACKLOG_SETTING, find_backlog
 from app.commands.bootstrap.changes import Changes
+from app.commands.bootstrap.consent import CONSENT_SETTING, add_consent, check_consent
 from app.commands.bootstrap.errors import BootstrapError
 from app.commands.bootstrap.nocodb import BootstrapResult, attach, bootstrap
 from app.config import FieldNames, RejectAction
@@ -57,7 +59,9 @@ async def run_bootstrap(
     """Bootstrap NocoDB (attach to ``table_id`` when given) and write the settings facegate needs
     into ``env_file``; idempotent. What it changes goes to ``changes``, one line each.
 
-    ``facegate_url`` and ``public_nocodb_url`` None keep what the webhook and ``FORM_URL`` have."""
+    ``facegate_url`` and ``public_nocodb_url`` None keep what the webhook and ``FORM_URL`` have. With
+    ``fields.consent``, the consent checkbox is checked (attach) or made (own table). The first attach
+    to a table records its backlog (``FACEGATE_BACKLOG_BEFORE``)."""
     changes = changes or Changes()
     check_writable(env_file)
     current = read_settings_file(env_file)
@@ -74,6 +78,8 @@ async def run_bootstrap(
                 f"attaching to a table needs an API token (NOCODB_API_TOKEN or {TOKEN_SETTING})"
             )
         log.info("attaching facegate to table %s in NocoDB at %s", table_id, nocodb_url)
+        if fields.consent:  # before anything is changed: a refusal changes nothing
+            await check_consent(nocodb_url, token, table_id, fields.consent)
         result = await attach(
             base_url=nocodb_url,
             api_token=token,
@@ -101,6 +107,10 @@ async def run_bootstrap(
             action=action,
             changes=changes,
         )
+        if fields.consent:
+            await add_consent(
+                nocodb_url, result.api_token, result.table_id, result.form_view_id, fields.consent
+            )
     settings = {
         "FACEGATE_NOCODB_URL": nocodb_url,
         TOKEN_SETTING: result.api_token,
@@ -116,6 +126,13 @@ async def run_bootstrap(
     form_url = form_url_setting(result.form_url, nocodb_url, public_nocodb_url, current.get(FORM_URL_SETTING))
     if form_url is not None:
         settings[FORM_URL_SETTING] = form_url
+    if fields.consent:
+        settings[CONSENT_SETTING] = fields.consent
+    if table_id is not None and current.get(TABLE_SETTING) != table_id:
+        # The first attach to this table: what it holds now is the backlog (a rerun keeps it).
+        backlog = await find_backlog(nocodb_url, result.api_token, table_id)
+        if backlog.rows or current.get(BACKLOG_SETTING):  # another table's backlog is no more
+            settings[BACKLOG_SETTING] = backlog.setting()
     # Written whole each time (values quoted alike); only a value that differs is a change.
     write_settings_file(env_file, settings)
     for key, value in settings.items():

@@ -289,8 +289,19 @@ def _decision(server: FacegateServer, row_id: int, env_file: Path) -> dict[str, 
 
 
 def test_rows_from_before_facegate_are_decided_by_the_sweep(
-    nocodb: LocalNocoDB, campaign: Campaign, attached: Attached, facegate: FacegateServer
+    nocodb: LocalNocoDB,
+    campaign: Campaign,
+    attached: Attached,
+    facegate: FacegateServer,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
+    # They are the table's backlog: held until the operator confirms it (issue 22).
+    assert read_settings_file(attached.env_file)["FACEGATE_BACKLOG_BEFORE"]
+    monkeypatch.chdir(tmp_path)
+    for name, value in facegate.env.items():
+        monkeypatch.setenv(name, value)
+    assert main(["backlog", "--apply"]) == 0
     assert _final(nocodb, campaign, campaign.rows["obama as obama"], facegate) == "approved"
     assert _final(nocodb, campaign, campaign.rows["obama as biden"], facegate) == "deleted"
     decided = _decision(facegate, campaign.rows["obama as biden"], attached.env_file)
