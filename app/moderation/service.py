@@ -85,8 +85,11 @@ class ModerationService:
         self.writer = writer
         self.carousel = carousel
 
-    async def process(self, job: Job) -> Action:
-        """Decide and act on one row; returns the action taken. NocoDB errors propagate to the queue."""
+    async def process(self, job: Job, *, unanalysable: str | None = None) -> Action:
+        """Decide and act on one row; returns the action taken. NocoDB errors propagate to the queue.
+        ``unanalysable``: the face workers failed on the row's picture try after try (the runner
+        says why); the row, if still there, is rejected (``analysis_failed``) without analysing it
+        again, so a picture that breaks the workers is deleted and erased like any rejection."""
         row = UploadRow.from_json(job.row)
         record = await asyncio.to_thread(self.decisions.decision_for, job.row_key)
         if record is not None and record.action in SETTLED_IN_NOCODB:
@@ -97,6 +100,11 @@ class ModerationService:
             if current is None:
                 detail = "The row was deleted, or its attachments changed, before it was decided."
                 verdict = RowVerdict(Decision.REJECTED, Reason.ROW_GONE, row.politician, detail, [])
+            elif unanalysable is not None:
+                row = current
+                verdict = RowVerdict(
+                    Decision.REJECTED, Reason.ANALYSIS_FAILED, row.politician, unanalysable, []
+                )
             else:
                 row = current
                 verdict = await self.decide(row, job.table_id)
@@ -266,7 +274,8 @@ class ModerationService:
             # An approved row shows its first image: the face worker renders it from what it decoded.
             checked = await self.faces.verify_image(data, claimed, renditions=index == 0)
             verdict, problem = checked.verdict, checked.problem
-            distances.extend(face.distances for face in verdict.faces)
+            # Several faces were not compared with anyone: no distances to log for them.
+            distances.extend(face.distances for face in verdict.faces if face.distances)
             if verdict.explicit:
                 problem = "Found: " + ", ".join(f"{f.label} ({f.score:.2f})" for f in verdict.explicit)
             if verdict.decision is Decision.REJECTED:
