@@ -115,7 +115,9 @@ def build_face_service(settings: Settings, limits: Limits) -> FaceService:
         review_score=settings.explicit_review_score,
     )
     return FaceService(
-        pool=FacePool(config=config, limits=limits, workers=settings.workers),
+        pool=FacePool(
+            config=config, limits=limits, workers=settings.workers, timeout=settings.analysis_timeout_seconds
+        ),
         reference_dir=settings.reference_dir,
         cache=EncodingCache(settings.reference_cache_dir, config.cache_key_fields()),
         default_tolerance=settings.tolerance,
@@ -149,7 +151,14 @@ async def assemble(
         decisions, approvals, purges = DecisionLog(db), ApprovalStore(db), PurgeLog(db)
         eraser = build_eraser(settings, nocodb, purges) if nocodb is not None else None
         carousel = Carousel(store=approvals, nocodb=nocodb, renditions=Renditions(limits))
-        lifecycle = UploadLifecycle(queue=queue, carousel=carousel, eraser=eraser)
+        lifecycle = UploadLifecycle(
+            queue=queue,
+            carousel=carousel,
+            eraser=eraser,
+            decisions=decisions,
+            nocodb=nocodb,
+            fields=settings.fields,
+        )
         wake = asyncio.Event()
         tasks: dict[str, asyncio.Task[None]] = {}
         stack.push_async_callback(_cancel, tasks)

@@ -30,7 +30,8 @@ from app.metrics import ANALYSIS_SECONDS
 
 __all__ = ["DEFAULT_TIMEOUT", "Analysis", "FacePool"]
 
-# Generous: a 50 MP image decodes and is analysed in about 2 s on these machines.
+# Generous: any picture within the intake's limits, a 50 MP crowd included, is analysed in about 2 s
+# on these machines (README, "Security").
 DEFAULT_TIMEOUT = 60.0
 
 _engine: FaceEngine | None = None

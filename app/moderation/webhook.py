@@ -1,7 +1,8 @@
 """The NocoDB webhook: its payload (v3, ``{{ json event }}`` body). An insert or an update becomes
-queued jobs (an update only when the row is a new upload: its attachments changed); a delete
-withdraws the rows from the carousel and schedules the erasure of their files. The event's copy of
-a row only names it: moderation reads the row from NocoDB."""
+queued jobs (an update only when the row is a new upload: its attachments changed); a delete is a
+nudge to the uploads' lifecycle, which asks NocoDB whether the uploads it names are really gone
+before it withdraws them and erases their files. The event's copy of a row only names it:
+moderation reads the row from NocoDB."""
 
 from __future__ import annotations
 
@@ -144,8 +145,8 @@ class WebhookReceiver:
         return queued
 
     async def _deleted(self, event: RowsEvent) -> WebhookAck:
-        """Rows deleted in NocoDB (by a moderator, or by facegate itself): their lifecycle says what
-        follows (off the carousel, files erased)."""
+        """Rows reported deleted in NocoDB (by a moderator, by facegate itself, or so a forger says):
+        their lifecycle checks with NocoDB and says what follows (off the carousel, files erased)."""
         rows, ignored = rows_of_event(event, table_id=self.table_id, fields=self.fields)
         scheduled = await self.lifecycle.deleted_in_nocodb(event.data.table_id, rows)
         return WebhookAck(event=event.type, received=len(event.data.rows), queued=scheduled, ignored=ignored)
