@@ -65,7 +65,7 @@ LOCK_FILE = "facegate.lock"
 # now, or made again from NocoDB's copy on request).
 LEGACY_RENDITIONS_DIR = "renditions"
 # Background tasks that run until shutdown; the sweep may end by design when its interval is 0.
-LIFETIME_TASKS = frozenset({"queue-runner", "retention", "eraser"})
+LIFETIME_TASKS = frozenset({"queue-runner", "retention", "eraser", "inserts"})
 
 
 Prunable = JobQueue | DecisionLog | ApprovalStore
@@ -159,7 +159,7 @@ async def assemble(
             nocodb=nocodb,
             fields=settings.fields,
         )
-        wake = asyncio.Event()
+        wake, inserted = asyncio.Event(), asyncio.Event()
         tasks: dict[str, asyncio.Task[None]] = {}
         stack.push_async_callback(_cancel, tasks)
         retained: dict[str, Prunable] = {"decisions": decisions, "jobs": queue, "approvals": approvals}
@@ -188,6 +188,7 @@ async def assemble(
             )
             background["queue-runner"] = runner.run()
             background["sweeper"] = sweeper.run(settings.sweep_interval_seconds)
+            background["inserts"] = sweeper.follow_inserts(inserted)
             background["eraser"] = eraser.run(PURGE_RETRY_SECONDS)
         else:
             log.warning(
@@ -216,6 +217,7 @@ async def assemble(
                 table_id=settings.nocodb_table_id,
                 fields=settings.fields,
                 wake=wake,
+                inserted=inserted,
                 lifecycle=lifecycle,
             ),
             wake=wake,

@@ -97,8 +97,10 @@ def jobs_from_event(
 
 
 class WebhookReceiver:
-    """Turns a webhook body into queued jobs or scheduled erasures, committed before the caller
-    answers NocoDB. Without NocoDB settings, deletions only withdraw from the carousel."""
+    """Turns a webhook body into queued jobs, committed before the caller answers NocoDB, or into a
+    check of the rows a delete event names. An insert event also sets ``inserted``: NocoDB's event
+    may name another row than the one inserted, and the sweeper then lists the newest rows
+    (``app.moderation.sweep``)."""
 
     def __init__(
         self,
@@ -107,12 +109,14 @@ class WebhookReceiver:
         table_id: str | None,
         fields: FieldNames,
         wake: asyncio.Event,
+        inserted: asyncio.Event,
         lifecycle: UploadLifecycle,
     ) -> None:
         self.queue = queue
         self.table_id = table_id
         self.fields = fields
         self.wake = wake
+        self.inserted = inserted
         self.lifecycle = lifecycle
 
     async def receive(self, body: bytes) -> WebhookAck:
@@ -134,6 +138,8 @@ class WebhookReceiver:
         # In a thread: a commit to PostgreSQL is a network round trip, never for the event loop to wait on.
         queued = await asyncio.to_thread(self._queue, jobs, updated=updated) if jobs else 0
         self.wake.set()
+        if event.type == INSERT_EVENT and event.data.table_id == self.table_id:
+            self.inserted.set()
         return WebhookAck(event=event.type, received=len(event.data.rows), queued=queued, ignored=ignored)
 
     def _queue(self, jobs: list[NewJob], *, updated: bool) -> int:

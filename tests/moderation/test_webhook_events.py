@@ -35,6 +35,7 @@ def _receiver(service: ModerationService, stores: Stores) -> WebhookReceiver:
         table_id=TABLE,
         fields=FIELDS,
         wake=asyncio.Event(),
+        inserted=asyncio.Event(),
         lifecycle=service.lifecycle,
     )
 
