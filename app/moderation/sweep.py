@@ -71,7 +71,7 @@ class Sweeper:
     async def sweep(self) -> int:
         """One pass over the table; returns how many rows were queued (new uploads, and decided rows
         a moderator settled)."""
-        queued, _ = await self._queue_listed("(Id,gt,0)")
+        queued, _ = await self._queue_listed("(Id,gt,0)", source="sweep")
         if queued:
             log.info("sweep queued %d rows", queued)
         return queued
@@ -84,7 +84,9 @@ class Sweeper:
         NocoDB (NocoDB gives a deleted last row's Id to the next row)."""
         queued_up_to = await asyncio.to_thread(self.queue.newest_row_id, self.table_id)
         floor = min(queued_up_to, self._listed_up_to if self._listed_up_to is not None else queued_up_to)
-        queued, highest = await self._queue_listed(f"(Id,gt,{max(0, floor - NEWEST_MARGIN)})")
+        queued, highest = await self._queue_listed(
+            f"(Id,gt,{max(0, floor - NEWEST_MARGIN)})", source="newest"
+        )
         if highest:
             self._listed_up_to = highest
         if queued:
@@ -103,9 +105,9 @@ class Sweeper:
                 log.warning("listing the newest rows failed: %s", getattr(exc, "message", type(exc).__name__))
                 await asyncio.sleep(NEWEST_RETRY_SECONDS)
 
-    async def _queue_listed(self, where: str) -> tuple[int, int]:
-        """List the rows ``where`` selects and queue what they need (the module docstring says what);
-        returns how many were queued, and the highest Id listed (0 for none)."""
+    async def _queue_listed(self, where: str, *, source: str) -> tuple[int, int]:
+        """List the rows ``where`` selects and queue what they need (the module docstring says what),
+        as jobs of ``source``; returns how many were queued, and the highest Id listed (0 for none)."""
         wanted = ["Id", "CreatedAt", self.fields.politician, self.fields.image, self.fields.status]
         # Shown on the carousel: decided, even once retention has forgotten the job.
         shown = await self.carousel.shown_keys(self.table_id)
@@ -121,17 +123,19 @@ class Sweeper:
             highest = max(highest, row.row_id)
             page.append((new_job(self.table_id, row), row))
             if len(page) >= ENQUEUE_BATCH:
-                queued += await asyncio.to_thread(self._queue_page, page, shown, listed_at)
+                queued += await asyncio.to_thread(self._queue_page, page, shown, listed_at, source)
                 page = []
         if page:
-            queued += await asyncio.to_thread(self._queue_page, page, shown, listed_at)
+            queued += await asyncio.to_thread(self._queue_page, page, shown, listed_at, source)
         if queued:
             self.wake.set()
         return queued, highest
 
-    def _queue_page(self, page: list[tuple[NewJob, UploadRow]], shown: set[str], listed_at: float) -> int:
+    def _queue_page(
+        self, page: list[tuple[NewJob, UploadRow]], shown: set[str], listed_at: float, source: str
+    ) -> int:
         fresh = [job for job, _ in page if job.row_key not in shown]
-        queued = self.queue.enqueue(fresh, source="sweep", listed_at=listed_at)
+        queued = self.queue.enqueue(fresh, source=source, listed_at=listed_at)
         status = {job.row_key: (row.status or "").strip().lower() for job, row in page}
         settled = self.decisions.settled_many(
             [k for k, s in status.items() if s in (APPROVED_STATUS, REJECTED_STATUS)]
