@@ -46,10 +46,15 @@ APPROVABLE = (
 
 
 def crowds(nocodb: LocalNocoDB, tmp: Path, args: argparse.Namespace) -> bool:
-    """``args.rounds`` rounds of ``args.crowds`` crowd pictures, then a genuine upload."""
+    """A genuine upload alone (the baseline), then ``args.rounds`` rounds of ``args.crowds`` crowd
+    pictures, each followed by a genuine upload."""
     picture = crowd()
     with running_loop(nocodb, tmp / "crowd", base_title="faults-crowd", sweep_seconds=SWEEP_SECONDS) as loop:
         submitted: dict[str, float] = {}
+        alone = _submit(loop, GENUINE, sample(GENUINE.file), submitted)
+        with loop.api(timeout=60) as api:
+            decided_alone = _watch([alone], api, loop.setup.table_id, args.drain).get(alone.key)
+        baseline = None if decided_alone is None else decided_alone - submitted[alone.key]
         uploads: list[Upload] = []
         for _ in range(args.rounds):
             for _ in range(args.crowds):
@@ -64,6 +69,7 @@ def crowds(nocodb: LocalNocoDB, tmp: Path, args: argparse.Namespace) -> bool:
         f"\n== crowd: {args.rounds} rounds of {args.crowds} crowd pictures ({len(picture) // 1024} KiB),"
         " then a genuine upload"
     )
+    print(f"   delay of a genuine upload alone: {_seconds([baseline])}")
     for photo, group in (
         ("crowd pictures", [u for u in uploads if u.photo is CROWD]),
         ("genuine uploads", genuine),
@@ -122,8 +128,8 @@ def inserts(nocodb: LocalNocoDB, tmp: Path, args: argparse.Namespace) -> bool:
         f"   rows made {len(rows)}; the form's answers named {len({a['Id'] for a in answers})} distinct rows"
     )
     print(
-        f"   uploads queued by their insert event {sources['webhook']}, by the nudge that lists the newest"
-        f" rows {sources['newest']}, by a sweep {sources['sweep']}"
+        f"   uploads queued first by the insert event naming them {sources['webhook']}, first by the nudge"
+        f" listing the newest rows {sources['newest']}, by a sweep {sources['sweep']}"
     )
     print(f"   decided {len(seen)}, undecided {len(rows) - len(seen)}")
     print(f"   delay of each upload (its CreatedAt to decided, 1 s resolution): {_summary(delays)}")
