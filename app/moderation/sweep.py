@@ -155,12 +155,17 @@ class Sweeper:
             return 0
         where = f"({self.fields.status},eq,{APPROVED_STATUS})"
         wanted = ["Id", "CreatedAt", self.fields.image]
+        shown_before = await self.carousel.shown_keys(self.table_id)
         approved: set[str] = set()
         async for raw in self.nocodb.iter_rows(self.table_id, where=where, fields=wanted):
             try:
                 approved.add(row_key(self.table_id, parse_row(raw, self.fields)))
             except ValueError:
                 continue
+        # Published while the rows were listed: their Status was written first (by facegate or a
+        # moderator), whether or not the listing had passed their Id. Withdrawn, the next sweep would
+        # publish them again as a moderator's approval that no moderator made.
+        approved |= await self.carousel.shown_keys(self.table_id) - shown_before
         return await self.lifecycle.no_longer_approved(self.table_id, approved)
 
     async def run(self, interval: float) -> None:

@@ -197,3 +197,31 @@ def test_insert_events_are_followed_and_a_failed_listing_does_not_end_it(
         assert _queued_rows(stores) == [1]
 
     asyncio.run(scenario())
+
+
+def test_an_upload_published_while_the_approvals_are_listed_stays(stores: Stores, tmp_path: Path) -> None:
+    # facegate writes Status approved, then publishes: a listing that passed the row's Id before the
+    # write does not see it, and must not take it off the carousel (nor a later sweep log a
+    # moderator's approval when it publishes it again).
+    fake = FakeNocoDB()
+    listed = fake.add(1, "obama", ("a.jpg", sample("obama2.jpg")))
+    listed["Status"] = "approved"
+    approve(stores, queued_job(stores.queue, listed), "obama", parse_row(listed, FIELDS).attachments)
+    late = fake.add(2, "obama", ("b.jpg", sample("obama3.jpg")))
+    late_job = queued_job(stores.queue, late)
+    sweeper = _sweeper(fake, stores, tmp_path)
+    handler = fake.handler
+
+    def publishing_during_the_listing(request: httpx.Request) -> httpx.Response:
+        response = handler(request)
+        if request.method != "GET" or not request.url.path.endswith("/records"):
+            return response
+        body = response.json()  # the page as NocoDB's (Status,eq,approved) filter reads it
+        body["list"] = [row for row in body["list"] if row["Status"] == "approved"]
+        late["Status"] = "approved"  # after the page was read: the listing missed it
+        approve(stores, late_job, "obama", parse_row(late, FIELDS).attachments)
+        return httpx.Response(200, json=body)
+
+    sweeper.nocodb = nocodb_client(httpx.MockTransport(publishing_during_the_listing))
+    assert asyncio.run(sweeper.sweep_approvals()) == 0
+    assert len(stores.approvals.approvals()) == 2
