@@ -108,30 +108,21 @@ class UploadLifecycle:
         to check them. The uploads facegate shows or decided under those Ids that NocoDB no longer has
         (no row, or another upload under the Id) leave the carousel and have their files scheduled for
         erasure; an upload NocoDB still has is left alone, whatever the event says. Returns how many
-        uploads were found gone."""
+        uploads' erasure was scheduled."""
         if not rows:
             return 0
-        if self.nocodb is None:
-            log.warning("delete event ignored: without NocoDB settings it cannot be checked")
-            return 0
         named = {row_key(table_id, row): row for row in rows}
-        # Only what facegate itself knows may be erased: a decided upload the event names by its full
-        # key (its attachments are then those of that upload), or an upload the carousel shows under a
-        # named Id (the carousel's own record of its files).
-        decided = await asyncio.to_thread(self.decisions.settled_many, list(named))
         shown = await self.carousel.shown_approvals(
             await self.carousel.shown_ids_of_rows(table_id, list({row.row_id for row in rows}))
         )
+        # Only what facegate itself knows may be erased: a decided upload the event names by its full
+        # key (the event's attachments are then that upload's), or an upload the carousel shows under
+        # a named Id (the carousel's own record of its files).
+        decided = await asyncio.to_thread(self.decisions.settled_many, list(named))
         known = {key: named[key].row_id for key in decided} | {a.row_key: a.row_id for a in shown}
-        try:
-            current = await self._current_rows(table_id, set(known.values()))
-        except NocoDBError as exc:
-            log.warning("delete event not checked, NocoDB answered: %s; the sweep will", exc.message)
-            return 0
-        gone = [key for key, row_id in known.items() if not self._has(table_id, current[row_id], key)]
-        kept = sorted({row.row_id for key, row in named.items() if key not in gone})
-        if kept:
-            log.info("delete event: rows %s left as they are (still in NocoDB, or never decided)", kept)
+        gone = await self._gone_from_nocodb(table_id, known)
+        if untouched := sorted({row.row_id for key, row in named.items() if key not in gone}):
+            log.info("delete event: rows %s left as they are (still in NocoDB, or never decided)", untouched)
         if not gone:
             return 0
         # A key that NocoDB reported deleted and then shows again is a new upload (Ids are reused).
@@ -139,29 +130,41 @@ class UploadLifecycle:
         await self._withdraw(
             [a.id for a in shown if a.row_key in gone], trigger=PurgeTrigger.DELETED_IN_NOCODB
         )
-        if self.eraser is not None:
-            erased = [GoneRow(k, table_id, named[k].row_id, named[k].attachments) for k in gone if k in named]
-            await self.eraser.schedule(erased, trigger=PurgeTrigger.DELETED_IN_NOCODB)
-        log.info("delete event: %d uploads gone from NocoDB, off the carousel, files scheduled", len(gone))
-        return len(gone) if self.eraser is not None else 0
+        log.info("delete event: %d uploads gone from NocoDB, off the carousel", len(gone))
+        if self.eraser is None:
+            return 0
+        erased = [GoneRow(k, table_id, named[k].row_id, named[k].attachments) for k in gone if k in named]
+        await self.eraser.schedule(erased, trigger=PurgeTrigger.DELETED_IN_NOCODB)
+        return len(gone)
 
-    async def _current_rows(
-        self, table_id: str, row_ids: Collection[int]
-    ) -> dict[int, Mapping[str, Any] | None]:
-        """NocoDB's rows under these Ids now (None: no such row), a few requests at a time."""
-        assert self.nocodb is not None
-        nocodb, slots = self.nocodb, asyncio.Semaphore(CHECKS_AT_ONCE)
+    async def _gone_from_nocodb(self, table_id: str, uploads: Mapping[str, int]) -> list[str]:
+        """The keys of ``uploads`` (key -> row Id) that NocoDB no longer has: no row under the Id, or
+        another upload. Nothing, when NocoDB cannot be asked (no settings, or an error): the sweep
+        withdraws approvals NocoDB lost later."""
+        if self.nocodb is None:
+            log.warning("delete event ignored: without NocoDB settings it cannot be checked")
+            return []
+        slots = asyncio.Semaphore(CHECKS_AT_ONCE)
+        ids = sorted(set(uploads.values()))
+        try:
+            current = await asyncio.gather(*(self._row(self.nocodb, table_id, i, slots) for i in ids))
+        except NocoDBError as exc:
+            log.warning("delete event not checked, NocoDB answered: %s", exc.message)
+            return []
+        now = dict(zip(ids, current, strict=True))
+        return [
+            key
+            for key, row_id in uploads.items()
+            if same_upload(now[row_id], key, table_id=table_id, fields=self.fields) is None
+        ]
 
-        async def read(row_id: int) -> Mapping[str, Any] | None:
-            async with slots:
-                return await nocodb.get_row(table_id, row_id)
-
-        ids = sorted(row_ids)
-        return dict(zip(ids, await asyncio.gather(*(read(i) for i in ids)), strict=True))
-
-    def _has(self, table_id: str, current: Mapping[str, Any] | None, key: str) -> bool:
-        """Whether NocoDB's ``current`` row is still the upload ``key``."""
-        return same_upload(current, key, table_id=table_id, fields=self.fields) is not None
+    @staticmethod
+    async def _row(
+        nocodb: NocoDBClient, table_id: str, row_id: int, slots: asyncio.Semaphore
+    ) -> Mapping[str, Any] | None:
+        """NocoDB's row ``row_id`` now (None: no such row), ``slots`` requests at a time."""
+        async with slots:
+            return await nocodb.get_row(table_id, row_id)
 
     async def found_deleted(self, approval: Approval) -> None:
         """The carousel found the row of an upload it shows deleted in NocoDB: its files are scheduled
