@@ -74,7 +74,7 @@ LOCK_FILE = "facegate.lock"
 # now, or made again from NocoDB's copy on request).
 LEGACY_RENDITIONS_DIR = "renditions"
 # Background tasks that run until shutdown; the sweep may end by design when its interval is 0.
-LIFETIME_TASKS = frozenset({"queue-runner", "retention", "eraser", "readiness"})
+LIFETIME_TASKS = frozenset({"queue-runner", "retention", "eraser", "readiness", "inserts"})
 # What a reload of the politicians, or a restart, may fix: rows held for any reason but the backlog
 # (only the operator's confirmation releases those).
 FIXED_BY_RELOAD = [reason for reason in HoldReason if reason is not HoldReason.BACKLOG]
@@ -142,7 +142,9 @@ def build_face_service(settings: Settings, limits: Limits) -> FaceService:
         review_score=settings.explicit_review_score,
     )
     return FaceService(
-        pool=FacePool(config=config, limits=limits, workers=settings.workers),
+        pool=FacePool(
+            config=config, limits=limits, workers=settings.workers, timeout=settings.analysis_timeout_seconds
+        ),
         reference_dir=settings.reference_dir,
         cache=EncodingCache(settings.reference_cache_dir, config.cache_key_fields()),
         default_tolerance=settings.tolerance,
@@ -180,8 +182,15 @@ async def assemble(
         decisions, approvals, purges = DecisionLog(db), ApprovalStore(db), PurgeLog(db)
         eraser = build_eraser(settings, nocodb, purges) if nocodb is not None else None
         carousel = Carousel(store=approvals, nocodb=nocodb, renditions=Renditions(limits))
-        lifecycle = UploadLifecycle(queue=queue, carousel=carousel, eraser=eraser)
-        wake = asyncio.Event()
+        lifecycle = UploadLifecycle(
+            queue=queue,
+            carousel=carousel,
+            eraser=eraser,
+            decisions=decisions,
+            nocodb=nocodb,
+            fields=settings.fields,
+        )
+        wake, inserted = asyncio.Event(), asyncio.Event()
         tasks: dict[str, asyncio.Task[None]] = {}
         stack.push_async_callback(_cancel, tasks)
         retained: dict[str, Prunable] = {"decisions": decisions, "jobs": queue, "approvals": approvals}
@@ -219,6 +228,7 @@ async def assemble(
             )
             background["queue-runner"] = runner.run()
             background["sweeper"] = sweeper.run(settings.sweep_interval_seconds)
+            background["inserts"] = sweeper.follow_inserts(inserted)
             background["eraser"] = eraser.run(PURGE_RETRY_SECONDS)
             background["readiness"] = readiness.run()
         else:
@@ -252,6 +262,7 @@ async def assemble(
                 table_id=settings.nocodb_table_id,
                 fields=settings.fields,
                 wake=wake,
+                inserted=inserted,
                 lifecycle=lifecycle,
             ),
             readiness=readiness,

@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.faces.engine import DEFAULT_LANDMARKS, Landmarks
 from app.faces.explicit import DEFAULT_EXPLICIT_LABELS, DEFAULT_MIN_SCORE, check_labels
+from app.faces.pool import DEFAULT_TIMEOUT as DEFAULT_ANALYSIS_TIMEOUT
 
 # dlib's own recommendation: "0.6 is typical best performance" for its ResNet descriptor.
 DEFAULT_TOLERANCE = 0.6
@@ -95,6 +96,8 @@ class Settings(BaseSettings):
 
     # Processes that run dlib: dlib is not thread-safe, so parallelism is by process.
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=64)
+    # A picture that keeps its worker longer is stopped (the worker restarted); three times: rejected.
+    analysis_timeout_seconds: float = Field(DEFAULT_ANALYSIS_TIMEOUT, gt=0, le=3600)
     # Rows decided at once (downloads and NocoDB calls overlap the pixel work); unset: one per worker.
     queue_concurrency: int | None = Field(None, ge=1, le=256)
 

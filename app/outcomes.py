@@ -35,6 +35,8 @@ class Reason(StrEnum):
     NO_MATCH = "no_match"
     # Not a decodable image, or not obtainable as one.
     UNREADABLE_IMAGE = "unreadable_image"
+    # The face workers hung past their timeout, or crashed, on the picture, try after try.
+    ANALYSIS_FAILED = "analysis_failed"
     # A NocoDB row without any attachment.
     NO_IMAGE = "no_image"
     # More images, or more pixels in all, than one row may have (``FACEGATE_MAX_IMAGES_PER_ROW``).

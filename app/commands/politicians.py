@@ -43,7 +43,7 @@ CHECK_FAILED = 1
 class Measured:
     """Encodings of every readable photo, and a problem line for each unreadable one."""
 
-    photos: dict[str, list[tuple[Path, Matrix]]]
+    photos: dict[str, list[tuple[Path, int, Matrix]]]
     unreadable: list[str]
 
 
@@ -145,7 +145,7 @@ async def _measure(
     total = sum(len(p.photos) for p in politicians)
     done = 0
     slots = asyncio.Semaphore(settings.workers)
-    photos: dict[str, list[tuple[Path, Matrix]]] = {p.slug: [] for p in politicians}
+    photos: dict[str, list[tuple[Path, int, Matrix]]] = {p.slug: [] for p in politicians}
     unreadable: list[str] = []
 
     async def one(slug: str, photo: Path) -> None:
@@ -159,7 +159,7 @@ async def _measure(
                 done += 1
                 print(f"[{done}/{total}] {shown}: unreadable", file=progress, flush=True)
                 return
-        photos[slug].append((shown, found.encodings))
+        photos[slug].append((shown, found.faces, found.encodings))
         done += 1
         note = " (cached)" if found.cached else ""
         print(f"[{done}/{total}] {shown}: {_faces(found.faces)}{note}", file=progress, flush=True)
@@ -185,7 +185,7 @@ def _report(politicians: Sequence[Politician], measured: Measured, result: Audit
         items = measured.photos[politician.slug]
         count = len(politician.photos)
         print(f"{politician.slug} ({politician.profile.name}): {count} photo{'s' * (count != 1)}", file=out)
-        for photo, _ in items:
+        for photo, _, _ in items:
             report = by_photo[(politician.slug, photo)]
             if report.faces != 1:
                 distance = ""

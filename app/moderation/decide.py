@@ -151,7 +151,8 @@ class RowDecider:
             # An approved row shows its first image: the face worker renders it from what it decoded.
             checked = await self.faces.verify_image(data, claimed, renditions=index == 0)
             verdict, problem = checked.verdict, checked.problem
-            distances.extend(face.distances for face in verdict.faces)
+            # Several faces were not compared with anyone: no distances to log for them.
+            distances.extend(face.distances for face in verdict.faces if face.distances)
             if verdict.explicit:
                 problem = "Found: " + ", ".join(f"{f.label} ({f.score:.2f})" for f in verdict.explicit)
             if verdict.decision is Decision.REJECTED:

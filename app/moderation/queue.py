@@ -334,6 +334,14 @@ class JobQueue:
                     .values(row_gone=True, updated_at=self.db.clock())
                 )
 
+    def newest_row_id(self, table_id: str) -> int:
+        """The highest row Id of ``table_id`` whose upload was queued and not seen leaving NocoDB (0
+        for none): the newest row facegate knows is there."""
+        newest = self.db.scalar(
+            sa.select(sa.func.max(t.c.row_id)).where(t.c.table_id == table_id, t.c.row_gone.is_(False))
+        )
+        return int(newest or 0)
+
     def retry_failed(self, job_id: int) -> Job | None:
         """Queue a failed job again (an operator fixed its cause); None if no such failed job."""
         now = self.db.clock()

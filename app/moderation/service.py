@@ -81,9 +81,12 @@ class ModerationService:
         self.writer = writer
         self.carousel = carousel
 
-    async def process(self, job: Job) -> Action:
+    async def process(self, job: Job, *, unanalysable: str | None = None) -> Action:
         """Decide and act on one row; returns the action taken. NocoDB errors propagate to the queue,
-        and so does ``Held`` (a row that must wait: nothing logged, nothing written)."""
+        and so does ``Held`` (a row that must wait: nothing logged, nothing written).
+        ``unanalysable``: the face workers failed on the row's picture try after try (the runner
+        says why); the row, if still there, is rejected (``analysis_failed``) without analysing it
+        again, so a picture that breaks the workers is deleted and erased like any rejection."""
         row = UploadRow.from_json(job.row)
         record = await asyncio.to_thread(self.decisions.decision_for, job.row_key)
         if record is not None and record.action in SETTLED_IN_NOCODB:
@@ -99,6 +102,11 @@ class ModerationService:
             if current is None:
                 detail = "The row was deleted, or its attachments changed, before it was decided."
                 verdict = RowVerdict(Decision.REJECTED, Reason.ROW_GONE, row.politician, detail, [])
+            elif unanalysable is not None:
+                row = current
+                verdict = RowVerdict(
+                    Decision.REJECTED, Reason.ANALYSIS_FAILED, row.politician, unanalysable, []
+                )
             else:
                 row = current
                 verdict = await self.decider.decide(row, job.table_id)

@@ -54,7 +54,14 @@ def carousel(stores: Stores, nocodb: NocoDBClient | None) -> Carousel:
 
 def lifecycle(stores: Stores, nocodb: NocoDBClient | None, eraser: Eraser | None = None) -> UploadLifecycle:
     """A carousel over ``stores`` and the lifecycle that publishes, withdraws and erases its uploads."""
-    return UploadLifecycle(queue=stores.queue, carousel=carousel(stores, nocodb), eraser=eraser)
+    return UploadLifecycle(
+        queue=stores.queue,
+        carousel=carousel(stores, nocodb),
+        eraser=eraser,
+        decisions=stores.decisions,
+        nocodb=nocodb,
+        fields=FIELDS,
+    )
 
 
 def moderation_service(
