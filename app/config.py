@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     # Faces and references.
     reference_dir: Path = PROJECT_ROOT / "reference_faces"
     data_dir: Path = PROJECT_ROOT / "data"
+    # The bank of other people that calibration measures against (app.politicians.bank); unset:
+    # ``<data_dir>/bank``. The image bakes it in at build time.
+    bank_dir: Path | None = None
     tolerance: float = Field(DEFAULT_TOLERANCE, gt=0, le=2)
     # |distance - tolerance| <= band: a moderator decides (``review``). README: how it was chosen.
     review_band: float = Field(DEFAULT_REVIEW_BAND, ge=0, le=1)
@@ -243,6 +246,10 @@ class Settings(BaseSettings):
     @property
     def reference_cache_dir(self) -> Path:
         return self.data_dir / "reference_cache"
+
+    @property
+    def bank_folder(self) -> Path:
+        return self.bank_dir or self.data_dir / "bank"
 
     @property
     def concurrency(self) -> int:

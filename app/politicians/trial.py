@@ -1,0 +1,310 @@
+"""Calibration's measurements: each politician's deepfakes and the bank's strangers, seen by facegate.
+
+Every upload here goes through what the service runs (``decode`` with the service's limits, then
+``FaceEngine.find_faces`` with its settings), in ``settings.workers`` processes that each hold one
+engine and one ``Landmarker``. For one politician, with the bank read once:
+1. each reference photo: its encoding (as the reference set has it), its face prepared and its 68
+   landmarks (``app.politicians.deepfakes.prepare``);
+2. each reference photo's deepfakes onto the bank's hosts, encoded; a deepfake's distance is to the
+   nearest *other* reference photo (leave one out), or to its own when there is no other;
+3. the bank's strangers and the other politicians' photos: their distance to the nearest reference.
+The bank's faces (landmarks, encodings) are cached in ``<bank_dir>/faces``, keyed by the photo's
+SHA-256, the face and what changes an encoding, so only the first calibration computes them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import multiprocessing
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from app.faces.engine import EngineConfig, FaceEngine
+from app.faces.intake import ImageRejected, Limits, decode
+from app.faces.matcher import ENCODING_DIM, Matrix
+from app.politicians.bank import Person, Role, photo_path
+from app.politicians.calibration import Measurement, Sample
+from app.politicians.deepfakes import CROP_FACES, FACE_WIDTH, Face, Landmarker, NoFace, deepfakes_of, jpeg, prepare
+from app.politicians.profiles import Politician
+from app.politicians.references import EncodingCache
+
+__all__ = ["PHOTOS_FOR_ALL_HOSTS", "Analysed", "Bank", "Trial"]
+
+# At most this many (reference photo, host) pairs per politician, five deepfakes each: three photos
+# onto every host. More photos share the hosts out between them, so a politician with ten photos
+# costs what one with three does (README: under two minutes on two cores).
+PHOTOS_FOR_ALL_HOSTS = 3
+
+_engine: FaceEngine | None = None
+_landmarker: Landmarker | None = None
+_limits: Limits | None = None
+
+
+@dataclass(frozen=True)
+class Analysed:
+    """One photo as facegate sees it: how many faces, the encoding ``(128,)`` of the one face (None
+    otherwise), and the face prepared for deepfakes with its landmarks (None when not asked or
+    not found)."""
+
+    faces: int
+    encoding: Matrix | None
+    face: Face | None = None
+
+
+@dataclass(frozen=True)
+class Bank:
+    """The bank as calibration uses it: the hosts' prepared faces, the strangers' encodings."""
+
+    hosts: dict[str, Face]
+    strangers: dict[str, Matrix]  # person -> (128,)
+    left_out: tuple[str, ...]  # people whose photo showed facegate no single face
+
+    @property
+    def people(self) -> int:
+        return len(self.hosts) + len(self.strangers)
+
+
+class Trial:
+    """The worker processes, and what calibration measures with them (a context manager)."""
+
+    def __init__(
+        self,
+        *,
+        config: EngineConfig,
+        limits: Limits,
+        workers: int,
+        reference_cache: EncodingCache,
+        bank_dir: Path,
+        progress: Callable[[str], None] = lambda line: None,
+    ) -> None:
+        self.config = config
+        self.limits = limits
+        self.workers = workers
+        self.reference_cache = reference_cache
+        self.bank_dir = bank_dir
+        self.progress = progress
+        self._executor = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(config, limits),
+        )
+
+    def __enter__(self) -> Trial:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+    def read_bank(self, people: Sequence[Person]) -> Bank:
+        """Every bank person's face, from the cache where possible."""
+        key_fields = json.dumps(
+            {**self.config.cache_key_fields(), "face_width": FACE_WIDTH, "crop_faces": CROP_FACES},
+            sort_keys=True,
+        )
+        cache_dir = self.bank_dir / "faces"
+        results: dict[str, Analysed] = {}
+        pending: dict[str, tuple[Path, Future[Analysed]]] = {}
+        for person in people:
+            data = photo_path(self.bank_dir, person.photo).read_bytes()
+            key = hashlib.sha256(f"{person.photo.sha256}|{person.box}|{key_fields}".encode()).hexdigest()
+            cached = _read_face(cache_dir / f"{key}.npz", data, person.box)
+            if cached is not None:
+                results[person.name] = cached
+            else:
+                pending[person.name] = (cache_dir / f"{key}.npz", self._executor.submit(_bank_face, data, person.box))
+        if pending:
+            self.progress(f"bank: analysing {len(pending)} of {len(people)} people (cached afterwards)")
+        for name, (path, future) in pending.items():
+            results[name] = future.result()
+            _write_face(path, results[name])
+        hosts, strangers, left_out = {}, {}, []
+        for person in people:
+            found = results[person.name]
+            if person.role is Role.HOST and found.face is not None and found.encoding is not None:
+                hosts[person.name] = found.face
+            elif person.role is Role.STRANGER and found.encoding is not None:
+                strangers[person.name] = found.encoding
+            else:
+                left_out.append(person.name)
+        return Bank(hosts, strangers, tuple(left_out))
+
+    def measure(self, politician: Politician, others: Sequence[Politician], bank: Bank) -> Measurement:
+        """The politician's deepfakes onto ``bank``'s hosts, ``bank``'s strangers and ``others``'
+        photos, each as a distance to the politician's references (module docstring)."""
+        started = time.perf_counter()
+        slug = politician.slug
+        refs = [
+            self._executor.submit(_politician_face, photo.read_bytes()) for photo in politician.photos
+        ]
+        faces = [future.result() for future in refs]
+        usable = [(photo, found) for photo, found in zip(politician.photos, faces, strict=True) if found.face]
+        if not usable:
+            raise NoFace(f"{slug}: no reference photo shows one face")
+        encodings = np.stack([found.encoding for _, found in usable if found.encoding is not None])
+        pairs = _pairs(len(usable), list(bank.hosts))
+        self.progress(f"{slug}: {len(pairs) * 5} deepfakes from {len(usable)} photos onto {len(bank.hosts)} hosts")
+        jobs = [
+            (i, host, self._executor.submit(_deepfake_faces, usable[i][1].face, bank.hosts[host]))
+            for i, host in pairs
+        ]
+        deepfakes: list[Sample] = []
+        for done, (i, host, future) in enumerate(jobs, 1):
+            source = usable[i][0].name
+            for label, encoding in future.result():
+                distance = None if encoding is None else _nearest(encoding, encodings, leave_out=i)
+                deepfakes.append(Sample(f"{label}:{source}->{host}", label, distance))
+            if done % max(1, len(jobs) // 5) == 0:
+                self.progress(f"{slug}: {done * 5} of {len(jobs) * 5} deepfakes measured")
+        strangers = [
+            Sample(f"bank:{name}", "stranger", _nearest(encoding, encodings))
+            for name, encoding in bank.strangers.items()
+        ]
+        for other in others:
+            for photo, encoding in self._encode_references(other):
+                distance = None if encoding is None else _nearest(encoding, encodings)
+                strangers.append(Sample(f"{other.slug}/{photo.name}", "politician", distance))
+        genuine = [
+            Sample(f"{slug}/{photo.name}", "genuine", _nearest(found.encoding, encodings, leave_out=i))
+            for i, (photo, found) in enumerate(usable)
+            if found.encoding is not None and len(usable) > 1
+        ]
+        return Measurement(
+            slug=slug,
+            photos=len(usable),
+            hosts=len(bank.hosts),
+            people=len(bank.strangers) + len(others),
+            deepfakes=tuple(deepfakes),
+            strangers=tuple(strangers),
+            genuine=tuple(genuine),
+            seconds=time.perf_counter() - started,
+        )
+
+    def _encode_references(self, politician: Politician) -> list[tuple[Path, Matrix | None]]:
+        """Another politician's reference encodings, from the service's reference cache."""
+        out: list[tuple[Path, Matrix | None]] = []
+        for photo in politician.photos:
+            data = photo.read_bytes()
+            key = self.reference_cache.key(data)
+            encoding = self.reference_cache.get(key)
+            if encoding is None:
+                found = self._executor.submit(_analyse, data).result()
+                encoding = found.encoding
+                if encoding is not None:
+                    try:
+                        self.reference_cache.put(key, encoding)
+                    except OSError:
+                        pass  # a read-only data folder only costs the computation next time
+            out.append((photo, encoding))
+        return out
+
+
+def _pairs(photos: int, hosts: list[str]) -> list[tuple[int, str]]:
+    """``(photo, host)`` pairs: every host for each photo, up to ``PHOTOS_FOR_ALL_HOSTS`` photos;
+    with more, each photo gets an equal share of the hosts, in rotation."""
+    if photos <= PHOTOS_FOR_ALL_HOSTS:
+        return [(i, host) for i in range(photos) for host in hosts]
+    share = math.ceil(PHOTOS_FOR_ALL_HOSTS * len(hosts) / photos)
+    return [(i, hosts[(i * share + k) % len(hosts)]) for i in range(photos) for k in range(min(share, len(hosts)))]
+
+
+def _nearest(encoding: Matrix, references: Matrix, leave_out: int | None = None) -> float:
+    """The distance to the nearest reference row; ``leave_out`` skips that row when another is left."""
+    distances = np.linalg.norm(references - encoding, axis=1)
+    if leave_out is not None and len(distances) > 1:
+        distances = np.delete(distances, leave_out)
+    return float(distances.min())
+
+
+def _read_face(path: Path, data: bytes, box: tuple[int, int, int, int]) -> Analysed | None:
+    """A cached bank face (the prepared pixels are made again: cheap, and never stale)."""
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            faces, encoding, points = int(stored["faces"]), stored["encoding"], stored["points"]
+    except (OSError, ValueError, KeyError):
+        return None
+    found = np.asarray(encoding, dtype=np.float64) if encoding.shape == (ENCODING_DIM,) else None
+    if points.shape != (68, 2):
+        return Analysed(faces, found)
+    pixels = prepare(Image.open(io.BytesIO(data)), box)
+    return Analysed(faces, found, Face(pixels, np.asarray(points, dtype=np.float64)))
+
+
+def _write_face(path: Path, found: Analysed) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.stem}.partial.npz")
+    np.savez(
+        partial,
+        faces=np.int64(found.faces),
+        encoding=found.encoding if found.encoding is not None else np.zeros(0),
+        points=found.face.points if found.face is not None else np.zeros(0),
+    )
+    partial.replace(path)
+
+
+# In the worker processes.
+
+
+def _init_worker(config: EngineConfig, limits: Limits) -> None:
+    global _engine, _landmarker, _limits
+    _engine, _landmarker, _limits = FaceEngine(config), Landmarker(), limits
+
+
+def _analyse(data: bytes) -> Analysed:
+    """An upload's faces, as the service finds them."""
+    assert _engine is not None and _limits is not None, "worker not initialised"
+    try:
+        found = _engine.find_faces(decode(data, _limits))
+    except ImageRejected:
+        return Analysed(0, None)
+    return Analysed(len(found.boxes), found.encodings[0] if len(found.boxes) == 1 else None)
+
+
+def _bank_face(data: bytes, box: tuple[int, int, int, int]) -> Analysed:
+    """A bank person: their face prepared from ``box``, its landmarks, and the prepared photo's
+    encoding (the JPEG a stranger would upload)."""
+    assert _landmarker is not None
+    pixels = prepare(Image.open(io.BytesIO(data)), box)
+    found = _analyse(jpeg(pixels))
+    try:
+        points = _landmarker(pixels)
+    except NoFace:
+        return found
+    return Analysed(found.faces, found.encoding, Face(pixels, points))
+
+
+def _politician_face(data: bytes) -> Analysed:
+    """A reference photo: its encoding, and its one face prepared for deepfakes with landmarks."""
+    assert _engine is not None and _landmarker is not None and _limits is not None
+    decoded = decode(data, _limits)
+    found = _engine.find_faces(decoded)
+    if len(found.boxes) != 1:
+        return Analysed(len(found.boxes), None)
+    box, scale = found.boxes[0], decoded.image.width / decoded.width
+    pixels = prepare(
+        decoded.image,
+        (round(box.left * scale), round(box.top * scale), round(box.right * scale), round(box.bottom * scale)),
+    )
+    try:
+        points = _landmarker(pixels)
+    except NoFace:
+        return Analysed(1, found.encodings[0])
+    return Analysed(1, found.encodings[0], Face(pixels, points))
+
+
+def _deepfake_faces(face: Face, host: Face) -> list[tuple[str, Matrix | None]]:
+    """Each deepfake of ``face`` onto ``host``: its kind and the encoding of its one face (None when
+    facegate does not find exactly one)."""
+    return [(fake.label, _analyse(fake.data).encoding) for fake in deepfakes_of(face, host)]
