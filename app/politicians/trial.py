@@ -14,6 +14,7 @@ SHA-256, the face and what changes an encoding, so only the first calibration co
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -33,7 +34,17 @@ from app.faces.intake import ImageRejected, Limits, decode
 from app.faces.matcher import ENCODING_DIM, Matrix
 from app.politicians.bank import Person, Role, photo_path
 from app.politicians.calibration import Measurement, Sample
-from app.politicians.deepfakes import CROP_FACES, FACE_WIDTH, Face, Landmarker, NoFace, deepfakes_of, jpeg, prepare
+from app.politicians.deepfakes import (
+    CROP_FACES,
+    FACE_WIDTH,
+    MORPH_RATIOS,
+    Face,
+    Landmarker,
+    NoFace,
+    deepfakes_of,
+    jpeg,
+    prepare,
+)
 from app.politicians.profiles import Politician
 from app.politicians.references import EncodingCache
 
@@ -43,6 +54,7 @@ __all__ = ["PHOTOS_FOR_ALL_HOSTS", "Analysed", "Bank", "Trial"]
 # onto every host. More photos share the hosts out between them, so a politician with ten photos
 # costs what one with three does (README: under two minutes on two cores).
 PHOTOS_FOR_ALL_HOSTS = 3
+KINDS = 2 + len(MORPH_RATIOS)  # deepfakes per (photo, host): the swap, its shared copy, the morphs
 
 _engine: FaceEngine | None = None
 _landmarker: Landmarker | None = None
@@ -58,6 +70,16 @@ class Analysed:
     faces: int
     encoding: Matrix | None
     face: Face | None = None
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One reference photo of the politician: its encoding ``(128,)``, and its prepared face (None
+    when no landmarks were found: it is measured against, but no deepfake is made of it)."""
+
+    photo: Path
+    encoding: Matrix
+    face: Face | None
 
 
 @dataclass(frozen=True)
@@ -124,7 +146,10 @@ class Trial:
             if cached is not None:
                 results[person.name] = cached
             else:
-                pending[person.name] = (cache_dir / f"{key}.npz", self._executor.submit(_bank_face, data, person.box))
+                pending[person.name] = (
+                    cache_dir / f"{key}.npz",
+                    self._executor.submit(_bank_face, data, person.box),
+                )
         if pending:
             self.progress(f"bank: analysing {len(pending)} of {len(people)} people (cached afterwards)")
         for name, (path, future) in pending.items():
@@ -145,29 +170,9 @@ class Trial:
         """The politician's deepfakes onto ``bank``'s hosts, ``bank``'s strangers and ``others``'
         photos, each as a distance to the politician's references (module docstring)."""
         started = time.perf_counter()
-        slug = politician.slug
-        refs = [
-            self._executor.submit(_politician_face, photo.read_bytes()) for photo in politician.photos
-        ]
-        faces = [future.result() for future in refs]
-        usable = [(photo, found) for photo, found in zip(politician.photos, faces, strict=True) if found.face]
-        if not usable:
-            raise NoFace(f"{slug}: no reference photo shows one face")
-        encodings = np.stack([found.encoding for _, found in usable if found.encoding is not None])
-        pairs = _pairs(len(usable), list(bank.hosts))
-        self.progress(f"{slug}: {len(pairs) * 5} deepfakes from {len(usable)} photos onto {len(bank.hosts)} hosts")
-        jobs = [
-            (i, host, self._executor.submit(_deepfake_faces, usable[i][1].face, bank.hosts[host]))
-            for i, host in pairs
-        ]
-        deepfakes: list[Sample] = []
-        for done, (i, host, future) in enumerate(jobs, 1):
-            source = usable[i][0].name
-            for label, encoding in future.result():
-                distance = None if encoding is None else _nearest(encoding, encodings, leave_out=i)
-                deepfakes.append(Sample(f"{label}:{source}->{host}", label, distance))
-            if done % max(1, len(jobs) // 5) == 0:
-                self.progress(f"{slug}: {done * 5} of {len(jobs) * 5} deepfakes measured")
+        refs = self._references(politician)
+        encodings = np.stack([ref.encoding for ref in refs])
+        deepfakes = self._deepfakes(politician.slug, refs, encodings, bank)
         strangers = [
             Sample(f"bank:{name}", "stranger", _nearest(encoding, encodings))
             for name, encoding in bank.strangers.items()
@@ -177,13 +182,13 @@ class Trial:
                 distance = None if encoding is None else _nearest(encoding, encodings)
                 strangers.append(Sample(f"{other.slug}/{photo.name}", "politician", distance))
         genuine = [
-            Sample(f"{slug}/{photo.name}", "genuine", _nearest(found.encoding, encodings, leave_out=i))
-            for i, (photo, found) in enumerate(usable)
-            if found.encoding is not None and len(usable) > 1
+            Sample(f"{politician.slug}/{ref.photo.name}", "genuine", _nearest(ref.encoding, encodings, i))
+            for i, ref in enumerate(refs)
+            if len(refs) > 1
         ]
         return Measurement(
-            slug=slug,
-            photos=len(usable),
+            slug=politician.slug,
+            photos=len(refs),
             hosts=len(bank.hosts),
             people=len(bank.strangers) + len(others),
             deepfakes=tuple(deepfakes),
@@ -191,6 +196,37 @@ class Trial:
             genuine=tuple(genuine),
             seconds=time.perf_counter() - started,
         )
+
+    def _references(self, politician: Politician) -> list[Reference]:
+        """The politician's photos that show one face; ``NoFace`` when none does."""
+        futures = [self._executor.submit(_politician_face, photo.read_bytes()) for photo in politician.photos]
+        refs = []
+        for photo, future in zip(politician.photos, futures, strict=True):
+            found = future.result()
+            if found.encoding is not None:
+                refs.append(Reference(photo, found.encoding, found.face))
+        if not refs:
+            raise NoFace(f"{politician.slug}: no reference photo shows one face")
+        return refs
+
+    def _deepfakes(self, slug: str, refs: list[Reference], encodings: Matrix, bank: Bank) -> list[Sample]:
+        """Each source photo's deepfakes onto its hosts, measured leaving the source out."""
+        faces = {i: ref.face for i, ref in enumerate(refs) if ref.face is not None}
+        sources = list(faces)
+        pairs = [(sources[k], host) for k, host in _pairs(len(sources), list(bank.hosts))]
+        total = len(pairs) * KINDS
+        self.progress(f"{slug}: {total} deepfakes from {len(sources)} photos onto {len(bank.hosts)} hosts")
+        jobs = [
+            (i, host, self._executor.submit(_deepfake_faces, faces[i], bank.hosts[host])) for i, host in pairs
+        ]
+        samples: list[Sample] = []
+        for done, (i, host, future) in enumerate(jobs, 1):
+            for label, encoding in future.result():
+                distance = None if encoding is None else _nearest(encoding, encodings, leave_out=i)
+                samples.append(Sample(f"{label}:{refs[i].photo.name}->{host}", label, distance))
+            if done % max(1, len(jobs) // 5) == 0 and done < len(jobs):
+                self.progress(f"{slug}: {done * KINDS} of {total} deepfakes measured")
+        return samples
 
     def _encode_references(self, politician: Politician) -> list[tuple[Path, Matrix | None]]:
         """Another politician's reference encodings, from the service's reference cache."""
@@ -203,10 +239,9 @@ class Trial:
                 found = self._executor.submit(_analyse, data).result()
                 encoding = found.encoding
                 if encoding is not None:
-                    try:
+                    # A read-only data folder only costs the computation next time.
+                    with contextlib.suppress(OSError):
                         self.reference_cache.put(key, encoding)
-                    except OSError:
-                        pass  # a read-only data folder only costs the computation next time
             out.append((photo, encoding))
         return out
 
@@ -217,7 +252,9 @@ def _pairs(photos: int, hosts: list[str]) -> list[tuple[int, str]]:
     if photos <= PHOTOS_FOR_ALL_HOSTS:
         return [(i, host) for i in range(photos) for host in hosts]
     share = math.ceil(PHOTOS_FOR_ALL_HOSTS * len(hosts) / photos)
-    return [(i, hosts[(i * share + k) % len(hosts)]) for i in range(photos) for k in range(min(share, len(hosts)))]
+    return [
+        (i, hosts[(i * share + k) % len(hosts)]) for i in range(photos) for k in range(min(share, len(hosts)))
+    ]
 
 
 def _nearest(encoding: Matrix, references: Matrix, leave_out: int | None = None) -> float:
@@ -295,7 +332,12 @@ def _politician_face(data: bytes) -> Analysed:
     box, scale = found.boxes[0], decoded.image.width / decoded.width
     pixels = prepare(
         decoded.image,
-        (round(box.left * scale), round(box.top * scale), round(box.right * scale), round(box.bottom * scale)),
+        (
+            round(box.left * scale),
+            round(box.top * scale),
+            round(box.right * scale),
+            round(box.bottom * scale),
+        ),
     )
     try:
         points = _landmarker(pixels)
