@@ -68,7 +68,7 @@ def _sources(c: Calibration) -> str:
     return (
         f"{m.photos} reference photo{'s' * (m.photos != 1)}, {len(m.deepfakes)} deepfakes of them on"
         f" {m.hosts} people of the bank (leave one out), {len(m.strangers)} strangers ({bank} people of"
-        f" the bank, {politicians} photos of the other politicians)"
+        f" the bank, {politicians} other politicians)"
     )
 
 

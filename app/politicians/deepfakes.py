@@ -41,6 +41,8 @@ __all__ = [
     "Kind",
     "Landmarker",
     "NoFace",
+    "Pixels",
+    "Points",
     "deepfakes_of",
     "jpeg",
     "morph",

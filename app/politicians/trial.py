@@ -2,12 +2,13 @@
 
 Every upload here goes through what the service runs (``decode`` with the service's limits, then
 ``FaceEngine.find_faces`` with its settings), in ``settings.workers`` processes that each hold one
-engine and one ``Landmarker``. For one politician, with the bank read once:
+``FaceReader`` (``app.politicians.analysis``). For one politician, with the bank read once:
 1. each reference photo: its encoding (as the reference set has it), its face prepared and its 68
    landmarks (``app.politicians.deepfakes.prepare``);
 2. each reference photo's deepfakes onto the bank's hosts, encoded; a deepfake's distance is to the
    nearest *other* reference photo (leave one out), or to its own when there is no other;
-3. the bank's strangers and the other politicians' photos: their distance to the nearest reference.
+3. the bank's strangers and the other politicians: their distance to the nearest reference (another
+   politician is one stranger, at their photo nearest the politician).
 The bank's faces (landmarks, encodings) are cached in ``<bank_dir>/faces``, keyed by the photo's
 SHA-256, the face and what changes an encoding, so only the first calibration computes them.
 """
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import json
 import math
 import multiprocessing
@@ -27,11 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from app.faces.engine import EngineConfig, FaceEngine
-from app.faces.intake import ImageRejected, Limits, decode
-from app.faces.matcher import ENCODING_DIM, Matrix
+from app.faces.intake import Limits
+from app.faces.matcher import Matrix
+from app.politicians.analysis import Analysed, FaceReader, read_cached_face, write_cached_face
 from app.politicians.bank import Person, Role, photo_path
 from app.politicians.calibration import Measurement, Sample
 from app.politicians.deepfakes import (
@@ -39,37 +39,18 @@ from app.politicians.deepfakes import (
     FACE_WIDTH,
     MORPH_RATIOS,
     Face,
-    Landmarker,
     NoFace,
-    deepfakes_of,
-    jpeg,
-    prepare,
 )
 from app.politicians.profiles import Politician
 from app.politicians.references import EncodingCache
 
-__all__ = ["PHOTOS_FOR_ALL_HOSTS", "Analysed", "Bank", "Trial"]
+__all__ = ["PHOTOS_FOR_ALL_HOSTS", "Bank", "Reference", "Trial"]
 
 # At most this many (reference photo, host) pairs per politician, five deepfakes each: three photos
 # onto every host. More photos share the hosts out between them, so a politician with ten photos
 # costs what one with three does (README: under two minutes on two cores).
 PHOTOS_FOR_ALL_HOSTS = 3
 KINDS = 2 + len(MORPH_RATIOS)  # deepfakes per (photo, host): the swap, its shared copy, the morphs
-
-_engine: FaceEngine | None = None
-_landmarker: Landmarker | None = None
-_limits: Limits | None = None
-
-
-@dataclass(frozen=True)
-class Analysed:
-    """One photo as facegate sees it: how many faces, the encoding ``(128,)`` of the one face (None
-    otherwise), and the face prepared for deepfakes with its landmarks (None when not asked or
-    not found)."""
-
-    faces: int
-    encoding: Matrix | None
-    face: Face | None = None
 
 
 @dataclass(frozen=True)
@@ -142,19 +123,19 @@ class Trial:
         for person in people:
             data = photo_path(self.bank_dir, person.photo).read_bytes()
             key = hashlib.sha256(f"{person.photo.sha256}|{person.box}|{key_fields}".encode()).hexdigest()
-            cached = _read_face(cache_dir / f"{key}.npz", data, person.box)
+            cached = read_cached_face(cache_dir / f"{key}.npz", data, person.box)
             if cached is not None:
                 results[person.name] = cached
             else:
                 pending[person.name] = (
                     cache_dir / f"{key}.npz",
-                    self._executor.submit(_bank_face, data, person.box),
+                    self._executor.submit(_person, data, person.box),
                 )
         if pending:
             self.progress(f"bank: analysing {len(pending)} of {len(people)} people (cached afterwards)")
         for name, (path, future) in pending.items():
             results[name] = future.result()
-            _write_face(path, results[name])
+            write_cached_face(path, results[name])
         hosts, strangers, left_out = {}, {}, []
         for person in people:
             found = results[person.name]
@@ -170,17 +151,17 @@ class Trial:
         """The politician's deepfakes onto ``bank``'s hosts, ``bank``'s strangers and ``others``'
         photos, each as a distance to the politician's references (module docstring)."""
         started = time.perf_counter()
-        refs = self._references(politician)
+        refs = self.references(politician.photos)
+        if not refs:
+            raise NoFace(f"{politician.slug}: no reference photo shows one face")
         encodings = np.stack([ref.encoding for ref in refs])
-        deepfakes = self._deepfakes(politician.slug, refs, encodings, bank)
+        deepfakes = self._measure_deepfakes(politician.slug, refs, encodings, bank)
         strangers = [
             Sample(f"bank:{name}", "stranger", _nearest(encoding, encodings))
             for name, encoding in bank.strangers.items()
         ]
         for other in others:
-            for photo, encoding in self._encode_references(other):
-                distance = None if encoding is None else _nearest(encoding, encodings)
-                strangers.append(Sample(f"{other.slug}/{photo.name}", "politician", distance))
+            strangers.append(_nearest_photo(other.slug, self._encode_references(other), encodings))
         genuine = [
             Sample(f"{politician.slug}/{ref.photo.name}", "genuine", _nearest(ref.encoding, encodings, i))
             for i, ref in enumerate(refs)
@@ -197,28 +178,38 @@ class Trial:
             seconds=time.perf_counter() - started,
         )
 
-    def _references(self, politician: Politician) -> list[Reference]:
-        """The politician's photos that show one face; ``NoFace`` when none does."""
-        futures = [self._executor.submit(_politician_face, photo.read_bytes()) for photo in politician.photos]
+    def references(self, photos: Sequence[Path]) -> list[Reference]:
+        """Those of ``photos`` that show one face, encoded and prepared for deepfakes."""
+        futures = [self._executor.submit(_reference, photo.read_bytes()) for photo in photos]
         refs = []
-        for photo, future in zip(politician.photos, futures, strict=True):
+        for photo, future in zip(photos, futures, strict=True):
             found = future.result()
             if found.encoding is not None:
                 refs.append(Reference(photo, found.encoding, found.face))
-        if not refs:
-            raise NoFace(f"{politician.slug}: no reference photo shows one face")
         return refs
 
-    def _deepfakes(self, slug: str, refs: list[Reference], encodings: Matrix, bank: Bank) -> list[Sample]:
+    def analyse(self, uploads: Sequence[bytes]) -> list[Analysed]:
+        """Each upload's faces, as the service finds them."""
+        return [f.result() for f in [self._executor.submit(_analyse, data) for data in uploads]]
+
+    def people(self, photos: Sequence[tuple[bytes, tuple[int, int, int, int]]]) -> list[Analysed]:
+        """Each ``(photo, box)``'s person (``FaceReader.person``), not cached."""
+        return [f.result() for f in [self._executor.submit(_person, data, box) for data, box in photos]]
+
+    def deepfakes(self, pairs: Sequence[tuple[Face, Face]]) -> list[list[tuple[str, Matrix | None]]]:
+        """For each ``(face, host)``, every deepfake's kind and encoding (``FaceReader.deepfakes``)."""
+        return [f.result() for f in [self._executor.submit(_deepfakes, face, host) for face, host in pairs]]
+
+    def _measure_deepfakes(
+        self, slug: str, refs: list[Reference], encodings: Matrix, bank: Bank
+    ) -> list[Sample]:
         """Each source photo's deepfakes onto its hosts, measured leaving the source out."""
         faces = {i: ref.face for i, ref in enumerate(refs) if ref.face is not None}
         sources = list(faces)
         pairs = [(sources[k], host) for k, host in _pairs(len(sources), list(bank.hosts))]
         total = len(pairs) * KINDS
         self.progress(f"{slug}: {total} deepfakes from {len(sources)} photos onto {len(bank.hosts)} hosts")
-        jobs = [
-            (i, host, self._executor.submit(_deepfake_faces, faces[i], bank.hosts[host])) for i, host in pairs
-        ]
+        jobs = [(i, host, self._executor.submit(_deepfakes, faces[i], bank.hosts[host])) for i, host in pairs]
         samples: list[Sample] = []
         for done, (i, host, future) in enumerate(jobs, 1):
             for label, encoding in future.result():
@@ -257,6 +248,16 @@ def _pairs(photos: int, hosts: list[str]) -> list[tuple[int, str]]:
     ]
 
 
+def _nearest_photo(slug: str, photos: list[tuple[Path, Matrix | None]], references: Matrix) -> Sample:
+    """Another politician as one stranger, at the distance of their photo nearest the references: one
+    person counts once, however many photos they have."""
+    measured = [(_nearest(e, references), photo) for photo, e in photos if e is not None]
+    if not measured:
+        return Sample(slug, "politician", None)
+    distance, photo = min(measured)
+    return Sample(f"{slug}/{photo.name}", "politician", distance)
+
+
 def _nearest(encoding: Matrix, references: Matrix, leave_out: int | None = None) -> float:
     """The distance to the nearest reference row; ``leave_out`` skips that row when another is left."""
     distances = np.linalg.norm(references - encoding, axis=1)
@@ -265,88 +266,32 @@ def _nearest(encoding: Matrix, references: Matrix, leave_out: int | None = None)
     return float(distances.min())
 
 
-def _read_face(path: Path, data: bytes, box: tuple[int, int, int, int]) -> Analysed | None:
-    """A cached bank face (the prepared pixels are made again: cheap, and never stale)."""
-    try:
-        with np.load(path, allow_pickle=False) as stored:
-            faces, encoding, points = int(stored["faces"]), stored["encoding"], stored["points"]
-    except (OSError, ValueError, KeyError):
-        return None
-    found = np.asarray(encoding, dtype=np.float64) if encoding.shape == (ENCODING_DIM,) else None
-    if points.shape != (68, 2):
-        return Analysed(faces, found)
-    pixels = prepare(Image.open(io.BytesIO(data)), box)
-    return Analysed(faces, found, Face(pixels, np.asarray(points, dtype=np.float64)))
+# In the worker processes: one reader each.
 
-
-def _write_face(path: Path, found: Analysed) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.stem}.partial.npz")
-    np.savez(
-        partial,
-        faces=np.int64(found.faces),
-        encoding=found.encoding if found.encoding is not None else np.zeros(0),
-        points=found.face.points if found.face is not None else np.zeros(0),
-    )
-    partial.replace(path)
-
-
-# In the worker processes.
+_reader: FaceReader | None = None
 
 
 def _init_worker(config: EngineConfig, limits: Limits) -> None:
-    global _engine, _landmarker, _limits
-    _engine, _landmarker, _limits = FaceEngine(config), Landmarker(), limits
+    global _reader
+    _reader = FaceReader(FaceEngine(config), limits)
+
+
+def _worker() -> FaceReader:
+    assert _reader is not None, "worker not initialised"
+    return _reader
 
 
 def _analyse(data: bytes) -> Analysed:
-    """An upload's faces, as the service finds them."""
-    assert _engine is not None and _limits is not None, "worker not initialised"
-    try:
-        found = _engine.find_faces(decode(data, _limits))
-    except ImageRejected:
-        return Analysed(0, None)
-    return Analysed(len(found.boxes), found.encodings[0] if len(found.boxes) == 1 else None)
+    return _worker().analyse(data)
 
 
-def _bank_face(data: bytes, box: tuple[int, int, int, int]) -> Analysed:
-    """A bank person: their face prepared from ``box``, its landmarks, and the prepared photo's
-    encoding (the JPEG a stranger would upload)."""
-    assert _landmarker is not None
-    pixels = prepare(Image.open(io.BytesIO(data)), box)
-    found = _analyse(jpeg(pixels))
-    try:
-        points = _landmarker(pixels)
-    except NoFace:
-        return found
-    return Analysed(found.faces, found.encoding, Face(pixels, points))
+def _person(data: bytes, box: tuple[int, int, int, int]) -> Analysed:
+    return _worker().person(data, box)
 
 
-def _politician_face(data: bytes) -> Analysed:
-    """A reference photo: its encoding, and its one face prepared for deepfakes with landmarks."""
-    assert _engine is not None and _landmarker is not None and _limits is not None
-    decoded = decode(data, _limits)
-    found = _engine.find_faces(decoded)
-    if len(found.boxes) != 1:
-        return Analysed(len(found.boxes), None)
-    box, scale = found.boxes[0], decoded.image.width / decoded.width
-    pixels = prepare(
-        decoded.image,
-        (
-            round(box.left * scale),
-            round(box.top * scale),
-            round(box.right * scale),
-            round(box.bottom * scale),
-        ),
-    )
-    try:
-        points = _landmarker(pixels)
-    except NoFace:
-        return Analysed(1, found.encodings[0])
-    return Analysed(1, found.encodings[0], Face(pixels, points))
+def _reference(data: bytes) -> Analysed:
+    return _worker().reference(data)
 
 
-def _deepfake_faces(face: Face, host: Face) -> list[tuple[str, Matrix | None]]:
-    """Each deepfake of ``face`` onto ``host``: its kind and the encoding of its one face (None when
-    facegate does not find exactly one)."""
-    return [(fake.label, _analyse(fake.data).encoding) for fake in deepfakes_of(face, host)]
+def _deepfakes(face: Face, host: Face) -> list[tuple[str, Matrix | None]]:
+    return _worker().deepfakes(face, host)
