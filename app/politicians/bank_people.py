@@ -125,6 +125,9 @@ BANK: tuple[Person, ...] = (
     Person("feat_f1", FEAT_F1, (95, 164, 405, 474), STRANGER, "woman, 20s, East Asian, surprised"),
     Person("feat_f13", FEAT_F13, (61, 164, 370, 474), STRANGER, "woman, 20s, East Asian, head turned"),
     Person("feat_m7", FEAT_M7, (0, 164, 267, 474), STRANGER, "man, 20s, East Asian, half profile"),
+    Person(
+        "xlib_glasses", XLIB_CUP, (95, 62, 244, 211), STRANGER, "man, 70s, East Asian, glasses, black and white"
+    ),
     Person("feat_group_b", FEAT_GROUP, (445, 229, 517, 301), STRANGER, "man, teens, light skin, curly hair"),
     Person("feat_group_c", FEAT_GROUP, (526, 330, 630, 434), STRANGER, "woman, 20s, light skin"),
     Person("feat_group_d", FEAT_GROUP, (673, 300, 798, 424), STRANGER, "woman, 20s, light skin, red hair"),
