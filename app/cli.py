@@ -342,7 +342,16 @@ def _politicians(args: argparse.Namespace) -> int:
     explicit = args.tolerance is not None or args.review_band is not None
     if added != CHECK_PASSED or args.no_calibrate or explicit:
         return added
-    return calibrate_politicians(settings, reference_dir, slugs=[args.slug]).exit_code
+    try:
+        calibrate_politicians(settings, reference_dir, slugs=[args.slug])
+    except FacegateError as exc:
+        print(
+            f"facegate politicians add: {args.slug} was added but not calibrated ({exc.message}):"
+            f" run facegate politicians calibrate {args.slug}",
+            file=sys.stderr,
+        )
+        return FAILED
+    return CHECK_PASSED  # added and calibrated; a calibration short of the bar says so in its table
 
 
 if __name__ == "__main__":

@@ -126,7 +126,11 @@ BANK: tuple[Person, ...] = (
     Person("feat_f13", FEAT_F13, (61, 164, 370, 474), STRANGER, "woman, 20s, East Asian, head turned"),
     Person("feat_m7", FEAT_M7, (0, 164, 267, 474), STRANGER, "man, 20s, East Asian, half profile"),
     Person(
-        "xlib_glasses", XLIB_CUP, (95, 62, 244, 211), STRANGER, "man, 70s, East Asian, glasses, black and white"
+        "xlib_glasses",
+        XLIB_CUP,
+        (95, 62, 244, 211),
+        STRANGER,
+        "man, 70s, East Asian, glasses, black and white",
     ),
     Person("feat_group_b", FEAT_GROUP, (445, 229, 517, 301), STRANGER, "man, teens, light skin, curly hair"),
     Person("feat_group_c", FEAT_GROUP, (526, 330, 630, 434), STRANGER, "woman, 20s, light skin"),

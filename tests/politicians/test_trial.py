@@ -82,7 +82,7 @@ def test_the_generated_set_holds_no_one_the_bank_holds() -> None:
 
 
 def test_add_calibrates_the_new_politician_and_writes_how(campaign: tuple[Path, int, str]) -> None:
-    folder, _, out = campaign
+    folder, status, out = campaign
     text = (folder / NEW / "profile.toml").read_text()
     assert "# Calibrated by `facegate politicians calibrate` on " in text
     assert "2 reference photos, 120 deepfakes of them on 12 people of the bank (leave one out)" in " ".join(
