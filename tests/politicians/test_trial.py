@@ -90,6 +90,7 @@ def test_add_calibrates_the_new_politician_and_writes_how(campaign: tuple[Path, 
     )
     (new,) = [p for p in read_politicians(folder) if p.slug == NEW]
     assert new.profile.tolerance is not None and new.profile.review_band is not None
+    assert status == 0  # added and calibrated (its table says when the bar is missed)
     assert (
         f"added {NEW}" in out and f"{NEW}: 2 reference photos" in out and "wrote 1 of 1 profiles: cage" in out
     )
