@@ -19,7 +19,8 @@
     │   └── ReferenceSetError       500 (a reference photo or profile is broken)
     └── CommandError (a ``facegate`` command cannot go on; never an HTTP answer)
         ├── BootstrapError          (app.integrations.nocodb.bootstrap: NocoDB refused or is unreachable)
-        └── SettingsFileError       (app.settings_file: the .env cannot be read or written)
+        ├── SettingsFileError       (app.settings_file: the .env cannot be read or written)
+        └── BankError               (app.politicians.bank: the bank of other people cannot be fetched)
 
 Image problems found while decoding are not errors of the service: they become a
 ``rejected`` verdict with reason ``unreadable_image`` (see ``app.faces.intake``).

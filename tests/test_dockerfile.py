@@ -176,3 +176,11 @@ def test_the_postgresql_override_shares_one_server_with_a_database_each() -> Non
         second["environment"].items()
         >= {k: v for k, v in first["environment"].items() if k != "FACEGATE_DATABASE_URL"}.items()
     )
+
+
+def test_the_image_bakes_the_bank_of_other_people_in() -> None:
+    # `facegate politicians calibrate` runs in the image without downloading: the bank and its faces
+    # are fetched and analysed at build time, where the image's user may write its cache.
+    assert "ENV FACEGATE_BANK_DIR=/srv/facegate/bank" in DOCKERFILE
+    assert "facegate politicians bank" in DOCKERFILE
+    assert re.search(r"chown -R facegate .*/srv/facegate/bank", DOCKERFILE)

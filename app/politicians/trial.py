@@ -71,10 +71,6 @@ class Bank:
     strangers: dict[str, Matrix]  # person -> (128,)
     left_out: tuple[str, ...]  # people whose photo showed facegate no single face
 
-    @property
-    def people(self) -> int:
-        return len(self.hosts) + len(self.strangers)
-
 
 class Trial:
     """The worker processes, and what calibration measures with them (a context manager)."""

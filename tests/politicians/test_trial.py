@@ -114,3 +114,23 @@ def test_no_stranger_is_approved(judged: Calibration) -> None:
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_dry_run_prints_the_table_draws_the_plot_and_writes_nothing(
+    campaign: tuple[Path, int, str], settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder, _, _ = campaign
+    before = (folder / "biden" / "profile.toml").read_text()
+    plot = tmp_path / "biden.png"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FACEGATE_DATA_DIR", str(settings.data_dir))
+        patch.setenv("FACEGATE_BANK_DIR", str(BANK_DIR))
+        patch.chdir(folder.parent)
+        args = ["politicians", "calibrate", "biden", "--dry-run", "--plot", str(plot)]
+        status = main([*args, "--reference-dir", str(folder)])
+    out = capsys.readouterr().out
+    assert status == 0  # Biden meets the bar on the bank (a weak calibration: one photo)
+    assert out.startswith("biden: 1 reference photo, 60 deepfakes of them on 12 people of the bank")
+    assert "weak: 1 reference photo" in out and "would write 1 of 1 profiles: biden" in out
+    assert plot.read_bytes().startswith(b"\x89PNG")
+    assert (folder / "biden" / "profile.toml").read_text() == before
