@@ -131,7 +131,8 @@ class Trial:
             self.progress(f"bank: analysing {len(pending)} of {len(people)} people (cached afterwards)")
         for name, (path, future) in pending.items():
             results[name] = future.result()
-            write_cached_face(path, results[name])
+            with contextlib.suppress(OSError):  # a read-only bank only costs this again next time
+                write_cached_face(path, results[name])
         hosts, strangers, left_out = {}, {}, []
         for person in people:
             found = results[person.name]

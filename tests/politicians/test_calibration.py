@@ -11,7 +11,6 @@ import pytest
 
 from app.politicians.calibration import (
     APPROVE_MARGIN,
-    EDGE_GAP,
     MAX_STRANGERS_REVIEW,
     MIN_KEPT,
     REVIEW_MARGIN,
@@ -98,11 +97,15 @@ def test_when_both_cannot_hold_the_deepfakes_give_and_it_says_by_how_much() -> N
     assert "more reference photos" in note
 
 
-def test_one_photo_is_weak_and_reviews_as_far_as_the_strangers_allow() -> None:
-    c = calibrate(_measured(FAKES, STRANGERS, genuine=(), photos=1), max_approve=MAX_APPROVE)
-    assert c.weak
-    assert c.rule.review_up_to == pytest.approx(0.80 - EDGE_GAP, abs=0.002)
-    assert any(note.startswith("weak: 1 reference photo") for note in c.notes)
+def test_one_photo_is_weak_and_approves_less() -> None:
+    strangers = [0.62, *STRANGERS]
+    strong = calibrate(_measured(FAKES, strangers), max_approve=MAX_APPROVE)
+    weak = calibrate(_measured(FAKES, strangers, genuine=(), photos=1), max_approve=MAX_APPROVE)
+    assert weak.weak and not strong.weak
+    assert weak.rule.approve_below == pytest.approx(0.62 - 2 * APPROVE_MARGIN)
+    assert strong.rule.approve_below == pytest.approx(0.62 - APPROVE_MARGIN)
+    assert weak.rule.review_up_to == strong.rule.review_up_to
+    assert any(note.startswith("weak: 1 reference photo") for note in weak.notes)
 
 
 def test_a_genuine_photo_beyond_approval_is_named() -> None:
