@@ -6,7 +6,11 @@ swapped and morphed onto people the bank does not hold, measured as facegate mea
 The bar (issue 23), per politician: at least 90 % of the deepfakes kept (approved or review), no
 stranger approved, at most 10 % of the strangers in review, every genuine sample approved.
 
-    python -m bench.deepfakes [--quick] [--json FILE] [--plot FILE.png]
+With ``--photos`` it measures instead what more reference photos change (README, "Adding a
+politician"): Obama from 1, 2 and 3 photos, Franck from 1, 3 and 5 frames, each calibrated on the bank
+and judged on deepfakes of a photo calibration never saw and of the reference photos themselves.
+
+    python -m bench.deepfakes [--quick] [--photos] [--json FILE] [--plot FILE.png]
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from app.commands.calibrate import calibrate_politicians
-from app.politicians.calibration import MAX_STRANGERS_REVIEW, MIN_KEPT, Calibration, Count
+from app.politicians.bank_people import BANK
+from app.politicians.calibration import MAX_STRANGERS_REVIEW, MIN_KEPT, Calibration, Count, calibrate
 from app.politicians.profiles import read_politicians
 from bench.common import REFERENCE_DIR
 from bench.common import settings as default_settings
@@ -44,6 +49,26 @@ GENUINE: dict[str, tuple[str, ...]] = {
 # The politician whose calibration is timed: Obama with three photos (a campaign's usual minister).
 TIMED_PHOTOS = ("obama.jpg", "obama2.jpg", "obama3.jpg")
 LIMIT_SECONDS = 120.0
+# ``--photos``: each politician's reference photos, by count, and the photo calibration never sees.
+PHOTO_COUNTS: dict[str, dict[int, tuple[str, ...]]] = {
+    "obama": {
+        1: ("obama.jpg",),
+        2: ("obama.jpg", "obama3.jpg"),
+        3: ("obama.jpg", "obama2.jpg", "obama3.jpg"),
+    },
+    "franck": {
+        1: ("people/franck_01829.jpg",),
+        3: ("people/franck_01829.jpg", "people/franck_02888.jpg", "people/franck_04117.jpg"),
+        5: (
+            "people/franck_01829.jpg",
+            "people/franck_02159.jpg",
+            "people/franck_02683.jpg",
+            "people/franck_02888.jpg",
+            "people/franck_04117.jpg",
+        ),
+    },
+}
+NEVER_SEEN = {"obama": "obama4.jpg", "franck": "people/franck_03979.jpg"}
 
 
 def run(*, quick: bool = False) -> dict[str, Any]:
@@ -109,6 +134,53 @@ def shipped(hosts: tuple[str, ...] = HOSTS) -> dict[str, Any]:
     return out
 
 
+def photo_counts() -> list[dict[str, Any]]:
+    """What more reference photos change: per politician and count, the rule calibration writes, the
+    share it measures itself, and the shares kept on the generated set (``PHOTO_COUNTS``)."""
+    settings = default_settings()
+    rows = []
+    with start_trial(settings) as trial, tempfile.TemporaryDirectory() as tmp:
+        bank = trial.read_bank(BANK)
+        for slug, counts in PHOTO_COUNTS.items():
+            for count, photos in counts.items():
+                folder = _campaign(Path(tmp) / f"{slug}-{count}", slug, photos)
+                politicians = read_politicians(folder)
+                politician = next(p for p in politicians if p.slug == slug)
+                others = [p for p in politicians if p.slug != slug]
+                calibration = calibrate(
+                    trial.measure(politician, others, bank), max_approve=settings.tolerance
+                )
+                row: dict[str, Any] = {
+                    "politician": slug,
+                    "photos": count,
+                    "approve_below": calibration.rule.approve_below,
+                    "review_up_to": calibration.rule.review_up_to,
+                    "measured_kept": _count(calibration.count(calibration.fakes)),
+                }
+                for name, sources in (("never_seen", (NEVER_SEEN[slug],)), ("references", photos)):
+                    judged = judge(
+                        measure_unseen(trial, politician, others, sources=sources), calibration.rule, 0
+                    )
+                    row[name] = {
+                        "kept": _count(judged.count(judged.fakes)),
+                        "strangers": _count(judged.count(judged.measurement.strangers)),
+                    }
+                rows.append(row)
+    return rows
+
+
+def _campaign(folder: Path, slug: str, photos: tuple[str, ...]) -> Path:
+    """The demo politicians, with ``slug`` (one of them, or a new one) holding only ``photos``."""
+    shutil.copytree(REFERENCE_DIR, folder)
+    mine = folder / slug
+    shutil.rmtree(mine, ignore_errors=True)
+    mine.mkdir()
+    for photo in photos:
+        shutil.copy(SAMPLES / photo, mine / Path(photo).name)
+    (mine / "profile.toml").write_text(f'name = "{slug}"\nrole = "Minister"\ncountry = "Utopia"\n')
+    return folder
+
+
 def _judged(c: Calibration) -> dict[str, Any]:
     m = c.measurement
     return {
@@ -165,9 +237,14 @@ def lines(result: dict[str, Any]) -> list[str]:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="two hosts only, no timing")
+    parser.add_argument("--photos", action="store_true", help="what 1, 3 and 5 photos change (slow)")
     parser.add_argument("--json", type=str, default=None, help="also write every number to this file")
     parser.add_argument("--plot", type=str, default=None, help="also draw the distances to this PNG")
     args = parser.parse_args(argv)
+    if args.photos:
+        rows = photo_counts()
+        print(json.dumps(rows, indent=1))
+        return {"photos": rows}
     result = run(quick=args.quick)
     print("\n".join(lines(result)))
     if args.plot:

@@ -66,9 +66,10 @@ def _sources(c: Calibration) -> str:
     bank = sum(s.group == "stranger" for s in m.strangers)
     politicians = len(m.strangers) - bank
     return (
-        f"{m.photos} reference photo{'s' * (m.photos != 1)}, {len(m.deepfakes)} deepfakes of them on"
-        f" {m.hosts} people of the bank (leave one out), {len(m.strangers)} strangers ({bank} people of"
-        f" the bank, {politicians} other politicians)"
+        f"{m.photos} reference photo{'s' * (m.photos != 1)}, {len(m.deepfakes)} deepfakes of"
+        f" {'it' if m.photos == 1 else 'them'} on {m.hosts} people of the bank (leave one out),"
+        f" {len(m.strangers)} strangers ({bank} people of the bank, {politicians} other"
+        f" politician{'s' * (politicians != 1)})"
     )
 
 
