@@ -7,7 +7,7 @@ distances are the matcher's (to the politician's nearest reference photo) of thr
   *other* reference photos (leave one out: a photo is never measured against itself). With a single
   photo there is no other: its deepfakes are measured against the photo they were made from, which
   makes them look nearer than an uploader's will be; the calibration is then *weak*, and conservative:
-  approval ends twice the margin below the nearest stranger.
+  approval ends twice the margin below the nearest stranger, and no stranger may wait in review.
 - ``strangers``: the bank's other people, and the campaign's other politicians (an upload of minister
   B claimed as A), against every reference photo, as facegate measures an upload.
 - ``genuine``: each reference photo against the others (leave one out).
@@ -193,7 +193,7 @@ def calibrate(measurement: Measurement, *, max_approve: float) -> Calibration:
     weak = measurement.photos < 2
     margin = APPROVE_MARGIN * (2 if weak else 1)
     approve = _down(max_approve if not strangers else min(max_approve, strangers[0] - margin))
-    allowed = math.floor(MAX_STRANGERS_REVIEW * len(strangers))
+    allowed = 0 if weak else math.floor(MAX_STRANGERS_REVIEW * len(strangers))
     limit = strangers[allowed] if allowed < len(strangers) else None
     ceiling = (limit - EDGE_GAP) if limit is not None else None
     needed = fakes[max(0, math.ceil(MIN_KEPT * len(fakes)) - 1)] if fakes else None
@@ -211,8 +211,8 @@ def _notes(c: Calibration) -> tuple[str, ...]:
     if c.weak:
         notes.append(
             f"weak: {m.photos} reference photo, so each deepfake was measured against the photo it was"
-            " made from, and deepfakes of other photos will be farther; approval ends twice as far below"
-            " the nearest stranger. Add at least"
+            " made from, and deepfakes of other photos will be farther; so approval ends twice as far below"
+            " the nearest stranger, and review before it. Add at least"
             f" {MIN_PHOTOS - m.photos} more photos (frontal, recent, from different days) and calibrate"
             " again."
         )
@@ -229,7 +229,8 @@ def _notes(c: Calibration) -> tuple[str, ...]:
             f"the deepfakes give: {fakes.kept} of {fakes.n} kept ({fakes.kept_share:.0%}, not"
             f" {MIN_KEPT:.0%}); keeping {MIN_KEPT:.0%} needs review up to {c.needed:.3f}, where"
             f" {would} of {len(strangers)} strangers ({would / len(strangers):.0%}) would wait for review"
-            f" (at most {MAX_STRANGERS_REVIEW:.0%}). The nearest other people are within"
+            f" ({'none, for a weak calibration' if c.weak else f'at most {MAX_STRANGERS_REVIEW:.0%}'})."
+            " The nearest other people are within"
             f" {c.needed - c.rule.review_up_to:.3f} of the deepfakes: more reference photos (frontal,"
             " sharp, from different days) bring the politician's deepfakes nearer."
         )

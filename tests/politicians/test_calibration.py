@@ -11,6 +11,7 @@ import pytest
 
 from app.politicians.calibration import (
     APPROVE_MARGIN,
+    EDGE_GAP,
     MAX_STRANGERS_REVIEW,
     MIN_KEPT,
     REVIEW_MARGIN,
@@ -97,14 +98,18 @@ def test_when_both_cannot_hold_the_deepfakes_give_and_it_says_by_how_much() -> N
     assert "more reference photos" in note
 
 
-def test_one_photo_is_weak_and_approves_less() -> None:
+def test_one_photo_is_weak_and_conservative() -> None:
     strangers = [0.62, *STRANGERS]
     strong = calibrate(_measured(FAKES, strangers), max_approve=MAX_APPROVE)
     weak = calibrate(_measured(FAKES, strangers, genuine=(), photos=1), max_approve=MAX_APPROVE)
     assert weak.weak and not strong.weak
     assert weak.rule.approve_below == pytest.approx(0.62 - 2 * APPROVE_MARGIN)
     assert strong.rule.approve_below == pytest.approx(0.62 - APPROVE_MARGIN)
-    assert weak.rule.review_up_to == strong.rule.review_up_to
+    # ... and no stranger waits in review: review ends short of the nearest one.
+    assert strong.rule.review_up_to >= 0.67 and weak.rule.review_up_to == pytest.approx(
+        0.62 - EDGE_GAP, abs=0.002
+    )
+    assert weak.count(weak.measurement.strangers).review == 0
     assert any(note.startswith("weak: 1 reference photo") for note in weak.notes)
 
 
