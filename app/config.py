@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     # Faces and references. Relative folders are taken from the current folder, as ``.env`` is.
     reference_dir: Path = Field(Path("reference_faces"), validate_default=True)
     data_dir: Path = Field(Path("data"), validate_default=True)
+    # The bank of other people that calibration measures against (app.politicians.bank); unset:
+    # ``<data_dir>/bank``. The image bakes it in at build time.
+    bank_dir: Path | None = None
     tolerance: float = Field(DEFAULT_TOLERANCE, gt=0, le=2)
     # |distance - tolerance| <= band: a moderator decides (``review``). README: how it was chosen.
     review_band: float = Field(DEFAULT_REVIEW_BAND, ge=0, le=1)
@@ -292,6 +295,10 @@ class Settings(BaseSettings):
     @property
     def reference_cache_dir(self) -> Path:
         return self.data_dir / "reference_cache"
+
+    @property
+    def bank_folder(self) -> Path:
+        return self.bank_dir or self.data_dir / "bank"
 
     @property
     def concurrency(self) -> int:

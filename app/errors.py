@@ -22,7 +22,8 @@
     └── CommandError (a ``facegate`` command cannot go on; never an HTTP answer)
         ├── BootstrapError          (app.commands.bootstrap: NocoDB refused or is unreachable, or the table
         │                            cannot be used; the NocoDBError family translated at the command's edge)
-        └── SettingsFileError       (app.settings_file: the .env cannot be read or written)
+        ├── SettingsFileError       (app.settings_file: the .env cannot be read or written)
+        └── BankError               (app.politicians.bank: the bank of other people cannot be fetched)
 
 NocoDB's clients have their own family (``app.integrations.nocodb.errors``: ``NocoDBError``), which
 each caller translates at its edge: the runner retries or fails the job, bootstrap raises

@@ -504,17 +504,18 @@ def test_politicians_add_checks_before_it_writes(
     assert "names both 'obama' and 'jane-doe'" in capsys.readouterr().err
     assert sorted(p.relative_to(refs) for p in refs.rglob("*")) == before
 
-    assert (
-        main([*add, "--form-label", "Minister Doe", "--tolerance", "0.5", str(SAMPLES / "astronaut.png")])
-        == 0
-    )
-    assert "added jane-doe" in capsys.readouterr().out
+    # A rule given by hand is written as given, and no calibration runs.
+    hand = ["--tolerance", "0.5", "--review-band", "0.05"]
+    assert main([*add, "--form-label", "Minister Doe", *hand, str(SAMPLES / "astronaut.png")]) == 0
+    out = capsys.readouterr().out
+    assert "added jane-doe" in out and "deepfakes" not in out
     (jane,) = [p for p in read_politicians(refs) if p.slug == "jane-doe"]
     assert (jane.profile.name, jane.profile.form_label, jane.profile.tolerance) == (
         "Jane Doe",
         "Minister Doe",
         0.5,
     )
+    assert jane.profile.review_band == 0.05
     assert [p.name for p in jane.photos] == ["astronaut.png"]
     assert (refs / "jane-doe" / "astronaut.png").read_bytes() == (SAMPLES / "astronaut.png").read_bytes()
     assert main([*add, str(SAMPLES / "astronaut.png")]) == 1  # it exists now
@@ -540,6 +541,18 @@ def test_politicians_add_from_another_folder_writes_into_that_folders_reference_
     assert main([*add, str(SAMPLES / "astronaut.png")]) == 0
     assert (operator_shell / "reference_faces" / "jane-doe" / "profile.toml").is_file()
     assert not (ROOT / "reference_faces" / "jane-doe").exists()
+
+
+def test_politicians_calibrate_names_who(operator_shell: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    refs = _references(operator_shell / "refs")
+    assert main(["politicians", "calibrate", "--reference-dir", str(refs)]) == 1
+    assert capsys.readouterr().err == (
+        "facegate politicians calibrate: name the politicians to calibrate, or give --all\n"
+    )
+    assert main(["politicians", "calibrate", "jane", "--reference-dir", str(refs)]) == 1
+    assert capsys.readouterr().err == (
+        "facegate politicians calibrate: no such politician: jane (known: biden, obama)\n"
+    )
 
 
 # facegate serve: what the image runs.
