@@ -377,11 +377,11 @@ def _bootstrap(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int
 
 def _politicians(args: argparse.Namespace) -> int:
     settings = _settings()
+    if args.action == "bank":
+        return show_bank(settings)
     reference_dir = args.reference_dir or settings.reference_dir
     if args.action == "check":
         return asyncio.run(check_politicians(settings, reference_dir))
-    if args.action == "bank":
-        return show_bank(settings)
     if args.action == "calibrate":
         run = calibrate_politicians(
             settings,

@@ -462,6 +462,8 @@ def test_politicians_check_reports_and_names_a_wrong_photo(
     assert re.search(r"biden - obama: 0\.\d{3} \(good/biden/biden.jpg, good/obama/obama", captured.out)
     assert captured.out.endswith("2 politicians, 3 photos: no problem\n")
     assert "[3/3] good/obama/obama3.jpg: 1 face" in captured.err  # progress, on stderr
+    # Too few photos for a calibration to trust: a note, not a problem.
+    assert "note: biden has 1 reference photo, fewer than the 3 its calibration needs" in captured.out
 
     bad = _references(operator_shell / "bad", wrong="new.jpg")
     assert main(["politicians", "check", "--reference-dir", str(bad)]) == 1

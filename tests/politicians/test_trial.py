@@ -129,8 +129,22 @@ def test_a_dry_run_prints_the_table_draws_the_plot_and_writes_nothing(
         args = ["politicians", "calibrate", "biden", "--dry-run", "--plot", str(plot)]
         status = main([*args, "--reference-dir", str(folder)])
     out = capsys.readouterr().out
-    assert status == 0  # Biden meets the bar on the bank (a weak calibration: one photo)
+    assert status == 1  # short of the bar: a weak calibration (one photo), as its table says
     assert out.startswith("biden: 1 reference photo, 60 deepfakes of it on 12 people of the bank")
     assert "weak: 1 reference photo" in out and "would write 1 of 1 profiles: biden" in out
     assert plot.read_bytes().startswith(b"\x89PNG")
     assert (folder / "biden" / "profile.toml").read_text() == before
+
+
+def test_politicians_bank_lists_who_is_in_it(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FACEGATE_DATA_DIR", str(settings.data_dir))
+        patch.setenv("FACEGATE_BANK_DIR", str(BANK_DIR))
+        assert main(["politicians", "bank"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("hosts (12):\n  bieber ")
+    assert "strangers (20):" in out and "  crew " in out and "left out" not in out
+    assert out.rstrip().endswith(
+        "people from 5 packages in "
+        + f"{BANK_DIR}: 12 hosts, 20 strangers (0 photos fetched now, every checksum checked)"
+    )
