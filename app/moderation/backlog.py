@@ -58,8 +58,10 @@ class BacklogStore:
         """Record the confirmation; False when it was already recorded."""
         with self.db.tx() as conn:
             row = {"table_id": table_id, "before": before, "confirmed_at": self.db.clock()}
-            inserted = conn.execute(self.db.insert(t).values(row).on_conflict_do_nothing()).rowcount
-        return bool(inserted)
+            # RETURNING, not rowcount: PostgreSQL's driver reports -1 rows for this statement.
+            statement = self.db.insert(t).values(row).on_conflict_do_nothing().returning(t.c.table_id)
+            inserted = conn.execute(statement).first()
+        return inserted is not None
 
 
 class Backlog:

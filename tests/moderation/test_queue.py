@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from app.db import Database
+from app.moderation.backlog import BacklogStore
 from app.moderation.queue import Job, JobQueue, JobState, NewJob
-from app.outcomes import Action, Decision, Reason
+from app.outcomes import Action, Decision, HoldReason, Reason
 from tests.utils.clock import T0, Clock
 from tests.utils.stores import Stores
 
@@ -259,3 +260,38 @@ def test_a_decided_row_that_nocodb_reports_deleted_can_come_back(queue: JobQueue
     clock.now += 1
     assert queue.enqueue([new(1), new(2)], source="sweep", listed_at=clock.now) == 1
     assert sorted(j.row_key for j in queue.jobs() if j.state is JobState.QUEUED) == [new(1).row_key]
+
+
+def test_held_jobs_wait_untouched_until_released_by_reason(queue: JobQueue, clock: Clock) -> None:
+    enqueue(queue, 1, 2, 3)
+    first, second, third = queue.claim(3)
+    assert queue.hold(first, HoldReason.BACKLOG, "before the attach")
+    clock.now += 5
+    assert queue.hold(second, HoldReason.UNKNOWN_OPTION, "no politician 'Jane Doe'")
+    assert queue.claim(3) == []  # held jobs are not due
+    assert [(h.row_id, h.reason, h.since) for h in queue.held()] == [
+        (1, HoldReason.BACKLOG, T0),
+        (2, HoldReason.UNKNOWN_OPTION, T0 + 5),
+    ]
+    counts = queue.held_counts()
+    assert counts["backlog"] == 1 and counts["unknown_option"] == 1 and sum(counts.values()) == 2
+    # A reload fixes the missing politician, not the backlog.
+    assert queue.release_held([HoldReason.UNKNOWN_OPTION]) == 1
+    (again,) = queue.claim(3)
+    assert again.id == second.id and state(queue, first.id).state == JobState.HELD
+    # Held again for the same reason: it keeps the time it was first held.
+    clock.now += 5
+    assert queue.hold(again, HoldReason.UNKNOWN_OPTION, "still no politician 'Jane Doe'")
+    assert [h.since for h in queue.held()] == [T0, T0 + 5]
+    assert queue.release_held() == 2 and queue.held() == []
+    assert {j.id for j in queue.claim(3)} == {first.id, second.id}
+    assert queue.finish(third) and state(queue, third.id).state == JobState.DONE
+
+
+def test_a_backlog_confirmation_is_recorded_once(stores: Stores) -> None:
+    confirmations = BacklogStore(stores.db)
+    assert not confirmations.confirmed("t1", T0)
+    assert confirmations.confirm("t1", T0)
+    assert not confirmations.confirm("t1", T0)  # already recorded
+    assert confirmations.confirmed("t1", T0) and not confirmations.confirmed("t1", T0 + 1)
+    assert not confirmations.confirmed("t2", T0)
