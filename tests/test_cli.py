@@ -524,6 +524,29 @@ def test_politicians_add_checks_before_it_writes(
     assert "exists already" in capsys.readouterr().err
 
 
+def test_politicians_add_refuses_a_control_character_in_one_line_and_leaves_nothing(
+    operator_shell: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    refs = _references(operator_shell / "refs")
+    before = sorted(p.relative_to(refs) for p in refs.rglob("*"))
+    add = [
+        "politicians",
+        "add",
+        "jane",
+        "--name",
+        "Jane\x7fDoe",
+        "--role",
+        "Minister",
+        "--country",
+        "Nowhere",
+    ]
+    assert main([*add, "--reference-dir", str(refs), str(SAMPLES / "astronaut.png")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("facegate politicians add: --name: ") and "control character" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert sorted(p.relative_to(refs) for p in refs.rglob("*")) == before  # no hidden .jane.adding either
+
+
 def test_politicians_add_from_another_folder_writes_into_that_folders_reference_faces(
     operator_shell: Path, audit_data: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

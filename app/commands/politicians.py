@@ -136,8 +136,10 @@ def _write(reference_dir: Path, slug: str, profile: Profile, photos: Sequence[Pa
         (staging / PROFILE_FILE).write_text(text, encoding="utf-8")
         staging.rename(reference_dir / slug)
     except OSError as exc:
-        shutil.rmtree(staging, ignore_errors=True)
         raise CommandError(f"cannot write {reference_dir / slug}: {exc.strerror or exc}") from exc
+    finally:
+        # Whatever went wrong, no half-made folder is left behind (a rename moved a finished one).
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 async def _measure(

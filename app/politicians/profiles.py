@@ -12,11 +12,12 @@ from __future__ import annotations
 import json
 import re
 import tomllib
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from app.errors import ReferenceSetError
 from app.politicians.names import NameClash, PoliticianNames
@@ -66,6 +67,15 @@ class Profile(BaseModel):
     review_band: float | None = Field(None, ge=0, le=1)
     # What the forms facegate creates offer for this politician, when it is not ``name``.
     form_label: str | None = Field(None, min_length=1, max_length=200)
+
+    @field_validator("name", "role", "country", "description", "form_label")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        """Shown on the carousel and written to ``profile.toml``: control characters (which TOML
+        refuses, and a page would not show) are a typing or pasting mistake, said at once."""
+        if value is not None and any(unicodedata.category(c) == "Cc" and c not in "\n\t" for c in value):
+            raise ValueError("contains a control character (e.g. DEL or an escape); type it again")
+        return value
 
 
 @dataclass(frozen=True)
