@@ -19,14 +19,13 @@ from app.moderation.holds import Held
 from app.moderation.queue import Job
 from app.moderation.runner import QueueRunner
 from app.moderation.service import ModerationService
-from app.moderation.sweep import Sweeper
 from app.outcomes import HoldReason
 from app.politicians.references import ReferenceSet
 from app.verification import FaceService
 from harness.images import sample
 from harness.loop import FIELDS
 from tests.utils.fake_nocodb import TABLE, FakeNocoDB
-from tests.utils.moderation import lifecycle, moderation_service, nocodb_client, queued_job
+from tests.utils.moderation import make_sweeper, moderation_service, queued_job
 from tests.utils.stores import Stores
 
 CONSENT = FieldNames(image="Image", politician="Politician", status="Status", consent="Consent")
@@ -200,26 +199,10 @@ def test_a_held_job_keeps_its_time_and_is_released_by_reason(stores: Stores) -> 
     assert {j.held_reason for j in stores.queue.jobs()} == {None}
 
 
-def _sweeper(fake: FakeNocoDB, stores: Stores, fields: FieldNames, backlog: Backlog | None = None) -> Sweeper:
-    nocodb = nocodb_client(httpx.MockTransport(fake.handler))
-    uploads = lifecycle(stores, nocodb)
-    return Sweeper(
-        queue=stores.queue,
-        decisions=stores.decisions,
-        nocodb=nocodb,
-        table_id=TABLE,
-        fields=fields,
-        carousel=uploads.carousel,
-        lifecycle=uploads,
-        wake=asyncio.Event(),
-        backlog=backlog,
-    )
-
-
 def test_the_sweep_reads_the_consent_column(stores: Stores) -> None:
     fake = FakeNocoDB()
     fake.add(1, "obama")["Consent"] = 1
-    asyncio.run(_sweeper(fake, stores, CONSENT).sweep())
+    asyncio.run(make_sweeper(fake, stores, fields=CONSENT).sweep())
     assert fake.listed_fields == [["Id", "CreatedAt", "Politician", "Image", "Status", "Consent"]]
     assert FIELDS.columns() == ["Politician", "Image", "Status"]
 
@@ -231,7 +214,7 @@ def test_the_sweep_queues_the_held_backlog_once_it_is_confirmed(stores: Stores) 
     stores.queue.hold(job, HoldReason.BACKLOG, "backlog")
     backlog = Backlog(store=BacklogStore(stores.db), queue=stores.queue, table_id=TABLE, before=CREATED)
     fake.fail_with = 503  # NocoDB down: the backlog is released all the same
-    sweeper = _sweeper(fake, stores, FIELDS, backlog)
+    sweeper = make_sweeper(fake, stores, backlog=backlog)
     with pytest.raises(NocoDBUnavailable):
         asyncio.run(sweeper.sweep())
     assert [h.row_id for h in stores.queue.held()] == [1]  # not confirmed: still held

@@ -18,30 +18,15 @@ from app.outcomes import Action, Decision, Reason
 from harness.images import sample
 from harness.loop import FIELDS
 from tests.utils.fake_nocodb import TABLE, FakeNocoDB
-from tests.utils.moderation import approve, lifecycle, nocodb_client, queued_job
+from tests.utils.moderation import approve, make_sweeper, nocodb_client, queued_job
 from tests.utils.stores import Stores
-
-
-def _sweeper(fake: FakeNocoDB, stores: Stores, tmp_path: Path) -> Sweeper:
-    nocodb = nocodb_client(httpx.MockTransport(fake.handler))
-    uploads = lifecycle(stores, nocodb)
-    return Sweeper(
-        queue=stores.queue,
-        decisions=stores.decisions,
-        nocodb=nocodb,
-        table_id=TABLE,
-        fields=FIELDS,
-        carousel=uploads.carousel,
-        lifecycle=uploads,
-        wake=asyncio.Event(),
-    )
 
 
 def test_a_status_facegate_did_not_write_is_not_trusted(stores: Stores, tmp_path: Path) -> None:
     fake = FakeNocoDB()
     for row_id, status in enumerate([None, "approved", " ", "pending", "rejected: no_face"], start=1):
         fake.add(row_id, "obama", ("a.jpg", sample("cat.png")))["Status"] = status
-    sweeper = _sweeper(fake, stores, tmp_path)
+    sweeper = make_sweeper(fake, stores)
     assert asyncio.run(sweeper.sweep()) == 5
     assert asyncio.run(sweeper.sweep()) == 0  # queued once
 
@@ -54,13 +39,13 @@ def test_an_upload_on_the_carousel_is_not_queued_again(stores: Stores, tmp_path:
     approve(stores, queued_job(stores.queue, row), "obama", parse_row(row, FIELDS).attachments)
     with stores.db.tx() as db:
         db.exec_driver_sql("DELETE FROM jobs")  # what retention does once it is done and old
-    assert asyncio.run(_sweeper(fake, stores, tmp_path).sweep()) == 0
+    assert asyncio.run(make_sweeper(fake, stores).sweep()) == 0
 
 
 def test_a_changed_attachment_is_a_new_upload(stores: Stores, tmp_path: Path) -> None:
     fake = FakeNocoDB()
     fake.add(1, "obama", ("a.jpg", sample("obama2.jpg")))
-    sweeper = _sweeper(fake, stores, tmp_path)
+    sweeper = make_sweeper(fake, stores)
     assert asyncio.run(sweeper.sweep()) == 1
     fake.add(1, "obama", ("b.png", sample("cat.png")))["Status"] = "approved"
     assert asyncio.run(sweeper.sweep()) == 1
@@ -69,7 +54,7 @@ def test_a_changed_attachment_is_a_new_upload(stores: Stores, tmp_path: Path) ->
 def test_decided_rows_a_moderator_settled_are_queued_again(stores: Stores, tmp_path: Path) -> None:
     fake = FakeNocoDB()
     rows = {n: fake.add(n, "obama", ("a.jpg", sample("obama2.jpg"))) for n in (1, 2, 3, 4, 5)}
-    sweeper = _sweeper(fake, stores, tmp_path)
+    sweeper = make_sweeper(fake, stores)
     assert asyncio.run(sweeper.sweep()) == 5
     decided = {
         1: (Decision.REVIEW, Action.REVIEW),
@@ -127,7 +112,7 @@ def test_an_insert_event_naming_another_row_still_gets_the_inserted_one_queued(
     fake = FakeNocoDB()
     first = fake.add(1, "obama", ("a.jpg", sample("obama2.jpg")))
     fake.add(2, "obama", ("b.jpg", sample("obama3.jpg")))
-    sweeper, inserted = _sweeper(fake, stores, tmp_path), asyncio.Event()
+    sweeper, inserted = make_sweeper(fake, stores), asyncio.Event()
     receiver = _receiver(sweeper, inserted)
     for _ in range(2):
         asyncio.run(receiver.receive(_insert_event(first)))
@@ -144,7 +129,7 @@ def test_newest_lists_above_the_newest_row_it_listed(
     fake = FakeNocoDB()
     for row_id in range(1, 11):
         fake.add(row_id, "obama", ("a.jpg", sample("obama2.jpg")))
-    sweeper = _sweeper(fake, stores, tmp_path)
+    sweeper = make_sweeper(fake, stores)
     assert asyncio.run(sweeper.newest()) == 10
     rows = [fake.add(row_id, "obama", ("a.jpg", sample("obama2.jpg"))) for row_id in range(11, 15)]
     # Only row 14 was named by an event: the rows between are above the newest one listed.
@@ -161,7 +146,7 @@ def test_newest_finds_a_row_under_an_id_nocodb_gave_again(
     fake = FakeNocoDB()
     for row_id in (1, 2, 3):
         fake.add(row_id, "obama", ("a.jpg", sample("cat.png")))
-    sweeper = _sweeper(fake, stores, tmp_path)
+    sweeper = make_sweeper(fake, stores)
     assert asyncio.run(sweeper.newest()) == 3
     for job in stores.queue.claim(10):  # all rejected, and row 3 deleted by facegate
         stores.queue.finish(job, row_gone=job.row_id == 3)
@@ -178,7 +163,7 @@ def test_insert_events_are_followed_and_a_failed_listing_does_not_end_it(
     monkeypatch.setattr(sweep, "NEWEST_RETRY_SECONDS", 0.01)
     fake = FakeNocoDB()
     fake.add(1, "obama", ("a.jpg", sample("obama2.jpg")))
-    sweeper = _sweeper(fake, stores, tmp_path)
+    sweeper = make_sweeper(fake, stores)
 
     async def scenario() -> None:
         inserted = asyncio.Event()
@@ -209,7 +194,7 @@ def test_an_upload_published_while_the_approvals_are_listed_stays(stores: Stores
     approve(stores, queued_job(stores.queue, listed), "obama", parse_row(listed, FIELDS).attachments)
     late = fake.add(2, "obama", ("b.jpg", sample("obama3.jpg")))
     late_job = queued_job(stores.queue, late)
-    sweeper = _sweeper(fake, stores, tmp_path)
+    sweeper = make_sweeper(fake, stores)
     handler = fake.handler
 
     def publishing_during_the_listing(request: httpx.Request) -> httpx.Response:

@@ -29,10 +29,11 @@ from app.moderation.restore import StampRestorer
 from app.moderation.rows import new_job, parse_row
 from app.moderation.service import ModerationService
 from app.moderation.stamps import StampKey
+from app.moderation.sweep import Sweeper
 from app.outcomes import Action, Decision, Reason
 from app.verification import FaceService
 from harness.loop import FIELDS
-from tests.utils.fake_nocodb import BASE, TABLE
+from tests.utils.fake_nocodb import BASE, TABLE, FakeNocoDB
 from tests.utils.stores import Stores
 
 MAX_IMAGES = 4
@@ -61,6 +62,25 @@ def lifecycle(stores: Stores, nocodb: NocoDBClient | None, eraser: Eraser | None
         decisions=stores.decisions,
         nocodb=nocodb,
         fields=FIELDS,
+    )
+
+
+def make_sweeper(
+    fake: FakeNocoDB, stores: Stores, *, fields: FieldNames = FIELDS, backlog: Backlog | None = None
+) -> Sweeper:
+    """The sweep as ``app.assembly`` builds it, over the fake NocoDB ``fake``."""
+    nocodb = nocodb_client(httpx.MockTransport(fake.handler))
+    uploads = lifecycle(stores, nocodb)
+    return Sweeper(
+        queue=stores.queue,
+        decisions=stores.decisions,
+        nocodb=nocodb,
+        table_id=TABLE,
+        fields=fields,
+        carousel=uploads.carousel,
+        lifecycle=uploads,
+        wake=asyncio.Event(),
+        backlog=backlog,
     )
 
 
