@@ -26,9 +26,9 @@ COPY scripts/fetch_samples.py ./scripts/fetch_samples.py
 ENV FACEGATE_BANK_DIR=/srv/facegate/bank
 RUN uv sync --frozen --no-dev \
     && python3 scripts/fetch_samples.py --references-only \
+    && mkdir demo && mv reference_faces demo/reference_faces && mkdir reference_faces \
     && FACEGATE_DATA_DIR=/tmp/facegate facegate politicians bank \
     && rm -rf /tmp/facegate /root/.cache/facegate \
-    && mkdir demo && mv reference_faces demo/reference_faces && mkdir reference_faces \
     && useradd --system --uid 10001 facegate \
     && mkdir -p /var/lib/facegate && chown facegate /var/lib/facegate \
     && chown -R facegate /srv/facegate/reference_faces /srv/facegate/bank
