@@ -37,6 +37,9 @@ class Reason(StrEnum):
     UNREADABLE_IMAGE = "unreadable_image"
     # A NocoDB row without any attachment.
     NO_IMAGE = "no_image"
+    # An attachment the row's own submission did not upload (``app.erasure.provenance``): never
+    # fetched, published or erased.
+    FOREIGN_ATTACHMENT = "foreign_attachment"
     # More images, or more pixels in all, than one row may have (``FACEGATE_MAX_IMAGES_PER_ROW``).
     TOO_MANY_IMAGES = "too_many_images"
     # The row names a politician facegate does not know.

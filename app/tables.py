@@ -13,7 +13,16 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-__all__ = ["approvals", "decisions", "jobs", "metadata", "purges", "renditions", "row_keyed"]
+__all__ = [
+    "approvals",
+    "decisions",
+    "file_claims",
+    "jobs",
+    "metadata",
+    "purges",
+    "renditions",
+    "row_keyed",
+]
 
 metadata = sa.MetaData()
 
@@ -111,6 +120,22 @@ purges = sa.Table(
     sa.Column("created_at", Epoch, nullable=False),
     sa.Column("updated_at", Epoch, nullable=False),
     sa.Index("purges_state", "state", "id"),
+)
+
+# Which upload each stored file is the own of, as facegate proved it before moderating the upload
+# (``app.erasure.provenance``): a digest of the location, never the location (it holds a file name).
+file_claims = sa.Table(
+    "file_claims",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("digest", sa.Text, nullable=False),
+    sa.Column("row_key", sa.Text, nullable=False),
+    sa.Column("table_id", sa.Text, nullable=False),
+    sa.Column("row_id", sa.BigInteger, nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("claimed_at", Epoch, nullable=False),
+    sa.Index("file_claims_once", "digest", "row_key", unique=True),
+    sa.Index("file_claims_row", "row_key"),
 )
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from app.carousel.service import Carousel
 from app.carousel.store import NewApproval
+from app.erasure.provenance import ForeignAttachment, Provenance, Submission
 from app.errors import NotReady
 from app.faces.intake import ImageRejected, declared_pixels
 from app.faces.renditions import Rendition
@@ -28,7 +29,7 @@ from app.moderation.decisions import DecisionLog, DecisionRecord
 from app.moderation.download import Downloader, RowGone
 from app.moderation.lifecycle import UploadLifecycle
 from app.moderation.queue import Job, JobQueue
-from app.moderation.rows import UploadRow
+from app.moderation.rows import UploadRow, row_key
 from app.outcomes import Action, Decision, Reason
 from app.verification import FaceService
 
@@ -46,6 +47,10 @@ def _decided(job: Job, record: DecisionRecord, action: Action) -> dict[str, obje
         "reason": record.reason,
         "action": action,
     }
+
+
+def _submission(table_id: str, row: UploadRow) -> Submission:
+    return Submission(table_id, row_key(table_id, row), row.row_id, row.created_at, row.attachments)
 
 
 # Decided rows that stay in NocoDB, where moderators may settle them with the Status cell.
@@ -75,8 +80,10 @@ class ModerationService:
         lifecycle: UploadLifecycle,
         max_images: int,
         leases: JobQueue,
+        provenance: Provenance,
     ) -> None:
         self.leases = leases
+        self.provenance = provenance
         self.lifecycle = lifecycle
         self.max_images = max_images
         self.decisions = decisions
@@ -148,6 +155,11 @@ class ModerationService:
         )
 
     async def _moderator_approves(self, job: Job, row: UploadRow, politician: str | None) -> Action:
+        try:  # proved when facegate decided it, unless that was before facegate proved uploads
+            await self.provenance.prove(_submission(job.table_id, row))
+        except ForeignAttachment as exc:
+            log.warning("job %d: row %d approved by a moderator, not published: %s", job.id, job.row_id, exc)
+            return Action.REVIEW
         decision = await self._record_moderator(job, politician, Decision.APPROVED)
         if row.attachments:
             try:
@@ -243,6 +255,10 @@ class ModerationService:
         if len(row.attachments) > self.max_images:
             detail = f"The row has {len(row.attachments)} images; at most {self.max_images} are moderated."
             return RowVerdict(Decision.REJECTED, Reason.TOO_MANY_IMAGES, claimed, detail, [])
+        try:  # before any download: a file the row did not upload is not looked at
+            await self.provenance.prove(_submission(table_id, row))
+        except ForeignAttachment as exc:
+            return RowVerdict(Decision.REJECTED, Reason.FOREIGN_ATTACHMENT, claimed, exc.detail, [])
         limits = self.carousel.renditions.limits
         distances: list[dict[str, float]] = []
         identified: set[str | None] = set()

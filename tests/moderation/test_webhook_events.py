@@ -20,7 +20,7 @@ from app.verification import FaceService
 from harness.images import sample
 from harness.loop import FIELDS
 from tests.utils.erasure import THUMBNAIL, files_in, on_disk
-from tests.utils.fake_nocodb import TABLE, FakeNocoDB
+from tests.utils.fake_nocodb import TABLE, FakeNocoDB, location
 from tests.utils.moderation import eraser_of, moderation_service, queued_job
 from tests.utils.stores import Stores
 
@@ -69,7 +69,7 @@ def test_an_approved_row_a_moderator_deletes_is_withdrawn_and_erased(
     assert stores.approvals.approvals() == []
     assert stores.approvals.rendition(approval.id, Rendition.THUMBNAIL) is None
     (pending,) = stores.purges.pending()
-    assert pending.trigger == PurgeTrigger.DELETED_IN_NOCODB and pending.locations == ["2026/01/01/1/a.jpg"]
+    assert pending.trigger == PurgeTrigger.DELETED_IN_NOCODB and pending.locations == [location(1, "a.jpg")]
     assert files_in(tmp_path / "nc")  # erased by the eraser's task, not in the webhook's answer
     assert asyncio.run(eraser_of(service).retry_pending()) == 1
     assert files_in(tmp_path / "nc") == set()
@@ -146,6 +146,7 @@ def test_a_swapped_attachment_is_moderated_again(faces: FaceService, stores: Sto
     service, row = _approved(fake, stores, faces, tmp_path / "nc")
     swapped = fake.add(1, "obama", ("cat.png", sample("cat.png")))  # same row Id, a new attachment
     swapped["Status"] = "approved"  # what facegate wrote for the earlier picture
+    on_disk(fake, tmp_path / "nc")  # the new picture, uploaded with its row as NocoDB writes it
     update = json.dumps({"type": UPDATE_EVENT, "data": {"table_id": TABLE, "rows": [swapped]}}).encode()
     receiver = _receiver(service, stores)
     assert asyncio.run(receiver.receive(update)).queued == 1
@@ -156,4 +157,4 @@ def test_a_swapped_attachment_is_moderated_again(faces: FaceService, stores: Sto
     assert stores.decisions.decisions()[0].reason == "no_face"
     assert stores.approvals.approvals() == []  # the earlier picture is off the carousel, and erased
     (purge,) = stores.purges.pending()
-    assert purge.locations == ["2026/01/01/1/a.jpg"]
+    assert purge.locations == [location(1, "a.jpg")]

@@ -11,7 +11,9 @@ import httpx
 from app.carousel.service import Carousel
 from app.carousel.store import NewApproval
 from app.config import RejectAction
+from app.erasure.files import StoredFiles
 from app.erasure.local import LocalUploads
+from app.erasure.provenance import Provenance
 from app.erasure.service import Eraser
 from app.faces.intake import Limits
 from app.faces.renditions import Renditions
@@ -25,7 +27,7 @@ from app.moderation.service import ModerationService
 from app.outcomes import Action, Decision, Reason
 from app.verification import FaceService
 from harness.loop import FIELDS
-from tests.utils.fake_nocodb import BASE, TABLE
+from tests.utils.fake_nocodb import BASE, TABLE, WrittenWithTheirRows
 from tests.utils.stores import Stores
 
 MAX_IMAGES = 4
@@ -61,25 +63,42 @@ def moderation_service(
     uploads_dir: Path | None = None,
     max_images: int = MAX_IMAGES,
 ) -> ModerationService:
-    """The moderation service as ``app.assembly`` builds it, over a fake NocoDB."""
+    """The moderation service as ``app.assembly`` builds it, over a fake NocoDB; without
+    ``uploads_dir`` its storage is not configured for erasure, and provenance takes every upload for
+    written just before its row (``WrittenWithTheirRows``)."""
     nocodb = nocodb_client(transport, allowed_origins=allowed_origins)
-    eraser = Eraser(
-        purges=stores.purges,
-        local=LocalUploads(uploads_dir) if uploads_dir else None,
-        nocodb=nocodb,
-        fields=FIELDS,
-        enabled=on_reject is RejectAction.DELETE,
-    )
+    files = StoredFiles(local=LocalUploads(uploads_dir) if uploads_dir else None)
+    eraser = eraser_over(stores, nocodb, files, enabled=on_reject is RejectAction.DELETE)
     uploads = lifecycle(stores, nocodb, eraser)
+    provenance = Provenance(
+        nocodb=nocodb,
+        files=files if uploads_dir else WrittenWithTheirRows(),
+        claims=stores.claims,
+        image_field=FIELDS.image,
+    )
     return ModerationService(
         decisions=stores.decisions,
         faces=faces,
+        provenance=provenance,
         downloader=Downloader(nocodb=nocodb, fields=FIELDS, max_bytes=max_download_bytes),
         writer=NocoDBWriter(nocodb=nocodb, fields=FIELDS, on_reject=on_reject),
         carousel=uploads.carousel,
         lifecycle=uploads,
         max_images=max_images,
         leases=stores.queue,
+    )
+
+
+def eraser_over(stores: Stores, nocodb: NocoDBClient, files: StoredFiles, *, enabled: bool = True) -> Eraser:
+    """The eraser as ``app.assembly`` builds it, over ``files``."""
+    return Eraser(
+        purges=stores.purges,
+        claims=stores.claims,
+        files=files,
+        nocodb=nocodb,
+        fields=FIELDS,
+        present=Downloader(nocodb=nocodb, fields=FIELDS, max_bytes=MAX_DOWNLOAD_BYTES).present,
+        enabled=enabled,
     )
 
 
