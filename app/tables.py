@@ -137,6 +137,11 @@ file_claims = sa.Table(
     sa.Index("file_claims_once", "digest", "row_key", unique=True),
     sa.Index("file_claims_row", "row_key"),
 )
+# A public-form upload has one owner: a second claimant's insert conflicts, on any instance.
+_FORM = file_claims.c.source == "form"
+sa.Index(
+    "file_claims_form_owner", file_claims.c.digest, unique=True, sqlite_where=_FORM, postgresql_where=_FORM
+)
 
 
 def row_keyed() -> list[sa.Table]:

@@ -39,7 +39,8 @@ class ClaimLog:
 
     def claim(self, *, location: str, row_key: str, table_id: str, row_id: int, source: UploadSource) -> str:
         """Record that the upload ``row_key`` claims the file; returns the row key of the file's first
-        claimant (itself, unless another upload claimed it before, on any instance)."""
+        claimant (itself, unless another upload claimed it before, on any instance: a second form
+        claim conflicts with the first, and waits for it to commit)."""
         values = {
             "digest": digest(location),
             "row_key": row_key,

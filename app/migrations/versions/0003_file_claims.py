@@ -38,6 +38,15 @@ def upgrade() -> None:
     )
     op.create_index("file_claims_once", "file_claims", ["digest", "row_key"], unique=True)
     op.create_index("file_claims_row", "file_claims", ["row_key"])
+    form = sa.text("source = 'form'")
+    op.create_index(
+        "file_claims_form_owner",
+        "file_claims",
+        ["digest"],
+        unique=True,
+        sqlite_where=form,
+        postgresql_where=form,
+    )
     _adopt_live_approvals()
 
 
