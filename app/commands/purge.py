@@ -30,12 +30,12 @@ PURGE_MISCONFIGURED = 2
 async def run_purge(
     settings: Settings, *, dry_run: bool = False, nocodb_transport: httpx.AsyncBaseTransport | None = None
 ) -> int:
-    """Retry every pending purge with the service's eraser, printing one line each and a summary; the
-    exit code. ``dry_run`` only lists them: no file, no NocoDB call, no change to the log.
+    """Retry every pending or kept purge with the service's eraser, printing one line each and a
+    summary; the exit code. ``dry_run`` only lists them: no file, no NocoDB call, no change to the log.
 
     It does not take the service's data-folder lock, so it runs beside running instances: SQLite's
     WAL lets both write (PostgreSQL is shared anyway), and a retry is safe to repeat (a file already
-    gone counts nothing, and whether a live row uses a file is asked each time); at worst a file both
+    gone counts nothing, and whether the row is gone is asked each time); at worst a file both
     remove at the same instant is counted twice.
     """
     url, token, table_id = settings.nocodb_url, settings.nocodb_api_token, settings.nocodb_table_id
