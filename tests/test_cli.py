@@ -40,13 +40,14 @@ from app.commands.serve import server_command
 from app.config import STORE_FILE, FieldNames, Settings
 from app.erasure.claims import UploadSource
 from app.erasure.files import locate
-from app.erasure.service import UNCONFIGURED_LOCAL
+from app.erasure.service import KEPT_WHILE_LIVE, UNCONFIGURED_LOCAL
 from app.erasure.store import PurgeRecord, PurgeState, PurgeTrigger
+from app.moderation.rows import parse_row, row_key
 from app.politicians.profiles import read_politicians
 from app.settings_file import read_settings_file, write_settings_file
 from harness.facegate import facegate_env
 from harness.images import ROOT, SAMPLES
-from harness.loop import ADMIN_EMAIL, ADMIN_PASSWORD
+from harness.loop import ADMIN_EMAIL, ADMIN_PASSWORD, FIELDS
 from harness.net import free_port
 from harness.nocodb import LocalNocoDB
 from tests.utils.erasure import files_in, on_disk
@@ -325,6 +326,41 @@ def test_purge_keeps_a_file_a_live_row_still_uses(tmp_path: Path) -> None:
     (record,) = _purge_log(tmp_path)
     assert record.state is PurgeState.DONE and record.files == 0
     assert "not this upload's own" in (record.detail or "")
+
+
+def test_purge_looks_again_at_what_was_kept_while_the_row_was_there(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # An approval withdrawn while its row stayed in NocoDB: kept, no failure; erased once the row is gone.
+    fake = FakeNocoDB()
+    row = fake.add(1, "obama", ("a.jpg", b"approved once"))
+    on_disk(fake, tmp_path / "nc")
+    key, where = row_key(TABLE, parse_row(row, FIELDS)), fake_location(1, "a.jpg")
+    with fresh_stores(tmp_path / "data" / STORE_FILE) as stores:
+        stores.claims.claim(location=where, row_key=key, table_id=TABLE, row_id=1, source=UploadSource.FORM)
+        stores.purges.record(
+            row_key=key,
+            table_id=TABLE,
+            row_id=1,
+            trigger=PurgeTrigger.NOT_APPROVED,
+            state=PurgeState.KEPT,
+            locations=[where],
+            files=0,
+            bytes_removed=0,
+            detail=KEPT_WHILE_LIVE,
+        )
+    assert _purge(tmp_path, fake, dry_run=True) == PURGE_ALL_DONE
+    assert f"row 1: would retry 1 location(s); kept: {KEPT_WHILE_LIVE}" in capsys.readouterr().out
+    assert _purge(tmp_path, fake) == PURGE_ALL_DONE  # the row is still there, in review
+    assert capsys.readouterr().out.endswith(", 1 kept (the row is still in NocoDB)\n") and files_in(
+        tmp_path / "nc"
+    )
+    del fake.rows[1]
+    assert _purge(tmp_path, fake) == PURGE_ALL_DONE
+    assert files_in(tmp_path / "nc") == set()
+    with fresh_stores(tmp_path / "data" / STORE_FILE) as stores:
+        record = stores.purges.for_row(key)
+    assert record is not None and (record.state, record.files) == (PurgeState.DONE, 2)
 
 
 def test_purge_leaves_pending_what_it_still_cannot_do(
