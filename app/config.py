@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -16,6 +17,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.faces.engine import DEFAULT_LANDMARKS, Landmarks
 from app.faces.explicit import DEFAULT_EXPLICIT_LABELS, DEFAULT_MIN_SCORE, check_labels
+from app.faces.pool import DEFAULT_TIMEOUT as DEFAULT_ANALYSIS_TIMEOUT
 
 # dlib's own recommendation: "0.6 is typical best performance" for its ResNet descriptor.
 DEFAULT_TOLERANCE = 0.6
@@ -30,6 +32,9 @@ WEB_SCHEMES = frozenset({"http", "https"})
 # The SQLite file in DATA_DIR when no DATABASE_URL is set.
 STORE_FILE = "facegate.db"
 DATABASE_SCHEMES = frozenset({"postgresql", "postgres", "postgresql+psycopg"})
+DEFAULT_STAMP_FIELD = "Facegate stamp"
+# Stamps can be read by anyone who sees the table's grid: a short secret could be guessed offline.
+MIN_STAMP_SECRET_CHARS = 16
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,14 @@ class FieldNames:
     image: str = "Image"
     politician: str = "Politician"
     status: str = "Status"
+    # facegate's stamp beside each Status it writes (``app.moderation.stamps``), hidden in forms.
+    stamp: str = DEFAULT_STAMP_FIELD
+    # A Checkbox the uploader ticks to consent; None: the table asks for no consent.
+    consent: str | None = None
+
+    def columns(self) -> list[str]:
+        """The columns moderation reads from a row (Id and CreatedAt besides)."""
+        return [self.politician, self.image, self.status, *([self.consent] if self.consent else [])]
 
 
 class RejectAction(StrEnum):
@@ -58,6 +71,9 @@ class Settings(BaseSettings):
     # Faces and references. Relative folders are taken from the current folder, as ``.env`` is.
     reference_dir: Path = Field(Path("reference_faces"), validate_default=True)
     data_dir: Path = Field(Path("data"), validate_default=True)
+    # The bank of other people that calibration measures against (app.politicians.bank); unset:
+    # ``<data_dir>/bank``. The image bakes it in at build time.
+    bank_dir: Path | None = None
     tolerance: float = Field(DEFAULT_TOLERANCE, gt=0, le=2)
     # |distance - tolerance| <= band: a moderator decides (``review``). README: how it was chosen.
     review_band: float = Field(DEFAULT_REVIEW_BAND, ge=0, le=1)
@@ -83,6 +99,8 @@ class Settings(BaseSettings):
 
     # Processes that run dlib: dlib is not thread-safe, so parallelism is by process.
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=64)
+    # A picture that keeps its worker longer is stopped (the worker restarted); three times: rejected.
+    analysis_timeout_seconds: float = Field(DEFAULT_ANALYSIS_TIMEOUT, gt=0, le=3600)
     # Rows decided at once (downloads and NocoDB calls overlap the pixel work); unset: one per worker.
     queue_concurrency: int | None = Field(None, ge=1, le=256)
 
@@ -106,6 +124,15 @@ class Settings(BaseSettings):
     nocodb_image_field: str = "Image"
     nocodb_politician_field: str = "Politician"
     nocodb_status_field: str = "Status"
+    nocodb_stamp_field: str = DEFAULT_STAMP_FIELD
+    # Signs the stamp written beside each Status, so that a lost database can be rebuilt from NocoDB
+    # (README: "Backups and recovery"). Unset: no stamps, and a warning at start.
+    stamp_secret: SecretStr | None = None
+    # A Checkbox column: a row whose box is not ticked is rejected (``no_consent``) unseen. Unset: none.
+    nocodb_consent_field: str | None = None
+    # Rows created at or before this instant were in the table when bootstrap attached facegate to it:
+    # the backlog, held until the operator confirms it (``facegate backlog --apply``). Unset: none.
+    backlog_before: datetime | None = None
     # Absolute attachment URLs are fetched only from NocoDB's own origin or these (S3 buckets).
     attachment_allowed_origins: Annotated[list[str], NoDecode] = []
     action: RejectAction = RejectAction.DELETE
@@ -135,6 +162,17 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] = "json"
     # Decisions and finished jobs older than this are deleted; live approvals stay for the carousel.
     retention_days: float = Field(30, gt=0)
+
+    @field_validator("nocodb_consent_field", "backlog_before", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("backlog_before")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        # NocoDB's CreatedAt is UTC; a time written without a zone is taken as UTC too.
+        return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
 
     @field_validator("reference_dir", "data_dir", "nocodb_uploads_dir")
     @classmethod
@@ -213,6 +251,7 @@ class Settings(BaseSettings):
         "webhook_secret",
         "nocodb_api_token",
         "database_url",
+        "stamp_secret",
         mode="before",
     )
     @classmethod
@@ -221,6 +260,13 @@ class Settings(BaseSettings):
         text = value.get_secret_value() if isinstance(value, SecretStr) else value
         if isinstance(text, str) and not text.strip():
             return None
+        return value
+
+    @field_validator("stamp_secret")
+    @classmethod
+    def _long_stamp_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().strip()) < MIN_STAMP_SECRET_CHARS:
+            raise ValueError(f"STAMP_SECRET must have at least {MIN_STAMP_SECRET_CHARS} characters")
         return value
 
     @model_validator(mode="after")
@@ -251,6 +297,10 @@ class Settings(BaseSettings):
         return self.data_dir / "reference_cache"
 
     @property
+    def bank_folder(self) -> Path:
+        return self.bank_dir or self.data_dir / "bank"
+
+    @property
     def concurrency(self) -> int:
         """Rows the queue runner decides at once."""
         return self.queue_concurrency or self.workers
@@ -261,6 +311,8 @@ class Settings(BaseSettings):
             image=self.nocodb_image_field,
             politician=self.nocodb_politician_field,
             status=self.nocodb_status_field,
+            stamp=self.nocodb_stamp_field,
+            consent=self.nocodb_consent_field,
         )
 
 

@@ -17,11 +17,13 @@
     │   │   └── CannotModerate      503 (code: why, app.readiness.Unready: nocodb_unreachable, ...)
     │   ├── OriginalUnavailable     503 (a carousel image needs NocoDB's original, out of reach now)
     │   ├── DatabaseUnavailable     503 (facegate's database cannot be reached now)
-    │   └── ReferenceSetError       500 (a reference photo or profile is broken)
+    │   ├── ReferenceSetError       500 (a reference photo or profile is broken)
+    │   └── AnalysisFailed          500 (a face worker hung or crashed on this picture)
     └── CommandError (a ``facegate`` command cannot go on; never an HTTP answer)
         ├── BootstrapError          (app.commands.bootstrap: NocoDB refused or is unreachable, or the table
         │                            cannot be used; the NocoDBError family translated at the command's edge)
-        └── SettingsFileError       (app.settings_file: the .env cannot be read or written)
+        ├── SettingsFileError       (app.settings_file: the .env cannot be read or written)
+        └── BankError               (app.politicians.bank: the bank of other people cannot be fetched)
 
 NocoDB's clients have their own family (``app.integrations.nocodb.errors``: ``NocoDBError``), which
 each caller translates at its edge: the runner retries or fails the job, bootstrap raises
@@ -168,6 +170,14 @@ class ReferenceSetError(ServiceError):
     """A reference photo or profile cannot be used; the message names the file."""
 
     code = "reference_error"
+
+
+class AnalysisFailed(ServiceError):
+    """A face worker hung past the pool's timeout, or died, while it analysed this picture: the
+    picture's doing, or the machine's (the moderation loop tries a picture a few times, then rejects
+    it: ``analysis_failed``)."""
+
+    code = "analysis_failed"
 
 
 class CommandError(FacegateError):

@@ -24,6 +24,13 @@ ACTIONS = Counter(
     ["action"],
     registry=REGISTRY,
 )
+STAMPS = Counter(
+    "facegate_stamps_total",
+    "Stamps read from rows facegate's log did not know: restored (facegate's earlier decision, logged"
+    " again) or ignored (it did not verify: forged, copied from another row, or the picture changed).",
+    ["result"],
+    registry=REGISTRY,
+)
 NOCODB_ERRORS = Counter(
     "facegate_nocodb_errors_total",
     "Jobs that met a NocoDB error: unavailable (retried) or refused (job failed).",
@@ -71,6 +78,7 @@ def exposition(
     pending_purges: int,
     approved_uploads: int,
     awaiting_review: int = 0,
+    held_rows: Mapping[str, int] | None = None,
 ) -> bytes:
     """The text format for one scrape: the registry, plus the queue and carousel as read now."""
     queue = CollectorRegistry(auto_describe=True)
@@ -101,6 +109,16 @@ def exposition(
         registry=queue,
     )
     review.set(awaiting_review)
+    held = Gauge(
+        "facegate_rows_held",
+        "Rows held undecided and untouched, by reason: the backlog not confirmed, or a problem of the"
+        " set-up to fix (a politician the form offers but reference_faces/ lacks, references not loaded,"
+        " a column gone).",
+        ["reason"],
+        registry=queue,
+    )
+    for reason, count in (held_rows or {}).items():
+        held.labels(reason=reason).set(count)
     approvals = Gauge("facegate_approved_uploads", "Approved uploads shown by the carousel.", registry=queue)
     approvals.set(approved_uploads)
     return generate_latest(REGISTRY) + generate_latest(queue)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["Action", "Decision", "Reason", "Source"]
+__all__ = ["Action", "Decision", "HoldReason", "Reason", "Source"]
 
 
 class Decision(StrEnum):
@@ -35,6 +35,8 @@ class Reason(StrEnum):
     NO_MATCH = "no_match"
     # Not a decodable image, or not obtainable as one.
     UNREADABLE_IMAGE = "unreadable_image"
+    # The face workers hung past their timeout, or crashed, on the picture, try after try.
+    ANALYSIS_FAILED = "analysis_failed"
     # A NocoDB row without any attachment.
     NO_IMAGE = "no_image"
     # An attachment the row's own submission did not upload (``app.erasure.provenance``): never
@@ -46,12 +48,34 @@ class Reason(StrEnum):
     UNKNOWN_POLITICIAN = "unknown_politician"
     # The row disappeared (a moderator, or the uploader) before facegate decided it.
     ROW_GONE = "row_gone"
+    # The row's consent checkbox (``FACEGATE_NOCODB_CONSENT_FIELD``) is not ticked.
+    NO_CONSENT = "no_consent"
     # The face's distance is within ``FACEGATE_REVIEW_BAND`` of the tolerance: too close to call.
     NEAR_TOLERANCE = "near_tolerance"
     # The nudity detector found a label of ``FACEGATE_EXPLICIT_LABELS`` (review: an uncertain score).
     EXPLICIT_CONTENT = "explicit_content"
     # A moderator set the row's Status in NocoDB.
     MODERATOR = "moderator"
+
+
+class HoldReason(StrEnum):
+    """Why a row waits undecided and untouched: a problem of facegate's set-up or the operator's
+    choice, never the uploader's doing. Held rows are decided again once it is fixed."""
+
+    # Created before facegate was attached, and the operator has not confirmed the backlog yet.
+    BACKLOG = "backlog"
+    # A select option the form offers names no politician of ``reference_faces/`` (yet).
+    UNKNOWN_OPTION = "unknown_option"
+    # A text politician column: the name typed names no politician (a politician not added yet, or
+    # a typo; a text form offers any name, so facegate cannot tell which).
+    UNKNOWN_NAME = "unknown_name"
+    # The reference folder could not be loaded, or holds no politician.
+    REFERENCES_NOT_LOADED = "references_not_loaded"
+    REFERENCES_EMPTY = "references_empty"
+    # A configured column (image, politician, consent) is not in the row NocoDB returned.
+    COLUMN_MISSING = "column_missing"
+    # Neither NocoDB's uploads folder nor its bucket is configured: no upload can be proved the row's.
+    STORAGE_NOT_CONFIGURED = "storage_not_configured"
 
 
 class Action(StrEnum):

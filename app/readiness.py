@@ -6,7 +6,9 @@ every check with the same words:
 - ``nocodb_unreachable``    NocoDB does not answer (no connection, a timeout, 5xx, still starting)
 - ``nocodb_token_refused``  NocoDB refuses ``FACEGATE_NOCODB_API_TOKEN`` (401 or 403)
 - ``table_not_found``       ``FACEGATE_NOCODB_TABLE_ID`` names no table the token may read
-- ``column_missing``        the table lacks the image, politician or Status column named in the settings
+- ``column_missing``        the table lacks the image, politician, Status or consent column named in the
+                            settings (or, with ``FACEGATE_STAMP_SECRET`` set, the stamp column: NocoDB
+                            would drop the stamps silently)
 - ``references_empty``      the reference folder has no politician
 
 NocoDB is asked by ``ReadinessMonitor``: once at start, then in the background every
@@ -74,9 +76,12 @@ class Check:
         return self.reason is None
 
 
-async def check_nocodb(meta: NocoDBMetaClient, table_id: str, fields: FieldNames) -> list[Check]:
-    """NocoDB answers, accepts the token, has the table, and the table has facegate's three columns;
-    the checks after a failing one are not run. ``meta`` calls with facegate's token."""
+async def check_nocodb(
+    meta: NocoDBMetaClient, table_id: str, fields: FieldNames, *, stamps: bool = False
+) -> list[Check]:
+    """NocoDB answers, accepts the token, has the table, and the table has facegate's three columns
+    (and the stamp column when facegate writes ``stamps``); the checks after a failing one are not
+    run. ``meta`` calls with facegate's token."""
     try:
         async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
             table = await meta.table(table_id)
@@ -91,7 +96,7 @@ async def check_nocodb(meta: NocoDBMetaClient, table_id: str, fields: FieldNames
         missing = f"no table {table_id!r} (or the token may not read it): HTTP {exc.status_code}"
         return [_answered(), _accepted(), Check("table", missing, Unready.TABLE_NOT_FOUND)]
     found = Check("table", f"{table.get('title')!r} ({table_id})")
-    return [_answered(), _accepted(), found, _columns(table, fields)]
+    return [_answered(), _accepted(), found, _columns(table, fields, stamps=stamps)]
 
 
 def check_references(politicians: int) -> Check:
@@ -114,9 +119,14 @@ def _unreachable(why: str) -> Check:
     return Check("nocodb", why, Unready.NOCODB_UNREACHABLE)
 
 
-def _columns(table: Mapping[str, Any], fields: FieldNames) -> Check:
+def _columns(table: Mapping[str, Any], fields: FieldNames, *, stamps: bool) -> Check:
     titles = {str(column.get("title")) for column in table.get("columns") or [] if isinstance(column, dict)}
     wanted = {"image": fields.image, "politician": fields.politician, "status": fields.status}
+    if stamps:
+        # NocoDB ignores a PATCH's unknown fields: without the column, every stamp would be lost unseen.
+        wanted["stamp"] = fields.stamp
+    if fields.consent:
+        wanted["consent"] = fields.consent
     missing = [f"{title!r} ({what})" for what, title in wanted.items() if title not in titles]
     if missing:
         detail = (

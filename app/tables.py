@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 __all__ = [
     "approvals",
+    "backlog_confirmations",
     "decisions",
     "file_claims",
     "jobs",
@@ -49,6 +50,10 @@ jobs = sa.Table(
     # Who runs a running job (one claim of one instance), and until when unless it renews.
     sa.Column("claimed_by", sa.Text),
     sa.Column("lease_until", Epoch),
+    # A held job (state ``held``): why (``app.outcomes.HoldReason``; ``last_error`` says it in words),
+    # and since when it waits, kept while it is tried again and held again.
+    sa.Column("held_reason", sa.Text),
+    sa.Column("held_since", Epoch),
     sa.Index("jobs_due", "state", "next_attempt_at"),
 )
 
@@ -68,6 +73,8 @@ decisions = sa.Table(
     sa.Column("action", sa.Text),
     sa.Column("decided_at", Epoch, nullable=False),
     sa.Column("acted_at", Epoch),
+    # facegate's decision read back from the row's stamp in NocoDB (a rebuilt log), not made here.
+    sa.Column("restored", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Index("decisions_row", "table_id", "row_id"),
 )
 # facegate decides an upload once; a moderator may approve it and later reject it (once each).
@@ -141,6 +148,17 @@ file_claims = sa.Table(
 _FORM = file_claims.c.source == "form"
 sa.Index(
     "file_claims_form_owner", file_claims.c.digest, unique=True, sqlite_where=_FORM, postgresql_where=_FORM
+)
+
+
+# The operator's word that facegate may decide a table's backlog: the rows created at or before
+# ``before`` (epoch seconds), which were in the table when bootstrap attached facegate to it.
+backlog_confirmations = sa.Table(
+    "backlog_confirmations",
+    metadata,
+    sa.Column("table_id", sa.Text, primary_key=True),
+    sa.Column("before", Epoch, primary_key=True),
+    sa.Column("confirmed_at", Epoch, nullable=False),
 )
 
 

@@ -73,54 +73,24 @@ def plot(r: dict[str, Any], path: Path) -> None:
     plt.close(figure)
 
 
-# The calibration plot's rows, top to bottom: category (and deepfake kind) of each measured photo.
-CALIBRATION_ROWS = (
-    ("genuine", "genuine photos"),
-    ("swap", "deepfake: swap"),
-    ("shared", "deepfake: shared swap"),
-    ("morph@0.8", "deepfake: morph 0.8"),
-    ("morph@0.65", "deepfake: morph 0.65"),
-    ("morph@0.5", "deepfake: morph 0.5"),
-    ("host", "hosts (faces pasted onto)"),
-    ("other", "other people"),
-)
-
-
 def calibration_plot(result: dict[str, Any], path: Path | str) -> None:
-    """The deepfake set's distances (``bench.deepfakes.run``), one panel per politician, with the
-    shipped rule drawn: approved left of the band, review inside it, rejected right of it."""
-    shipped = result["shipped"]
-    slugs = list(shipped)
-    figure, axes = plt.subplots(len(slugs), 1, figsize=(11, 3.6 * len(slugs)), squeeze=False)
-    for ax, slug in zip(axes[:, 0], slugs, strict=True):
-        rule = shipped[slug]
-        rows = [r for r in result["rows"] if r["politician"] == slug and r["scores"].get("app") is not None]
-        for y, (group, _label) in enumerate(CALIBRATION_ROWS):
-            values = [r["scores"]["app"] for r in rows if r["group"] == group]
-            # A fixed spread inside each row so overlapping dots stay visible (no randomness).
-            offsets = [((i * 7) % 11 - 5) * 0.05 for i in range(len(values))]
-            color = (
-                "tab:green" if group == "genuine" else "tab:red" if group in ("host", "other") else "tab:blue"
-            )
-            ax.scatter(values, [y + o for o in offsets], s=18, color=color, alpha=0.75)
-            ax.text(1.005, y, f"n={len(values)}", transform=ax.get_yaxis_transform(), va="center", fontsize=8)
-        ax.axvspan(rule["approve_below"], rule["review_up_to"], color="orange", alpha=0.18, label="review")
-        ax.axvline(rule["tolerance"], color="black", linestyle="--", linewidth=1, label="tolerance")
-        ax.axvline(0.6, color="grey", linestyle=":", linewidth=1, label="dlib's 0.6")
-        ax.set_yticks(range(len(CALIBRATION_ROWS)), [label for _, label in CALIBRATION_ROWS], fontsize=8)
-        ax.invert_yaxis()
-        ax.set_xlim(0.15, 1.0)
-        ax.set_xlabel(
-            f"distance to {slug}'s nearest reference ({result.get('landmarks', 68)}-point alignment)"
+    """The generated set's distances (``bench.deepfakes.run``), one panel per demo politician, with its
+    shipped rule: the app's own calibration plot (``app.politicians.calibration_plot``)."""
+    from app.politicians.calibration import Measurement, Rule, Sample
+    from app.politicians.calibration_plot import draw
+    from harness.calibration import judge
+
+    judged = []
+    for slug, s in result["shipped"].items():
+        samples = {k: tuple(Sample(**row) for row in rows) for k, rows in s["samples"].items()}
+        measured = Measurement(
+            slug=slug,
+            photos=0,
+            hosts=0,
+            people=len(samples["strangers"]),
+            deepfakes=samples["deepfakes"],
+            strangers=samples["strangers"],
+            genuine=samples["genuine"],
         )
-        ax.set_title(
-            f"{slug}: approved < {rule['approve_below']:.2f}, review {rule['approve_below']:.2f}"
-            f"-{rule['review_up_to']:.2f} (t={rule['tolerance']:.3f}, band {rule['band']:.3f}),"
-            f" deleted above; deepfakes kept {rule['deepfakes']['all']['kept_share']:.0%},"
-            f" strangers in review {rule['strangers']['review']}/{rule['strangers']['n']}",
-            fontsize=9,
-        )
-        ax.legend(loc="upper right", fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path, dpi=80)
-    plt.close(figure)
+        judged.append(judge(measured, Rule(s["approve_below"], s["review_up_to"]), s["approve_below"]))
+    draw(judged, Path(path))

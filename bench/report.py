@@ -38,7 +38,7 @@ def targets(r: Result) -> list[dict[str, Any]]:
     shipped = (fakes or {}).get("shipped", {})
     out.append(
         {
-            "target": "deepfake set: >= 90% kept, 0 strangers approved, <= 1/8 in review"
+            "target": "generated set: >= 90% kept, 0 strangers approved, <= 10% in review, genuine approved"
             + (" (quick set)" if fakes and fakes["quick"] else ""),
             "measured": ", ".join(
                 f"{slug} kept {s['deepfakes']['all']['kept_share']:.0%}, strangers"
@@ -46,7 +46,15 @@ def targets(r: Result) -> list[dict[str, Any]]:
                 for slug, s in shipped.items()
             )
             or "not run",
-            "met": all(s["meets_issue"] for s in shipped.values()) if shipped else None,
+            "met": all(s["meets_bar"] for s in shipped.values()) if shipped else None,
+        }
+    )
+    speed = (fakes or {}).get("speed")
+    out.append(
+        {
+            "target": "calibrating a politician with 3 photos < 2 min",
+            "measured": f"{speed['runs'][-1]['seconds']:.0f} s" if speed else "not run",
+            "met": speed["met"] if speed else None,
         }
     )
     throughput = r.get("throughput")
@@ -113,18 +121,10 @@ def _explicit(lines: list[str], r: Result) -> None:
 
 
 def _deepfakes(lines: list[str], d: Result) -> None:
-    from bench.deepfakes import shipped_lines
+    from bench.deepfakes import lines as deepfake_lines
 
-    _section(
-        lines, f"deepfake set ({'quick: two hosts' if d['quick'] else 'full'}), claimed as the politician"
-    )
-    lines.append(f"{'distance (app)':<34} {'n':>4}  {'min':>6} {'median':>6} {'max':>6}")
-    for name, dist in d["distributions"]["app"].items():
-        if dist["n"] and not name.startswith("deepfake,"):
-            lines.append(
-                f"{name:<34} {dist['n']:>4}  {dist['min']:>6.3f} {dist['median']:>6.3f} {dist['max']:>6.3f}"
-            )
-    lines.extend(shipped_lines(d["shipped"]))
+    _section(lines, f"calibration and the generated set ({'quick: two hosts' if d['quick'] else 'full'})")
+    lines.extend(deepfake_lines(d))
 
 
 def _all_differences(r: Result) -> list[dict[str, str]]:

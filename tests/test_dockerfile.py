@@ -252,3 +252,11 @@ def test_compose_serves_facegate_through_caddy_which_alone_it_trusts() -> None:
     assert {p.split(":")[0] for p in facegate["ports"] + services["nocodb"]["ports"]} == {"127.0.0.1"}
     shipped = (ROOT / "deploy/caddy/Caddyfile").read_text()
     assert "{$FACEGATE_DOMAIN" in shipped and "reverse_proxy {$FACEGATE_UPSTREAM:facegate:8000}" in shipped
+
+
+def test_the_image_bakes_the_bank_of_other_people_in() -> None:
+    # `facegate politicians calibrate` runs in the image without downloading: the bank and its faces
+    # are fetched and analysed at build time, where the image's user may write its cache.
+    assert "ENV FACEGATE_BANK_DIR=/srv/facegate/bank" in DOCKERFILE
+    assert "facegate politicians bank" in DOCKERFILE
+    assert re.search(r"chown -R facegate .*/srv/facegate/bank", DOCKERFILE)

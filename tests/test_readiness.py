@@ -36,11 +36,11 @@ def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("app.integrations.nocodb.http.asyncio.sleep", fake_sleep)
 
 
-def checks(handler: Handler) -> list[Check]:
+def checks(handler: Handler, *, stamps: bool = False) -> list[Check]:
     async def main() -> list[Check]:
         async with NocoDBMetaClient(base_url=BASE, transport=httpx.MockTransport(handler)) as meta:
             meta.use_token("tok")
-            return await check_nocodb(meta, TABLE, FIELDS)
+            return await check_nocodb(meta, TABLE, FIELDS, stamps=stamps)
 
     return asyncio.run(main())
 
@@ -68,6 +68,16 @@ def test_a_missing_column_is_named() -> None:
     found = checks(table([c for c in COLUMNS if c["title"] != "Picture"]))
     assert outcome(found)[-1] == ("columns", Unready.COLUMN_MISSING)
     assert "no column 'Picture' (image)" in found[-1].detail
+
+
+def test_the_stamp_column_is_needed_once_facegate_writes_stamps() -> None:
+    # NocoDB ignores a PATCH's unknown fields: without the column the stamps would be lost unseen.
+    assert outcome(checks(table(COLUMNS)))[-1] == ("columns", None)  # no STAMP_SECRET: not needed
+    found = checks(table(COLUMNS), stamps=True)
+    assert outcome(found)[-1] == ("columns", Unready.COLUMN_MISSING)
+    assert "no column 'Facegate stamp' (stamp)" in found[-1].detail
+    with_stamps = [*COLUMNS, {"title": "Facegate stamp"}]
+    assert outcome(checks(table(with_stamps), stamps=True))[-1] == ("columns", None)
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from app.erasure.store import PurgeRecord, PurgeState, PurgeTrigger
 from app.moderation.decisions import DecisionRecord
 from app.moderation.queue import Job, JobState
-from app.outcomes import Action, Decision, Reason, Source
+from app.outcomes import Action, Decision, HoldReason, Reason, Source
 from app.politicians.profiles import Politician
 from app.politicians.references import ReferenceSet
 
@@ -92,6 +92,10 @@ class DecisionOut(BaseModel):
     source: Source = Field(
         description="facegate's rule, or a moderator who set the row's Status in NocoDB (final)."
     )
+    restored: bool = Field(
+        description="facegate's earlier decision, read back from the row's stamp in NocoDB when the log"
+        " was rebuilt (no detail or distances); false for a decision made and logged here."
+    )
     detail: str | None
     distances: list[dict[str, float]] = Field(
         description="Per face of each image: distance to each politician."
@@ -116,6 +120,7 @@ class DecisionOut(BaseModel):
             decision=record.decision,
             reason=record.reason,
             source=record.source,
+            restored=record.restored,
             detail=record.detail,
             distances=record.distances,
             action=record.action,
@@ -138,7 +143,11 @@ class JobOut(BaseModel):
     source: str
     state: JobState
     attempts: int
-    last_error: str | None
+    last_error: str | None = Field(description="Why a failed or retried job failed; why a held job waits.")
+    held_reason: HoldReason | None = Field(
+        description="Why a held job (state `held`) waits, undecided and untouched in NocoDB."
+    )
+    held_since: datetime | None
     created_at: datetime
     updated_at: datetime
 
@@ -153,6 +162,8 @@ class JobOut(BaseModel):
             state=job.state,
             attempts=job.attempts,
             last_error=job.last_error,
+            held_reason=job.held_reason,
+            held_since=epoch_to_datetime(job.held_since) if job.held_since is not None else None,
             created_at=epoch_to_datetime(job.created_at),
             updated_at=epoch_to_datetime(job.updated_at),
         )

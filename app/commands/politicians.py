@@ -1,5 +1,8 @@
 """``facegate politicians check`` and ``facegate politicians add``: the reference audit.
 
+``check`` also notes the politicians whose calibration cannot be trusted: fewer than
+``app.politicians.calibration.MIN_PHOTOS`` photos, or never calibrated.
+
 Every reference photo is encoded with the service's own face engine, worker processes and
 reference cache (``app.politicians.references.encode_photo``), then measured by ``app.politicians.audit``.
 ``add`` runs the same checks on the folder as it would be, and writes nothing unless they pass.
@@ -21,6 +24,7 @@ from app.errors import CommandError, ReferenceSetError
 from app.faces.intake import Limits
 from app.faces.matcher import Matrix
 from app.politicians.audit import Audit, audit
+from app.politicians.calibration import MIN_PHOTOS
 from app.politicians.profiles import (
     PHOTO_SUFFIXES,
     PROFILE_FILE,
@@ -43,7 +47,7 @@ CHECK_FAILED = 1
 class Measured:
     """Encodings of every readable photo, and a problem line for each unreadable one."""
 
-    photos: dict[str, list[tuple[Path, Matrix]]]
+    photos: dict[str, list[tuple[Path, int, Matrix]]]
     unreadable: list[str]
 
 
@@ -132,8 +136,10 @@ def _write(reference_dir: Path, slug: str, profile: Profile, photos: Sequence[Pa
         (staging / PROFILE_FILE).write_text(text, encoding="utf-8")
         staging.rename(reference_dir / slug)
     except OSError as exc:
-        shutil.rmtree(staging, ignore_errors=True)
         raise CommandError(f"cannot write {reference_dir / slug}: {exc.strerror or exc}") from exc
+    finally:
+        # Whatever went wrong, no half-made folder is left behind (a rename moved a finished one).
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 async def _measure(
@@ -145,7 +151,7 @@ async def _measure(
     total = sum(len(p.photos) for p in politicians)
     done = 0
     slots = asyncio.Semaphore(settings.workers)
-    photos: dict[str, list[tuple[Path, Matrix]]] = {p.slug: [] for p in politicians}
+    photos: dict[str, list[tuple[Path, int, Matrix]]] = {p.slug: [] for p in politicians}
     unreadable: list[str] = []
 
     async def one(slug: str, photo: Path) -> None:
@@ -159,7 +165,7 @@ async def _measure(
                 done += 1
                 print(f"[{done}/{total}] {shown}: unreadable", file=progress, flush=True)
                 return
-        photos[slug].append((shown, found.encodings))
+        photos[slug].append((shown, found.faces, found.encodings))
         done += 1
         note = " (cached)" if found.cached else ""
         print(f"[{done}/{total}] {shown}: {_faces(found.faces)}{note}", file=progress, flush=True)
@@ -185,7 +191,7 @@ def _report(politicians: Sequence[Politician], measured: Measured, result: Audit
         items = measured.photos[politician.slug]
         count = len(politician.photos)
         print(f"{politician.slug} ({politician.profile.name}): {count} photo{'s' * (count != 1)}", file=out)
-        for photo, _ in items:
+        for photo, _, _ in items:
             report = by_photo[(politician.slug, photo)]
             if report.faces != 1:
                 distance = ""
@@ -202,10 +208,29 @@ def _report(politicians: Sequence[Politician], measured: Measured, result: Audit
     problems = [*measured.unreadable, *result.problems]
     for problem in problems:
         print(f"problem: {problem}", file=out)
+    for note in _calibration_notes(politicians):
+        print(f"note: {note}", file=out)
     photos = sum(len(p.photos) for p in politicians)
     verdict = f"{len(problems)} problem{'s' * (len(problems) != 1)}" if problems else "no problem"
     print(f"{len(politicians)} politicians, {photos} photos: {verdict}", file=out)
     return CHECK_FAILED if problems else CHECK_PASSED
+
+
+def _calibration_notes(politicians: Sequence[Politician]) -> list[str]:
+    """Politicians whose calibration cannot be trusted yet: too few photos, or none at all. Notes, not
+    problems: facegate runs with them (README, "Adding a politician")."""
+    notes = []
+    for p in politicians:
+        count = len(p.photos)
+        if count < MIN_PHOTOS:
+            notes.append(
+                f"{p.slug} has {count} reference photo{'s' * (count != 1)}, fewer than the {MIN_PHOTOS} its"
+                " calibration needs to be trustworthy: add frontal, recent photos from different days,"
+                f" then run facegate politicians calibrate {p.slug}"
+            )
+        elif p.profile.tolerance is None and p.profile.review_band is None:
+            notes.append(f"{p.slug} is not calibrated: run facegate politicians calibrate {p.slug}")
+    return notes
 
 
 def _faces(count: int) -> str:

@@ -2,12 +2,13 @@
 
 It runs readiness's checks itself (``app.readiness``: NocoDB, the token, the table, its columns, the
 references; the words of ``/readyz``), asks the running service's ``/readyz``, then reads what waits
-in facegate's database: the queue, failed jobs, rows awaiting review, pending purges. The exit status
-is 0 when every check passes and 1 otherwise, so a script or a monitor may use it. It opens the
-database beside a running facegate (SQLite's WAL, or the shared PostgreSQL) and changes nothing.
+in facegate's database: the queue, failed jobs, held rows, rows awaiting review, pending purges. The
+exit status is 0 when every check passes and 1 otherwise, so a script or a monitor may use it. It
+opens the database beside a running facegate (SQLite's WAL, or the shared PostgreSQL) and changes
+nothing.
 
 What waits is a list of ``Waiting`` kinds, each read by one function of ``WAITING`` from the stores: a
-new kind of waiting row (held rows, say) is one more function there.
+new kind of waiting row is one more function there.
 """
 
 from __future__ import annotations
@@ -81,6 +82,15 @@ def _failed_jobs(stores: Stores) -> Waiting:
     )
 
 
+def _held_rows(stores: Stores) -> Waiting:
+    held = stores.queue.held(limit=LISTED_ROWS)
+    return Waiting(
+        "held rows, undecided and untouched until what holds them is fixed (GET /jobs?state=held)",
+        sum(stores.queue.held_counts().values()),
+        [(row.row_id, f"{row.reason}: {row.detail}") for row in held],
+    )
+
+
 def _awaiting_review(stores: Stores) -> Waiting:
     return Waiting(
         "rows awaiting review (Status = review in NocoDB's grid)", stores.decisions.awaiting_review()
@@ -94,7 +104,12 @@ def _pending_purges(stores: Stores) -> Waiting:
 
 
 # What waits, kind by kind, in the order printed.
-WAITING: tuple[Callable[[Stores], Waiting], ...] = (_failed_jobs, _awaiting_review, _pending_purges)
+WAITING: tuple[Callable[[Stores], Waiting], ...] = (
+    _failed_jobs,
+    _held_rows,
+    _awaiting_review,
+    _pending_purges,
+)
 
 
 async def run_status(
@@ -142,7 +157,10 @@ async def _nocodb_lines(settings: Settings, transport: httpx.AsyncBaseTransport 
         if settings.nocodb_api_token is not None:
             meta.use_token(settings.nocodb_api_token.get_secret_value())
         return [
-            Line.of(check) for check in await check_nocodb(meta, settings.nocodb_table_id, settings.fields)
+            Line.of(check)
+            for check in await check_nocodb(
+                meta, settings.nocodb_table_id, settings.fields, stamps=settings.stamp_secret is not None
+            )
         ]
 
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from app.erasure.claims import ClaimLog, UploadSource
+from app.erasure.claims import Claims, UploadSource
 from app.erasure.files import StorageNotConfigured, StoredFiles, locate
 from app.erasure.storage import PurgeRefused, StorageUnavailable
 from app.errors import NotReady
@@ -128,9 +128,7 @@ async def rows_naming(
 class Provenance:
     """Proves, or refuses, that a row's attachments are its own submission's uploads."""
 
-    def __init__(
-        self, *, nocodb: NocoDBClient, files: StoredFiles, claims: ClaimLog, image_field: str
-    ) -> None:
+    def __init__(self, *, nocodb: NocoDBClient, files: StoredFiles, claims: Claims, image_field: str) -> None:
         self.nocodb = nocodb
         self.files = files
         self.claims = claims
@@ -139,8 +137,9 @@ class Provenance:
 
     async def prove(self, row: Submission) -> None:
         """Claim each attachment for the row, or raise ``ForeignAttachment``. An attachment the
-        download refuses anyway (a location outside NocoDB) is left to it. Raises ``NotReady`` when
-        no storage is configured or the storage cannot be read now; NocoDB's outages propagate."""
+        download refuses anyway (a location outside NocoDB) is left to it. Raises
+        ``StorageNotConfigured`` when no storage is configured, ``NotReady`` when the storage cannot
+        be read now; NocoDB's outages propagate."""
         claimed = await self._claimed(row)
         for attachment in row.attachments:
             try:
@@ -197,11 +196,12 @@ class Provenance:
 
     def _unprovable(self) -> Exception:
         """No storage configured at all is the operator's to fix (every row would be foreign): the
-        row waits. Only the other kind configured: a file facegate cannot read is foreign."""
+        row must wait (``StorageNotConfigured``). Only the other kind configured: a file facegate
+        cannot read is foreign."""
         if not self.files.configured:
-            return NotReady(
+            return StorageNotConfigured(
                 "facegate cannot tell an upload from another file without NocoDB's storage:"
-                " set FACEGATE_NOCODB_UPLOADS_DIR (or FACEGATE_S3_*)."
+                " set FACEGATE_NOCODB_UPLOADS_DIR (or FACEGATE_S3_*) and restart facegate."
             )
         return ForeignAttachment("The file is in a storage facegate is not configured to read.")
 

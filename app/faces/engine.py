@@ -10,8 +10,11 @@ How a face is counted (the detector runs on a copy whose long side is ``detect_m
 2. Otherwise a second pass with 2x upsampling finds faces down to about 40 px (1/26).
 3. In both passes a detection counts only when its score reaches ``min_detection_score``: logos,
    patterns and fabric make weak HOG hits (seen at 0.05), real faces score 0.7 and more.
-Faces are then encoded from the larger ``encode_max_side`` copy, so small faces keep their detail:
-each face's landmarks (``landmarks``: dlib's 68-point model by default, or its 5-point one) align a
+The work per picture is bounded whatever it shows: both passes run on that copy of at most
+``detect_max_side`` pixels a side (the upsampled pass costs about 3.5 times the first), and only a
+picture with exactly one face goes further; several faces are ``multiple_faces`` and are not encoded.
+The one face is then encoded from the larger ``encode_max_side`` copy, so a small face keeps its detail:
+its landmarks (``landmarks``: dlib's 68-point model by default, or its 5-point one) align a
 150 x 150 chip, and the ResNet descriptor turns the chip into 128 numbers. The landmarks only align;
 they never decide how many faces there are. The 68-point alignment places the chip by the whole face
 (jaw, brows, nose, mouth), not by the eye corners and nose tip alone: a politician's face pasted onto
@@ -72,7 +75,8 @@ class EngineConfig:
 
 @dataclass(frozen=True)
 class FoundFaces:
-    """The faces of one image: boxes as displayed, encodings ``(M, 128) float64``."""
+    """The faces of one image: every counted face's box as displayed; ``encodings`` ``(1, 128) float64``
+    for the one face of a one-face picture, ``(0, 128)`` otherwise (several faces are not encoded)."""
 
     boxes: list[Box]
     encodings: Matrix
@@ -120,41 +124,26 @@ class FaceEngine:
         self._explicit = ExplicitDetector() if config.explicit_gate else None
 
     def find_faces(self, decoded: DecodedImage) -> FoundFaces:
-        """Detect the faces that count (see the module docstring) and encode each."""
-        import dlib
+        """Detect the faces that count (see the module docstring); encode the face of a picture that
+        shows exactly one.
 
+        Several faces are ``multiple_faces`` whatever they look like, so they are only counted: a crowd
+        of 800 small faces costs its detection (bounded by ``detect_max_side``), not 800 landmarks and
+        descriptors (66 s). ``encodings`` is ``(1, 128)`` with one face, ``(0, 128)`` otherwise.
+        """
         config = self.config
         work = decoded.pixels(config.encode_max_side)
         detect = (
             decoded.pixels(config.detect_max_side) if max(work.shape[:2]) > config.detect_max_side else work
         )
         rects = self._detect(detect, FIRST_PASS_UPSAMPLE) or self._detect(detect, SECOND_PASS_UPSAMPLE)
-        if not rects:
-            return FoundFaces([], np.empty((0, ENCODING_DIM)), decoded.width, decoded.height)
-
-        to_work = work.shape[1] / detect.shape[1]
-        work_rects = dlib.rectangles()
-        for r in rects:
-            work_rects.append(
-                dlib.rectangle(
-                    round(r[0] * to_work),
-                    round(r[1] * to_work),
-                    round(r[2] * to_work),
-                    round(r[3] * to_work),
-                )
-            )
-        # Landmarks align each face's chip for the descriptor; the faces are already counted.
-        shapes = dlib.full_object_detections()
-        for rect in work_rects:
-            shapes.append(self._landmarks(work, rect))
-        # One batched call: dlib runs the descriptor network over all chips together.
-        descriptors = self._encoder.compute_face_descriptor(work, shapes, NUM_JITTERS)
-        encodings = np.array([np.asarray(d, dtype=np.float64) for d in descriptors]).reshape(-1, ENCODING_DIM)
-
         to_display = decoded.width / detect.shape[1]
         boxes = [_display_box(r, to_display, decoded.width, decoded.height) for r in rects]
+        if len(rects) != 1:
+            return FoundFaces(boxes, np.empty((0, ENCODING_DIM)), decoded.width, decoded.height)
+        encodings = self._encode(work, rects[0], scale=work.shape[1] / detect.shape[1])
         found = []
-        if self._explicit is not None and len(rects) == 1:
+        if self._explicit is not None:
             # Scores move a little with the copy's size: always the same copy, the encoding one.
             scale = decoded.width / work.shape[1]
             found = [
@@ -162,6 +151,19 @@ class FaceEngine:
                 for d in self._explicit.detect(work)
             ]
         return FoundFaces(boxes, encodings, decoded.width, decoded.height, found)
+
+    def _encode(
+        self, work: npt.NDArray[np.uint8], rect: tuple[int, int, int, int], *, scale: float
+    ) -> Matrix:
+        """The ``(1, 128)`` descriptor of the face at ``rect`` (detection pixels, ``scale`` times smaller
+        than ``work``): its landmarks align a chip of ``work``, the ResNet encodes the chip."""
+        import dlib
+
+        left, top, right, bottom = (round(v * scale) for v in rect)
+        shapes = dlib.full_object_detections()
+        shapes.append(self._landmarks(work, dlib.rectangle(left, top, right, bottom)))
+        descriptors = self._encoder.compute_face_descriptor(work, shapes, NUM_JITTERS)
+        return np.array([np.asarray(d, dtype=np.float64) for d in descriptors]).reshape(-1, ENCODING_DIM)
 
     def _detect(self, pixels: npt.NDArray[np.uint8], upsample: int) -> list[tuple[int, int, int, int]]:
         """``(left, top, right, bottom)`` of detections scoring at least the threshold."""

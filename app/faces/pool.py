@@ -5,6 +5,10 @@ The pool is started with ``spawn`` (no fork of a running event loop) and warmed 
 A worker decodes each picture once: for its faces and, when asked, for its carousel renditions
 (``app.faces.renditions``), so the main process never decodes a picture it moderates. What comes
 back is plain frozen dataclasses (``FoundFaces``, ``Analysis``).
+
+Each worker process has an executor of its own and takes one picture at a time: a picture that
+hangs its worker past the timeout, or crashes it, costs that one process (killed and started again)
+and fails that one call (``AnalysisFailed``); the pictures on the other workers go on.
 """
 
 from __future__ import annotations
@@ -12,11 +16,13 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from app.errors import ServiceError
+from app.errors import AnalysisFailed
 from app.faces.engine import EngineConfig, FaceEngine, FoundFaces
 from app.faces.intake import DecodedImage, Limits, decode
 from app.faces.renditions import Rendition, render
@@ -24,10 +30,12 @@ from app.metrics import ANALYSIS_SECONDS
 
 __all__ = ["DEFAULT_TIMEOUT", "Analysis", "FacePool"]
 
-# Generous: a 50 MP image decodes and is analysed in about 2 s on these machines.
+# Generous: any picture within the intake's limits, a 50 MP crowd included, is analysed in about 2 s
+# on these machines (README, "Security").
 DEFAULT_TIMEOUT = 60.0
 
 _engine: FaceEngine | None = None
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -68,11 +76,12 @@ def _ready() -> bool:
 
 
 class FacePool:
-    """Runs ``decode`` + ``FaceEngine.find_faces`` (+ ``render``) in ``workers`` processes.
+    """Runs ``decode`` + ``FaceEngine.find_faces`` (+ ``render``) in ``workers`` processes, one
+    picture per process at a time; more calls wait for a free worker.
 
-    A call that takes longer than ``timeout`` seconds, or a worker that dies (killed, or crashed in
-    native code), costs one rebuild of the pool: the calls in flight fail with ``ServiceError`` and
-    their jobs are retried.
+    A call that takes longer than ``timeout`` seconds, or whose worker dies under it (killed, or
+    crashed in native code), raises ``AnalysisFailed`` and costs that worker a restart; a worker found
+    dead before a call (killed while idle) is replaced and the call goes on.
     """
 
     def __init__(
@@ -82,20 +91,32 @@ class FacePool:
         self.limits = limits
         self.workers = workers
         self.timeout = timeout
-        self._executor = self._new_executor()
+        self._executors = [self._new_executor() for _ in range(workers)]
+        self._idle: asyncio.Queue[int] | None = None
+        self._idle_loop: asyncio.AbstractEventLoop | None = None
 
     def _new_executor(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
-            max_workers=self.workers,
+            max_workers=1,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_worker,
             initargs=(self.config,),
         )
 
+    def _idle_workers(self) -> asyncio.Queue[int]:
+        """The indexes of the workers free to take a picture. Made for the running event loop: an
+        asyncio queue belongs to one loop, and the tests and commands run the pool under several."""
+        loop = asyncio.get_running_loop()
+        if self._idle is None or self._idle_loop is not loop:
+            self._idle, self._idle_loop = asyncio.Queue(), loop
+            for index in range(self.workers):
+                self._idle.put_nowait(index)
+        return self._idle
+
     async def warm_up(self) -> None:
         """Start every worker and load its models now, not on the first upload."""
         loop = asyncio.get_running_loop()
-        await asyncio.gather(*(loop.run_in_executor(self._executor, _ready) for _ in range(self.workers)))
+        await asyncio.gather(*(loop.run_in_executor(executor, _ready) for executor in self._executors))
 
     async def find_faces(self, data: bytes) -> FoundFaces:
         """Decode one image and find its faces; raises ``ImageRejected`` for bad bytes."""
@@ -103,35 +124,57 @@ class FacePool:
 
     async def analyse(self, data: bytes, *, renditions: bool) -> Analysis:
         """Decode one image, find its faces and, with ``renditions`` and exactly one face, make its
-        carousel renditions from the same pixels; raises ``ImageRejected`` for bad bytes."""
-        loop = asyncio.get_running_loop()
-        executor = self._executor
-        try:
-            with ANALYSIS_SECONDS.time():
-                return await asyncio.wait_for(
-                    loop.run_in_executor(executor, _analyse, data, self.limits, renditions), self.timeout
-                )
-        except TimeoutError as exc:
-            self._replace(executor, kill=True)
-            raise ServiceError(f"Analysing the image took more than {self.timeout:.0f} s.") from exc
-        except BrokenProcessPool as exc:
-            self._replace(executor, kill=False)
-            raise ServiceError("A face worker stopped while analysing the image; try again.") from exc
+        carousel renditions from the same pixels; raises ``ImageRejected`` for bad bytes and
+        ``AnalysisFailed`` when the worker hangs or dies on it."""
+        with ANALYSIS_SECONDS.time():
+            return await self._call(_analyse, data, self.limits, renditions)
 
-    def _replace(self, broken: ProcessPoolExecutor, *, kill: bool) -> None:
-        if broken is not self._executor:
-            return  # another call already replaced it
-        self._executor = self._new_executor()
+    async def _call(self, function: Callable[..., _T], *args: Any) -> _T:
+        """``function(*args)`` on a free worker, within ``timeout`` seconds of starting there."""
+        idle = self._idle_workers()
+        index = await idle.get()
+        loop = asyncio.get_running_loop()
+        try:
+            try:
+                future = loop.run_in_executor(self._executors[index], function, *args)
+            except BrokenProcessPool:  # it died while idle (killed, out of memory): not this picture
+                future = loop.run_in_executor(self._replace(index, kill=False), function, *args)
+            return await asyncio.wait_for(future, self.timeout)
+        except TimeoutError as exc:
+            self._replace(index, kill=True)
+            raise AnalysisFailed(f"Analysing the image took more than {self.timeout:.0f} s.") from exc
+        except BrokenProcessPool as exc:
+            self._replace(index, kill=False)
+            raise AnalysisFailed("The face worker stopped while analysing the image.") from exc
+        except asyncio.CancelledError:
+            # The caller gave up (shutdown, a job taken over): its worker may still be busy with the
+            # picture, and the next picture must not wait for it, nor be blamed for its time.
+            self._replace(index, kill=True)
+            raise
+        finally:
+            idle.put_nowait(index)
+
+    def _replace(self, index: int, *, kill: bool) -> ProcessPoolExecutor:
+        """A fresh worker in place of worker ``index``, loading its models at once; the old one's
+        process is killed with ``kill`` (a stuck worker never returns)."""
+        broken = self._executors[index]
+        fresh = self._executors[index] = self._new_executor()
+        fresh.submit(_ready)
         if kill:
-            # A stuck worker never returns: its process must go. (The executor keeps them privately.)
             for process in list(getattr(broken, "_processes", {}).values()):
                 process.kill()
         broken.shutdown(wait=False, cancel_futures=True)
+        return fresh
 
     def close(self, grace: float = 10.0) -> None:
         """Stop the workers: those still busy after ``grace`` seconds are killed."""
-        processes = list(getattr(self._executor, "_processes", {}).values())
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        processes = [
+            process
+            for executor in self._executors
+            for process in list(getattr(executor, "_processes", {}).values())
+        ]
+        for executor in self._executors:
+            executor.shutdown(wait=False, cancel_futures=True)
         deadline = time.monotonic() + grace
         for process in processes:
             process.join(max(0.0, deadline - time.monotonic()))

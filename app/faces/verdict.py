@@ -141,7 +141,8 @@ def decide(
     detections: Sequence[Detection] = (),
     gate: ExplicitGate = NO_GATE,
 ) -> Verdict:
-    """Decide one image with ``len(boxes)`` faces, whose encodings are ``(M, 128)``.
+    """Decide one image with ``len(boxes)`` faces, whose encodings are ``(M, 128)`` (M is 0 when the
+    faces were not encoded: several faces are a rejection without them).
 
     ``expected`` is the slug the uploader named, or None to identify the face among all politicians.
     A face matches a politician when its smallest distance to that politician's references is at
@@ -180,8 +181,14 @@ def decide(
 def _face_results(
     boxes: list[Box], distances: Matrix, labels: tuple[str, ...], tolerance_row: Matrix
 ) -> list[FaceResult]:
-    """Each face's result, from its row of ``distances`` ``(M, P)``; ``tolerance_row`` is ``(P,)``."""
-    return [_face_result(box, distances[i], labels, tolerance_row) for i, box in enumerate(boxes)]
+    """Each face's result, from its row of ``distances`` ``(M, P)``; ``tolerance_row`` is ``(P,)``.
+    Faces that were not encoded (several in one picture: ``app.faces.engine``) have no distances."""
+    return [
+        _face_result(box, distances[i], labels, tolerance_row)
+        if i < len(distances)
+        else FaceResult(box=box, distances={}, best_match=None)
+        for i, box in enumerate(boxes)
+    ]
 
 
 def _face_result(box: Box, distances: Matrix, labels: tuple[str, ...], tolerance_row: Matrix) -> FaceResult:

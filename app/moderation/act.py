@@ -2,6 +2,10 @@
 
 Writes are sent once (never retried inside the client): a replayed job reads the row back first,
 acts only if it is still the same upload, and does not write a Status the row already has.
+
+The Status and facegate's stamp (``app.moderation.stamps``: the decision, signed for this upload)
+go in one PATCH: the row never shows one without the other, and NocoDB holds the record of the
+decision, so a lost database can be rebuilt from it (``app.moderation.restore``).
 """
 
 from __future__ import annotations
@@ -13,15 +17,18 @@ from app.integrations.nocodb.client import NocoDBClient
 from app.moderation.decisions import DecisionRecord
 from app.moderation.queue import Job
 from app.moderation.rows import UploadRow, row_key, same_upload
+from app.moderation.stamps import Stamp, StampKey
 from app.outcomes import Action, Decision, Reason
 
 __all__ = [
     "APPROVED_STATUS",
+    "KEPT_ACTIONS",
     "MODERATION_STATUSES",
     "REJECTED_STATUS",
     "REVIEW_STATUS",
     "NocoDBWriter",
     "flag_status",
+    "status_of",
     "status_values",
 ]
 
@@ -34,6 +41,12 @@ REJECTED_STATUS = "rejected"
 # What a moderated row's Status holds: facegate's ``approved`` and ``review``, and the ``approved`` or
 # ``rejected`` a moderator chooses in NocoDB's grid.
 MODERATION_STATUSES = (APPROVED_STATUS, REVIEW_STATUS, REJECTED_STATUS)
+# What writing a decision's Status did to the row (a rejection is written only with ``ACTION=flag``).
+KEPT_ACTIONS = {
+    Decision.APPROVED: Action.APPROVED,
+    Decision.REVIEW: Action.REVIEW,
+    Decision.REJECTED: Action.FLAGGED,
+}
 # Reasons that never reject a picture: no ``rejected: <reason>`` Status for them.
 _NOT_REJECTIONS = frozenset({Reason.MATCH, Reason.NEAR_TOLERANCE, Reason.MODERATOR})
 
@@ -52,11 +65,29 @@ def status_values(on_reject: RejectAction) -> list[str]:
     return [*MODERATION_STATUSES, *flagged]
 
 
+def status_of(decision: Decision, reason: Reason) -> str:
+    """The Status facegate writes for a decision that keeps the row (a rejection only when flagged)."""
+    if decision is Decision.REJECTED:
+        return flag_status(reason)
+    return APPROVED_STATUS if decision is Decision.APPROVED else REVIEW_STATUS
+
+
 class NocoDBWriter:
-    def __init__(self, *, nocodb: NocoDBClient, fields: FieldNames, on_reject: RejectAction) -> None:
+    """Writes facegate's decisions into NocoDB; ``stamps`` None (no ``FACEGATE_STAMP_SECRET``): the
+    Status alone, without a stamp."""
+
+    def __init__(
+        self,
+        *,
+        nocodb: NocoDBClient,
+        fields: FieldNames,
+        on_reject: RejectAction,
+        stamps: StampKey | None = None,
+    ) -> None:
         self.nocodb = nocodb
         self.fields = fields
         self.on_reject = on_reject
+        self.stamps = stamps
 
     async def act(self, job: Job, row: UploadRow, record: DecisionRecord) -> Action:
         """Apply the decision in NocoDB; returns what was done."""
@@ -74,15 +105,18 @@ class NocoDBWriter:
         if record.decision is Decision.REJECTED and self.on_reject is not RejectAction.FLAG:
             deleted = await self.nocodb.delete_row(job.table_id, job.row_id)
             return Action.DELETED if deleted else Action.ALREADY_GONE
-        status, action = {
-            Decision.APPROVED: (APPROVED_STATUS, Action.APPROVED),
-            Decision.REVIEW: (REVIEW_STATUS, Action.REVIEW),
-            Decision.REJECTED: (flag_status(record.reason), Action.FLAGGED),
-        }[record.decision]
+        cells = self.cells(record)
         # A replay after a crash between NocoDB's answer and our record: already written.
-        if current.get(self.fields.status) != status:
-            await self.nocodb.update_row(job.table_id, job.row_id, {self.fields.status: status})
-        return action
+        if any(current.get(name) != value for name, value in cells.items()):
+            await self.nocodb.update_row(job.table_id, job.row_id, cells)
+        return KEPT_ACTIONS[record.decision]
+
+    def cells(self, record: DecisionRecord) -> dict[str, str]:
+        """What one PATCH writes for a decision that keeps the row: its Status, and its stamp."""
+        cells = {self.fields.status: status_of(record.decision, record.reason)}
+        if self.stamps is not None:
+            cells[self.fields.stamp] = self.stamps.sign(Stamp.of(record))
+        return cells
 
     async def reject_for_moderator(self, job: Job) -> Action:
         """A moderator set Status ``rejected``: the row goes as facegate's rejections go (deleted,

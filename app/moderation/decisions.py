@@ -2,7 +2,9 @@
 if any, and what was done about each.
 
 It keeps no image bytes and no face encodings: distances only. The verdict is recorded before any
-action, so a job replayed after a crash acts on the logged verdict instead of deciding again.
+action, so a job replayed after a crash acts on the logged verdict instead of deciding again. A log
+rebuilt from NocoDB (``app.moderation.restore``) holds facegate's earlier decisions as their stamps
+recorded them (``restored``): the decision, reason, politician and time, without distances.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ class DecisionRecord:
     decided_at: float
     acted_at: float | None
     source: Source = Source.FACEGATE
+    # Read back from the row's stamp in NocoDB (the log was rebuilt), not decided by this log's facegate.
+    restored: bool = False
 
 
 class DecisionLog:
@@ -121,6 +125,35 @@ class DecisionLog:
         }
         return self._record_once(values, FACEGATE)
 
+    def record_restored(
+        self,
+        *,
+        row_key: str,
+        table_id: str,
+        row_id: int,
+        politician: str | None,
+        decision: Decision,
+        reason: Reason,
+        decided_at: float,
+        action: Action,
+    ) -> DecisionRecord:
+        """Log facegate's earlier decision on an upload as its stamp in NocoDB recorded it, with what
+        was done then (its Status written): once, as ``record_decision``, whose record wins if any."""
+        values = {
+            "row_key": row_key,
+            "table_id": table_id,
+            "row_id": row_id,
+            "politician": politician,
+            "decision": decision.value,
+            "reason": reason.value,
+            "distances_json": "[]",
+            "decided_at": decided_at,
+            "action": action.value,
+            "acted_at": self.db.clock(),
+            "restored": True,
+        }
+        return self._record_once(values, FACEGATE)
+
     def _record_once(self, values: dict[str, object], *same: sa.ColumnElement[bool]) -> DecisionRecord:
         with self.db.tx() as conn:
             conn.execute(self.db.insert(t).values(values).on_conflict_do_nothing())
@@ -178,4 +211,5 @@ def _decision(row: RowMapping) -> DecisionRecord:
         decided_at=row["decided_at"],
         acted_at=row["acted_at"],
         source=Source(row["source"]),
+        restored=bool(row["restored"]),
     )

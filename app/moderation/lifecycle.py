@@ -13,6 +13,11 @@ Each event below is one method; the webhook, the moderation service and the swee
 nothing else starts a withdrawal or an erasure (``facegate purge`` only finishes pending ones). A
 withdrawal schedules the erasure first: a withdrawn approval forgets where its files were.
 
+A delete event is a nudge, not a fact: anyone holding the webhook secret can send one, and a late
+one may name an Id NocoDB has given to a new upload since. Before anything is withdrawn or erased,
+NocoDB is asked for the row: an upload is gone only when NocoDB no longer has it under its full key
+(``app.moderation.rows.same_upload``).
+
 The carousel sits below moderation and does not import it. When it finds, serving a picture, that the
 row was deleted in NocoDB, it calls its ``found_deleted`` callback, which the lifecycle sets to its
 own ``found_deleted`` when it is built (so no composition can forget it), and then withdraws the
@@ -24,15 +29,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
 
 from app.carousel.service import Carousel
 from app.carousel.store import Approval, NewApproval
+from app.config import FieldNames
 from app.erasure.service import Eraser, GoneRow
 from app.erasure.store import PurgeTrigger
 from app.faces.renditions import Rendition
+from app.integrations.nocodb.client import NocoDBClient
+from app.integrations.nocodb.errors import NocoDBError
+from app.moderation.decisions import DecisionLog
 from app.moderation.queue import Job, JobQueue
-from app.moderation.rows import UploadRow, row_key
+from app.moderation.rows import UploadRow, row_key, same_upload
 from app.outcomes import Action
 
 __all__ = ["MAX_WITHDRAWN_AT_ONCE", "UploadLifecycle"]
@@ -43,16 +53,31 @@ log = logging.getLogger(__name__)
 MAX_WITHDRAWN_AT_ONCE = 20
 # Why the files of a row that facegate's action found gone from NocoDB are erased.
 _GONE_AFTER_ACTION = {Action.DELETED: PurgeTrigger.DELETED, Action.ALREADY_GONE: PurgeTrigger.ALREADY_GONE}
+# Rows of one delete event read back from NocoDB at a time.
+CHECKS_AT_ONCE = 8
 
 
 class UploadLifecycle:
     """Publishes, withdraws and erases uploads; ``eraser`` is None without NocoDB settings (then
-    nothing is erased or scheduled)."""
+    nothing is erased or scheduled), and so is ``nocodb`` (then delete events cannot be checked and
+    change nothing)."""
 
-    def __init__(self, *, queue: JobQueue, carousel: Carousel, eraser: Eraser | None) -> None:
+    def __init__(
+        self,
+        *,
+        queue: JobQueue,
+        carousel: Carousel,
+        eraser: Eraser | None,
+        decisions: DecisionLog,
+        nocodb: NocoDBClient | None,
+        fields: FieldNames,
+    ) -> None:
         self.queue = queue
         self.carousel = carousel
         self.eraser = eraser
+        self.decisions = decisions
+        self.nocodb = nocodb
+        self.fields = fields
         carousel.found_deleted = self.found_deleted
 
     async def approved(self, approval: NewApproval, renditions: dict[Rendition, bytes] | None) -> None:
@@ -80,19 +105,67 @@ class UploadLifecycle:
             )
 
     async def deleted_in_nocodb(self, table_id: str, rows: Sequence[UploadRow]) -> int:
-        """Rows NocoDB reports deleted (by a moderator, or by facegate itself): off the carousel, and
-        their files scheduled for erasure. Returns how many rows' erasure was scheduled."""
+        """A delete event names ``rows`` (a moderator's deletion, facegate's own, or a forgery): a nudge
+        to check them. The uploads facegate shows or decided under those Ids that NocoDB no longer has
+        (no row, or another upload under the Id) leave the carousel and have their files scheduled for
+        erasure; an upload NocoDB still has is left alone, whatever the event says. Returns how many
+        uploads' erasure was scheduled."""
         if not rows:
             return 0
-        gone = [GoneRow(row_key(table_id, row), table_id, row.row_id, row.attachments) for row in rows]
+        named = {row_key(table_id, row): row for row in rows}
+        shown = await self.carousel.shown_approvals(
+            await self.carousel.shown_ids_of_rows(table_id, list({row.row_id for row in rows}))
+        )
+        # Only what facegate itself knows may be erased: a decided upload the event names by its full
+        # key (the event's attachments are then that upload's), or an upload the carousel shows under
+        # a named Id (the carousel's own record of its files).
+        decided = await asyncio.to_thread(self.decisions.settled_many, list(named))
+        known = {key: named[key].row_id for key in decided} | {a.row_key: a.row_id for a in shown}
+        gone = await self._gone_from_nocodb(table_id, known)
+        if untouched := sorted({row.row_id for key, row in named.items() if key not in gone}):
+            log.info("delete event: rows %s left as they are (still in NocoDB, or never decided)", untouched)
+        if not gone:
+            return 0
         # A key that NocoDB reported deleted and then shows again is a new upload (Ids are reused).
-        await asyncio.to_thread(self.queue.mark_gone, [g.row_key for g in gone])
-        shown = await self.carousel.shown_ids_of_rows(table_id, [g.row_id for g in gone])
-        await self._withdraw(shown, trigger=PurgeTrigger.DELETED_IN_NOCODB)
+        await asyncio.to_thread(self.queue.mark_gone, gone)
+        await self._withdraw(
+            [a.id for a in shown if a.row_key in gone], trigger=PurgeTrigger.DELETED_IN_NOCODB
+        )
+        log.info("delete event: %d uploads gone from NocoDB, off the carousel", len(gone))
         if self.eraser is None:
             return 0
-        await self.eraser.schedule(gone, trigger=PurgeTrigger.DELETED_IN_NOCODB)
+        erased = [GoneRow(k, table_id, named[k].row_id, named[k].attachments) for k in gone if k in named]
+        await self.eraser.schedule(erased, trigger=PurgeTrigger.DELETED_IN_NOCODB)
         return len(gone)
+
+    async def _gone_from_nocodb(self, table_id: str, uploads: Mapping[str, int]) -> list[str]:
+        """The keys of ``uploads`` (key -> row Id) that NocoDB no longer has: no row under the Id, or
+        another upload. Nothing, when NocoDB cannot be asked (no settings, or an error): the sweep
+        withdraws approvals NocoDB lost later."""
+        if self.nocodb is None:
+            log.warning("delete event ignored: without NocoDB settings it cannot be checked")
+            return []
+        slots = asyncio.Semaphore(CHECKS_AT_ONCE)
+        ids = sorted(set(uploads.values()))
+        try:
+            current = await asyncio.gather(*(self._row(self.nocodb, table_id, i, slots) for i in ids))
+        except NocoDBError as exc:
+            log.warning("delete event not checked, NocoDB answered: %s", exc.message)
+            return []
+        now = dict(zip(ids, current, strict=True))
+        return [
+            key
+            for key, row_id in uploads.items()
+            if same_upload(now[row_id], key, table_id=table_id, fields=self.fields) is None
+        ]
+
+    @staticmethod
+    async def _row(
+        nocodb: NocoDBClient, table_id: str, row_id: int, slots: asyncio.Semaphore
+    ) -> Mapping[str, Any] | None:
+        """NocoDB's row ``row_id`` now (None: no such row), ``slots`` requests at a time."""
+        async with slots:
+            return await nocodb.get_row(table_id, row_id)
 
     async def found_deleted(self, approval: Approval) -> None:
         """The carousel found the row of an upload it shows deleted in NocoDB: its files are scheduled

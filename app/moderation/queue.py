@@ -7,6 +7,10 @@ The key cannot tell everything apart: NocoDB on SQLite gives a deleted last row'
 and two rows without attachments created in the same second then share a key. So a job remembers
 when its row left NocoDB (``row_gone``); a row that the sweep lists again under that key is a new
 upload, and the old one's records are archived under ``<key>~<job id>`` before it is queued.
+
+A job that facegate must not decide yet waits as ``held`` (``app.outcomes.HoldReason``: the backlog
+not confirmed, a select option without a politician, the references not loaded...): no decision, no
+NocoDB write. Held jobs are queued again when what held them may have changed (``release_held``).
 """
 
 from __future__ import annotations
@@ -22,9 +26,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 
 from app.db import Database, in_chunks, newest_first
+from app.outcomes import HoldReason
 from app.tables import jobs as t
 
-__all__ = ["Job", "JobQueue", "JobState", "LeaseLost", "NewJob"]
+__all__ = ["HeldRow", "Job", "JobQueue", "JobState", "LeaseLost", "NewJob"]
 
 # With the runner's backoff (2, 4 ... 60 s), about ten minutes of failures.
 WAITING_LONG_ATTEMPTS = 12
@@ -42,6 +47,8 @@ class JobState(StrEnum):
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
+    # Undecided and untouched until what holds it is fixed (``HoldReason``).
+    HELD = "held"
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,19 @@ class Job:
     created_at: float
     updated_at: float
     lease: str | None = None  # the claim that runs it (``claim``), None when not running
+    held_reason: HoldReason | None = None  # why a held job waits (``last_error`` says it in words)
+    held_since: float | None = None
+
+
+@dataclass(frozen=True)
+class HeldRow:
+    """A row facegate holds: why (``reason``, and ``detail`` in words) and since when (epoch)."""
+
+    job_id: int
+    row_id: int
+    reason: HoldReason
+    detail: str
+    since: float
 
 
 class JobQueue:
@@ -215,7 +235,61 @@ class JobQueue:
             next_attempt_at=now,
             row_gone=row_gone,
             row_json=json.dumps(row),
+            held_since=None,
         )
+
+    def hold(self, job: Job, reason: HoldReason, detail: str) -> bool:
+        """Hold the job: undecided and untouched until ``release_held``. A job held before keeps the
+        time it was first held. False if the lease was lost."""
+        now = self.db.clock()
+        return self._settle(
+            job,
+            state=JobState.HELD.value,
+            held_reason=reason.value,
+            held_since=sa.func.coalesce(t.c.held_since, now),
+            last_error=detail,
+            next_attempt_at=now,
+        )
+
+    def release_held(self, reasons: Sequence[HoldReason] | None = None) -> int:
+        """Queue held jobs again, due at once (those held for ``reasons``, else all): what held them
+        may be fixed. A job still held for the same reason is held again. Returns how many."""
+        now = self.db.clock()
+        which = t.c.held_reason.in_([r.value for r in reasons]) if reasons is not None else sa.true()
+        with self.db.tx() as conn:
+            return conn.execute(
+                sa.update(t)
+                .where(t.c.state == JobState.HELD, which)
+                .values(state=JobState.QUEUED.value, held_reason=None, next_attempt_at=now, updated_at=now)
+            ).rowcount
+
+    def held(self, *, limit: int = 100) -> list[HeldRow]:
+        """The rows held longest, first."""
+        query = (
+            sa.select(t.c.id, t.c.row_id, t.c.held_reason, t.c.last_error, t.c.held_since)
+            .where(t.c.state == JobState.HELD)
+            .order_by(t.c.held_since, t.c.id)
+            .limit(limit)
+        )
+        return [
+            HeldRow(
+                job_id=r["id"],
+                row_id=r["row_id"],
+                reason=HoldReason(r["held_reason"]),
+                detail=r["last_error"] or "",
+                since=r["held_since"],
+            )
+            for r in self.db.rows(query)
+        ]
+
+    def held_counts(self) -> dict[str, int]:
+        """Held jobs by reason (every reason, 0 when none)."""
+        rows = self.db.rows(
+            sa.select(t.c.held_reason, sa.func.count().label("n"))
+            .where(t.c.state == JobState.HELD)
+            .group_by(t.c.held_reason)
+        )
+        return {reason.value: 0 for reason in HoldReason} | {r["held_reason"]: r["n"] for r in rows}
 
     def retry_later(self, job: Job, error: str, delay: float) -> bool:
         return self._settle(
@@ -259,6 +333,14 @@ class JobQueue:
                     .where(t.c.state == JobState.DONE, t.c.row_key.in_(chunk))
                     .values(row_gone=True, updated_at=self.db.clock())
                 )
+
+    def newest_row_id(self, table_id: str) -> int:
+        """The highest row Id of ``table_id`` whose upload was queued and not seen leaving NocoDB (0
+        for none): the newest row facegate knows is there."""
+        newest = self.db.scalar(
+            sa.select(sa.func.max(t.c.row_id)).where(t.c.table_id == table_id, t.c.row_gone.is_(False))
+        )
+        return int(newest or 0)
 
     def retry_failed(self, job_id: int) -> Job | None:
         """Queue a failed job again (an operator fixed its cause); None if no such failed job."""
@@ -336,4 +418,6 @@ def _job(row: RowMapping) -> Job:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         lease=row["claimed_by"],
+        held_reason=None if row["held_reason"] is None else HoldReason(row["held_reason"]),
+        held_since=row["held_since"],
     )

@@ -1,8 +1,9 @@
 """NocoDB rows as facegate sees them: the few cells moderation needs, and an idempotency key.
 
 Only what moderation needs is kept: the row Id, its creation time, the politician named, where the
-attachments are, and the Status cell. Other cells of the form (and attachment titles, which are the
-uploader's file names) are dropped before anything is stored.
+attachments are, the Status cell and facegate's stamp (``app.moderation.stamps``); when the table
+asks for consent, whether its box is ticked is read too, but not stored. Other cells of the form (and
+attachment titles, which are the uploader's file names) are dropped before anything is stored.
 """
 
 from __future__ import annotations
@@ -15,9 +16,18 @@ from typing import Any
 
 from app.config import FieldNames
 from app.db import MAX_ID
+from app.moderation.holds import columns_missing
 from app.moderation.queue import NewJob
 
-__all__ = ["ATTACHMENT_KEYS", "UploadRow", "new_job", "parse_row", "row_key", "same_upload"]
+__all__ = [
+    "ATTACHMENT_KEYS",
+    "UploadRow",
+    "created_epoch",
+    "new_job",
+    "parse_row",
+    "row_key",
+    "same_upload",
+]
 
 CREATED_AT_FIELDS = ("CreatedAt", "created_at", "createdAt")
 ATTACHMENT_KEYS = (
@@ -41,6 +51,14 @@ class UploadRow:
     attachments: list[dict[str, Any]]
     # The Status cell: facegate's own word, or a moderator's once facegate has decided the row.
     status: str | None = None
+    # facegate's stamp cell. Not kept in a job (``to_json``): only the copy NocoDB's API gives is read.
+    stamp: str | None = None
+    # Whether the consent box is ticked; None when the table asks for no consent. Not stored with the
+    # job: it is read from NocoDB when the row is decided, as every cell is.
+    consent: bool | None = None
+    # Configured columns the row as read lacks altogether (renamed or deleted in NocoDB): an
+    # operator's problem, never a reason to decide (a row without its image column has no image).
+    missing: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -83,13 +101,27 @@ def parse_row(raw: Mapping[str, Any], fields: FieldNames) -> UploadRow:
         for a in (cell if isinstance(cell, list) else [])
         if isinstance(a, Mapping)
     ]
+    wanted = (fields.politician, fields.image, *((fields.consent,) if fields.consent else ()))
     return UploadRow(
         row_id=row_id,
         created_at=created,
         politician=_politician(politician),
         attachments=attachments,
         status=status if isinstance(status := raw.get(fields.status), str) else None,
+        stamp=stamp if isinstance(stamp := raw.get(fields.stamp), str) else None,
+        consent=_ticked(raw.get(fields.consent)) if fields.consent else None,
+        missing=tuple(column for column in wanted if column not in raw),
     )
+
+
+def _ticked(cell: object) -> bool:
+    """A Checkbox cell as NocoDB returns it (true, 1, "1" or "true" when ticked; false, 0 or null
+    when not): only an explicit tick is consent."""
+    if isinstance(cell, bool):
+        return cell
+    if isinstance(cell, int | float):
+        return cell == 1
+    return isinstance(cell, str) and cell.strip().lower() in {"1", "true"}
 
 
 def _politician(cell: object) -> str | None:
@@ -104,7 +136,8 @@ def same_upload(
     current: Mapping[str, Any] | None, key: str, *, table_id: str, fields: FieldNames
 ) -> UploadRow | None:
     """NocoDB's ``current`` copy of a row, parsed, if it is still the upload ``key``; None when the row
-    is gone (``current`` is None), unreadable, or another upload by now.
+    is gone (``current`` is None), unreadable, or another upload by now. ``Held`` when the row was
+    read without a configured column (renamed or deleted in NocoDB): it cannot be compared.
 
     The one definition of "the same upload": the same idempotency key (``row_key``), that is the same
     table, the same Id, the same CreatedAt to the second, and the same attachment ids. NocoDB reuses a
@@ -117,6 +150,9 @@ def same_upload(
         row = parse_row(current, fields)
     except ValueError:
         return None
+    if row.missing:
+        # Not comparable: the key covers the attachments of a column the row was read without.
+        raise columns_missing(row.missing)
     return row if row_key(table_id, row) == key else None
 
 
@@ -129,6 +165,12 @@ def row_key(table_id: str, row: UploadRow) -> str:
 
 def new_job(table_id: str, row: UploadRow) -> NewJob:
     return NewJob(row_key=row_key(table_id, row), table_id=table_id, row_id=row.row_id, row=row.to_json())
+
+
+def created_epoch(row: UploadRow) -> float | None:
+    """When the row was created, in epoch seconds; None when its CreatedAt is missing or unreadable."""
+    normalised = _normalise_time(row.created_at)
+    return float(normalised) if normalised.isdigit() else None
 
 
 def _normalise_time(value: str | None) -> str:

@@ -1,6 +1,6 @@
 """The queue runner: an asyncio task that claims due jobs and decides up to ``concurrency`` rows at
 a time. The pixel work happens in the face processes (``app.faces.pool``); NocoDB outages put a job
-back in the queue with a bounded backoff.
+back in the queue with a bounded backoff; a row that must wait (``Held``) is held.
 
 Claims are leases (``app.moderation.queue``): the runner renews those of its jobs in flight every
 third of the lease, and a job whose lease was taken over (this instance stalled past it) is cancelled
@@ -15,10 +15,11 @@ import logging
 from collections import Counter
 from functools import partial
 
-from app.errors import DatabaseUnavailable, NotReady, ServiceError
+from app.errors import AnalysisFailed, DatabaseUnavailable, NotReady, ServiceError
 from app.integrations.nocodb.errors import NocoDBRequestError, NocoDBUnavailable
 from app.logs import current_job
 from app.metrics import JOB_SECONDS, NOCODB_ERRORS
+from app.moderation.holds import Alerts, Held
 from app.moderation.queue import WAITING_LONG_ATTEMPTS, Job, JobQueue, LeaseLost
 from app.moderation.service import ModerationService
 
@@ -29,7 +30,8 @@ log = logging.getLogger(__name__)
 # Bounded backoff: 2, 4, 8 ... seconds, at most a minute; the job stays queued until NocoDB is back.
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_MAX_SECONDS = 60.0
-# A job whose face worker crashes again and again is a poison image: give up after this many tries.
+# A job whose face worker hangs or crashes again and again is a poison image: after this many tries
+# its row is rejected (``analysis_failed``); another service error fails the job.
 MAX_WORKER_CRASHES = 3
 IDLE_POLL_SECONDS = 1.0
 RUNNER_ERROR_PAUSE_SECONDS = 2.0
@@ -52,6 +54,9 @@ class QueueRunner:
         self._loop: asyncio.Task[None] | None = None
         # Worker crashes per job, apart from attempts: waiting out a NocoDB outage is not a crash.
         self._crashes: Counter[int] = Counter()
+        self.alerts = Alerts()  # each problem that holds rows, logged once
+        # Jobs whose picture failed the face workers ``MAX_WORKER_CRASHES`` times, and the last reason.
+        self._unanalysable: dict[int, str] = {}
 
     async def run(self) -> None:
         """Claim and run due jobs until ``stop``; a failing store is logged and retried, never fatal."""
@@ -137,7 +142,7 @@ class QueueRunner:
 
     async def _process(self, job: Job) -> None:
         try:
-            action = await self.moderation.process(job)
+            action = await self.moderation.process(job, unanalysable=self._unanalysable.get(job.id))
         except NocoDBUnavailable as exc:
             NOCODB_ERRORS.labels(kind="unavailable").inc()
             delay = max(backoff(job.attempts), exc.retry_after or 0.0)
@@ -162,8 +167,16 @@ class QueueRunner:
         except LeaseLost as exc:
             log.warning("%s It is left to that one.", exc)
             return
+        except Held as exc:
+            # Undecided and untouched until what holds it is fixed (``release_held``).
+            self.alerts.held(exc)
+            await asyncio.to_thread(self.queue.hold, job, exc.reason, exc.detail)
+            return
         except NotReady as exc:
             await asyncio.to_thread(self.queue.retry_later, job, exc.message, backoff(job.attempts))
+            return
+        except AnalysisFailed as exc:
+            await self._analysis_failed(job, exc)
             return
         except ServiceError as exc:
             self._crashes[job.id] += 1
@@ -179,4 +192,26 @@ class QueueRunner:
             await asyncio.to_thread(self.queue.fail, job, f"internal error: {type(exc).__name__}")
             return
         self._crashes.pop(job.id, None)
+        self._unanalysable.pop(job.id, None)
         await asyncio.to_thread(partial(self.queue.finish, job, row_gone=action.row_left))
+
+    async def _analysis_failed(self, job: Job, exc: AnalysisFailed) -> None:
+        """A face worker hung or died on the job's picture (the pool restarted that worker alone).
+        Tried again after a backoff; after ``MAX_WORKER_CRASHES`` such failures the job runs once
+        more, at once, to reject its row: a picture that breaks the workers is never left undecided,
+        nor tried for ever."""
+        self._crashes[job.id] += 1
+        crashes = self._crashes[job.id]
+        given_up = crashes >= MAX_WORKER_CRASHES
+        if given_up:
+            self._unanalysable[job.id] = f"{exc.message} ({crashes} tries)"
+        log.warning(
+            "job %d: row %d, the face worker failed on its picture (%d of %d): %s",
+            job.id,
+            job.row_id,
+            crashes,
+            MAX_WORKER_CRASHES,
+            exc.message,
+        )
+        delay = 0.0 if given_up else backoff(job.attempts)
+        await asyncio.to_thread(self.queue.retry_later, job, exc.message, delay)

@@ -1,39 +1,42 @@
-"""Deciding one queued row: read it from NocoDB, download its images, verify each, log the decision,
-act in NocoDB, and publish approved uploads on the carousel.
+"""Deciding one queued row: read it from NocoDB, decide it (``app.moderation.decide``: its images
+downloaded and verified), log the decision, act in NocoDB, and publish approved uploads on the
+carousel. A row that must wait (the backlog not confirmed, a problem of the set-up) raises ``Held``
+(``app.moderation.holds``) before anything is logged or written: the runner holds its job.
 
 The webhook or the sweep only says which row to look at: what is decided, and acted on, is the row
 as NocoDB's API has it, never the copy that came with the trigger (anyone holding the webhook secret
 could forge that). A job may run again after a crash or a NocoDB outage, so each step is safe to
 repeat: the verdict is logged before any action (a replay acts on the logged verdict instead of
 deciding again), the NocoDB write checks the row is still the same upload (``app.moderation.act``),
-and publishing is idempotent.
+and publishing is idempotent. A row facegate's log does not know but whose stamp says facegate
+decided it (the log was lost) is not decided again: its decision is restored
+(``app.moderation.restore``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from dataclasses import dataclass, field
 
 from app.carousel.service import Carousel
 from app.carousel.store import NewApproval
-from app.erasure.provenance import ForeignAttachment, Provenance, Submission
-from app.errors import NotReady
-from app.faces.intake import ImageRejected, declared_pixels
+from app.erasure.provenance import ForeignAttachment
 from app.faces.renditions import Rendition
 from app.integrations.nocodb.errors import AttachmentRefused
 from app.metrics import ACTIONS, VERDICTS
 from app.moderation.act import APPROVED_STATUS, REJECTED_STATUS, NocoDBWriter
+from app.moderation.backlog import Backlog
+from app.moderation.decide import RowDecider, RowVerdict
 from app.moderation.decisions import DecisionLog, DecisionRecord
 from app.moderation.download import Downloader, RowGone
 from app.moderation.lifecycle import UploadLifecycle
 from app.moderation.queue import Job, JobQueue
-from app.moderation.rows import UploadRow, row_key
+from app.moderation.restore import StampRestorer
+from app.moderation.rows import UploadRow
 from app.outcomes import Action, Decision, Reason
 from app.verification import FaceService
 
-__all__ = ["ModerationService", "RowVerdict"]
+__all__ = ["ModerationService"]
 
 log = logging.getLogger(__name__)
 
@@ -49,23 +52,8 @@ def _decided(job: Job, record: DecisionRecord, action: Action) -> dict[str, obje
     }
 
 
-def _submission(table_id: str, row: UploadRow) -> Submission:
-    return Submission(table_id, row_key(table_id, row), row.row_id, row.created_at, row.attachments)
-
-
 # Decided rows that stay in NocoDB, where moderators may settle them with the Status cell.
 SETTLED_IN_NOCODB = frozenset({Action.APPROVED, Action.REVIEW, Action.FLAGGED})
-
-
-@dataclass(frozen=True)
-class RowVerdict:
-    decision: Decision
-    reason: Reason
-    politician: str | None
-    detail: str | None
-    distances: list[dict[str, float]]
-    # An approved row's carousel renditions, made by the face worker from its first image as verified.
-    renditions: dict[Rendition, bytes] | None = field(default=None, repr=False)
 
 
 class ModerationService:
@@ -78,35 +66,51 @@ class ModerationService:
         writer: NocoDBWriter,
         carousel: Carousel,
         lifecycle: UploadLifecycle,
-        max_images: int,
         leases: JobQueue,
-        provenance: Provenance,
+        decider: RowDecider,
+        backlog: Backlog,
+        restorer: StampRestorer | None = None,
     ) -> None:
         self.leases = leases
-        self.provenance = provenance
+        self.restorer = restorer
         self.lifecycle = lifecycle
-        self.max_images = max_images
+        self.decider = decider
+        self.backlog = backlog
         self.decisions = decisions
         self.faces = faces
         self.downloader = downloader
         self.writer = writer
         self.carousel = carousel
 
-    async def process(self, job: Job) -> Action:
-        """Decide and act on one row; returns the action taken. NocoDB errors propagate to the queue."""
+    async def process(self, job: Job, *, unanalysable: str | None = None) -> Action:
+        """Decide and act on one row; returns the action taken. NocoDB errors propagate to the queue,
+        and so does ``Held`` (a row that must wait: nothing logged, nothing written).
+        ``unanalysable``: the face workers failed on the row's picture try after try (the runner
+        says why); the row, if still there, is rejected (``analysis_failed``) without analysing it
+        again, so a picture that breaks the workers is deleted and erased like any rejection."""
         row = UploadRow.from_json(job.row)
         record = await asyncio.to_thread(self.decisions.decision_for, job.row_key)
         if record is not None and record.action in SETTLED_IN_NOCODB:
             return await self._follow_moderator(job, record)
         renditions = None
         if record is None:
+            # Before NocoDB is asked anything: a backlog held by the thousand costs no request. The
+            # trigger's CreatedAt is checked by ``current`` (it is part of the upload's key).
+            await self.backlog.check(row)
             current = await self.downloader.current(job.table_id, row)
+            if current is not None and (restored := await self._restored(job, current)) is not None:
+                return restored
             if current is None:
                 detail = "The row was deleted, or its attachments changed, before it was decided."
                 verdict = RowVerdict(Decision.REJECTED, Reason.ROW_GONE, row.politician, detail, [])
+            elif unanalysable is not None:
+                row = current
+                verdict = RowVerdict(
+                    Decision.REJECTED, Reason.ANALYSIS_FAILED, row.politician, unanalysable, []
+                )
             else:
                 row = current
-                verdict = await self.decide(row, job.table_id)
+                verdict = await self.decider.decide(row, job.table_id)
             record = await asyncio.to_thread(
                 self.decisions.record_decision,
                 row_key=job.row_key,
@@ -123,6 +127,14 @@ class ModerationService:
         action = record.action or await self._act(job, row, record, renditions)
         await self.lifecycle.acted(job, row, action)
         return action
+
+    async def _restored(self, job: Job, row: UploadRow) -> Action | None:
+        """facegate decided the row before its log was lost, as the row's stamp says: restored, and a
+        moderator's decision since then followed. None: no valid stamp, the row is decided as new."""
+        restored = await self.restorer.restore(job, row) if self.restorer is not None else None
+        if restored is None:
+            return None
+        return await self._follow_moderator(job, restored.record) if restored.moderated else restored.action
 
     async def _follow_moderator(self, job: Job, record: DecisionRecord) -> Action:
         """A decided row queued again (it changed in NocoDB, or the sweep saw a moderator's Status).
@@ -156,7 +168,7 @@ class ModerationService:
 
     async def _moderator_approves(self, job: Job, row: UploadRow, politician: str | None) -> Action:
         try:  # proved when facegate decided it, unless that was before facegate proved uploads
-            await self.provenance.prove(_submission(job.table_id, row))
+            await self.decider.prove_own(row, job.table_id)
         except ForeignAttachment as exc:
             log.warning("job %d: row %d approved by a moderator, not published: %s", job.id, job.row_id, exc)
             return Action.REVIEW
@@ -237,67 +249,3 @@ class ModerationService:
             extra=_decided(job, record, action),
         )
         return action
-
-    async def decide(self, row: UploadRow, table_id: str) -> RowVerdict:
-        """Every image must pass for the row to be approved; the first rejected image decides."""
-        if not self.faces.ready:
-            raise NotReady("The reference faces are not loaded.")
-        # The cell may hold a slug, a display name or a form label: decided against its slug.
-        claimed = row.politician
-        if claimed is not None:
-            slug = self.faces.references.resolve(claimed)
-            if slug is None:
-                detail = f"Unknown politician {claimed!r}."
-                return RowVerdict(Decision.REJECTED, Reason.UNKNOWN_POLITICIAN, claimed, detail, [])
-            claimed = slug
-        if not row.attachments:
-            return RowVerdict(Decision.REJECTED, Reason.NO_IMAGE, claimed, None, [])
-        if len(row.attachments) > self.max_images:
-            detail = f"The row has {len(row.attachments)} images; at most {self.max_images} are moderated."
-            return RowVerdict(Decision.REJECTED, Reason.TOO_MANY_IMAGES, claimed, detail, [])
-        try:  # before any download: a file the row did not upload is not looked at
-            await self.provenance.prove(_submission(table_id, row))
-        except ForeignAttachment as exc:
-            return RowVerdict(Decision.REJECTED, Reason.FOREIGN_ATTACHMENT, claimed, exc.detail, [])
-        limits = self.carousel.renditions.limits
-        distances: list[dict[str, float]] = []
-        identified: set[str | None] = set()
-        review: tuple[Reason, str | None] | None = None
-        renditions: dict[Rendition, bytes] | None = None
-        pixels = 0
-        for index, attachment in enumerate(row.attachments):
-            try:
-                data = await self.downloader.fetch(table_id, row, attachment)
-            except AttachmentRefused as exc:
-                return RowVerdict(Decision.REJECTED, Reason.UNREADABLE_IMAGE, claimed, exc.message, distances)
-            except RowGone:
-                detail = "The row was deleted before it was decided."
-                return RowVerdict(Decision.REJECTED, Reason.ROW_GONE, claimed, detail, [])
-            # One row may not hold the workers longer than one very large picture would.
-            with contextlib.suppress(ImageRejected):  # the face check says why, in its own words
-                pixels += declared_pixels(data, limits)
-            if pixels > limits.max_pixels:
-                detail = f"The row's images have more than {limits.max_pixels} pixels in all."
-                return RowVerdict(Decision.REJECTED, Reason.TOO_MANY_IMAGES, claimed, detail, distances)
-            # An approved row shows its first image: the face worker renders it from what it decoded.
-            checked = await self.faces.verify_image(data, claimed, renditions=index == 0)
-            verdict, problem = checked.verdict, checked.problem
-            distances.extend(face.distances for face in verdict.faces)
-            if verdict.explicit:
-                problem = "Found: " + ", ".join(f"{f.label} ({f.score:.2f})" for f in verdict.explicit)
-            if verdict.decision is Decision.REJECTED:
-                # A rejected upload's bytes are not kept a moment longer than needed.
-                return RowVerdict(verdict.decision, verdict.reason, verdict.politician, problem, distances)
-            identified.add(verdict.politician)
-            if verdict.decision is Decision.REVIEW:
-                review = review or (verdict.reason, problem)
-            if index == 0:
-                renditions = checked.renditions
-        if len(identified) != 1:
-            # Without a claim, every image must show the same politician.
-            detail = "The images show different politicians."
-            return RowVerdict(Decision.REJECTED, Reason.NO_MATCH, claimed, detail, distances)
-        if review is not None:
-            # A moderator approves it in NocoDB; its renditions are made then, from what they saw.
-            return RowVerdict(Decision.REVIEW, review[0], identified.pop(), review[1], distances)
-        return RowVerdict(Decision.APPROVED, Reason.MATCH, identified.pop(), None, distances, renditions)

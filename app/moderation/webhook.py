@@ -1,7 +1,8 @@
 """The NocoDB webhook: its payload (v3, ``{{ json event }}`` body). An insert or an update becomes
-queued jobs (an update only when the row is a new upload: its attachments changed); a delete
-withdraws the rows from the carousel and schedules the erasure of their files. The event's copy of
-a row only names it: moderation reads the row from NocoDB."""
+queued jobs (an update only when the row is a new upload: its attachments changed); a delete is a
+nudge to the uploads' lifecycle, which asks NocoDB whether the uploads it names are really gone
+before it withdraws them and erases their files. The event's copy of a row only names it:
+moderation reads the row from NocoDB."""
 
 from __future__ import annotations
 
@@ -96,8 +97,10 @@ def jobs_from_event(
 
 
 class WebhookReceiver:
-    """Turns a webhook body into queued jobs or scheduled erasures, committed before the caller
-    answers NocoDB. Without NocoDB settings, deletions only withdraw from the carousel."""
+    """Turns a webhook body into queued jobs, committed before the caller answers NocoDB, or into a
+    check of the rows a delete event names. An insert event also sets ``inserted``: NocoDB's event
+    may name another row than the one inserted, and the sweeper then lists the newest rows
+    (``app.moderation.sweep``)."""
 
     def __init__(
         self,
@@ -106,12 +109,14 @@ class WebhookReceiver:
         table_id: str | None,
         fields: FieldNames,
         wake: asyncio.Event,
+        inserted: asyncio.Event,
         lifecycle: UploadLifecycle,
     ) -> None:
         self.queue = queue
         self.table_id = table_id
         self.fields = fields
         self.wake = wake
+        self.inserted = inserted
         self.lifecycle = lifecycle
 
     async def receive(self, body: bytes) -> WebhookAck:
@@ -133,6 +138,8 @@ class WebhookReceiver:
         # In a thread: a commit to PostgreSQL is a network round trip, never for the event loop to wait on.
         queued = await asyncio.to_thread(self._queue, jobs, updated=updated) if jobs else 0
         self.wake.set()
+        if event.type == INSERT_EVENT and event.data.table_id == self.table_id:
+            self.inserted.set()
         return WebhookAck(event=event.type, received=len(event.data.rows), queued=queued, ignored=ignored)
 
     def _queue(self, jobs: list[NewJob], *, updated: bool) -> int:
@@ -144,8 +151,8 @@ class WebhookReceiver:
         return queued
 
     async def _deleted(self, event: RowsEvent) -> WebhookAck:
-        """Rows deleted in NocoDB (by a moderator, or by facegate itself): their lifecycle says what
-        follows (off the carousel, files erased)."""
+        """Rows reported deleted in NocoDB (by a moderator, by facegate itself, or so a forger says):
+        their lifecycle checks with NocoDB and says what follows (off the carousel, files erased)."""
         rows, ignored = rows_of_event(event, table_id=self.table_id, fields=self.fields)
         scheduled = await self.lifecycle.deleted_in_nocodb(event.data.table_id, rows)
         return WebhookAck(event=event.type, received=len(event.data.rows), queued=scheduled, ignored=ignored)

@@ -58,12 +58,14 @@ class Audit:
 
 
 def audit(
-    photos: Mapping[str, Sequence[tuple[Path, Matrix]]],
+    photos: Mapping[str, Sequence[tuple[Path, int, Matrix]]],
     *,
     tolerances: Mapping[str, float],
     default_tolerance: float,
 ) -> Audit:
-    """Audit reference photos given as ``slug -> [(photo, encodings (faces, 128) float64)]``.
+    """Audit reference photos given as ``slug -> [(photo, faces, encodings)]``: how many faces each
+    shows, and the ``(1, 128) float64`` encoding of a photo with one (``app.faces.engine`` encodes no
+    other).
 
     ``tolerances`` are the politicians' own (``profile.toml``); the others use ``default_tolerance``.
     """
@@ -71,8 +73,8 @@ def audit(
     usable: list[tuple[str, Path]] = []
     encodings: list[Matrix] = []
     for slug, items in photos.items():
-        for photo, found in items:
-            if len(found) == 1:
+        for photo, faces, found in items:
+            if faces == 1:
                 usable.append((slug, photo))
                 encodings.append(np.asarray(found, dtype=np.float64).reshape(-1))
     distances = _pairwise(encodings)
@@ -83,8 +85,7 @@ def audit(
 
     index = {(slug, photo): i for i, (slug, photo) in enumerate(usable)}
     for slug, items in photos.items():
-        for photo, found in items:
-            faces = len(found)
+        for photo, faces, _ in items:
             problem: str | None = None
             if faces != 1:
                 what = "no face" if not faces else f"{faces} faces"

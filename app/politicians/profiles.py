@@ -2,7 +2,9 @@
 
 A politician is a folder named by its slug, holding a ``profile.toml`` (what the carousel shows, and
 this politician's calibration) and at least one photo. ``read_politicians`` reads the folder,
-``profile_toml`` writes a profile back (``facegate politicians add``).
+``profile_toml`` writes a profile back (``facegate politicians add``), ``with_calibration`` sets a
+profile's ``tolerance`` and ``review_band`` under the comment that says how they were chosen
+(``facegate politicians calibrate``).
 """
 
 from __future__ import annotations
@@ -10,11 +12,12 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-from collections.abc import Iterable
+import unicodedata
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from app.errors import ReferenceSetError
 from app.politicians.names import NameClash, PoliticianNames
@@ -28,6 +31,7 @@ __all__ = [
     "politician_names",
     "profile_toml",
     "read_politicians",
+    "with_calibration",
 ]
 
 PROFILE_FILE = "profile.toml"
@@ -45,6 +49,7 @@ PHOTO_SUFFIXES = {
     ".avif",
 }
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+CALIBRATION_KEYS = re.compile(r"^\s*(tolerance|review_band)\s*=")
 
 
 class Profile(BaseModel):
@@ -62,6 +67,15 @@ class Profile(BaseModel):
     review_band: float | None = Field(None, ge=0, le=1)
     # What the forms facegate creates offer for this politician, when it is not ``name``.
     form_label: str | None = Field(None, min_length=1, max_length=200)
+
+    @field_validator("name", "role", "country", "description", "form_label")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        """Shown on the carousel and written to ``profile.toml``: control characters (which TOML
+        refuses, and a page would not show) are a typing or pasting mistake, said at once."""
+        if value is not None and any(unicodedata.category(c) == "Cc" and c not in "\n\t" for c in value):
+            raise ValueError("contains a control character (e.g. DEL or an escape); type it again")
+        return value
 
 
 @dataclass(frozen=True)
@@ -118,3 +132,26 @@ def profile_toml(profile: Profile) -> str:
     text = "\n".join(lines) + "\n"
     assert Profile.model_validate(tomllib.loads(text)) == profile  # what is read back is what was given
     return text
+
+
+def with_calibration(text: str, *, tolerance: float, review_band: float, comment: Sequence[str]) -> str:
+    """``profile.toml``'s ``text`` with ``tolerance`` and ``review_band`` set, under ``comment`` (lines
+    starting with ``#``). The previous values go, with the comment lines right above them (the last
+    calibration's); every other line stays as it was."""
+    lines = text.splitlines()
+    drop = set()
+    for i, line in enumerate(lines):
+        if CALIBRATION_KEYS.match(line):
+            drop.add(i)
+            j = i - 1
+            while j >= 0 and (lines[j].lstrip().startswith("#") or j in drop):
+                drop.add(j)
+                j -= 1
+    kept = [line for i, line in enumerate(lines) if i not in drop]
+    while kept and not kept[-1].strip():
+        kept.pop()
+    block = [*comment, f"tolerance = {tolerance!r}", f"review_band = {review_band!r}"]
+    result = "\n".join([*kept, *block]) + "\n"
+    profile = Profile.model_validate(tomllib.loads(result))
+    assert (profile.tolerance, profile.review_band) == (tolerance, review_band)
+    return result

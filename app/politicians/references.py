@@ -75,16 +75,13 @@ class EncodingCache:
 
 @dataclass(frozen=True)
 class PhotoFaces:
-    """The faces of one reference photo: ``encodings`` is ``(faces, 128)``; ``cached`` when none
-    was computed."""
+    """The faces of one reference photo, how many, and ``encodings`` ``(1, 128)`` when there is one
+    (``(0, 128)`` otherwise: several faces are not encoded); ``cached`` when none was computed."""
 
     photo: Path
     encodings: Matrix
     cached: bool
-
-    @property
-    def faces(self) -> int:
-        return int(self.encodings.shape[0])
+    faces: int
 
     def problem(self) -> str | None:
         """Why the photo cannot be a reference, or None when it shows exactly one face."""
@@ -102,7 +99,7 @@ async def encode_photo(photo: Path, *, cache: EncodingCache, pool: FacePool) -> 
     key = cache.key(data)
     cached = cache.get(key)
     if cached is not None:
-        return PhotoFaces(photo, cached.reshape(1, ENCODING_DIM), cached=True)
+        return PhotoFaces(photo, cached.reshape(1, ENCODING_DIM), cached=True, faces=1)
     try:
         found = await pool.find_faces(data)
     except ImageRejected as exc:
@@ -112,7 +109,7 @@ async def encode_photo(photo: Path, *, cache: EncodingCache, pool: FacePool) -> 
             await asyncio.to_thread(cache.put, key, found.encodings[0])
         except OSError as exc:
             log.warning("reference cache not written (%s): %s", cache.directory, exc.strerror)
-    return PhotoFaces(photo, found.encodings, cached=False)
+    return PhotoFaces(photo, found.encodings, cached=False, faces=len(found.boxes))
 
 
 async def load_reference_set(*, reference_dir: Path, cache: EncodingCache, pool: FacePool) -> ReferenceSet:

@@ -17,7 +17,7 @@ from app.config import STORE_FILE, Settings
 from app.erasure.service import UNCONFIGURED_LOCAL
 from app.erasure.store import PurgeState, PurgeTrigger
 from app.moderation.queue import NewJob
-from app.outcomes import Action, Decision, Reason
+from app.outcomes import Action, Decision, HoldReason, Reason
 from harness.images import ROOT
 from tests.utils.stores import fresh_stores
 
@@ -70,12 +70,14 @@ def _status(settings: Settings, nocodb: httpx.MockTransport, service: httpx.Mock
 
 
 def _fill(database: Path) -> None:
-    """Two queued jobs, a failed one, a row in review, a pending purge and a finished one."""
+    """A queued job, a failed one, a held one, a row in review, a pending purge and a finished one."""
     with fresh_stores(database) as stores:
         jobs = [NewJob(f"k{row_id}", TABLE, row_id, {"Id": row_id}) for row_id in (1, 2, 3)]
         stores.queue.enqueue(jobs, source="webhook")
         (failed,) = stores.queue.claim(1)
         stores.queue.fail(failed, "NocoDB refused PATCH: 422")
+        (held,) = stores.queue.claim(1)
+        stores.queue.hold(held, HoldReason.UNKNOWN_OPTION, "Option 'Jane Doe' of 'Politician' names no one.")
         review = stores.decisions.record_decision(
             row_key="k9", table_id=TABLE, row_id=9, politician="obama", decision=Decision.REVIEW,
             reason=Reason.NEAR_TOLERANCE, detail=None, distances=[],
@@ -104,12 +106,14 @@ def test_a_healthy_facegate_and_what_waits(tmp_path: Path) -> None:
         out.splitlines()[6],  # the queue: its ages are the clock's
         "failed jobs (GET /jobs?state=failed; the rows stay undecided): 1",
         "  row 1: NocoDB refused PATCH: 422",
+        "held rows, undecided and untouched until what holds them is fixed (GET /jobs?state=held): 1",
+        "  row 2: unknown_option: Option 'Jane Doe' of 'Politician' names no one.",
         "rows awaiting review (Status = review in NocoDB's grid): 1",
         "pending purges (facegate purge): 1",
         f"  row 7: {UNCONFIGURED_LOCAL}",
         "healthy: facegate can moderate",
     ]
-    assert out.splitlines()[6].startswith("queue: 2 queued, 0 running, 0 done, 1 failed, the oldest ")
+    assert out.splitlines()[6].startswith("queue: 1 queued, 0 running, 0 done, 1 failed, 1 held, the oldest ")
     assert out.splitlines()[6].endswith("; 0 waiting long (NocoDB failing)")
 
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from app.erasure.claims import UploadSource
-from app.erasure.files import StoredFiles
+from app.erasure.files import StorageNotConfigured, StoredFiles
 from app.erasure.local import LocalUploads
 from app.erasure.provenance import (
     FORM_FOLDER,
@@ -22,12 +22,15 @@ from app.erasure.provenance import (
     like_fragment,
     object_hash,
 )
-from app.errors import NotReady
+from app.moderation.download import Downloader
+from app.moderation.holds import Held
 from app.moderation.rows import parse_row, row_key
+from app.outcomes import HoldReason
+from app.verification import FaceService
 from harness.loop import FIELDS
 from tests.utils.erasure import on_disk
 from tests.utils.fake_nocodb import OPERATOR, TABLE, WRITTEN_AT, FakeNocoDB, location
-from tests.utils.moderation import nocodb_client
+from tests.utils.moderation import MAX_DOWNLOAD_BYTES, decider, nocodb_client
 from tests.utils.stores import Stores
 
 OPERATOR_FOLDER = object_hash(OPERATOR)
@@ -173,11 +176,28 @@ def test_the_operators_upload_in_the_operators_rows_is_shared(stores: Stores, tm
         assert stores.claims.owned(_submission(row).row_key, [where]) == {where: UploadSource.OPERATOR}
 
 
-def test_without_any_storage_the_row_waits(stores: Stores) -> None:
+def test_without_any_storage_the_row_is_held(faces: FaceService, stores: Stores) -> None:
+    # Every row would be foreign: the operator's to fix, so the row waits undecided and untouched.
     fake = FakeNocoDB()
     row = fake.add(1, "obama", ("a.jpg", b"jpeg"))
-    with pytest.raises(NotReady, match="FACEGATE_NOCODB_UPLOADS_DIR"):
+    with pytest.raises(StorageNotConfigured, match="FACEGATE_NOCODB_UPLOADS_DIR"):
         _prove(fake, stores, StoredFiles(local=None), row)
+
+    async def decide() -> None:
+        transport = httpx.MockTransport(fake.handler)
+        nocodb = nocodb_client(transport)
+        claims, files = stores.claims, StoredFiles(local=None)
+        provenance = Provenance(nocodb=nocodb, files=files, claims=claims, image_field=FIELDS.image)
+        downloader = Downloader(nocodb=nocodb, fields=FIELDS, max_bytes=MAX_DOWNLOAD_BYTES)
+        try:
+            await decider(transport, faces, downloader, provenance).decide(parse_row(row, FIELDS), TABLE)
+        finally:
+            await nocodb.aclose()
+
+    with pytest.raises(Held) as held:
+        asyncio.run(decide())
+    assert held.value.reason is HoldReason.STORAGE_NOT_CONFIGURED
+    assert not any(path.startswith("/download/") for _, path in fake.calls)  # nothing downloaded
 
 
 def test_an_object_url_without_a_bucket_is_foreign(stores: Stores, tmp_path: Path) -> None:

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+import io
+import time
+
 import numpy as np
 import pytest
 from PIL import Image
 
 from app.faces.engine import FaceEngine
 from app.faces.intake import decode
-from harness.images import encode, exif_rotated, open_sample, sample, side_by_side
+from harness.images import crowd, encode, exif_rotated, open_sample, sample, side_by_side
 from tests.utils.faces import LIMITS
 
 
@@ -45,6 +48,30 @@ def test_two_pasted_faces_are_two(engine: FaceEngine) -> None:
     found = engine.find_faces(decode(side_by_side("obama2.jpg", "biden.jpg"), LIMITS))
     assert len(found.boxes) == 2
     assert found.boxes[0].left != found.boxes[1].left
+    assert found.encodings.shape == (0, 128)  # several faces are multiple_faces: none is encoded
+
+
+def test_a_crowd_picture_is_counted_not_encoded(engine: FaceEngine) -> None:
+    # 31 x 31 faces of 33 px: the upsampled second pass finds hundreds. Encoding each took 66 to
+    # 190 s; counting them costs the detection alone.
+    data = crowd(tiles=31, face_px=33)
+    assert len(data) < 1024 * 1024  # an ordinary upload by its size
+    started = time.perf_counter()
+    found = engine.find_faces(decode(data, LIMITS))
+    elapsed = time.perf_counter() - started
+    assert len(found.boxes) > 100
+    assert found.encodings.shape == (0, 128)
+    assert elapsed < 20, f"{elapsed:.1f} s"
+
+
+def test_a_huge_crowd_picture_costs_no_more_than_its_detection_copy(engine: FaceEngine) -> None:
+    # 49 MP, within the pixel limit: decoded at a reduced scale, detected on the 1024 px copy.
+    big = Image.open(io.BytesIO(crowd())).resize((7000, 7000))
+    started = time.perf_counter()
+    found = engine.find_faces(decode(encode(big, "JPEG", quality=80), LIMITS))
+    elapsed = time.perf_counter() - started
+    assert len(found.boxes) > 100 and found.encodings.shape == (0, 128)
+    assert elapsed < 20, f"{elapsed:.1f} s"
 
 
 def test_boxes_are_in_displayed_coordinates(engine: FaceEngine) -> None:

@@ -1,19 +1,41 @@
-"""What a face worker answers for one picture: the faces, and the renditions of a one-face picture."""
+"""What a face worker answers for one picture (the faces, and the renditions of a one-face picture),
+and what a picture that hangs or kills its worker costs: that worker, that call, nothing else."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import time
+from collections.abc import Iterator
 
 import numpy as np
+import pytest
 from PIL import Image
 
+from app.errors import AnalysisFailed, ServiceError
 from app.faces.engine import FoundFaces
 from app.faces.intake import DecodedImage
 from app.faces.matcher import ENCODING_DIM
-from app.faces.pool import _rendered
+from app.faces.pool import FacePool, _rendered
 from app.faces.renditions import Rendition
 from app.verification import FaceService
 from harness.images import sample, side_by_side
+from tests.utils.faces import CONFIG, LIMITS
+
+
+@pytest.fixture(scope="module")
+def pool() -> Iterator[FacePool]:
+    """A pool of two workers of its own: these tests kill its processes."""
+    pool = FacePool(config=CONFIG, limits=LIMITS, workers=2)
+    yield pool
+    pool.close()
+
+
+def _kill(pool: FacePool, index: int) -> None:
+    for process in list(pool._executors[index]._processes.values()):
+        assert process.pid is not None
+        os.kill(process.pid, signal.SIGKILL)
 
 
 def test_a_one_face_picture_is_rendered_from_the_pixels_decoded_for_its_faces(faces: FaceService) -> None:
@@ -38,3 +60,68 @@ def test_a_picture_pillow_cannot_render_is_reported_not_raised() -> None:
     analysis = _rendered(FoundFaces([], np.empty((0, ENCODING_DIM)), 8, 8), decoded)
     assert analysis.renditions is None
     assert (analysis.unrenderable or "").startswith("The image cannot be rendered: ")
+
+
+def test_a_worker_killed_while_idle_is_replaced_and_no_picture_fails(pool: FacePool) -> None:
+    async def scenario() -> None:
+        await pool.warm_up()
+        executor = pool._executors[0]
+        _kill(pool, 0)
+        for _ in range(100):  # the executor notices its process is gone
+            if executor._broken:
+                break
+            await asyncio.sleep(0.05)
+        found = await asyncio.gather(*(pool.find_faces(sample("obama2.jpg")) for _ in range(3)))
+        assert [len(f.boxes) for f in found] == [1, 1, 1]
+        assert pool._executors[0] is not executor
+
+    asyncio.run(scenario())
+
+
+def test_a_worker_killed_under_a_picture_fails_that_call_alone(pool: FacePool) -> None:
+    async def scenario() -> None:
+        await pool.warm_up()
+        stuck = asyncio.create_task(pool._call(time.sleep, 30))  # takes worker 0, the first free
+        await asyncio.sleep(1.0)
+        other = asyncio.create_task(pool._call(time.sleep, 2))  # on worker 1
+        await asyncio.sleep(0.5)
+        _kill(pool, 0)
+        with pytest.raises(AnalysisFailed, match="stopped"):
+            await stuck
+        await other  # finished, unharmed
+        assert len((await pool.find_faces(sample("obama2.jpg"))).boxes) == 1
+
+    asyncio.run(scenario())
+
+
+def test_a_stuck_picture_times_out_alone_and_the_pool_recovers(pool: FacePool) -> None:
+    async def scenario() -> None:
+        await pool.warm_up()
+        saved, pool.timeout = pool.timeout, 4.0
+        try:
+            stuck = asyncio.create_task(pool._call(time.sleep, 30))
+            await asyncio.sleep(2.0)
+            # In flight on the other worker when the stuck one is killed, and untouched by it.
+            other = asyncio.create_task(pool._call(time.sleep, 3))
+            with pytest.raises(AnalysisFailed, match="took more than 4 s"):
+                await stuck
+            assert not other.done()
+            await other  # finished, unharmed
+        finally:
+            pool.timeout = saved
+        assert len((await pool.find_faces(sample("obama2.jpg"))).boxes) == 1
+
+    asyncio.run(scenario())
+
+
+def test_a_stuck_analysis_times_out_and_the_pool_recovers(pool: FacePool) -> None:
+    async def scenario() -> None:
+        saved, pool.timeout = pool.timeout, 0.001
+        try:
+            with pytest.raises(ServiceError, match="took more than"):
+                await pool.find_faces(sample("obama3.jpg"))
+        finally:
+            pool.timeout = saved
+        assert len((await pool.find_faces(sample("obama2.jpg"))).boxes) == 1
+
+    asyncio.run(scenario())

@@ -42,6 +42,20 @@ def test_multiple_faces() -> None:
     assert len(v.faces) == 2
 
 
+def test_multiple_faces_without_encodings_are_boxes_without_distances() -> None:
+    # The engine encodes no face of a picture that shows several (a crowd costs its detection only).
+    v = decide(
+        boxes=[BOX] * 3,
+        encodings=np.empty((0, 128)),
+        references=REFS,
+        tolerances={},
+        default_tolerance=0.6,
+        expected="alice",
+    )
+    assert (v.decision, v.reason, v.politician) == (Decision.REJECTED, Reason.MULTIPLE_FACES, "alice")
+    assert [(f.box, f.distances, f.best_match) for f in v.faces] == [(BOX, {}, None)] * 3
+
+
 def test_match_within_tolerance() -> None:
     v = _decide(_face(0.59), "alice")
     assert (v.decision, v.reason, v.politician, v.tolerance) == (

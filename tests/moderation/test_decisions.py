@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -170,3 +171,27 @@ def test_a_file_from_before_moderators_is_upgraded(tmp_path: Path) -> None:
             row_key="t1:1:k", table_id="t1", row_id=1, politician="obama", decision=Decision.REJECTED
         )
         assert upgraded.decisions.settled("t1:1:k") == moderated
+
+
+def test_a_restored_decision_is_facegates_one_decision(stores: Stores, clock: Clock) -> None:
+    # The log rebuilt from a row's stamp: the decision, its time and what was done, once per upload.
+    [job] = jobs(stores, 1)
+    restore: dict[str, Any] = {
+        "row_key": job.row_key,
+        "table_id": job.table_id,
+        "row_id": job.row_id,
+        "politician": "obama",
+        "decision": Decision.REVIEW,
+        "reason": Reason.NEAR_TOLERANCE,
+        "decided_at": T0 - 86400,
+        "action": Action.REVIEW,
+    }
+    restored = stores.decisions.record_restored(**restore)
+    assert (restored.source, restored.restored, restored.action) == (Source.FACEGATE, True, Action.REVIEW)
+    assert (restored.decided_at, restored.acted_at, restored.distances) == (T0 - 86400, T0, [])
+    assert stores.decisions.decision_for(job.row_key) == restored
+    # Neither a second restore nor a verdict adds a facegate decision: the first one stands.
+    assert stores.decisions.record_restored(**restore | {"decision": Decision.APPROVED}) == restored
+    assert decide(stores, job, Decision.APPROVED, Reason.MATCH) == restored
+    assert stores.decisions.decisions() == [restored]
+    assert not decide(stores, jobs(stores, 2)[0]).restored

@@ -120,3 +120,20 @@ def test_a_moderator_withdraws_a_published_upload(loop: Loop) -> None:
     _moderator_sets(loop, row, "rejected")  # changed their mind
     _until(lambda: loop.row(row["Id"]) is None, "not deleted", loop)
     _until(lambda: published not in _shown(loop), "still on the carousel", loop)
+
+
+def test_a_moderator_deletes_an_upload_in_review_and_its_files_are_erased(loop: Loop) -> None:
+    # NocoDB's own delete event names the row with its key: checked with NocoDB (gone), then erased.
+    row = _in_review(loop)
+    key = row_key(loop.setup.table_id, parse_row(row, FIELDS))
+    with loop.api() as api:
+        records = f"/api/v2/tables/{loop.setup.table_id}/records"
+        api.request("DELETE", records, json=[{"Id": row["Id"]}]).raise_for_status()
+
+    def purge() -> dict[str, Any] | None:
+        decided = [d for d in loop.decisions(row["Id"]) if d["row_key"] == key]
+        found = decided[-1]["purge"] if decided else None
+        return found if found is not None and found["state"] == "done" else None
+
+    done = _until(purge, "files not erased", loop)
+    assert done["trigger"] == "deleted_in_nocodb" and done["files"] >= 1

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from app.db import Database
+from app.moderation.backlog import BacklogStore
 from app.moderation.queue import Job, JobQueue, JobState, NewJob
-from app.outcomes import Action, Decision, Reason
+from app.outcomes import Action, Decision, HoldReason, Reason
 from tests.utils.clock import T0, Clock
 from tests.utils.stores import Stores
 
@@ -60,7 +61,7 @@ def test_claim_marks_running_oldest_first_up_to_limit(queue: JobQueue) -> None:
     assert first[0].row == {"Id": 3, "politician": "obama"}
     assert [j.row_id for j in queue.claim(10)] == [2]
     assert queue.claim(10) == []
-    assert queue.counts() == {"queued": 0, "running": 3, "done": 0, "failed": 0}
+    assert queue.counts() == {"queued": 0, "running": 3, "done": 0, "failed": 0, "held": 0}
     assert state(queue, first[0].id).attempts == 1
 
 
@@ -86,7 +87,7 @@ def test_finish_fail_retry_later_set_state_and_error(queue: JobQueue) -> None:
     assert (state(queue, a.id).state, state(queue, a.id).last_error) == (JobState.DONE, None)
     assert (state(queue, b.id).state, state(queue, b.id).last_error) == (JobState.FAILED, "refused: 403")
     assert (state(queue, c.id).state, state(queue, c.id).last_error) == (JobState.QUEUED, "timeout")
-    assert queue.counts() == {"queued": 1, "running": 0, "done": 1, "failed": 1}
+    assert queue.counts() == {"queued": 1, "running": 0, "done": 1, "failed": 1, "held": 0}
     assert [j.row_id for j in queue.jobs(state=JobState.FAILED)] == [2]
 
 
@@ -97,7 +98,7 @@ def test_release_mine_hands_back_only_this_instances_jobs(queue: JobQueue) -> No
     (theirs,) = other.claim(1)
     queue.finish(a)
     assert queue.release_mine() == 1
-    assert queue.counts() == {"queued": 2, "running": 1, "done": 1, "failed": 0}
+    assert queue.counts() == {"queued": 2, "running": 1, "done": 1, "failed": 0, "held": 0}
     assert [(j.row_id, j.attempts) for j in queue.claim(10)] == [(2, 2), (4, 1)]
     assert other.finish(theirs)  # its claim is untouched
     assert queue.release_mine() == 2
@@ -259,3 +260,38 @@ def test_a_decided_row_that_nocodb_reports_deleted_can_come_back(queue: JobQueue
     clock.now += 1
     assert queue.enqueue([new(1), new(2)], source="sweep", listed_at=clock.now) == 1
     assert sorted(j.row_key for j in queue.jobs() if j.state is JobState.QUEUED) == [new(1).row_key]
+
+
+def test_held_jobs_wait_untouched_until_released_by_reason(queue: JobQueue, clock: Clock) -> None:
+    enqueue(queue, 1, 2, 3)
+    first, second, third = queue.claim(3)
+    assert queue.hold(first, HoldReason.BACKLOG, "before the attach")
+    clock.now += 5
+    assert queue.hold(second, HoldReason.UNKNOWN_OPTION, "no politician 'Jane Doe'")
+    assert queue.claim(3) == []  # held jobs are not due
+    assert [(h.row_id, h.reason, h.since) for h in queue.held()] == [
+        (1, HoldReason.BACKLOG, T0),
+        (2, HoldReason.UNKNOWN_OPTION, T0 + 5),
+    ]
+    counts = queue.held_counts()
+    assert counts["backlog"] == 1 and counts["unknown_option"] == 1 and sum(counts.values()) == 2
+    # A reload fixes the missing politician, not the backlog.
+    assert queue.release_held([HoldReason.UNKNOWN_OPTION]) == 1
+    (again,) = queue.claim(3)
+    assert again.id == second.id and state(queue, first.id).state == JobState.HELD
+    # Held again for the same reason: it keeps the time it was first held.
+    clock.now += 5
+    assert queue.hold(again, HoldReason.UNKNOWN_OPTION, "still no politician 'Jane Doe'")
+    assert [h.since for h in queue.held()] == [T0, T0 + 5]
+    assert queue.release_held() == 2 and queue.held() == []
+    assert {j.id for j in queue.claim(3)} == {first.id, second.id}
+    assert queue.finish(third) and state(queue, third.id).state == JobState.DONE
+
+
+def test_a_backlog_confirmation_is_recorded_once(stores: Stores) -> None:
+    confirmations = BacklogStore(stores.db)
+    assert not confirmations.confirmed("t1", T0)
+    assert confirmations.confirm("t1", T0)
+    assert not confirmations.confirm("t1", T0)  # already recorded
+    assert confirmations.confirmed("t1", T0) and not confirmations.confirmed("t1", T0 + 1)
+    assert not confirmations.confirmed("t2", T0)

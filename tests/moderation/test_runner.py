@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.db import Database
-from app.errors import DatabaseUnavailable, NotReady, ServiceError
+from app.errors import AnalysisFailed, DatabaseUnavailable, NotReady, ServiceError
 from app.integrations.nocodb.errors import NocoDBRequestError, NocoDBUnavailable
 from app.moderation.queue import WAITING_LONG_ATTEMPTS, Job, JobQueue, JobState, NewJob
 from app.moderation.runner import BACKOFF_MAX_SECONDS, MAX_WORKER_CRASHES, QueueRunner, backoff
@@ -20,14 +20,19 @@ from app.tables import jobs
 
 
 class Outcome:
-    """``process`` raises the given exceptions in turn, then succeeds."""
+    """``process`` raises the given exceptions in turn, then succeeds; ``unanalysable`` records what
+    the runner passed on each call."""
 
     def __init__(self, *errors: Exception) -> None:
         self.errors = list(errors)
         self.processed: list[int] = []
+        self.unanalysable: list[str | None] = []
 
-    async def process(self, job: Job) -> Action:
+    async def process(self, job: Job, *, unanalysable: str | None = None) -> Action:
         self.processed.append(job.id)
+        self.unanalysable.append(unanalysable)
+        if unanalysable is not None:
+            return Action.DELETED  # the row is rejected, not analysed again
         if self.errors:
             raise self.errors.pop(0)
         return Action.APPROVED
@@ -99,6 +104,23 @@ def test_a_worker_crash_is_retried_then_given_up(queue: JobQueue) -> None:
         assert job.state is (JobState.FAILED if attempt == MAX_WORKER_CRASHES + 1 else JobState.QUEUED)
 
 
+def test_a_picture_that_fails_the_workers_is_retried_then_its_row_rejected(queue: JobQueue) -> None:
+    failed = AnalysisFailed("Analysing the image took more than 60 s.")
+    outcome = Outcome(NocoDBUnavailable("down"), *[failed] * MAX_WORKER_CRASHES)
+    runner = _runner(queue, outcome)
+    for _ in range(MAX_WORKER_CRASHES + 1):  # the outage, then each failure of the picture
+        with queue.db.tx() as db:
+            db.exec_driver_sql("UPDATE jobs SET next_attempt_at = 0")
+        job = _run_once(queue, outcome, runner)
+        assert job.state is JobState.QUEUED and job.last_error
+    # The last failure makes the job due at once, to reject its row: never failed, never undecided.
+    assert queue.next_due_in() == 0
+    job = _run_once(queue, outcome, runner)
+    assert job.state is JobState.DONE
+    assert outcome.unanalysable[:-1] == [None] * (MAX_WORKER_CRASHES + 1)
+    assert outcome.unanalysable[-1] == f"{failed.message} ({MAX_WORKER_CRASHES} tries)"
+
+
 def test_a_failing_store_does_not_end_the_runner(queue: JobQueue, monkeypatch: pytest.MonkeyPatch) -> None:
     import sqlite3
 
@@ -164,7 +186,7 @@ class Slow:
         self.finished: list[int] = []
         self.cancelled: list[int] = []
 
-    async def process(self, job: Job) -> Action:
+    async def process(self, job: Job, *, unanalysable: str | None = None) -> Action:
         try:
             await asyncio.sleep(self.seconds)
         except asyncio.CancelledError:

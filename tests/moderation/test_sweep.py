@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 
+from app.moderation import sweep
 from app.moderation.rows import parse_row
 from app.moderation.sweep import Sweeper
+from app.moderation.webhook import INSERT_EVENT, WebhookReceiver
 from app.outcomes import Action, Decision, Reason
 from harness.images import sample
 from harness.loop import FIELDS
@@ -94,3 +99,129 @@ def test_decided_rows_a_moderator_settled_are_queued_again(stores: Stores, tmp_p
         rows[n]["Status"] = status
     assert asyncio.run(sweeper.sweep()) == 4
     assert sorted(j.row_id for j in stores.queue.claim(10)) == [1, 2, 3, 4]
+
+
+def _insert_event(*rows: dict[str, Any]) -> bytes:
+    return json.dumps({"type": INSERT_EVENT, "data": {"table_id": TABLE, "rows": list(rows)}}).encode()
+
+
+def _receiver(sweeper: Sweeper, inserted: asyncio.Event) -> WebhookReceiver:
+    return WebhookReceiver(
+        queue=sweeper.queue,
+        table_id=TABLE,
+        fields=FIELDS,
+        wake=asyncio.Event(),
+        inserted=inserted,
+        lifecycle=sweeper.lifecycle,
+    )
+
+
+def _queued_rows(stores: Stores) -> list[int]:
+    return sorted(job.row_id for job in stores.queue.jobs())
+
+
+def test_an_insert_event_naming_another_row_still_gets_the_inserted_one_queued(
+    stores: Stores, tmp_path: Path
+) -> None:
+    # Two concurrent form submissions: both events name row 1, as NocoDB's sometimes do.
+    fake = FakeNocoDB()
+    first = fake.add(1, "obama", ("a.jpg", sample("obama2.jpg")))
+    fake.add(2, "obama", ("b.jpg", sample("obama3.jpg")))
+    sweeper, inserted = _sweeper(fake, stores, tmp_path), asyncio.Event()
+    receiver = _receiver(sweeper, inserted)
+    for _ in range(2):
+        asyncio.run(receiver.receive(_insert_event(first)))
+    assert _queued_rows(stores) == [1] and inserted.is_set()
+    assert asyncio.run(sweeper.newest()) == 1  # the nudge: rows listed since the newest seen
+    assert _queued_rows(stores) == [1, 2]
+    assert asyncio.run(sweeper.newest()) == 0  # queued once
+
+
+def test_newest_lists_above_the_newest_row_it_listed(
+    stores: Stores, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sweep, "NEWEST_MARGIN", 0)
+    fake = FakeNocoDB()
+    for row_id in range(1, 11):
+        fake.add(row_id, "obama", ("a.jpg", sample("obama2.jpg")))
+    sweeper = _sweeper(fake, stores, tmp_path)
+    assert asyncio.run(sweeper.newest()) == 10
+    rows = [fake.add(row_id, "obama", ("a.jpg", sample("obama2.jpg"))) for row_id in range(11, 15)]
+    # Only row 14 was named by an event: the rows between are above the newest one listed.
+    asyncio.run(_receiver(sweeper, asyncio.Event()).receive(_insert_event(rows[-1])))
+    assert asyncio.run(sweeper.newest()) == 3
+    assert _queued_rows(stores) == list(range(1, 15))
+    assert ("GET", f"/api/v2/tables/{TABLE}/records") in fake.calls
+
+
+def test_newest_finds_a_row_under_an_id_nocodb_gave_again(
+    stores: Stores, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sweep, "NEWEST_MARGIN", 0)
+    fake = FakeNocoDB()
+    for row_id in (1, 2, 3):
+        fake.add(row_id, "obama", ("a.jpg", sample("cat.png")))
+    sweeper = _sweeper(fake, stores, tmp_path)
+    assert asyncio.run(sweeper.newest()) == 3
+    for job in stores.queue.claim(10):  # all rejected, and row 3 deleted by facegate
+        stores.queue.finish(job, row_gone=job.row_id == 3)
+    del fake.rows[3]
+    again = fake.add(3, "obama", ("b.jpg", sample("obama2.jpg")))  # the next row gets Id 3
+    again["CreatedAt"] = "2026-01-01 00:05:00+00:00"
+    assert asyncio.run(sweeper.newest()) == 1
+    assert _queued_rows(stores) == [1, 2, 3, 3]
+
+
+def test_insert_events_are_followed_and_a_failed_listing_does_not_end_it(
+    stores: Stores, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sweep, "NEWEST_RETRY_SECONDS", 0.01)
+    fake = FakeNocoDB()
+    fake.add(1, "obama", ("a.jpg", sample("obama2.jpg")))
+    sweeper = _sweeper(fake, stores, tmp_path)
+
+    async def scenario() -> None:
+        inserted = asyncio.Event()
+        following = asyncio.create_task(sweeper.follow_inserts(inserted))
+        fake.fail_with = 500
+        inserted.set()
+        await asyncio.sleep(0.3)  # the listing failed (reads are retried first)
+        assert not following.done() and _queued_rows(stores) == []
+        fake.fail_with = None
+        inserted.set()
+        for _ in range(100):
+            if _queued_rows(stores):
+                break
+            await asyncio.sleep(0.02)
+        following.cancel()
+        assert _queued_rows(stores) == [1]
+
+    asyncio.run(scenario())
+
+
+def test_an_upload_published_while_the_approvals_are_listed_stays(stores: Stores, tmp_path: Path) -> None:
+    # facegate writes Status approved, then publishes: a listing that passed the row's Id before the
+    # write does not see it, and must not take it off the carousel (nor a later sweep log a
+    # moderator's approval when it publishes it again).
+    fake = FakeNocoDB()
+    listed = fake.add(1, "obama", ("a.jpg", sample("obama2.jpg")))
+    listed["Status"] = "approved"
+    approve(stores, queued_job(stores.queue, listed), "obama", parse_row(listed, FIELDS).attachments)
+    late = fake.add(2, "obama", ("b.jpg", sample("obama3.jpg")))
+    late_job = queued_job(stores.queue, late)
+    sweeper = _sweeper(fake, stores, tmp_path)
+    handler = fake.handler
+
+    def publishing_during_the_listing(request: httpx.Request) -> httpx.Response:
+        response = handler(request)
+        if request.method != "GET" or not request.url.path.endswith("/records"):
+            return response
+        body = response.json()  # the page as NocoDB's (Status,eq,approved) filter reads it
+        body["list"] = [row for row in body["list"] if row["Status"] == "approved"]
+        late["Status"] = "approved"  # after the page was read: the listing missed it
+        approve(stores, late_job, "obama", parse_row(late, FIELDS).attachments)
+        return httpx.Response(200, json=body)
+
+    sweeper.nocodb = nocodb_client(httpx.MockTransport(publishing_during_the_listing))
+    assert asyncio.run(sweeper.sweep_approvals()) == 0
+    assert len(stores.approvals.approvals()) == 2

@@ -35,6 +35,7 @@ def _receiver(service: ModerationService, stores: Stores) -> WebhookReceiver:
         table_id=TABLE,
         fields=FIELDS,
         wake=asyncio.Event(),
+        inserted=asyncio.Event(),
         lifecycle=service.lifecycle,
     )
 
@@ -158,3 +159,78 @@ def test_a_swapped_attachment_is_moderated_again(faces: FaceService, stores: Sto
     assert stores.approvals.approvals() == []  # the earlier picture is off the carousel, and erased
     (purge,) = stores.purges.pending()
     assert purge.locations == [location(1, "a.jpg")]
+
+
+def test_a_forged_delete_naming_only_the_id_changes_nothing(
+    faces: FaceService, stores: Stores, tmp_path: Path
+) -> None:
+    fake = FakeNocoDB()
+    service, row = _approved(fake, stores, faces, tmp_path / "nc")
+    (approval,) = stores.approvals.approvals()
+    before = files_in(tmp_path / "nc")
+    for forged in ({"Id": 1}, row):  # the Id alone, or the row's whole copy: NocoDB still has it
+        ack = asyncio.run(_receiver(service, stores).receive(_deleted(forged)))
+        assert (ack.received, ack.queued) == (1, 0)
+    assert [a.id for a in stores.approvals.approvals()] == [approval.id]
+    assert stores.purges.pending() == [] and files_in(tmp_path / "nc") == before
+    # Nothing was marked gone: the sweep does not take the row for a new upload either.
+    fake.rows[1]["Status"] = "approved"
+    assert asyncio.run(_sweeper(service, stores).sweep()) == 0
+
+
+def test_a_late_delete_after_an_id_reuse_leaves_the_new_upload_alone(
+    faces: FaceService, stores: Stores, tmp_path: Path
+) -> None:
+    fake = FakeNocoDB()
+    service, old = _approved(fake, stores, faces, tmp_path / "nc")
+    del fake.rows[1]
+    receiver = _receiver(service, stores)
+    assert asyncio.run(receiver.receive(_deleted(old))).queued == 1
+    new = fake.add(1, "obama", ("b.jpg", sample("obama3.jpg")))  # NocoDB gives Id 1 to the next row
+    new["CreatedAt"] = "2026-01-01 00:05:00+00:00"
+    on_disk(fake, tmp_path / "nc")  # its picture, written with it
+    assert _process(service, stores, new) == "approved"
+    (shown,) = stores.approvals.approvals()
+    asyncio.run(receiver.receive(_deleted(old)))  # late, or replayed: the old upload is gone indeed
+    assert asyncio.run(receiver.receive(_deleted({"Id": 1}))).queued == 0
+    assert [a.id for a in stores.approvals.approvals()] == [shown.id]
+    assert [p.row_key for p in stores.purges.pending()] == [stores.decisions.decisions()[-1].row_key]
+
+
+def test_a_deleted_row_whose_picture_was_swapped_takes_its_approval_along(
+    faces: FaceService, stores: Stores, tmp_path: Path
+) -> None:
+    # The owner swapped the approved picture; the row is deleted before the new one is decided: the
+    # event names the new upload, and the approved one under the same Id is gone from NocoDB too.
+    fake = FakeNocoDB()
+    service, _ = _approved(fake, stores, faces, tmp_path / "nc")
+    swapped = fake.add(1, "obama", ("cat.png", sample("cat.png")))
+    del fake.rows[1]
+    assert asyncio.run(_receiver(service, stores).receive(_deleted(swapped))).queued == 1
+    assert stores.approvals.approvals() == []
+    (purge,) = stores.purges.pending()
+    assert purge.locations == [location(1, "a.jpg")]  # the approval's own files
+
+
+def test_a_delete_event_never_schedules_files_facegate_never_decided(
+    faces: FaceService, stores: Stores, tmp_path: Path
+) -> None:
+    fake = FakeNocoDB()
+    service, _ = _approved(fake, stores, faces, tmp_path / "nc")
+    victim = {"path": f"download/{location(1, 'a.jpg')}", "id": "att-forged"}  # the approved row's file
+    forged = {"Id": 7, "CreatedAt": "2026-01-01 00:00:00+00:00", "Image": [victim]}
+    assert asyncio.run(_receiver(service, stores).receive(_deleted(forged))).queued == 0
+    assert stores.purges.pending() == [] and len(stores.approvals.approvals()) == 1
+
+
+def _sweeper(service: ModerationService, stores: Stores) -> Sweeper:
+    return Sweeper(
+        queue=stores.queue,
+        decisions=stores.decisions,
+        nocodb=eraser_of(service).nocodb,
+        table_id=TABLE,
+        fields=FIELDS,
+        carousel=service.carousel,
+        lifecycle=service.lifecycle,
+        wake=asyncio.Event(),
+    )

@@ -1,5 +1,6 @@
-"""A fake NocoDB records API and file server, as an ``httpx.MockTransport`` handler, and a stand-in
-for its storage's write times."""
+"""A fake NocoDB records API and file server, as an ``httpx.MockTransport`` handler; of the meta API,
+only the table's columns (the politician select's options); and a stand-in for its storage's write
+times."""
 
 from __future__ import annotations
 
@@ -28,6 +29,10 @@ def location(row_id: int, name: str) -> str:
     return f"2026/01/01/{FORM_FOLDER}/{stored.stem}_{row_id:05d}{stored.suffix}"
 
 
+# The options of the table's politician select: the politicians of the test reference folder.
+OPTIONS = ("obama", "biden", "Barack Obama", "Joe Biden")
+
+
 @dataclass
 class FakeNocoDB:
     rows: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -37,6 +42,9 @@ class FakeNocoDB:
     fail_writes_with: int | None = None  # answer every PATCH and DELETE with this status
     file_status: int | None = None  # answer every file download with this status
     created_by_operator: set[int] = field(default_factory=set)  # rows facegate's token user created
+    listed_fields: list[list[str]] = field(default_factory=list)  # each records list's ``fields``
+    # The politician column's select options; None: a text column.
+    politician_options: list[str] | None = field(default_factory=lambda: list(OPTIONS))
 
     def add(self, row_id: int, politician: str | None, *images: tuple[str, bytes]) -> dict[str, Any]:
         attachments = []
@@ -71,6 +79,8 @@ class FakeNocoDB:
         assert request.headers.get("xc-token") == "token"
         if request.method == "GET" and path == "/api/v2/auth/user/me":
             return httpx.Response(200, json={"id": OPERATOR, "is_api_token": True})
+        if request.method == "GET" and path == f"/api/v2/meta/tables/{TABLE}":
+            return httpx.Response(200, json={"id": TABLE, "title": "Uploads", "columns": self.columns()})
         records = f"/api/v2/tables/{TABLE}/records"
         where = request.url.params.get("where", "")
         if request.method == "GET" and path == records and "nc_created_by" in where:
@@ -78,6 +88,7 @@ class FakeNocoDB:
             mine = user == OPERATOR and int(row_id) in self.created_by_operator and int(row_id) in self.rows
             return httpx.Response(200, json={"list": [{"Id": int(row_id)}] if mine else [], "pageInfo": {}})
         if request.method == "GET" and path == records:
+            self.listed_fields.append(request.url.params.get("fields", "").split(","))
             # Only the keyset paging facegate uses: ``...~and(Id,gt,N)``, one page holding the rest;
             # any other filter (``like``) is left to the caller's exact check.
             after = int(re.findall(r"\(Id,gt,(\d+)\)", where)[-1])
@@ -98,6 +109,19 @@ class FakeNocoDB:
                 return _not_found()
             return httpx.Response(200, json=[item])
         return httpx.Response(400, json={"msg": f"unexpected {request.method} {path}"})
+
+    def columns(self) -> list[dict[str, Any]]:
+        """The table's columns as NocoDB's meta API describes them."""
+        options = self.politician_options
+        politician: dict[str, Any] = {"title": "Politician", "uidt": "SingleLineText"}
+        if options is not None:
+            politician = {
+                "title": "Politician",
+                "uidt": "SingleSelect",
+                "colOptions": {"options": [{"title": title} for title in options]},
+            }
+        image = {"title": "Image", "uidt": "Attachment"}
+        return [politician, image, {"title": "Status", "uidt": "SingleSelect"}]
 
     def actions(self) -> list[tuple[str, str]]:
         return [(m, p) for m, p in self.calls if m in {"PATCH", "DELETE"}]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ import httpx
 
 from app.carousel.service import Carousel
 from app.carousel.store import NewApproval
-from app.config import RejectAction
+from app.config import FieldNames, RejectAction
 from app.erasure.files import StoredFiles
 from app.erasure.local import LocalUploads
 from app.erasure.provenance import Provenance
@@ -18,12 +19,18 @@ from app.erasure.service import Eraser
 from app.faces.intake import Limits
 from app.faces.renditions import Renditions
 from app.integrations.nocodb.client import NocoDBClient
+from app.integrations.nocodb.meta import NocoDBMetaClient
 from app.moderation.act import NocoDBWriter
+from app.moderation.backlog import Backlog, BacklogStore
+from app.moderation.decide import RowDecider
 from app.moderation.download import Downloader
 from app.moderation.lifecycle import UploadLifecycle
+from app.moderation.options import PoliticianColumn
 from app.moderation.queue import Job, JobQueue
+from app.moderation.restore import StampRestorer
 from app.moderation.rows import new_job, parse_row
 from app.moderation.service import ModerationService
+from app.moderation.stamps import StampKey
 from app.outcomes import Action, Decision, Reason
 from app.verification import FaceService
 from harness.loop import FIELDS
@@ -49,7 +56,14 @@ def carousel(stores: Stores, nocodb: NocoDBClient | None) -> Carousel:
 
 def lifecycle(stores: Stores, nocodb: NocoDBClient | None, eraser: Eraser | None = None) -> UploadLifecycle:
     """A carousel over ``stores`` and the lifecycle that publishes, withdraws and erases its uploads."""
-    return UploadLifecycle(queue=stores.queue, carousel=carousel(stores, nocodb), eraser=eraser)
+    return UploadLifecycle(
+        queue=stores.queue,
+        carousel=carousel(stores, nocodb),
+        eraser=eraser,
+        decisions=stores.decisions,
+        nocodb=nocodb,
+        fields=FIELDS,
+    )
 
 
 def moderation_service(
@@ -62,10 +76,14 @@ def moderation_service(
     max_download_bytes: int = MAX_DOWNLOAD_BYTES,
     uploads_dir: Path | None = None,
     max_images: int = MAX_IMAGES,
+    stamps: StampKey | None = None,
+    fields: FieldNames = FIELDS,
+    backlog_before: datetime | None = None,
 ) -> ModerationService:
-    """The moderation service as ``app.assembly`` builds it, over a fake NocoDB; without
-    ``uploads_dir`` its storage is not configured for erasure, and provenance takes every upload for
-    written just before its row (``WrittenWithTheirRows``)."""
+    """The moderation service as ``app.assembly`` builds it, over a fake NocoDB; with ``stamps``, it
+    writes them and restores decisions from them; ``backlog_before``: the table's backlog, as bootstrap
+    records it. Without ``uploads_dir`` its storage is not configured for erasure, and provenance
+    takes every upload for written just before its row (``WrittenWithTheirRows``)."""
     nocodb = nocodb_client(transport, allowed_origins=allowed_origins)
     files = StoredFiles(local=LocalUploads(uploads_dir) if uploads_dir else None)
     eraser = eraser_over(stores, nocodb, files, enabled=on_reject is RejectAction.DELETE)
@@ -74,18 +92,54 @@ def moderation_service(
         nocodb=nocodb,
         files=files if uploads_dir else WrittenWithTheirRows(),
         claims=stores.claims,
-        image_field=FIELDS.image,
+        image_field=fields.image,
     )
+    downloader = Downloader(nocodb=nocodb, fields=fields, max_bytes=max_download_bytes)
+    restorer = None
+    if stamps is not None:
+        restorer = StampRestorer(
+            stamps=stamps,
+            decisions=stores.decisions,
+            downloader=downloader,
+            carousel=uploads.carousel,
+            lifecycle=uploads,
+        )
     return ModerationService(
         decisions=stores.decisions,
         faces=faces,
-        provenance=provenance,
-        downloader=Downloader(nocodb=nocodb, fields=FIELDS, max_bytes=max_download_bytes),
-        writer=NocoDBWriter(nocodb=nocodb, fields=FIELDS, on_reject=on_reject),
+        downloader=downloader,
+        writer=NocoDBWriter(nocodb=nocodb, fields=fields, on_reject=on_reject, stamps=stamps),
         carousel=uploads.carousel,
         lifecycle=uploads,
-        max_images=max_images,
         leases=stores.queue,
+        restorer=restorer,
+        decider=decider(transport, faces, downloader, provenance, fields=fields, max_images=max_images),
+        backlog=Backlog(
+            store=BacklogStore(stores.db), queue=stores.queue, table_id=TABLE, before=backlog_before
+        ),
+    )
+
+
+def decider(
+    transport: httpx.AsyncBaseTransport,
+    faces: FaceService,
+    downloader: Downloader,
+    provenance: Provenance,
+    *,
+    fields: FieldNames = FIELDS,
+    max_images: int = MAX_IMAGES,
+) -> RowDecider:
+    """The decision on a row, its politician column's options read from the fake NocoDB."""
+    meta = NocoDBMetaClient(base_url=BASE, transport=transport)
+    meta.use_token("token")
+    return RowDecider(
+        faces=faces,
+        downloader=downloader,
+        politicians=PoliticianColumn(meta=meta, table_id=TABLE, title=fields.politician),
+        fields=fields,
+        max_images=max_images,
+        limits=LIMITS,
+        provenance=provenance,
     )
 
 
@@ -123,6 +177,7 @@ def run(service: ModerationService, job: Job) -> Action:
             return await service.process(job)
         finally:
             await service.writer.nocodb.aclose()
+            await service.decider.politicians.meta.aclose()
 
     return asyncio.run(main())
 

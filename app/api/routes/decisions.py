@@ -58,7 +58,7 @@ async def list_jobs(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: CursorQuery = None,
 ) -> JobPage:
-    """The moderation queue, newest first, with the errors of failed jobs (operator)."""
+    """The moderation queue, newest first: why failed jobs failed, why held jobs wait (operator)."""
     jobs = await asyncio.to_thread(runtime.queue.jobs, state=state, limit=limit, before_id=cursor)
     counts = await asyncio.to_thread(runtime.queue.counts)
     return JobPage(

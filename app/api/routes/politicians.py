@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.api.deps import OPERATOR_ERRORS, FaceServiceDep, OperatorDep, PoliticianFilterDep
+from app.api.deps import OPERATOR_ERRORS, FaceServiceDep, OperatorDep, PoliticianFilterDep, RuntimeDep
 from app.api.schemas import PoliticianOut
 from app.errors import ErrorResponse
 
@@ -27,6 +27,6 @@ async def list_politicians(faces: FaceServiceDep, slug: PoliticianFilterDep) -> 
     dependencies=[OperatorDep],
     responses={**OPERATOR_ERRORS, 500: {"model": ErrorResponse}},
 )
-async def reload_politicians(faces: FaceServiceDep) -> list[PoliticianOut]:
-    """Re-read ``reference_faces/`` (operator); on error the previous set stays in use."""
-    return PoliticianOut.all(await faces.reload())
+async def reload_politicians(runtime: RuntimeDep) -> list[PoliticianOut]:
+    """Re-read ``reference_faces/`` and retry held rows (operator); on error the previous set stays in use."""
+    return PoliticianOut.all(await runtime.reload_politicians())

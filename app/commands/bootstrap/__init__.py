@@ -6,6 +6,7 @@
 - ``credentials``  the API token: the operator's, checked, or made with the admin's login
 - ``columns``      the politician, image and Status columns: types checked, added, select options
 - ``forms``        the public upload form; Status hidden in every form
+- ``stamp``        facegate's stamp column: added, hidden in every form
 - ``webhook``      facegate's one webhook on the table
 - ``errors``       ``BootstrapError``, and NocoDB's errors translated into it
 

@@ -136,8 +136,8 @@ async def _offer_politicians(
         if names.resolve(title) is None:
             logger.warning(
                 "option %r of %r names no politician in the reference folder: uploads naming it will"
-                " be rejected (unknown_politician). Add the politician, or give its profile.toml a"
-                " form_label",
+                " be held, undecided, until you add the politician (or give its profile.toml a"
+                " form_label) and reload",
                 title,
                 politician["title"],
             )

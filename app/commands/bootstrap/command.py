@@ -14,7 +14,9 @@ import logging
 import secrets
 from pathlib import Path
 
+from app.commands.bootstrap.backlog import BACKLOG_SETTING, find_backlog
 from app.commands.bootstrap.changes import Changes
+from app.commands.bootstrap.consent import CONSENT_SETTING, add_consent, check_consent
 from app.commands.bootstrap.errors import BootstrapError
 from app.commands.bootstrap.nocodb import BootstrapResult, attach, bootstrap
 from app.config import FieldNames, RejectAction
@@ -29,9 +31,10 @@ log = logging.getLogger(__name__)
 TOKEN_SETTING = "FACEGATE_NOCODB_API_TOKEN"  # noqa: S105 - the name of a setting, not a secret
 SECRET_SETTING = "FACEGATE_WEBHOOK_SECRET"  # noqa: S105 - the name of a setting, not a secret
 OPERATOR_KEY_SETTING = "FACEGATE_OPERATOR_API_KEY"
+STAMP_SECRET_SETTING = "FACEGATE_STAMP_SECRET"  # noqa: S105 - the name of a setting, not a secret
 TABLE_SETTING = "FACEGATE_NOCODB_TABLE_ID"
 FORM_URL_SETTING = "FACEGATE_FORM_URL"
-SECRET_SETTINGS = frozenset({TOKEN_SETTING, SECRET_SETTING, OPERATOR_KEY_SETTING})
+SECRET_SETTINGS = frozenset({TOKEN_SETTING, SECRET_SETTING, OPERATOR_KEY_SETTING, STAMP_SECRET_SETTING})
 # A shared form's link after NocoDB's address: ``{address}/#/nc/form/{uuid}``.
 FORM_LINK = "/#/nc/form/"
 
@@ -56,7 +59,9 @@ async def run_bootstrap(
     """Bootstrap NocoDB (attach to ``table_id`` when given) and write the settings facegate needs
     into ``env_file``; idempotent. What it changes goes to ``changes``, one line each.
 
-    ``facegate_url`` and ``public_nocodb_url`` None keep what the webhook and ``FORM_URL`` have."""
+    ``facegate_url`` and ``public_nocodb_url`` None keep what the webhook and ``FORM_URL`` have. With
+    ``fields.consent``, the consent checkbox is checked (attach) or made (own table). The first attach
+    to a table records its backlog (``FACEGATE_BACKLOG_BEFORE``)."""
     changes = changes or Changes()
     check_writable(env_file)
     current = read_settings_file(env_file)
@@ -64,6 +69,8 @@ async def run_bootstrap(
     secret = current.get(SECRET_SETTING) or secrets.token_urlsafe(32)
     # Operator endpoints are closed without a key: a bootstrapped installation always has one.
     operator_key = current.get(OPERATOR_KEY_SETTING) or secrets.token_urlsafe(32)
+    # Signs the stamps NocoDB keeps of facegate's decisions: kept on a rerun, or every stamp is void.
+    stamp_secret = current.get(STAMP_SECRET_SETTING) or secrets.token_urlsafe(32)
     token = api_token or current.get(TOKEN_SETTING) or None
     if table_id is not None:
         if token is None:
@@ -71,6 +78,8 @@ async def run_bootstrap(
                 f"attaching to a table needs an API token (NOCODB_API_TOKEN or {TOKEN_SETTING})"
             )
         log.info("attaching facegate to table %s in NocoDB at %s", table_id, nocodb_url)
+        if fields.consent:  # before anything is changed: a refusal changes nothing
+            await check_consent(nocodb_url, token, table_id, fields.consent)
         result = await attach(
             base_url=nocodb_url,
             api_token=token,
@@ -98,6 +107,10 @@ async def run_bootstrap(
             action=action,
             changes=changes,
         )
+        if fields.consent:
+            await add_consent(
+                nocodb_url, result.api_token, result.table_id, result.form_view_id, fields.consent
+            )
     settings = {
         "FACEGATE_NOCODB_URL": nocodb_url,
         TOKEN_SETTING: result.api_token,
@@ -105,12 +118,21 @@ async def run_bootstrap(
         "FACEGATE_NOCODB_IMAGE_FIELD": fields.image,
         "FACEGATE_NOCODB_POLITICIAN_FIELD": fields.politician,
         "FACEGATE_NOCODB_STATUS_FIELD": fields.status,
+        "FACEGATE_NOCODB_STAMP_FIELD": fields.stamp,
         SECRET_SETTING: secret,
         OPERATOR_KEY_SETTING: operator_key,
+        STAMP_SECRET_SETTING: stamp_secret,
     }
     form_url = form_url_setting(result.form_url, nocodb_url, public_nocodb_url, current.get(FORM_URL_SETTING))
     if form_url is not None:
         settings[FORM_URL_SETTING] = form_url
+    if fields.consent:
+        settings[CONSENT_SETTING] = fields.consent
+    if table_id is not None and current.get(TABLE_SETTING) != table_id:
+        # The first attach to this table: what it holds now is the backlog (a rerun keeps it).
+        backlog = await find_backlog(nocodb_url, result.api_token, table_id)
+        if backlog.rows or current.get(BACKLOG_SETTING):  # another table's backlog is no more
+            settings[BACKLOG_SETTING] = backlog.setting()
     # Written whole each time (values quoted alike); only a value that differs is a change.
     write_settings_file(env_file, settings)
     for key, value in settings.items():

@@ -4,9 +4,10 @@
   its public upload form (the politicians' display names as choices, the rules as its description)
   and the webhook.
 - ``attach()`` joins a campaign's existing table: it checks that the image column is an Attachment
-  and the politician column a SingleSelect or text, adds the Status column if there is none, hides
-  Status in every form of the table, and installs facegate's webhook. It creates no table or form,
-  and leaves the campaign's politician select as it is unless asked (``add_options``).
+  and the politician column a SingleSelect or text, adds the Status column if there is none, adds
+  facegate's stamp column likewise (``stamp``), hides both in every form of the table, and installs
+  facegate's webhook. It creates no table or form, and leaves the campaign's politician select as it
+  is unless asked (``add_options``).
 
 Both make a SingleSelect Status offer every value facegate writes, keep the installed webhook's
 address unless given one, and look before they write: running either again changes nothing. What
@@ -29,6 +30,7 @@ from app.commands.bootstrap.changes import Changes
 from app.commands.bootstrap.columns import column_specs, prepare_columns
 from app.commands.bootstrap.credentials import check_token, usable_token
 from app.commands.bootstrap.errors import BootstrapError, nocodb_errors
+from app.commands.bootstrap.stamp import ensure_stamp_column
 from app.commands.bootstrap.webhook import ensure_hook
 from app.config import FieldNames, RejectAction
 from app.integrations.nocodb.errors import NocoDBRequestError
@@ -115,6 +117,7 @@ async def bootstrap(
             await forms.configure_form(meta, str(view["id"]), columns, fields, changes)
             status_id = str(columns[fields.status]["id"])
             await forms.hide_in_forms(meta, table_id, status_id, fields.status, changes)
+            await ensure_stamp_column(meta, table_id, fields, changes)
             form_uuid = await forms.share(meta, view, changes)
             hook_id = await ensure_hook(
                 meta, table_id, facegate_url=facegate_url, webhook_secret=webhook_secret, changes=changes
@@ -170,6 +173,7 @@ async def attach(
             )
             status_id = str(columns[fields.status]["id"])
             await forms.hide_in_forms(meta, table_id, status_id, fields.status, changes)
+            await ensure_stamp_column(meta, table_id, fields, changes)
             shared = await _shared_form(meta, table_id)
             hook_id = await ensure_hook(
                 meta, table_id, facegate_url=facegate_url, webhook_secret=webhook_secret, changes=changes

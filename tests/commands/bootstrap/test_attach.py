@@ -25,6 +25,8 @@ from app.commands.bootstrap.nocodb import attach
 from app.commands.bootstrap.webhook import HOOK_TITLE, SECRET_HEADER
 from app.config import FieldNames, RejectAction
 from app.moderation.act import MODERATION_STATUSES
+from app.moderation.rows import parse_row, row_key
+from app.moderation.stamps import StampKey
 from app.settings_file import read_settings_file
 from harness.facegate import FacegateServer, facegate_env, running_facegate
 from harness.images import ROOT, sample
@@ -287,12 +289,58 @@ def _decision(server: FacegateServer, row_id: int, env_file: Path) -> dict[str, 
 
 
 def test_rows_from_before_facegate_are_decided_by_the_sweep(
-    nocodb: LocalNocoDB, campaign: Campaign, attached: Attached, facegate: FacegateServer
+    nocodb: LocalNocoDB,
+    campaign: Campaign,
+    attached: Attached,
+    facegate: FacegateServer,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
+    # They are the table's backlog: held until the operator confirms it (issue 22).
+    assert read_settings_file(attached.env_file)["FACEGATE_BACKLOG_BEFORE"]
+    monkeypatch.chdir(tmp_path)
+    for name, value in facegate.env.items():
+        monkeypatch.setenv(name, value)
+    assert main(["backlog", "--apply"]) == 0
     assert _final(nocodb, campaign, campaign.rows["obama as obama"], facegate) == "approved"
     assert _final(nocodb, campaign, campaign.rows["obama as biden"], facegate) == "deleted"
     decided = _decision(facegate, campaign.rows["obama as biden"], attached.env_file)
     assert (decided["politician"], decided["reason"]) == ("biden", "no_match")
+
+
+def test_attach_adds_the_stamp_column_hidden_and_a_stamp_secret(
+    nocodb: LocalNocoDB, campaign: Campaign, attached: Attached
+) -> None:
+    settings = read_settings_file(attached.env_file)
+    assert settings["FACEGATE_NOCODB_STAMP_FIELD"] == "Facegate stamp"
+    assert len(settings["FACEGATE_STAMP_SECRET"]) >= 32
+    columns = _meta(nocodb, campaign, f"/api/v2/meta/tables/{campaign.table_id}")["columns"]
+    (stamp,) = [c for c in columns if c["title"] == "Facegate stamp"]
+    assert stamp["uidt"] == "SingleLineText"
+    form = _meta(nocodb, campaign, f"/api/v2/meta/forms/{campaign.form_id}")
+    assert {fc["fk_column_id"]: bool(fc["show"]) for fc in form["columns"]}[stamp["id"]] is False
+    lines = attached.first_output.splitlines()
+    assert "added column 'Facegate stamp' (SingleLineText) for facegate's stamps" in lines
+    assert "hid 'Facegate stamp' in form 'Send us your deepfake'" in lines
+    assert f"{attached.env_file}: FACEGATE_STAMP_SECRET set (secret)" in lines
+    assert settings["FACEGATE_STAMP_SECRET"] not in attached.first_output
+
+
+def test_an_approved_row_carries_a_stamp_for_its_upload(
+    nocodb: LocalNocoDB, campaign: Campaign, attached: Attached, facegate: FacegateServer
+) -> None:
+    row_id = campaign.rows["obama as obama"]
+    assert _final(nocodb, campaign, row_id, facegate) == "approved"
+    with nocodb_api(nocodb.url, campaign.token) as api:
+        row = _ok(api.get(f"/api/v2/tables/{campaign.table_id}/records/{row_id}"))
+    key = row_key(campaign.table_id, parse_row(row, FieldNames(image="Picture", politician="Minister")))
+    secret = read_settings_file(attached.env_file)["FACEGATE_STAMP_SECRET"]
+    stamp = StampKey(secret).verify(row["Facegate stamp"], key)
+    assert stamp is not None and (stamp.decision, stamp.reason, stamp.politician) == (
+        "approved",
+        "match",
+        "obama",
+    )
 
 
 def _submit(nocodb: LocalNocoDB, campaign: Campaign, cells: dict[str, Any], photo: str) -> int:

@@ -291,6 +291,20 @@ def test_form_submission_stores_row_with_attachment(nocodb: LocalNocoDB, setup: 
         assert download.content == jpeg_bytes()
 
 
+def test_the_stamp_column_is_text_hidden_in_the_form(nocodb: LocalNocoDB, setup: BootstrapResult) -> None:
+    # facegate's stamp (issue 22): the record of each decision in the row, which no uploader may write.
+    with nocodb_api(nocodb.url, setup.api_token, HTTP_TIMEOUT_SECONDS) as client:
+        table = get_json(client, f"/api/v2/meta/tables/{setup.table_id}")
+        stamp = next(column for column in table["columns"] if column["title"] == "Facegate stamp")
+        assert stamp["uidt"] == "SingleLineText"
+        form = get_json(client, f"/api/v2/meta/forms/{setup.form_view_id}")
+        (form_column,) = [fc for fc in form["columns"] if fc["fk_column_id"] == stamp["id"]]
+        assert not form_column["show"]
+        row = submit_form(nocodb, setup.form_uuid, {"Politician": "obama", "Facegate stamp": "fg1.approved"})
+        stored = get_json(client, f"/api/v2/tables/{setup.table_id}/records/{row['Id']}")
+    assert stored["Facegate stamp"] is None
+
+
 def test_webhook_fires_on_form_insert(
     nocodb: LocalNocoDB, receiver: WebhookReceiver, setup: BootstrapResult
 ) -> None:

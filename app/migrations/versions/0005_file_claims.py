@@ -16,8 +16,8 @@ from alembic import op
 
 from app.tables import Epoch, Id
 
-revision = "0003"
-down_revision = "0002"
+revision = "0005"
+down_revision = "0004"
 
 # objectHash('anonymous'): the folder of every public-form upload (frozen here, as NocoDB 0.301 has it).
 FORM_FOLDER = "60e65c63f9091a580cbaec91b037645612f9eb7e"
