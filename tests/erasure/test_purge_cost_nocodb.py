@@ -122,8 +122,9 @@ def test_a_purge_costs_the_same_whatever_the_file_is_called(setup: Setup) -> Non
     odd = _one_rejection(setup, ODD_NAME.format(n=0))
     print(f"\n[purge cost] 10,000 rows, records API requests per rejection: {dict(plain)}; odd: {dict(odd)}")
     assert odd == plain
-    # One listing (provenance: does an earlier row name the file?), filtered to a page: never the table.
-    assert odd["list"] == 1 and sum(odd.values()) <= 6
+    # Two one-page listings (provenance: does an earlier row name the file? and the insert event's
+    # nudge: the rows created since the newest facegate knows), never the table's 100 pages.
+    assert odd["list"] <= 2 and sum(odd.values()) <= 8
 
 
 def _delay_behind(setup: Setup, name: str) -> float:
