@@ -29,7 +29,10 @@ from app.carousel.service import Carousel
 from app.carousel.store import ApprovalStore
 from app.config import RejectAction, Settings
 from app.db import Database
+from app.erasure.claims import ClaimLog
+from app.erasure.files import StoredFiles
 from app.erasure.local import LocalUploads
+from app.erasure.provenance import Provenance
 from app.erasure.s3 import S3Uploads
 from app.erasure.service import Eraser
 from app.erasure.store import PurgeLog
@@ -179,8 +182,9 @@ async def assemble(
         if meta is not None:
             stack.push_async_callback(meta.aclose)
         readiness = _readiness(settings, meta)
-        decisions, approvals, purges = DecisionLog(db), ApprovalStore(db), PurgeLog(db)
-        eraser = build_eraser(settings, nocodb, purges) if nocodb is not None else None
+        decisions, approvals, purges, claims = DecisionLog(db), ApprovalStore(db), PurgeLog(db), ClaimLog(db)
+        files = build_files(settings)
+        eraser = build_eraser(settings, nocodb, purges, claims, files) if nocodb is not None else None
         carousel = Carousel(store=approvals, nocodb=nocodb, renditions=Renditions(limits))
         lifecycle = UploadLifecycle(
             queue=queue,
@@ -202,10 +206,18 @@ async def assemble(
                 table_id=settings.nocodb_table_id,
                 before=settings.backlog_before,
             )
+            if not files.configured:
+                log.warning(
+                    "FACEGATE_NOCODB_UPLOADS_DIR and FACEGATE_S3_BUCKET unset: facegate cannot tell a row's"
+                    " own upload from another file, so uploads with attachments are held undecided"
+                )
+            image = settings.fields.image
+            provenance = Provenance(nocodb=nocodb, files=files, claims=claims, image_field=image)
             runner = _queue_runner(
                 settings,
                 nocodb,
                 meta,
+                provenance=provenance,
                 backlog=backlog,
                 decisions=decisions,
                 faces=faces,
@@ -276,6 +288,7 @@ def _queue_runner(
     nocodb: NocoDBClient,
     meta: NocoDBMetaClient,
     *,
+    provenance: Provenance,
     backlog: Backlog,
     decisions: DecisionLog,
     faces: FaceService,
@@ -301,7 +314,7 @@ def _queue_runner(
         lifecycle=lifecycle,
         leases=queue,
         restorer=restorer,
-        decider=build_decider(settings, faces, downloader, meta),
+        decider=build_decider(settings, faces, downloader, meta, provenance),
         backlog=backlog,
     )
     return QueueRunner(queue=queue, moderation=moderation, concurrency=settings.concurrency, wake=wake)
@@ -324,6 +337,7 @@ def build_decider(
     faces: FaceService,
     downloader: Downloader,
     meta: NocoDBMetaClient,
+    provenance: Provenance,
 ) -> RowDecider:
     """The decision on a row (the queue runner's, and ``facegate backlog``'s preview)."""
     assert settings.nocodb_table_id is not None
@@ -336,6 +350,7 @@ def build_decider(
         fields=settings.fields,
         max_images=settings.max_images_per_row,
         limits=_limits(settings),
+        provenance=provenance,
     )
 
 
@@ -343,8 +358,8 @@ def _limits(settings: Settings) -> Limits:
     return Limits(settings.max_upload_bytes, settings.max_image_pixels, settings.encode_max_side)
 
 
-def build_eraser(settings: Settings, nocodb: NocoDBClient, purges: PurgeLog) -> Eraser:
-    """The eraser over the storages the settings name (the queue runner's, and ``facegate purge``'s)."""
+def build_files(settings: Settings) -> StoredFiles:
+    """NocoDB's storage as the settings name it: its uploads folder, its S3 bucket (either may be unset)."""
     s3 = None
     if settings.s3_bucket:
         s3 = S3Uploads(
@@ -355,12 +370,26 @@ def build_eraser(settings: Settings, nocodb: NocoDBClient, purges: PurgeLog) -> 
             secret_access_key=settings.s3_secret_access_key,
             force_path_style=settings.s3_force_path_style,
         )
+    local = LocalUploads(settings.nocodb_uploads_dir) if settings.nocodb_uploads_dir else None
+    return StoredFiles(local=local, s3=s3)
+
+
+def build_eraser(
+    settings: Settings,
+    nocodb: NocoDBClient,
+    purges: PurgeLog,
+    claims: ClaimLog,
+    files: StoredFiles | None = None,
+) -> Eraser:
+    """The eraser over the storages the settings name (the queue runner's, and ``facegate purge``'s)."""
+    rows = Downloader(nocodb=nocodb, fields=settings.fields, max_bytes=settings.max_upload_bytes)
     return Eraser(
         purges=purges,
-        local=LocalUploads(settings.nocodb_uploads_dir) if settings.nocodb_uploads_dir else None,
-        s3=s3,
+        claims=claims,
+        files=files or build_files(settings),
         nocodb=nocodb,
         fields=settings.fields,
+        present=rows.present,
         enabled=settings.action is RejectAction.DELETE,
     )
 

@@ -39,6 +39,9 @@ class Reason(StrEnum):
     ANALYSIS_FAILED = "analysis_failed"
     # A NocoDB row without any attachment.
     NO_IMAGE = "no_image"
+    # An attachment the row's own submission did not upload (``app.erasure.provenance``): never
+    # fetched, published or erased.
+    FOREIGN_ATTACHMENT = "foreign_attachment"
     # More images, or more pixels in all, than one row may have (``FACEGATE_MAX_IMAGES_PER_ROW``).
     TOO_MANY_IMAGES = "too_many_images"
     # The row names a politician facegate does not know.
@@ -71,6 +74,8 @@ class HoldReason(StrEnum):
     REFERENCES_EMPTY = "references_empty"
     # A configured column (image, politician, consent) is not in the row NocoDB returned.
     COLUMN_MISSING = "column_missing"
+    # Neither NocoDB's uploads folder nor its bucket is configured: no upload can be proved the row's.
+    STORAGE_NOT_CONFIGURED = "storage_not_configured"
 
 
 class Action(StrEnum):

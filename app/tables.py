@@ -17,6 +17,7 @@ __all__ = [
     "approvals",
     "backlog_confirmations",
     "decisions",
+    "file_claims",
     "jobs",
     "metadata",
     "purges",
@@ -126,6 +127,27 @@ purges = sa.Table(
     sa.Column("created_at", Epoch, nullable=False),
     sa.Column("updated_at", Epoch, nullable=False),
     sa.Index("purges_state", "state", "id"),
+)
+
+# Which upload each stored file is the own of, as facegate proved it before moderating the upload
+# (``app.erasure.provenance``): a digest of the location, never the location (it holds a file name).
+file_claims = sa.Table(
+    "file_claims",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("digest", sa.Text, nullable=False),
+    sa.Column("row_key", sa.Text, nullable=False),
+    sa.Column("table_id", sa.Text, nullable=False),
+    sa.Column("row_id", sa.BigInteger, nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("claimed_at", Epoch, nullable=False),
+    sa.Index("file_claims_once", "digest", "row_key", unique=True),
+    sa.Index("file_claims_row", "row_key"),
+)
+# A public-form upload has one owner: a second claimant's insert conflicts, on any instance.
+_FORM = file_claims.c.source == "form"
+sa.Index(
+    "file_claims_form_owner", file_claims.c.digest, unique=True, sqlite_where=_FORM, postgresql_where=_FORM
 )
 
 

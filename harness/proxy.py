@@ -34,6 +34,7 @@ class CountingProxy:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.requests: Counter[str] = Counter()
+        self.targets: Counter[str] = Counter()  # "METHOD /path" without the query
         self.writes: list[tuple[str, list[int], int]] = []  # method, row Ids, status
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -77,6 +78,7 @@ class CountingProxy:
                 head, body = request
                 method, target = head.decode("latin-1").split(" ", 2)[:2]
                 self.requests[method] += 1
+                self.targets[f"{method} {target.split('?', 1)[0]}"] += 1
                 await asyncio.sleep(self.latency)
                 upstream, to_upstream = await asyncio.open_connection("127.0.0.1", self.upstream_port)
                 try:

@@ -38,17 +38,21 @@ from app.commands.bootstrap import Changes
 from app.commands.bootstrap.errors import BootstrapError
 from app.commands.serve import server_command
 from app.config import STORE_FILE, FieldNames, Settings
-from app.erasure.service import UNCONFIGURED_LOCAL, locate
+from app.erasure.claims import UploadSource
+from app.erasure.files import locate
+from app.erasure.service import KEPT_WHILE_LIVE, UNCONFIGURED_LOCAL
 from app.erasure.store import PurgeRecord, PurgeState, PurgeTrigger
+from app.moderation.rows import parse_row, row_key
 from app.politicians.profiles import read_politicians
 from app.settings_file import read_settings_file, write_settings_file
 from harness.facegate import facegate_env
 from harness.images import ROOT, SAMPLES
-from harness.loop import ADMIN_EMAIL, ADMIN_PASSWORD
+from harness.loop import ADMIN_EMAIL, ADMIN_PASSWORD, FIELDS
 from harness.net import free_port
 from harness.nocodb import LocalNocoDB
 from tests.utils.erasure import files_in, on_disk
 from tests.utils.fake_nocodb import BASE, TABLE, FakeNocoDB
+from tests.utils.fake_nocodb import location as fake_location
 from tests.utils.stores import fresh_stores
 
 KEYS = {
@@ -231,18 +235,27 @@ def _purge_settings(tmp_path: Path, uploads_dir: Path | None) -> Settings:
     )
 
 
-def _deleted_while_unconfigured(tmp_path: Path, fake: FakeNocoDB, row: dict[str, Any]) -> PurgeRecord:
+def _deleted_while_unconfigured(
+    tmp_path: Path, fake: FakeNocoDB, row: dict[str, Any], *, own: bool = True
+) -> PurgeRecord:
     """The service deleted ``row`` while FACEGATE_NOCODB_UPLOADS_DIR was unset: its purge waits, with
-    the locations of its files, as ``Eraser`` logs it."""
+    the locations of its files, as ``Eraser`` logs it; the files were the upload's ``own``, as
+    provenance proved them when it was decided."""
     del fake.rows[row["Id"]]
+    key = f"k{row['Id']}"
+    locations = [location for a in row["Image"] if (location := locate(a)) is not None]
     with fresh_stores(tmp_path / "data" / STORE_FILE) as stores:
+        for where in locations if own else []:
+            stores.claims.claim(
+                location=where, row_key=key, table_id=TABLE, row_id=row["Id"], source=UploadSource.FORM
+            )
         return stores.purges.record(
-            row_key=f"k{row['Id']}",
+            row_key=key,
             table_id=TABLE,
             row_id=row["Id"],
             trigger=PurgeTrigger.DELETED,
             state=PurgeState.PENDING,
-            locations=[location for a in row["Image"] if (location := locate(a)) is not None],
+            locations=locations,
             files=0,
             bytes_removed=0,
             detail=UNCONFIGURED_LOCAL,
@@ -271,13 +284,13 @@ def test_purge_finishes_what_waited_for_the_upload_folder(
     _deleted_while_unconfigured(tmp_path, fake, deleted)
     assert _purge(tmp_path, fake) == PURGE_ALL_DONE
     assert files_in(tmp_path / "nc") == {
-        "uploads/2026/01/01/2/a.jpg",
-        "thumbnails/2026/01/01/2/a.jpg/tiny.jpg",
+        f"uploads/{fake_location(2, 'a.jpg')}",
+        f"thumbnails/{fake_location(2, 'a.jpg')}/tiny.jpg",
     }
     (record,) = _purge_log(tmp_path)
     assert record.state is PurgeState.DONE and record.locations == [] and record.detail is None
     assert (record.files, record.bytes) == (2, len(b"cat bytes") + len(b"thumb"))
-    assert fake.actions() == []  # it only asked NocoDB which rows use the files
+    assert fake.actions() == []  # it only asked NocoDB whether the row is gone
     out = capsys.readouterr().out.splitlines()
     assert out == [
         "row 1: done, 2 files, 14 bytes",
@@ -307,11 +320,47 @@ def test_purge_keeps_a_file_a_live_row_still_uses(tmp_path: Path) -> None:
     on_disk(fake, tmp_path / "nc")
     forged = fake.add(2, "biden")
     forged["Image"] = live["Image"]
-    _deleted_while_unconfigured(tmp_path, fake, forged)
+    _deleted_while_unconfigured(tmp_path, fake, forged, own=False)  # provenance refused it
     assert _purge(tmp_path, fake) == PURGE_ALL_DONE
-    assert (tmp_path / "nc/uploads/2026/01/01/1/a.jpg").read_bytes() == b"approved"
+    assert (tmp_path / "nc/uploads" / fake_location(1, "a.jpg")).read_bytes() == b"approved"
     (record,) = _purge_log(tmp_path)
-    assert record.state is PurgeState.DONE and record.files == 0 and "live row" in (record.detail or "")
+    assert record.state is PurgeState.DONE and record.files == 0
+    assert "not this upload's own" in (record.detail or "")
+
+
+def test_purge_looks_again_at_what_was_kept_while_the_row_was_there(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # An approval withdrawn while its row stayed in NocoDB: kept, no failure; erased once the row is gone.
+    fake = FakeNocoDB()
+    row = fake.add(1, "obama", ("a.jpg", b"approved once"))
+    on_disk(fake, tmp_path / "nc")
+    key, where = row_key(TABLE, parse_row(row, FIELDS)), fake_location(1, "a.jpg")
+    with fresh_stores(tmp_path / "data" / STORE_FILE) as stores:
+        stores.claims.claim(location=where, row_key=key, table_id=TABLE, row_id=1, source=UploadSource.FORM)
+        stores.purges.record(
+            row_key=key,
+            table_id=TABLE,
+            row_id=1,
+            trigger=PurgeTrigger.NOT_APPROVED,
+            state=PurgeState.KEPT,
+            locations=[where],
+            files=0,
+            bytes_removed=0,
+            detail=KEPT_WHILE_LIVE,
+        )
+    assert _purge(tmp_path, fake, dry_run=True) == PURGE_ALL_DONE
+    assert f"row 1: would retry 1 location(s); kept: {KEPT_WHILE_LIVE}" in capsys.readouterr().out
+    assert _purge(tmp_path, fake) == PURGE_ALL_DONE  # the row is still there, in review
+    assert capsys.readouterr().out.endswith(", 1 kept (the row is still in NocoDB)\n") and files_in(
+        tmp_path / "nc"
+    )
+    del fake.rows[1]
+    assert _purge(tmp_path, fake) == PURGE_ALL_DONE
+    assert files_in(tmp_path / "nc") == set()
+    with fresh_stores(tmp_path / "data" / STORE_FILE) as stores:
+        record = stores.purges.for_row(key)
+    assert record is not None and (record.state, record.files) == (PurgeState.DONE, 2)
 
 
 def test_purge_leaves_pending_what_it_still_cannot_do(

@@ -56,11 +56,15 @@ class Readiness(BaseModel):
 
 
 class PurgeOut(BaseModel):
-    state: PurgeState = Field(description="done; pending (retried by `facegate purge`); refused.")
+    state: PurgeState = Field(
+        description="done; pending (retried by `facegate purge`); refused; kept (the row is still in"
+        " NocoDB: erased when it leaves)."
+    )
     files: int = Field(description="Files erased so far: the uploads and their thumbnails.")
     bytes: int
     detail: str | None = Field(
-        description="Why not (yet): storage not configured, a refused location, files a live row still uses."
+        description="Why not (yet): storage not configured, a refused location, the row still in NocoDB,"
+        " files that were not this upload's own or that another of the operator's rows uses."
     )
     trigger: PurgeTrigger = Field(description="How the row left NocoDB.")
     updated_at: datetime

@@ -23,9 +23,11 @@ from typing import Final, TextIO
 
 import httpx
 
-from app.assembly import build_decider, build_face_service
+from app.assembly import build_decider, build_face_service, build_files
 from app.config import RejectAction, Settings
 from app.db import Database
+from app.erasure.claims import ClaimLog, ClaimsPreview
+from app.erasure.provenance import Provenance
 from app.errors import CommandError, ReferenceSetError, ServiceError
 from app.faces.intake import Limits
 from app.integrations.nocodb.client import NocoDBClient
@@ -161,7 +163,10 @@ async def _preview(
         with contextlib.suppress(ReferenceSetError, ServiceError):  # then each row says it is held
             await faces.reload()
         downloader = Downloader(nocodb=nocodb, fields=settings.fields, max_bytes=settings.max_upload_bytes)
-        decider = build_decider(settings, faces, downloader, meta)
+        claims = ClaimsPreview(ClaimLog(db) if db is not None else None)
+        image = settings.fields.image
+        provenance = Provenance(nocodb=nocodb, files=build_files(settings), claims=claims, image_field=image)
+        decider = build_decider(settings, faces, downloader, meta, provenance)
         results = await _decide_all(decider, downloader, table_id, todo, settings.concurrency, progress)
     finally:
         faces.pool.close()

@@ -60,6 +60,12 @@ class LocalUploads:
             found += sorted(self._inside(self.thumbnails, p) for p in thumbnails.iterdir() if p.is_file())
         return found
 
+    def written_at(self, rel: str) -> float | None:
+        """When NocoDB wrote the upload (its modification time: NocoDB writes a file once and never
+        touches it again), None when it is not there or is not a plain file."""
+        original = self._inside(self.uploads, self.uploads / rel)
+        return original.stat().st_mtime if original.is_file() else None
+
     def remove(self, rel: str) -> Removed:
         """Delete the upload and its thumbnails; a file already gone counts as nothing."""
         removed = Removed()

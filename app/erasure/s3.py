@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
@@ -26,6 +28,7 @@ from app.erasure.storage import PurgeRefused, Removed, StorageUnavailable
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client  # a development dependency: types only
+    from mypy_boto3_s3.type_defs import HeadObjectOutputTypeDef
 
 __all__ = ["S3Uploads"]
 
@@ -101,6 +104,15 @@ class S3Uploads:
             raise PurgeRefused("The attachment's URL is not a NocoDB upload in the S3 bucket.")
         return key
 
+    def written_at(self, location: str) -> float | None:
+        """When the object at ``location`` (its URL) was written: S3's ``Last-Modified``, to the
+        second, set by the storage itself when NocoDB put it (nobody but the bucket's owner can
+        change it); None when it is gone. Raises ``PurgeRefused`` or ``StorageUnavailable``."""
+        key = self.key(location)
+        with _unavailable():
+            head = self._head(self._s3(), key)
+        return None if head is None else head["LastModified"].timestamp()
+
     def remove(self, location: str) -> Removed:
         """Delete the upload at ``location`` (its URL) and its thumbnails; a missing object counts as
         nothing. Raises ``PurgeRefused``, or ``StorageUnavailable`` when S3 cannot be reached or
@@ -108,23 +120,14 @@ class S3Uploads:
         key = self.key(location)
         thumbnails = f"{THUMBNAILS_PREFIX}{key.removeprefix(UPLOADS_PREFIX)}/"
         client = self._s3()
-        try:
+        with _unavailable():
             # Listing first: a wrong bucket or credentials fail here, never as "nothing to delete".
             found = self._listed(client, thumbnails)
-            size = self._size(client, key)
-            if size is not None:
-                found[key] = size
+            head = self._head(client, key)
+            if head is not None:
+                found[key] = head["ContentLength"]
             for name in found:
                 client.delete_object(Bucket=self.bucket, Key=name)
-        except ClientError as exc:
-            error = exc.response.get("Error", {})
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            # S3's own code and status only: its message may quote the request.
-            raise StorageUnavailable(
-                f"S3 answered {error.get('Code', 'an error')} ({status}) to {exc.operation_name}."
-            ) from exc
-        except BotoCoreError as exc:  # connection, timeout, missing credentials
-            raise StorageUnavailable(f"S3 could not be reached: {type(exc).__name__}.") from exc
         return Removed(len(found), sum(found.values()))
 
     def _listed(self, client: S3Client, prefix: str) -> dict[str, int]:
@@ -133,10 +136,10 @@ class S3Uploads:
             found |= {item["Key"]: item.get("Size", 0) for item in page.get("Contents", [])}
         return found
 
-    def _size(self, client: S3Client, key: str) -> int | None:
-        """The object's size, or None when it is gone."""
+    def _head(self, client: S3Client, key: str) -> HeadObjectOutputTypeDef | None:
+        """The object's metadata, or None when it is gone."""
         try:
-            return client.head_object(Bucket=self.bucket, Key=key)["ContentLength"]
+            return client.head_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
             if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
                 return None
@@ -161,6 +164,22 @@ class S3Uploads:
                     config=config,
                 )
             return self._client
+
+
+@contextmanager
+def _unavailable() -> Iterator[None]:
+    """S3's refusals and outages as ``StorageUnavailable``: the purge or the decision waits."""
+    try:
+        yield
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        # S3's own code and status only: its message may quote the request.
+        raise StorageUnavailable(
+            f"S3 answered {error.get('Code', 'an error')} ({status}) to {exc.operation_name}."
+        ) from exc
+    except BotoCoreError as exc:  # connection, timeout, missing credentials
+        raise StorageUnavailable(f"S3 could not be reached: {type(exc).__name__}.") from exc
 
 
 def _host(url: str) -> str:

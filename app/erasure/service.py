@@ -1,10 +1,16 @@
-"""Erasing a rejected or deleted upload's files from NocoDB's storage, once its row is gone.
+"""Erasing an upload's files from NocoDB's storage, once its row has left NocoDB.
 
 NocoDB never removes attachment files when a row is deleted, and serves them to anyone who has the
 link. facegate removes them itself: the original and its thumbnails, in NocoDB's local storage
-(``FACEGATE_NOCODB_UPLOADS_DIR``) or its S3-compatible bucket (``FACEGATE_S3_*``). A file that a live
-row of the table still references (the same upload attached twice, or a forged attachment pointing
-at another row's file) is kept.
+(``FACEGATE_NOCODB_UPLOADS_DIR``) or its S3-compatible bucket (``FACEGATE_S3_*``). Only the files
+the upload claimed, when facegate proved them its own (``app.erasure.provenance``), are erased: never
+a file a row named without uploading it. An operator's file that another row still names is kept.
+
+A purge asked for while the row is still in NocoDB (its approval withdrawn: a moderator set it back to
+review, or rejected it and facegate has not deleted it yet) erases nothing: it is ``kept``, with its
+locations, and looked at again when the row leaves NocoDB (facegate's own deletion, the delete
+webhook, the carousel finding it gone) and at each periodic pass. What it costs does not depend on
+the files' names: one read of the row, and one filtered lookup per operator file.
 """
 
 from __future__ import annotations
@@ -12,49 +18,67 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from app.config import FieldNames
-from app.erasure.local import stored_location
-from app.erasure.storage import PurgeRefused, Removed, Storage, StorageUnavailable, file_name, is_object_url
+from app.erasure.claims import ClaimLog, UploadSource
+from app.erasure.files import StoredFiles, locate
+from app.erasure.provenance import rows_naming
+from app.erasure.storage import PurgeRefused, Removed, StorageUnavailable, is_object_url
 from app.erasure.store import PurgeLog, PurgeRecord, PurgeState, PurgeTrigger
 from app.integrations.nocodb.client import NocoDBClient
 from app.integrations.nocodb.errors import NocoDBError
 from app.metrics import PURGED_BYTES, PURGES
 
-__all__ = ["Eraser", "GoneRow", "PurgeTrigger", "locate"]
+__all__ = ["Eraser", "GoneRow", "PurgeTrigger", "RowPresence"]
 
 log = logging.getLogger(__name__)
 
-_FILTERABLE = re.compile(r"^[\w.-]+$")
 SCHEDULED = "Scheduled: the row left NocoDB."
 UNCONFIGURED_LOCAL = "FACEGATE_NOCODB_UPLOADS_DIR is not set: the files stay in NocoDB's storage."
 UNCONFIGURED_S3 = "FACEGATE_S3_BUCKET is not set: the objects stay in NocoDB's bucket."
+KEPT_WHILE_LIVE = "Kept: the row is still in NocoDB; its files are erased when it leaves."
+# A purge in these states is over; the others are looked at again.
+FINAL = frozenset({PurgeState.DONE, PurgeState.REFUSED})
 
 
-def locate(attachment: Mapping[str, Any]) -> str | None:
-    """Where the attachment's file is stored: its local location, else its object URL (S3), else
-    None. Raises ``PurgeRefused`` for a local path that is not an upload location."""
-    local = stored_location(attachment)
-    if local is not None:
-        return local
-    url = attachment.get("url")
-    if isinstance(url, str) and url.lower().startswith(("https://", "http://")):
-        return url
-    return None
+# (table_id, row_id, row_key) -> whether that upload is still in NocoDB; ``NocoDBError`` when NocoDB
+# cannot say. Moderation's, which owns what "the same upload" is (``app.moderation.rows``).
+RowPresence = Callable[[str, int, str], Awaitable[bool]]
 
 
 @dataclass(frozen=True)
 class GoneRow:
-    """A row that left NocoDB, with the attachments it had."""
+    """A row that left NocoDB (or whose upload left the carousel), with the attachments it had."""
 
     row_key: str
     table_id: str
     row_id: int
     attachments: Sequence[Mapping[str, Any]]
+
+
+class RowLocks:
+    """One lock per upload: a row's deletion may be reported twice at once (facegate's own delete and
+    NocoDB's after-delete webhook), and its files must be counted once; other uploads never wait."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._users: Counter[str] = Counter()
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        self._users[key] += 1
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        try:
+            async with lock:
+                yield
+        finally:
+            self._users[key] -= 1
+            if not self._users[key]:
+                del self._users[key], self._locks[key]
 
 
 class Eraser:
@@ -65,46 +89,40 @@ class Eraser:
         self,
         *,
         purges: PurgeLog,
-        local: Storage | None,
-        s3: Storage | None = None,
+        claims: ClaimLog,
+        files: StoredFiles,
         nocodb: NocoDBClient,
         fields: FieldNames,
+        present: RowPresence,
         enabled: bool = True,
     ) -> None:
         self.purges = purges
-        self.local = local
-        self.s3 = s3
+        self.claims = claims
+        self.files = files
         self.nocodb = nocodb
         self.fields = fields
+        self.present = present
         self.enabled = enabled
         self._wake = asyncio.Event()
-        # One purge at a time: a row's deletion may be reported twice at once (facegate's own delete
-        # and NocoDB's after-delete webhook), and a file must be counted once.
-        self._lock = asyncio.Lock()
+        self._locks = RowLocks()
 
     async def purge(self, row: GoneRow, *, trigger: PurgeTrigger) -> PurgeRecord | None:
-        """Remove the files of a row that is gone from NocoDB, unless that was done already; the
-        outcome is logged, never raised. None when erasure is off."""
+        """Remove the files of a row that left NocoDB, unless that was done already; a purge kept
+        while the row was there is looked at again. The outcome is logged, never raised. None when
+        erasure is off."""
         if not self.enabled:
             return None
-        async with self._lock:
+        async with self._locks.hold(row.row_key):
             earlier = await asyncio.to_thread(self.purges.for_row, row.row_key)
-            if earlier is not None and earlier.state is not PurgeState.PENDING:
+            if earlier is not None and earlier.state in FINAL:
                 return earlier
             locations, refused = _locations(row.attachments)
-            return await self._erase(
-                row_key=row.row_key,
-                table_id=row.table_id,
-                row_id=row.row_id,
-                trigger=trigger,
-                locations=locations,
-                refused=refused,
-                earlier=earlier,
-            )
+            known = earlier.locations if earlier is not None else []
+            return await self._erase(row, trigger, _merged(known, locations), refused, earlier)
 
     async def schedule(self, rows: Sequence[GoneRow], *, trigger: PurgeTrigger) -> None:
         """Log the rows' purges as pending (what must be erased survives a crash), then let ``run``
-        erase them; rows purged or scheduled before are left as they are."""
+        erase them; a kept purge is opened again, a finished one is left as it is."""
         if not self.enabled or not rows:
             return
         await asyncio.to_thread(self._schedule, rows, trigger)
@@ -112,7 +130,8 @@ class Eraser:
 
     def _schedule(self, rows: Sequence[GoneRow], trigger: PurgeTrigger) -> None:
         for row in rows:
-            if self.purges.for_row(row.row_key) is not None:
+            earlier = self.purges.for_row(row.row_key)
+            if earlier is not None and earlier.state is not PurgeState.KEPT:
                 continue
             locations, refused = _locations(row.attachments)
             self.purges.record(
@@ -121,41 +140,34 @@ class Eraser:
                 row_id=row.row_id,
                 trigger=trigger,
                 state=PurgeState.PENDING,
-                locations=locations,
+                locations=_merged(earlier.locations if earlier else [], locations),
                 files=0,
                 bytes_removed=0,
                 detail=" ".join([SCHEDULED, "; ".join(refused)]).strip(),
             )
 
     async def retry(self, record: PurgeRecord) -> PurgeRecord:
-        """Finish a pending purge from the locations it kept (``facegate purge``). Whether a live row
-        still uses a file is asked again; the record is updated, its counts added to the earlier ones.
-        A purge finished meanwhile (by moderation, or another pass) is left as it is."""
-        async with self._lock:
+        """Finish a pending or kept purge from the locations it kept (``facegate purge``, the periodic
+        pass). The record is updated, its counts added to the earlier ones. A purge finished
+        meanwhile (by moderation, or another pass) is left as it is."""
+        async with self._locks.hold(record.row_key):
             current = await asyncio.to_thread(self.purges.for_row, record.row_key)
-            if current is None or current.state is not PurgeState.PENDING:
+            if current is None or current.state in FINAL:
                 return current or record
-            return await self._erase(
-                row_key=current.row_key,
-                table_id=current.table_id,
-                row_id=current.row_id,
-                trigger=current.trigger,
-                locations=current.locations,
-                refused=[],
-                earlier=current,
-            )
+            gone = GoneRow(current.row_key, current.table_id, current.row_id, [])
+            return await self._erase(gone, current.trigger, current.locations, [], current)
 
     async def retry_pending(self) -> int:
-        """One pass over the pending purges; returns how many are done (or refused) now."""
+        """One pass over the pending and kept purges; returns how many are done (or refused) now."""
         finished, after_id = 0, 0
-        while records := await asyncio.to_thread(self.purges.pending, after_id=after_id):
+        while records := await asyncio.to_thread(self.purges.waiting, after_id=after_id):
             for record in records:
-                finished += (await self.retry(record)).state is not PurgeState.PENDING
+                finished += (await self.retry(record)).state in FINAL
             after_id = records[-1].id
         return finished
 
     async def run(self, interval: float) -> None:
-        """Erase what is scheduled as soon as it is, and retry what is pending every ``interval``."""
+        """Erase what is scheduled as soon as it is, and retry what waits every ``interval``."""
         while True:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(interval):
@@ -168,23 +180,28 @@ class Eraser:
 
     async def _erase(
         self,
-        *,
-        row_key: str,
-        table_id: str,
-        row_id: int,
+        row: GoneRow,
         trigger: PurgeTrigger,
         locations: list[str],
         refused: list[str],
         earlier: PurgeRecord | None,
     ) -> PurgeRecord:
-        state, removed, detail = await self._remove(table_id, locations)
-        if refused and state is PurgeState.DONE:
-            state, detail = PurgeState.REFUSED, "; ".join(refused)
+        owned = await asyncio.to_thread(self.claims.owned, row.row_key, locations)
+        foreign = len(set(locations) - set(owned))
+        state, removed, detail = PurgeState.DONE, Removed(), None
+        if owned:
+            state, removed, detail = await self._erase_owned(row, owned)
+        if state is PurgeState.DONE:
+            if refused:
+                state, detail = PurgeState.REFUSED, "; ".join(refused)
+            elif foreign:
+                detail = " ".join(filter(None, [detail, f"{foreign} files kept: not this upload's own."]))
+            await asyncio.to_thread(self.claims.release, row.row_key)
         record = await asyncio.to_thread(
             self.purges.record,
-            row_key=row_key,
-            table_id=table_id,
-            row_id=row_id,
+            row_key=row.row_key,
+            table_id=row.table_id,
+            row_id=row.row_id,
             trigger=trigger,
             state=state,
             locations=locations,
@@ -194,30 +211,38 @@ class Eraser:
         )
         # In ``facegate purge`` these count in a registry no one scrapes: harmless, and the log is the truth.
         PURGED_BYTES.inc(removed.bytes)
-        _announce(record, waited=_waiting(earlier))
+        _announce(record, earlier)
         return record
 
-    async def _remove(self, table_id: str, locations: list[str]) -> tuple[PurgeState, Removed, str | None]:
-        if not locations:
-            return PurgeState.DONE, Removed(), None
-        storages = {location: self._storage(location) for location in locations}
-        for location, storage in storages.items():
-            if storage is None:
-                return (
-                    PurgeState.PENDING,
-                    Removed(),
-                    UNCONFIGURED_S3 if is_object_url(location) else UNCONFIGURED_LOCAL,
-                )
+    async def _erase_owned(
+        self, row: GoneRow, owned: Mapping[str, UploadSource]
+    ) -> tuple[PurgeState, Removed, str | None]:
+        """Erase the upload's own files once its row has left NocoDB."""
+        for location in owned:
+            if self.files.storage(location) is None:
+                unset = UNCONFIGURED_S3 if is_object_url(location) else UNCONFIGURED_LOCAL
+                return PurgeState.PENDING, Removed(), unset
         try:
-            referenced = await self._still_referenced(table_id, set(locations))
+            if await self.present(row.table_id, row.row_id, row.row_key):
+                return PurgeState.KEPT, Removed(), KEPT_WHILE_LIVE
+        except NocoDBError as exc:
+            return PurgeState.PENDING, Removed(), f"NocoDB could not be asked whether the row is gone: {exc}"
+        return await self._remove(row.table_id, owned)
+
+    async def _remove(
+        self, table_id: str, owned: Mapping[str, UploadSource]
+    ) -> tuple[PurgeState, Removed, str | None]:
+        try:
+            shared = [loc for loc, source in owned.items() if source is UploadSource.OPERATOR]
+            in_use = await self._still_named(table_id, shared)
         except NocoDBError as exc:
             return PurgeState.PENDING, Removed(), f"NocoDB could not be asked who uses the files: {exc}"
-        removed, kept = Removed(), 0
-        for location, storage in storages.items():
-            if location in referenced:
-                kept += 1
+        removed = Removed()
+        for location in owned:
+            if location in in_use:
                 continue
-            assert storage is not None  # every location's storage was checked above
+            storage = self.files.storage(location)
+            assert storage is not None  # every location's storage was checked before
             try:
                 removed += await asyncio.to_thread(storage.remove, location)
             except PurgeRefused as exc:
@@ -226,58 +251,47 @@ class Eraser:
                 return PurgeState.PENDING, removed, f"The storage could not be reached: {exc}"
             except OSError as exc:
                 return PurgeState.PENDING, removed, f"The storage could not be changed: {exc.strerror}"
-        detail = f"{kept} files kept: a live row still uses them." if kept else None
+        detail = f"{len(in_use)} files kept: another row of the operator uses them." if in_use else None
         return PurgeState.DONE, removed, detail
 
-    def _storage(self, location: str) -> Storage | None:
-        return self.s3 if is_object_url(location) else self.local
-
-    async def _still_referenced(self, table_id: str, locations: set[str]) -> set[str]:
-        """The locations among ``locations`` that a row of the table still has in its attachments.
-
-        NocoDB's ``like`` on an attachment column matches the cell's JSON text (ignoring case, ``_``
-        a wildcard), so it only narrows the rows down; the exact check is on each parsed attachment.
-        """
+    async def _still_named(self, table_id: str, locations: Sequence[str]) -> set[str]:
+        """The operator's files among ``locations`` that a row of the table still names (one filtered
+        lookup each: the cost does not depend on the file's name)."""
         used: set[str] = set()
-        for location in sorted(locations):
-            name = file_name(location)
-            # A name NocoDB's filter syntax cannot carry is looked for in every row.
-            where = f"({self.fields.image},like,%{name}%)" if _FILTERABLE.match(name) else "(Id,gt,0)"
-            async for row in self.nocodb.iter_rows(table_id, where=where, fields=["Id", self.fields.image]):
-                cell = row.get(self.fields.image)
-                for attachment in cell if isinstance(cell, list) else []:
-                    found = _location_or_none(attachment) if isinstance(attachment, Mapping) else None
-                    if found is not None and found in locations:
-                        used.add(found)
+        for location in locations:
+            if await rows_naming(self.nocodb, table_id, self.fields.image, location, fields=[]):
+                used.add(location)
         return used
 
 
-def _waiting(record: PurgeRecord | None) -> bool:
-    """Whether an earlier attempt left this purge pending (a purge only scheduled has had none)."""
-    return (
-        record is not None
-        and record.state is PurgeState.PENDING
-        and not (record.detail or "").startswith(SCHEDULED)
-    )
-
-
-def _announce(record: PurgeRecord, *, waited: bool) -> None:
-    """Count and log a purge when its state changes: once when it has to wait, once when it ends. A
-    retry that still waits says nothing: every new purge retries them all."""
-    if waited and record.state is PurgeState.PENDING:
+def _announce(record: PurgeRecord, earlier: PurgeRecord | None) -> None:
+    """Count and log a purge when its state changes: once when it has to wait (pending) or keeps the
+    files of a live row (kept), once when it ends. A retry that still waits says nothing."""
+    before = _attempted(earlier)
+    if before is record.state:
         return
     PURGES.labels(state=record.state).inc()
     if record.state is PurgeState.PENDING:
         log.warning("row %d: purge pending: %s", record.row_id, record.detail)
         return
+    if record.state is PurgeState.KEPT:
+        log.info("row %d: purge kept: the row is still in NocoDB", record.row_id)
+        return
     log.info(
         "row %d: %spurge %s, %d files, %d bytes",
         record.row_id,
-        "pending " if waited else "",
+        f"{before} " if before is not None else "",
         record.state,
         record.files,
         record.bytes,
     )
+
+
+def _attempted(record: PurgeRecord | None) -> PurgeState | None:
+    """The state an earlier attempt left the purge in (a purge only scheduled has had none)."""
+    if record is None or (record.state is PurgeState.PENDING and (record.detail or "").startswith(SCHEDULED)):
+        return None
+    return record.state
 
 
 def _locations(attachments: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[str]]:
@@ -295,8 +309,5 @@ def _locations(attachments: Sequence[Mapping[str, Any]]) -> tuple[list[str], lis
     return locations, refused
 
 
-def _location_or_none(attachment: Mapping[str, Any]) -> str | None:
-    try:
-        return locate(attachment)
-    except PurgeRefused:
-        return None
+def _merged(known: Sequence[str], new: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys([*known, *new]))

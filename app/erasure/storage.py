@@ -46,6 +46,11 @@ class Storage(Protocol):
         Raises ``PurgeRefused`` or ``StorageUnavailable`` (or ``OSError``)."""
         ...
 
+    def written_at(self, location: str) -> float | None:
+        """When the upload at ``location`` was written (epoch seconds), None when it is not there.
+        Raises ``PurgeRefused`` or ``StorageUnavailable`` (or ``OSError``)."""
+        ...
+
 
 def is_object_url(location: str) -> bool:
     return "://" in location

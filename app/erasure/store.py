@@ -1,8 +1,8 @@
 """The purge log (table ``purges``): one entry per upload whose files facegate erased, or could not.
 
 Where the files were (``locations``) is kept only while a purge is still ``pending`` (storage not
-configured or unreachable), so that ``facegate purge`` can finish it; once done or refused, only the
-counts and the reason stay.
+configured or unreachable) or ``kept`` (the row is still in NocoDB), so that it can be finished later;
+once done or refused, only the counts and the reason stay.
 """
 
 from __future__ import annotations
@@ -27,6 +27,12 @@ class PurgeState(StrEnum):
     PENDING = "pending"
     # Nothing facegate may delete: a location outside NocoDB's storage.
     REFUSED = "refused"
+    # Not done while the row is still in NocoDB (its approval withdrawn): done when the row leaves.
+    KEPT = "kept"
+
+
+# What the eraser looks at again: everything but ``done`` and ``refused``.
+WAITING = (PurgeState.PENDING.value, PurgeState.KEPT.value)
 
 
 class PurgeTrigger(StrEnum):
@@ -72,7 +78,7 @@ class PurgeLog:
     ) -> PurgeRecord:
         """Write the outcome of a purge (a retry adds its counts to the first attempt's)."""
         now = self.db.clock()
-        kept = list(locations) if state is PurgeState.PENDING else []
+        kept = list(locations) if state.value in WAITING else []
         insert = self.db.insert(t).values(
             row_key=row_key,
             table_id=table_id,
@@ -111,6 +117,11 @@ class PurgeLog:
             .order_by(t.c.id)
             .limit(limit)
         )
+        return [_record(row) for row in self.db.rows(query)]
+
+    def waiting(self, limit: int = 500, *, after_id: int = 0) -> list[PurgeRecord]:
+        """Pending and kept purges, oldest first, keyset-paged by id."""
+        query = sa.select(t).where(t.c.state.in_(WAITING), t.c.id > after_id).order_by(t.c.id).limit(limit)
         return [_record(row) for row in self.db.rows(query)]
 
     def pending_count(self) -> int:

@@ -1,5 +1,6 @@
-"""The decision on one row as NocoDB has it: its consent, the politician it names, and every image
-verified against that politician. Shared by the moderation service and ``facegate backlog``'s
+"""The decision on one row as NocoDB has it: its consent, the politician it names, its attachments
+proved its own submission's uploads (``app.erasure.provenance``), and every image verified against
+that politician. Shared by the moderation service and ``facegate backlog``'s
 preview, which runs it without writing anything.
 
 Only the uploader's doing is a rejection. What is facegate's or the operator's to fix raises
@@ -14,13 +15,15 @@ import contextlib
 from dataclasses import dataclass, field
 
 from app.config import FieldNames
+from app.erasure.files import StorageNotConfigured
+from app.erasure.provenance import ForeignAttachment, Provenance, Submission
 from app.faces.intake import ImageRejected, Limits, declared_pixels
 from app.faces.renditions import Rendition
 from app.integrations.nocodb.errors import AttachmentRefused
 from app.moderation.download import Downloader, RowGone
 from app.moderation.holds import Held, columns_missing
 from app.moderation.options import Offer, PoliticianColumn
-from app.moderation.rows import UploadRow
+from app.moderation.rows import UploadRow, row_key
 from app.outcomes import Decision, HoldReason, Reason
 from app.politicians.references import ReferenceSet
 from app.verification import FaceService
@@ -59,6 +62,7 @@ class RowDecider:
         fields: FieldNames,
         max_images: int,
         limits: Limits,
+        provenance: Provenance,
     ) -> None:
         self.faces = faces
         self.downloader = downloader
@@ -66,6 +70,7 @@ class RowDecider:
         self.fields = fields
         self.max_images = max_images
         self.limits = limits
+        self.provenance = provenance
 
     async def decide(self, row: UploadRow, table_id: str) -> RowVerdict:
         """Every image must pass for the row to be approved; the first rejected image decides. A row
@@ -87,7 +92,22 @@ class RowDecider:
         if len(row.attachments) > self.max_images:
             detail = f"The row has {len(row.attachments)} images; at most {self.max_images} are moderated."
             return RowVerdict(Decision.REJECTED, Reason.TOO_MANY_IMAGES, claimed, detail, [])
+        try:  # before any download: a file the row did not upload is not looked at
+            await self.prove_own(row, table_id)
+        except ForeignAttachment as exc:
+            return RowVerdict(Decision.REJECTED, Reason.FOREIGN_ATTACHMENT, claimed, exc.detail, [])
         return await self._verify_images(row, table_id, claimed)
+
+    async def prove_own(self, row: UploadRow, table_id: str) -> None:
+        """Claim the row's attachments as its own submission's uploads, or raise ``ForeignAttachment``
+        (``app.erasure.provenance``); ``Held`` without any storage to prove them in."""
+        key = row_key(table_id, row)
+        try:
+            await self.provenance.prove(
+                Submission(table_id, key, row.row_id, row.created_at, row.attachments)
+            )
+        except StorageNotConfigured as exc:
+            raise Held(HoldReason.STORAGE_NOT_CONFIGURED, str(exc)) from exc
 
     def _named(self, row: UploadRow) -> str | None:
         """The politician the row names, as a slug when facegate knows it (else the cell's text)."""

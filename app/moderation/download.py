@@ -45,6 +45,10 @@ class Downloader:
         current = await self.nocodb.get_row(table_id, row_id)
         return same_upload(current, key, table_id=table_id, fields=self.fields)
 
+    async def present(self, table_id: str, row_id: int, key: str) -> bool:
+        """Whether the upload ``key`` is still in NocoDB (the eraser asks before it erases)."""
+        return await self.current_by_key(table_id, row_id, key) is not None
+
     async def fetch(self, table_id: str, row: UploadRow, attachment: Mapping[str, Any]) -> bytes:
         """The attachment's bytes. ``AttachmentRefused`` only for a content problem (size, location)."""
         try:

@@ -5,8 +5,9 @@ An upload facegate or a moderator approved is shown on the carousel. It leaves t
 replaced (its owner swapped the row's picture), no longer approved (a moderator changed the Status),
 rejected by a moderator, or gone from NocoDB (deleted by facegate, by someone else, or found gone).
 A row that left NocoDB must not leave its files behind: NocoDB keeps and serves them, so they are
-erased (``app.erasure``; the eraser keeps any file a live row still uses, and does nothing with
-``FACEGATE_ACTION`` flag or dry-run).
+erased (``app.erasure``; the eraser erases only the upload's own files, once its row has left
+NocoDB: a withdrawal's purge keeps them while the row is there; nothing with ``FACEGATE_ACTION``
+flag or dry-run).
 
 Each event below is one method; the webhook, the moderation service and the sweep call them, and
 nothing else starts a withdrawal or an erasure (``facegate purge`` only finishes pending ones). A

@@ -20,6 +20,7 @@ import logging
 
 from app.carousel.service import Carousel
 from app.carousel.store import NewApproval
+from app.erasure.provenance import ForeignAttachment
 from app.faces.renditions import Rendition
 from app.integrations.nocodb.errors import AttachmentRefused
 from app.metrics import ACTIONS, VERDICTS
@@ -166,6 +167,11 @@ class ModerationService:
         )
 
     async def _moderator_approves(self, job: Job, row: UploadRow, politician: str | None) -> Action:
+        try:  # proved when facegate decided it, unless that was before facegate proved uploads
+            await self.decider.prove_own(row, job.table_id)
+        except ForeignAttachment as exc:
+            log.warning("job %d: row %d approved by a moderator, not published: %s", job.id, job.row_id, exc)
+            return Action.REVIEW
         decision = await self._record_moderator(job, politician, Decision.APPROVED)
         if row.attachments:
             try:

@@ -19,6 +19,7 @@ from app.moderation.rows import new_job, parse_row
 from app.outcomes import Decision, HoldReason, Reason
 from harness.images import sample
 from harness.loop import FIELDS
+from tests.utils.erasure import on_disk
 from tests.utils.fake_nocodb import BASE, TABLE, FakeNocoDB
 from tests.utils.stores import fresh_stores
 
@@ -63,7 +64,8 @@ def _campaign() -> FakeNocoDB:
 
 def test_the_preview_counts_per_politician_and_writes_nothing(tmp_path: Path, reference_dir: Path) -> None:
     fake = _campaign()
-    code, out = _backlog(_settings(tmp_path, reference_dir), fake)
+    uploads = on_disk(fake, tmp_path / "nc")  # where provenance reads when each picture was written
+    code, out = _backlog(_settings(tmp_path, reference_dir, nocodb_uploads_dir=uploads), fake)
     assert code == BACKLOG_DONE
     lines = out.splitlines()
     assert (

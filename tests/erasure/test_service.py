@@ -10,16 +10,24 @@ import httpx
 import pytest
 
 from app.config import RejectAction
+from app.erasure.claims import UploadSource
+from app.erasure.files import StoredFiles
 from app.erasure.local import LocalUploads
-from app.erasure.service import UNCONFIGURED_LOCAL, Eraser, GoneRow
+from app.erasure.service import UNCONFIGURED_LOCAL, GoneRow
 from app.erasure.store import PurgeRecord, PurgeState, PurgeTrigger
 from app.metrics import REGISTRY
 from app.verification import FaceService
 from harness.images import sample
-from harness.loop import FIELDS
 from tests.utils.erasure import files_in, on_disk
-from tests.utils.fake_nocodb import TABLE, FakeNocoDB
-from tests.utils.moderation import eraser_of, moderation_service, nocodb_client, process_row, queued_job
+from tests.utils.fake_nocodb import TABLE, FakeNocoDB, location
+from tests.utils.moderation import (
+    eraser_of,
+    eraser_over,
+    moderation_service,
+    nocodb_client,
+    process_row,
+    queued_job,
+)
 from tests.utils.stores import Stores
 
 
@@ -69,9 +77,11 @@ def test_a_file_another_live_row_uses_is_kept(faces: FaceService, stores: Stores
     forged["Image"] = approved["Image"]
     transport = httpx.MockTransport(fake.handler)
     assert process_row(transport, stores, faces, forged, uploads_dir=tmp_path / "nc" / "uploads") == "deleted"
-    assert (tmp_path / "nc" / "uploads" / "2026/01/01/1/a.jpg").exists()
-    record = stores.purges.for_row(stores.decisions.decisions()[0].row_key)
-    assert record is not None and record.files == 0 and "live row" in (record.detail or "")
+    assert (tmp_path / "nc" / "uploads" / location(1, "a.jpg")).exists()
+    (decision,) = stores.decisions.decisions()
+    assert decision.reason == "foreign_attachment"  # the file is row 1's, an earlier row
+    record = stores.purges.for_row(decision.row_key)
+    assert record is not None and record.files == 0 and "not this upload's own" in (record.detail or "")
 
 
 def test_without_the_upload_folder_the_purge_waits(faces: FaceService, stores: Stores) -> None:
@@ -79,7 +89,7 @@ def test_without_the_upload_folder_the_purge_waits(faces: FaceService, stores: S
     row = fake.add(1, "obama", ("cat.png", sample("cat.png")))
     assert process_row(httpx.MockTransport(fake.handler), stores, faces, row) == "deleted"
     (pending,) = stores.purges.pending()
-    assert pending.locations == ["2026/01/01/1/cat.png"] and "UPLOADS_DIR" in (pending.detail or "")
+    assert pending.locations == [location(1, "cat.png")] and "UPLOADS_DIR" in (pending.detail or "")
 
 
 def test_an_attachment_outside_the_storage_is_refused(
@@ -125,16 +135,17 @@ def test_a_crash_between_the_deletion_and_the_purge_is_purged_on_replay(
 def test_a_pending_purge_is_retried_from_its_locations(stores: Stores, tmp_path: Path) -> None:
     # A first attempt erased one file before the storage failed; the retry erases the rest and adds up.
     fake = FakeNocoDB()
-    row = fake.add(1, "obama", ("cat.png", b"cat bytes"))
+    fake.add(1, "obama", ("cat.png", b"cat bytes"))
     on_disk(fake, tmp_path / "nc")
     del fake.rows[1]
+    _claim(stores, "k1", 1, location(1, "cat.png"))
     pending = stores.purges.record(
         row_key="k1",
         table_id=TABLE,
         row_id=1,
         trigger=PurgeTrigger.DELETED,
         state=PurgeState.PENDING,
-        locations=[row["Image"][0]["path"].removeprefix("download/")],
+        locations=[location(1, "cat.png")],
         files=1,
         bytes_removed=100,
         detail="The storage could not be changed: Read-only file system",
@@ -142,12 +153,7 @@ def test_a_pending_purge_is_retried_from_its_locations(stores: Stores, tmp_path:
 
     async def retry() -> PurgeRecord:
         nocodb = nocodb_client(httpx.MockTransport(fake.handler))
-        eraser = Eraser(
-            purges=stores.purges,
-            local=LocalUploads(tmp_path / "nc" / "uploads"),
-            nocodb=nocodb,
-            fields=FIELDS,
-        )
+        eraser = eraser_over(stores, nocodb, StoredFiles(local=LocalUploads(tmp_path / "nc" / "uploads")))
         try:
             return await eraser.retry(pending)
         finally:
@@ -173,11 +179,12 @@ def test_a_pending_purge_is_logged_and_counted_when_it_waits_and_when_it_ends(
     on_disk(fake, tmp_path / "nc")
     for row in rows:
         del fake.rows[row["Id"]]
+        _claim(stores, f"k{row['Id']}", row["Id"], location(row["Id"], f"{row['Id']}.jpg"))
     before = {state: _purges_counted(state) for state in PurgeState}
 
     async def scenario() -> None:
         nocodb = nocodb_client(httpx.MockTransport(fake.handler))
-        eraser = Eraser(purges=stores.purges, local=None, nocodb=nocodb, fields=FIELDS)
+        eraser = eraser_over(stores, nocodb, StoredFiles(local=None))
         try:
             for row in rows:
                 gone = GoneRow(f"k{row['Id']}", TABLE, row["Id"], row["Image"])
@@ -185,7 +192,7 @@ def test_a_pending_purge_is_logged_and_counted_when_it_waits_and_when_it_ends(
                 await eraser.retry_pending()
             assert _logged(caplog) == [f"row {r['Id']}: purge pending: {UNCONFIGURED_LOCAL}" for r in rows]
             caplog.clear()
-            eraser.local = LocalUploads(tmp_path / "nc" / "uploads")  # the folder is configured
+            eraser.files.local = LocalUploads(tmp_path / "nc" / "uploads")  # the folder is configured
             assert await eraser.retry_pending() == 7
             await eraser.retry_pending()  # nothing left: nothing said
         finally:
@@ -196,7 +203,7 @@ def test_a_pending_purge_is_logged_and_counted_when_it_waits_and_when_it_ends(
     assert _logged(caplog) == [f"row {r['Id']}: pending purge done, 2 files, 10 bytes" for r in rows]
     assert files_in(tmp_path / "nc") == set()
     counted = {state: _purges_counted(state) - before[state] for state in PurgeState}
-    assert counted == {PurgeState.PENDING: 7, PurgeState.DONE: 7, PurgeState.REFUSED: 0}
+    assert counted == {PurgeState.PENDING: 7, PurgeState.DONE: 7, PurgeState.REFUSED: 0, PurgeState.KEPT: 0}
 
 
 def test_a_scheduled_purge_done_at_once_is_counted_done_only(
@@ -206,12 +213,13 @@ def test_a_scheduled_purge_done_at_once_is_counted_done_only(
     row = fake.add(1, "obama", ("a.jpg", b"bytes"))
     on_disk(fake, tmp_path / "nc")
     del fake.rows[1]
+    _claim(stores, "k1", 1, location(1, "a.jpg"))
     before = {state: _purges_counted(state) for state in PurgeState}
 
     async def scenario() -> None:
         nocodb = nocodb_client(httpx.MockTransport(fake.handler))
         uploads = LocalUploads(tmp_path / "nc" / "uploads")
-        eraser = Eraser(purges=stores.purges, local=uploads, nocodb=nocodb, fields=FIELDS)
+        eraser = eraser_over(stores, nocodb, StoredFiles(local=uploads))
         try:
             await eraser.schedule([GoneRow("k1", TABLE, 1, row["Image"])], trigger=PurgeTrigger.DELETED)
             assert await eraser.retry_pending() == 1
@@ -222,7 +230,12 @@ def test_a_scheduled_purge_done_at_once_is_counted_done_only(
         asyncio.run(scenario())
     assert _logged(caplog) == ["row 1: purge done, 2 files, 10 bytes"]
     counted = {state: _purges_counted(state) - before[state] for state in PurgeState}
-    assert counted == {PurgeState.PENDING: 0, PurgeState.DONE: 1, PurgeState.REFUSED: 0}
+    assert counted == {PurgeState.PENDING: 0, PurgeState.DONE: 1, PurgeState.REFUSED: 0, PurgeState.KEPT: 0}
+
+
+def _claim(stores: Stores, key: str, row_id: int, where: str) -> None:
+    """What provenance recorded when it proved the upload's file its own."""
+    stores.claims.claim(location=where, row_key=key, table_id=TABLE, row_id=row_id, source=UploadSource.FORM)
 
 
 def _logged(caplog: pytest.LogCaptureFixture) -> list[str]:

@@ -69,21 +69,22 @@ def _approved_image(loop: Loop) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize(
-    "path",
+    ("path", "reason"),
     [
-        "download/2026/01/01/nothing-here/absent.jpg",  # a file NocoDB does not have
-        "download/2026/01/01/x/a.jpg\r\nX-Injected: 1",  # CRLF
-        "download/" + "a/" * 50_000 + "b.jpg",  # 100 kB
-        "../../etc/passwd",
-        "https://attacker.example/cat.jpg",
+        # A file NocoDB does not have, in no upload folder: not the row's own upload (issue 26).
+        ("download/2026/01/01/nothing-here/absent.jpg", "foreign_attachment"),
+        ("download/2026/01/01/x/a.jpg\r\nX-Injected: 1", "unreadable_image"),  # CRLF
+        ("download/" + "a/" * 50_000 + "b.jpg", "unreadable_image"),  # 100 kB
+        ("../../etc/passwd", "unreadable_image"),
+        ("https://attacker.example/cat.jpg", "unreadable_image"),
     ],
     ids=["absent", "crlf", "100kB", "traversal", "foreign-url"],
 )
-def test_a_forged_attachment_is_a_decided_rejection(loop: Loop, path: str) -> None:
+def test_a_forged_attachment_is_a_decided_rejection(loop: Loop, path: str, reason: str) -> None:
     # Class 1: the public form stores any attachment JSON; the row must still be decided, and deleted.
     row = _form(loop, {FIELDS.politician: "obama", FIELDS.image: [{"path": path, "title": "x.jpg"}]})
     loop.wait_final(row, "deleted")
-    assert _reason(loop, row) == "unreadable_image"
+    assert _reason(loop, row) == reason
 
 
 def test_a_forged_webhook_copy_cannot_approve_a_cat(loop: Loop) -> None:
@@ -156,18 +157,26 @@ def test_a_reused_id_in_the_same_second_is_a_new_row(loop: Loop) -> None:
     assert (acted[0]["politician"], acted[0]["reason"]) == ("biden", "no_image")
 
 
+def _operator_upload(api: httpx.Client, name: str, mimetype: str) -> list[dict[str, Any]]:
+    stored = api.post("/api/v2/storage/upload", files={"files": (name, sample(name), mimetype)})
+    stored.raise_for_status()
+    cell: list[dict[str, Any]] = stored.json()
+    return cell
+
+
 def test_a_picture_swapped_after_approval_is_moderated_again(loop: Loop) -> None:
-    # Class 6: the row stays "approved" in NocoDB; the new picture is a new upload to decide.
-    row = loop.submit("obama", sample("obama2.jpg"))
+    # Class 6: the row stays "approved" in NocoDB; the new picture is a new upload to decide. Only the
+    # row's creator may swap in its own upload (issue 26): here the operator, in a row it created.
+    with loop.api() as api:
+        records = f"/api/v2/tables/{loop.setup.table_id}/records"
+        cell = _operator_upload(api, "obama2.jpg", "image/jpeg")
+        (created,) = api.post(records, json=[{FIELDS.politician: "obama", FIELDS.image: cell}]).json()
+        row = api.get(f"{records}/{created['Id']}").json()
     loop.wait_final(row, "approved")
     shown = httpx.get(f"{loop.facegate.url}/approved", timeout=10).json()["items"]
     with loop.api() as api:  # the owner puts a cat in the approved row
-        stored = api.post(
-            "/api/v2/storage/upload", files={"files": ("cat.png", sample("cat.png"), "image/png")}
-        )
-        stored.raise_for_status()
-        records = f"/api/v2/tables/{loop.setup.table_id}/records"
-        api.patch(records, json={"Id": row["Id"], FIELDS.image: stored.json()}).raise_for_status()
+        cat = _operator_upload(api, "cat.png", "image/png")
+        api.patch(records, json={"Id": row["Id"], FIELDS.image: cat}).raise_for_status()
     _wait_gone(loop, row)  # "approved" in NocoDB until facegate decides the new picture
     assert _reason(loop, row) == "no_face"
     after = httpx.get(f"{loop.facegate.url}/approved", timeout=10).json()["items"]

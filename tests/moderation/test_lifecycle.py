@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from app.carousel.store import NewApproval
-from app.erasure.service import Eraser
+from app.erasure.files import StoredFiles
 from app.erasure.store import PurgeTrigger
 from app.errors import NotFound
 from app.faces.renditions import Rendition
@@ -17,8 +17,8 @@ from app.moderation.lifecycle import MAX_WITHDRAWN_AT_ONCE, UploadLifecycle
 from app.moderation.rows import parse_row
 from harness.images import exif_rotated
 from harness.loop import FIELDS
-from tests.utils.fake_nocodb import TABLE, FakeNocoDB
-from tests.utils.moderation import approve, lifecycle, nocodb_client, queued_job
+from tests.utils.fake_nocodb import TABLE, FakeNocoDB, location
+from tests.utils.moderation import approve, eraser_over, lifecycle, nocodb_client, queued_job
 from tests.utils.stores import Stores
 
 
@@ -40,7 +40,7 @@ def fake() -> FakeNocoDB:
 def erasing(stores: Stores, fake: FakeNocoDB) -> Iterator[UploadLifecycle]:
     """A lifecycle whose eraser only schedules (no storage configured: the purges stay pending)."""
     nocodb = nocodb_client(httpx.MockTransport(fake.handler))
-    yield lifecycle(stores, nocodb, Eraser(purges=stores.purges, local=None, nocodb=nocodb, fields=FIELDS))
+    yield lifecycle(stores, nocodb, eraser_over(stores, nocodb, StoredFiles(local=None)))
     asyncio.run(nocodb.aclose())
 
 
@@ -81,7 +81,7 @@ def test_an_approval_replaces_the_rows_earlier_upload_and_erases_it(
     assert _keys(stores) == {"k2"}
     (pending,) = stores.purges.pending()
     assert (pending.row_key, pending.trigger) == ("k1", PurgeTrigger.NOT_APPROVED)
-    assert pending.locations == ["2026/01/01/1/a.jpg"]
+    assert pending.locations == [location(1, "a.jpg")]
 
 
 def test_a_row_the_carousel_finds_deleted_is_withdrawn_and_erased(
@@ -94,4 +94,4 @@ def test_a_row_the_carousel_finds_deleted_is_withdrawn_and_erased(
         asyncio.run(erasing.carousel.image(approval_id, Rendition.IMAGE))
     assert stores.approvals.approvals() == []
     (pending,) = stores.purges.pending()
-    assert pending.trigger == PurgeTrigger.DELETED_IN_NOCODB and pending.locations == ["2026/01/01/1/a.jpg"]
+    assert pending.trigger == PurgeTrigger.DELETED_IN_NOCODB and pending.locations == [location(1, "a.jpg")]

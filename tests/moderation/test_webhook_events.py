@@ -20,7 +20,7 @@ from app.verification import FaceService
 from harness.images import sample
 from harness.loop import FIELDS
 from tests.utils.erasure import THUMBNAIL, files_in, on_disk
-from tests.utils.fake_nocodb import TABLE, FakeNocoDB
+from tests.utils.fake_nocodb import TABLE, FakeNocoDB, location
 from tests.utils.moderation import eraser_of, moderation_service, queued_job
 from tests.utils.stores import Stores
 
@@ -70,7 +70,7 @@ def test_an_approved_row_a_moderator_deletes_is_withdrawn_and_erased(
     assert stores.approvals.approvals() == []
     assert stores.approvals.rendition(approval.id, Rendition.THUMBNAIL) is None
     (pending,) = stores.purges.pending()
-    assert pending.trigger == PurgeTrigger.DELETED_IN_NOCODB and pending.locations == ["2026/01/01/1/a.jpg"]
+    assert pending.trigger == PurgeTrigger.DELETED_IN_NOCODB and pending.locations == [location(1, "a.jpg")]
     assert files_in(tmp_path / "nc")  # erased by the eraser's task, not in the webhook's answer
     assert asyncio.run(eraser_of(service).retry_pending()) == 1
     assert files_in(tmp_path / "nc") == set()
@@ -147,6 +147,7 @@ def test_a_swapped_attachment_is_moderated_again(faces: FaceService, stores: Sto
     service, row = _approved(fake, stores, faces, tmp_path / "nc")
     swapped = fake.add(1, "obama", ("cat.png", sample("cat.png")))  # same row Id, a new attachment
     swapped["Status"] = "approved"  # what facegate wrote for the earlier picture
+    on_disk(fake, tmp_path / "nc")  # the new picture, uploaded with its row as NocoDB writes it
     update = json.dumps({"type": UPDATE_EVENT, "data": {"table_id": TABLE, "rows": [swapped]}}).encode()
     receiver = _receiver(service, stores)
     assert asyncio.run(receiver.receive(update)).queued == 1
@@ -157,7 +158,7 @@ def test_a_swapped_attachment_is_moderated_again(faces: FaceService, stores: Sto
     assert stores.decisions.decisions()[0].reason == "no_face"
     assert stores.approvals.approvals() == []  # the earlier picture is off the carousel, and erased
     (purge,) = stores.purges.pending()
-    assert purge.locations == ["2026/01/01/1/a.jpg"]
+    assert purge.locations == [location(1, "a.jpg")]
 
 
 def test_a_forged_delete_naming_only_the_id_changes_nothing(
@@ -187,6 +188,7 @@ def test_a_late_delete_after_an_id_reuse_leaves_the_new_upload_alone(
     assert asyncio.run(receiver.receive(_deleted(old))).queued == 1
     new = fake.add(1, "obama", ("b.jpg", sample("obama3.jpg")))  # NocoDB gives Id 1 to the next row
     new["CreatedAt"] = "2026-01-01 00:05:00+00:00"
+    on_disk(fake, tmp_path / "nc")  # its picture, written with it
     assert _process(service, stores, new) == "approved"
     (shown,) = stores.approvals.approvals()
     asyncio.run(receiver.receive(_deleted(old)))  # late, or replayed: the old upload is gone indeed
@@ -207,7 +209,7 @@ def test_a_deleted_row_whose_picture_was_swapped_takes_its_approval_along(
     assert asyncio.run(_receiver(service, stores).receive(_deleted(swapped))).queued == 1
     assert stores.approvals.approvals() == []
     (purge,) = stores.purges.pending()
-    assert purge.locations == ["2026/01/01/1/a.jpg"]  # the approval's own files
+    assert purge.locations == [location(1, "a.jpg")]  # the approval's own files
 
 
 def test_a_delete_event_never_schedules_files_facegate_never_decided(
@@ -215,7 +217,7 @@ def test_a_delete_event_never_schedules_files_facegate_never_decided(
 ) -> None:
     fake = FakeNocoDB()
     service, _ = _approved(fake, stores, faces, tmp_path / "nc")
-    victim = {"path": "download/2026/01/01/1/a.jpg", "id": "att-forged"}  # the approved row's file
+    victim = {"path": f"download/{location(1, 'a.jpg')}", "id": "att-forged"}  # the approved row's file
     forged = {"Id": 7, "CreatedAt": "2026-01-01 00:00:00+00:00", "Image": [victim]}
     assert asyncio.run(_receiver(service, stores).receive(_deleted(forged))).queued == 0
     assert stores.purges.pending() == [] and len(stores.approvals.approvals()) == 1

@@ -12,7 +12,9 @@ import httpx
 from app.carousel.service import Carousel
 from app.carousel.store import NewApproval
 from app.config import FieldNames, RejectAction
+from app.erasure.files import StoredFiles
 from app.erasure.local import LocalUploads
+from app.erasure.provenance import Provenance
 from app.erasure.service import Eraser
 from app.faces.intake import Limits
 from app.faces.renditions import Renditions
@@ -33,7 +35,7 @@ from app.moderation.sweep import Sweeper
 from app.outcomes import Action, Decision, Reason
 from app.verification import FaceService
 from harness.loop import FIELDS
-from tests.utils.fake_nocodb import BASE, TABLE, FakeNocoDB
+from tests.utils.fake_nocodb import BASE, TABLE, FakeNocoDB, WrittenWithTheirRows
 from tests.utils.stores import Stores
 
 MAX_IMAGES = 4
@@ -100,16 +102,18 @@ def moderation_service(
 ) -> ModerationService:
     """The moderation service as ``app.assembly`` builds it, over a fake NocoDB; with ``stamps``, it
     writes them and restores decisions from them; ``backlog_before``: the table's backlog, as bootstrap
-    records it."""
+    records it. Without ``uploads_dir`` its storage is not configured for erasure, and provenance
+    takes every upload for written just before its row (``WrittenWithTheirRows``)."""
     nocodb = nocodb_client(transport, allowed_origins=allowed_origins)
-    eraser = Eraser(
-        purges=stores.purges,
-        local=LocalUploads(uploads_dir) if uploads_dir else None,
-        nocodb=nocodb,
-        fields=FIELDS,
-        enabled=on_reject is RejectAction.DELETE,
-    )
+    files = StoredFiles(local=LocalUploads(uploads_dir) if uploads_dir else None)
+    eraser = eraser_over(stores, nocodb, files, enabled=on_reject is RejectAction.DELETE)
     uploads = lifecycle(stores, nocodb, eraser)
+    provenance = Provenance(
+        nocodb=nocodb,
+        files=files if uploads_dir else WrittenWithTheirRows(),
+        claims=stores.claims,
+        image_field=fields.image,
+    )
     downloader = Downloader(nocodb=nocodb, fields=fields, max_bytes=max_download_bytes)
     restorer = None
     if stamps is not None:
@@ -129,7 +133,7 @@ def moderation_service(
         lifecycle=uploads,
         leases=stores.queue,
         restorer=restorer,
-        decider=decider(transport, faces, downloader, fields=fields, max_images=max_images),
+        decider=decider(transport, faces, downloader, provenance, fields=fields, max_images=max_images),
         backlog=Backlog(
             store=BacklogStore(stores.db), queue=stores.queue, table_id=TABLE, before=backlog_before
         ),
@@ -140,6 +144,7 @@ def decider(
     transport: httpx.AsyncBaseTransport,
     faces: FaceService,
     downloader: Downloader,
+    provenance: Provenance,
     *,
     fields: FieldNames = FIELDS,
     max_images: int = MAX_IMAGES,
@@ -154,6 +159,20 @@ def decider(
         fields=fields,
         max_images=max_images,
         limits=LIMITS,
+        provenance=provenance,
+    )
+
+
+def eraser_over(stores: Stores, nocodb: NocoDBClient, files: StoredFiles, *, enabled: bool = True) -> Eraser:
+    """The eraser as ``app.assembly`` builds it, over ``files``."""
+    return Eraser(
+        purges=stores.purges,
+        claims=stores.claims,
+        files=files,
+        nocodb=nocodb,
+        fields=FIELDS,
+        present=Downloader(nocodb=nocodb, fields=FIELDS, max_bytes=MAX_DOWNLOAD_BYTES).present,
+        enabled=enabled,
     )
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from app.carousel.store import ApprovalStore
 from app.db import Database
+from app.erasure.claims import ClaimLog
 from app.erasure.store import PurgeLog
 from app.moderation.decisions import DecisionLog
 from app.moderation.queue import JobQueue
@@ -27,6 +28,7 @@ class Stores:
     decisions: DecisionLog
     approvals: ApprovalStore
     purges: PurgeLog
+    claims: ClaimLog
 
 
 @contextmanager
@@ -34,6 +36,6 @@ def fresh_stores(target: Path | str, clock: Callable[[], float] = time.time) -> 
     """The stores over ``target`` (a SQLite file or a PostgreSQL URL), on ``clock``."""
     db = Database(target, clock=clock)
     try:
-        yield Stores(db, JobQueue(db), DecisionLog(db), ApprovalStore(db), PurgeLog(db))
+        yield Stores(db, JobQueue(db), DecisionLog(db), ApprovalStore(db), PurgeLog(db), ClaimLog(db))
     finally:
         db.close()

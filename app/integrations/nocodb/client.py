@@ -124,6 +124,22 @@ class NocoDBClient:
             raise
         return row if isinstance(row, dict) else None
 
+    async def created_by(self, table_id: str, row_id: int, user_id: str) -> bool:
+        """Whether NocoDB records ``user_id`` as the row's creator (its hidden ``nc_created_by`` system
+        field, empty for a public-form row; the API never returns it, but filters on it). A table
+        without that field is refused: ``NocoDBRequestError``."""
+        where = f"(Id,eq,{row_id})~and(nc_created_by,eq,{user_id})"
+        page = await self.list_rows(table_id, where=where, fields=["Id"], limit=1)
+        return any(row.get("Id") == row_id for row in page.rows)
+
+    async def token_user_id(self) -> str:
+        """The id of the NocoDB user facegate's API token belongs to."""
+        body = await self._json("GET", "api/v2/auth/user/me")
+        user_id = body.get("id") if isinstance(body, dict) else None
+        if not isinstance(user_id, str) or not user_id:
+            raise NocoDBUnavailable("NocoDB did not say whose API token facegate holds.")
+        return user_id
+
     async def update_row(self, table_id: str, row_id: int, fields: Mapping[str, Any]) -> None:
         await self._json("PATCH", f"api/v2/tables/{table_id}/records", json={"Id": row_id, **fields})
 

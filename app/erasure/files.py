@@ -1,0 +1,63 @@
+"""NocoDB's storage as facegate reaches it: its local uploads folder, its S3-compatible bucket, or both
+(``FACEGATE_NOCODB_UPLOADS_DIR``, ``FACEGATE_S3_*``), and where an attachment's file is in it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from app.erasure.local import LocalUploads, stored_location
+from app.erasure.s3 import UPLOADS_PREFIX, S3Uploads
+from app.erasure.storage import Storage, is_object_url
+
+__all__ = ["StorageNotConfigured", "StoredFiles", "locate"]
+
+
+class StorageNotConfigured(Exception):
+    """facegate is not given the storage that holds this location (its settings name no such folder
+    or bucket)."""
+
+
+def locate(attachment: Mapping[str, Any]) -> str | None:
+    """Where the attachment's file is stored: its local location, else its object URL (S3), else
+    None. Raises ``PurgeRefused`` for a local path that is not an upload location."""
+    local = stored_location(attachment)
+    if local is not None:
+        return local
+    url = attachment.get("url")
+    if isinstance(url, str) and url.lower().startswith(("https://", "http://")):
+        return url
+    return None
+
+
+class StoredFiles:
+    """The storages facegate may read and change; either may be None (not configured)."""
+
+    def __init__(self, *, local: LocalUploads | None, s3: S3Uploads | None = None) -> None:
+        self.local = local
+        self.s3 = s3
+
+    @property
+    def configured(self) -> bool:
+        return self.local is not None or self.s3 is not None
+
+    def storage(self, location: str) -> Storage | None:
+        """The storage of ``location``, None when it is not configured."""
+        return self.s3 if is_object_url(location) else self.local
+
+    def upload_path(self, location: str) -> str:
+        """The upload's ``YYYY/MM/DD/folder/file``, as NocoDB named it. Raises ``PurgeRefused`` for an
+        object URL outside the bucket, ``StorageNotConfigured`` for one without a bucket configured."""
+        if not is_object_url(location):
+            return location
+        if self.s3 is None:
+            raise StorageNotConfigured(location)
+        return self.s3.key(location).removeprefix(UPLOADS_PREFIX)
+
+    def written_at(self, location: str) -> float | None:
+        """When the upload was written (epoch seconds), None when it is not there. Raises
+        ``StorageNotConfigured``, ``PurgeRefused``, ``StorageUnavailable`` or ``OSError``."""
+        storage = self.storage(location)
+        if storage is None:
+            raise StorageNotConfigured(location)
+        return storage.written_at(location)
