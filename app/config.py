@@ -33,6 +33,7 @@ WEB_SCHEMES = frozenset({"http", "https"})
 STORE_FILE = "facegate.db"
 DATABASE_SCHEMES = frozenset({"postgresql", "postgres", "postgresql+psycopg"})
 DEFAULT_STAMP_FIELD = "Facegate stamp"
+DEFAULT_NOTE_FIELD = "Facegate"
 # Stamps can be read by anyone who sees the table's grid: a short secret could be guessed offline.
 MIN_STAMP_SECRET_CHARS = 16
 
@@ -46,6 +47,8 @@ class FieldNames:
     status: str = "Status"
     # facegate's stamp beside each Status it writes (``app.moderation.stamps``), hidden in forms.
     stamp: str = DEFAULT_STAMP_FIELD
+    # facegate's note for moderators, in plain words (``app.moderation.notes``), hidden in forms.
+    note: str = DEFAULT_NOTE_FIELD
     # A Checkbox the uploader ticks to consent; None: the table asks for no consent.
     consent: str | None = None
 
@@ -125,6 +128,8 @@ class Settings(BaseSettings):
     nocodb_politician_field: str = "Politician"
     nocodb_status_field: str = "Status"
     nocodb_stamp_field: str = DEFAULT_STAMP_FIELD
+    # facegate's note beside each Status it writes: why a row waits, with the numbers, for moderators.
+    nocodb_note_field: str = DEFAULT_NOTE_FIELD
     # Signs the stamp written beside each Status, so that a lost database can be rebuilt from NocoDB
     # (README: "Backups and recovery"). Unset: no stamps, and a warning at start.
     stamp_secret: SecretStr | None = None
@@ -149,6 +154,14 @@ class Settings(BaseSettings):
     s3_secret_access_key: SecretStr | None = None
     s3_force_path_style: bool = False
     sweep_interval_seconds: float = Field(300, ge=0)  # 0 disables the periodic sweep
+    # A moderator's ``rejected`` waits this long before the row is deleted: the Status can be changed
+    # back meanwhile (a misclick). 0: deleted at once. facegate's own rejections never wait.
+    moderator_grace_seconds: float = Field(600, ge=0, le=30 * 86400)
+    # facegate's address as moderators' browsers reach it: the note's link to the reference page
+    # (``/review/{token}``). Unset: the note has no link.
+    public_url: str | None = None
+    # How long a reference page link stays valid; the links of rows still waiting are renewed.
+    review_link_seconds: float = Field(86400, ge=60, le=30 * 86400)
     form_url: str | None = None
 
     # Durable state. Unset: a SQLite file in DATA_DIR, for one process. ``postgresql://user:pass@host/db``:
@@ -224,7 +237,7 @@ class Settings(BaseSettings):
                 ) from None
         return networks
 
-    @field_validator("form_url", "nocodb_url", "s3_endpoint_url")
+    @field_validator("form_url", "nocodb_url", "s3_endpoint_url", "public_url")
     @classmethod
     def _web_url(cls, value: str | None, info: ValidationInfo) -> str | None:
         # The form URL becomes a link on the public page: a javascript: or data: URL would run there.
@@ -312,6 +325,7 @@ class Settings(BaseSettings):
             politician=self.nocodb_politician_field,
             status=self.nocodb_status_field,
             stamp=self.nocodb_stamp_field,
+            note=self.nocodb_note_field,
             consent=self.nocodb_consent_field,
         )
 
