@@ -51,6 +51,7 @@ from app.moderation.decide import RowDecider
 from app.moderation.decisions import DecisionLog
 from app.moderation.download import Downloader
 from app.moderation.lifecycle import UploadLifecycle
+from app.moderation.links import ReviewLinks
 from app.moderation.options import PoliticianColumn
 from app.moderation.queue import JobQueue
 from app.moderation.restore import StampRestorer
@@ -237,6 +238,7 @@ async def assemble(
                 lifecycle=lifecycle,
                 wake=wake,
                 backlog=backlog,
+                links=review_links(settings),
             )
             background["queue-runner"] = runner.run()
             background["sweeper"] = sweeper.run(settings.sweep_interval_seconds)
@@ -309,15 +311,31 @@ def _queue_runner(
         decisions=decisions,
         faces=faces,
         downloader=downloader,
-        writer=NocoDBWriter(nocodb=nocodb, fields=fields, on_reject=settings.action, stamps=stamps),
+        writer=NocoDBWriter(
+            nocodb=nocodb,
+            fields=fields,
+            on_reject=settings.action,
+            stamps=stamps,
+            links=review_links(settings),
+            clock=queue.db.clock,
+        ),
         carousel=carousel,
         lifecycle=lifecycle,
         leases=queue,
         restorer=restorer,
         decider=build_decider(settings, faces, downloader, meta, provenance),
         backlog=backlog,
+        grace_seconds=settings.moderator_grace_seconds,
     )
     return QueueRunner(queue=queue, moderation=moderation, concurrency=settings.concurrency, wake=wake)
+
+
+def review_links(settings: Settings) -> ReviewLinks | None:
+    """The reference page's links in notes; None without a stamp secret or ``FACEGATE_PUBLIC_URL``."""
+    if settings.stamp_secret is None or settings.public_url is None:
+        return None
+    secret = settings.stamp_secret.get_secret_value()
+    return ReviewLinks(secret, settings.public_url, settings.review_link_seconds)
 
 
 def stamp_key(settings: Settings) -> StampKey | None:

@@ -61,6 +61,20 @@ JOB_SECONDS = Histogram(
     buckets=(0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30, 60, 120),
     registry=REGISTRY,
 )
+REVIEWS_SETTLED = Counter(
+    "facegate_reviews_settled_total",
+    "Rows facegate sent to review that a moderator settled, by outcome: approved, rejected (counted"
+    " when the Status is set: the row is deleted after the grace period), or taken_back (a rejection"
+    " changed back within it).",
+    ["outcome"],
+    registry=REGISTRY,
+)
+REVIEW_WAIT_SECONDS = Histogram(
+    "facegate_review_wait_seconds",
+    "How long a row waited in review, from facegate's decision to a moderator's first Status.",
+    buckets=(60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 2 * 86400, 7 * 86400),
+    registry=REGISTRY,
+)
 HTTP_SECONDS = Histogram(
     "facegate_http_request_seconds",
     "HTTP requests, by route template, method and status code.",

@@ -75,9 +75,11 @@ decisions = sa.Table(
     sa.Column("acted_at", Epoch),
     # facegate's decision read back from the row's stamp in NocoDB (a rebuilt log), not made here.
     sa.Column("restored", sa.Boolean, nullable=False, server_default=sa.false()),
+    # facegate's line of the note it writes for moderators (``app.moderation.notes``).
+    sa.Column("note", sa.Text),
     sa.Index("decisions_row", "table_id", "row_id"),
 )
-# facegate decides an upload once; a moderator may approve it and later reject it (once each).
+# facegate decides an upload once; the log keeps a moderator's latest decision of each kind.
 sa.Index(
     "decisions_once",
     decisions.c.row_key,

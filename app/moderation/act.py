@@ -3,18 +3,23 @@
 Writes are sent once (never retried inside the client): a replayed job reads the row back first,
 acts only if it is still the same upload, and does not write a Status the row already has.
 
-The Status and facegate's stamp (``app.moderation.stamps``: the decision, signed for this upload)
-go in one PATCH: the row never shows one without the other, and NocoDB holds the record of the
-decision, so a lost database can be rebuilt from it (``app.moderation.restore``).
+The Status, facegate's stamp (``app.moderation.stamps``: the decision, signed for this upload) and
+its note for moderators (``app.moderation.notes``) go in one PATCH: the row never shows one without
+the others, and NocoDB holds the record of the decision, so a lost database can be rebuilt from it
+(``app.moderation.restore``). What a moderator decides later changes the note alone, in one PATCH.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 
 from app.config import FieldNames, RejectAction
 from app.integrations.nocodb.client import NocoDBClient
 from app.moderation.decisions import DecisionRecord
+from app.moderation.links import ReviewLinks
+from app.moderation.notes import Settlement, compose
 from app.moderation.queue import Job
 from app.moderation.rows import UploadRow, row_key, same_upload
 from app.moderation.stamps import Stamp, StampKey
@@ -74,7 +79,8 @@ def status_of(decision: Decision, reason: Reason) -> str:
 
 class NocoDBWriter:
     """Writes facegate's decisions into NocoDB; ``stamps`` None (no ``FACEGATE_STAMP_SECRET``): the
-    Status alone, without a stamp."""
+    Status alone, without a stamp; ``links`` None (no ``FACEGATE_PUBLIC_URL`` or stamp secret): notes
+    without a link to the reference page."""
 
     def __init__(
         self,
@@ -83,11 +89,15 @@ class NocoDBWriter:
         fields: FieldNames,
         on_reject: RejectAction,
         stamps: StampKey | None = None,
+        links: ReviewLinks | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.nocodb = nocodb
         self.fields = fields
         self.on_reject = on_reject
         self.stamps = stamps
+        self.links = links
+        self.clock = clock
 
     async def act(self, job: Job, row: UploadRow, record: DecisionRecord) -> Action:
         """Apply the decision in NocoDB; returns what was done."""
@@ -112,11 +122,42 @@ class NocoDBWriter:
         return KEPT_ACTIONS[record.decision]
 
     def cells(self, record: DecisionRecord) -> dict[str, str]:
-        """What one PATCH writes for a decision that keeps the row: its Status, and its stamp."""
-        cells = {self.fields.status: status_of(record.decision, record.reason)}
+        """What one PATCH writes for a decision that keeps the row: its Status, its stamp and its note."""
+        cells = {
+            self.fields.status: status_of(record.decision, record.reason),
+            self.fields.note: self.note(record),
+        }
         if self.stamps is not None:
             cells[self.fields.stamp] = self.stamps.sign(Stamp.of(record))
         return cells
+
+    def note(self, record: DecisionRecord, settled: Settlement | None = None) -> str:
+        """The note for facegate's decision ``record`` and what a moderator did since (``settled``).
+        The reference page's link is in it while the row waits for a moderator: in review, or
+        rejected by a moderator and not deleted yet."""
+        waits = record.decision is Decision.REVIEW and (
+            settled is None or settled.decision is Decision.REVIEW or settled.deletes_at is not None
+        )
+        link = None
+        if waits and self.links is not None:
+            found = self.links.link(
+                table_id=record.table_id, row_id=record.row_id, row_key=record.row_key, now=self.clock()
+            )
+            link = (found.url, found.expires_at)
+        return compose(record.note, record.reason, record.decision, link=link, settled=settled)
+
+    async def write_note(self, job: Job, row: UploadRow, note: str) -> bool:
+        """Write the note alone (a moderator's decision followed, a link renewed), once: only when
+        the row's note differs. Returns whether it was written."""
+        if self.on_reject is RejectAction.DRY_RUN or row.note == note:
+            return False
+        await self.nocodb.update_row(job.table_id, job.row_id, {self.fields.note: note})
+        return True
+
+    @property
+    def deletes(self) -> bool:
+        """A rejection deletes the row (``FACEGATE_ACTION=delete``)."""
+        return self.on_reject is RejectAction.DELETE
 
     async def reject_for_moderator(self, job: Job) -> Action:
         """A moderator set Status ``rejected``: the row goes as facegate's rejections go (deleted,

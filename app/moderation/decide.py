@@ -19,9 +19,11 @@ from app.erasure.files import StorageNotConfigured
 from app.erasure.provenance import ForeignAttachment, Provenance, Submission
 from app.faces.intake import ImageRejected, Limits, declared_pixels
 from app.faces.renditions import Rendition
+from app.faces.verdict import Verdict
 from app.integrations.nocodb.errors import AttachmentRefused
 from app.moderation.download import Downloader, RowGone
 from app.moderation.holds import Held, columns_missing
+from app.moderation.notes import ExplicitThresholds, verdict_note
 from app.moderation.options import Offer, PoliticianColumn
 from app.moderation.rows import UploadRow, row_key
 from app.outcomes import Decision, HoldReason, Reason
@@ -48,6 +50,8 @@ class RowVerdict:
     distances: list[dict[str, float]]
     # An approved row's carousel renditions, made by the face worker from its first image as verified.
     renditions: dict[Rendition, bytes] | None = field(default=None, repr=False)
+    # facegate's line of the moderators' note (``app.moderation.notes``), for a verdict on pictures.
+    note: str | None = None
 
 
 class RowDecider:
@@ -151,9 +155,10 @@ class RowDecider:
     async def _verify_images(self, row: UploadRow, table_id: str, claimed: str | None) -> RowVerdict:
         distances: list[dict[str, float]] = []
         identified: set[str | None] = set()
-        review: tuple[Reason, str | None] | None = None
+        review: tuple[Reason, str | None, str] | None = None
         renditions: dict[Rendition, bytes] | None = None
-        pixels = 0
+        approved_note: str | None = None
+        pixels, images = 0, len(row.attachments)
         for index, attachment in enumerate(row.attachments):
             try:
                 data = await self.downloader.fetch(table_id, row, attachment)
@@ -171,23 +176,41 @@ class RowDecider:
             # An approved row shows its first image: the face worker renders it from what it decoded.
             checked = await self.faces.verify_image(data, claimed, renditions=index == 0)
             verdict, problem = checked.verdict, checked.problem
+            note = self._note(verdict, index + 1, images)
             # Several faces were not compared with anyone: no distances to log for them.
             distances.extend(face.distances for face in verdict.faces if face.distances)
             if verdict.explicit:
                 problem = "Found: " + ", ".join(f"{f.label} ({f.score:.2f})" for f in verdict.explicit)
             if verdict.decision is Decision.REJECTED:
                 # A rejected upload's bytes are not kept a moment longer than needed.
-                return RowVerdict(verdict.decision, verdict.reason, verdict.politician, problem, distances)
+                return RowVerdict(
+                    verdict.decision, verdict.reason, verdict.politician, problem, distances, note=note
+                )
             identified.add(verdict.politician)
             if verdict.decision is Decision.REVIEW:
-                review = review or (verdict.reason, problem)
+                review = review or (verdict.reason, problem, note)
             if index == 0:
-                renditions = checked.renditions
+                renditions, approved_note = checked.renditions, note
         if len(identified) != 1:
             # Without a claim, every image must show the same politician.
             detail = "The images show different politicians."
             return RowVerdict(Decision.REJECTED, Reason.NO_MATCH, claimed, detail, distances)
         if review is not None:
             # A moderator approves it in NocoDB; its renditions are made then, from what they saw.
-            return RowVerdict(Decision.REVIEW, review[0], identified.pop(), review[1], distances)
-        return RowVerdict(Decision.APPROVED, Reason.MATCH, identified.pop(), None, distances, renditions)
+            reason, problem, note = review
+            return RowVerdict(Decision.REVIEW, reason, identified.pop(), problem, distances, note=note)
+        return RowVerdict(
+            Decision.APPROVED, Reason.MATCH, identified.pop(), None, distances, renditions, approved_note
+        )
+
+    def _note(self, verdict: Verdict, image: int, images: int) -> str:
+        """facegate's line of the note for the image that decides the row."""
+        politician = self.faces.references.politicians.get(verdict.politician or "")
+        gate = self.faces.gate
+        return verdict_note(
+            verdict,
+            politician=politician.profile.name if politician is not None else None,
+            explicit=ExplicitThresholds(review=gate.review_score, reject=gate.min_score),
+            image=image,
+            images=images,
+        )

@@ -43,6 +43,9 @@ class DecisionRecord:
     source: Source = Source.FACEGATE
     # Read back from the row's stamp in NocoDB (the log was rebuilt), not decided by this log's facegate.
     restored: bool = False
+    # facegate's line of the moderators' note (``app.moderation.notes``); None for a moderator's or a
+    # restored decision.
+    note: str | None = None
 
 
 class DecisionLog:
@@ -83,20 +86,22 @@ class DecisionLog:
     def record_moderator(
         self, *, row_key: str, table_id: str, row_id: int, politician: str | None, decision: Decision
     ) -> DecisionRecord:
-        """Log a moderator's decision, once per upload and decision."""
-        values = {
-            "row_key": row_key,
-            "source": Source.MODERATOR.value,
-            "table_id": table_id,
-            "row_id": row_id,
-            "politician": politician,
-            "decision": decision.value,
-            "reason": Reason.MODERATOR.value,
-            "distances_json": "[]",
-            "decided_at": self.db.clock(),
-        }
-        mine = (t.c.source == Source.MODERATOR.value, t.c.decision == decision.value)
-        return self._record_once(values, *mine)
+        """Log a moderator's decision, seen in the row's Status: the moderator's latest record when it
+        already says so, else a new one. The log keeps a moderator's latest decision of each kind:
+        a rejection taken back (``review``) and made again is a new rejection, from now."""
+        mine = (t.c.row_key == row_key, t.c.source == Source.MODERATOR.value)
+        with self.db.tx() as conn:
+            newest = sa.select(t).where(*mine).order_by(t.c.id.desc()).limit(1)
+            latest = conn.execute(newest).mappings().first()
+            if latest is not None and latest["decision"] == decision.value:
+                return _decision(latest)
+            conn.execute(sa.delete(t).where(*mine, t.c.decision == decision.value))
+        values = _values(row_key, table_id, row_id, politician, decision, Reason.MODERATOR)
+        return self._record_once(
+            values | {"source": Source.MODERATOR.value, "decided_at": self.db.clock()},
+            *mine[1:],
+            t.c.decision == decision.value,
+        )
 
     def record_decision(
         self,
@@ -109,18 +114,14 @@ class DecisionLog:
         reason: Reason,
         detail: str | None,
         distances: list[dict[str, float]],
+        note: str | None = None,
     ) -> DecisionRecord:
         """Log the verdict once; a second call for the same upload, by any instance, returns the
         first record."""
-        values = {
-            "row_key": row_key,
-            "table_id": table_id,
-            "row_id": row_id,
-            "politician": politician,
-            "decision": decision.value,
-            "reason": reason.value,
+        values = _values(row_key, table_id, row_id, politician, decision, reason) | {
             "detail": detail,
             "distances_json": json.dumps(distances),
+            "note": note,
             "decided_at": self.db.clock(),
         }
         return self._record_once(values, FACEGATE)
@@ -139,14 +140,7 @@ class DecisionLog:
     ) -> DecisionRecord:
         """Log facegate's earlier decision on an upload as its stamp in NocoDB recorded it, with what
         was done then (its Status written): once, as ``record_decision``, whose record wins if any."""
-        values = {
-            "row_key": row_key,
-            "table_id": table_id,
-            "row_id": row_id,
-            "politician": politician,
-            "decision": decision.value,
-            "reason": reason.value,
-            "distances_json": "[]",
+        values = _values(row_key, table_id, row_id, politician, decision, reason) | {
             "decided_at": decided_at,
             "action": action.value,
             "acted_at": self.db.clock(),
@@ -191,6 +185,21 @@ class DecisionLog:
             return conn.execute(sa.delete(t).where(t.c.decided_at < older_than)).rowcount
 
 
+def _values(
+    row_key: str, table_id: str, row_id: int, politician: str | None, decision: Decision, reason: Reason
+) -> dict[str, object]:
+    """The columns every decision has (no distances unless measured)."""
+    return {
+        "row_key": row_key,
+        "table_id": table_id,
+        "row_id": row_id,
+        "politician": politician,
+        "decision": decision.value,
+        "reason": reason.value,
+        "distances_json": "[]",
+    }
+
+
 def _first(conn: Connection, *where: sa.ColumnElement[bool]) -> DecisionRecord:
     row = conn.execute(sa.select(t).where(*where)).mappings().one()
     return _decision(row)
@@ -212,4 +221,5 @@ def _decision(row: RowMapping) -> DecisionRecord:
         acted_at=row["acted_at"],
         source=Source(row["source"]),
         restored=bool(row["restored"]),
+        note=row["note"],
     )

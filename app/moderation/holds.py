@@ -17,7 +17,7 @@ from typing import Final
 
 from app.outcomes import HoldReason
 
-__all__ = ["Alerts", "Held", "columns_missing"]
+__all__ = ["Alerts", "Deferred", "Held", "columns_missing"]
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,17 @@ class Held(Exception):
     def __init__(self, reason: HoldReason, detail: str) -> None:
         super().__init__(detail)
         self.reason = reason
+        self.detail = detail
+
+
+class Deferred(Exception):
+    """The row's job has more to do later, at ``until`` (epoch seconds): a moderator's rejection is
+    carried out once its grace period is over. The job waits queued until then (a change of the row
+    brings it forward); ``detail`` says why, for ``GET /jobs``."""
+
+    def __init__(self, until: float, detail: str) -> None:
+        super().__init__(detail)
+        self.until = until
         self.detail = detail
 
 

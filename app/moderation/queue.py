@@ -296,6 +296,11 @@ class JobQueue:
             job, state=JobState.QUEUED.value, last_error=error, next_attempt_at=self.db.clock() + delay
         )
 
+    def defer(self, job: Job, until: float, why: str) -> bool:
+        """The job runs again at ``until`` (``Deferred``), not as a failed try: its tries start over."""
+        queued = JobState.QUEUED.value
+        return self._settle(job, state=queued, attempts=0, last_error=why, next_attempt_at=until)
+
     def fail(self, job: Job, error: str) -> bool:
         return self._settle(
             job, state=JobState.FAILED.value, last_error=error, next_attempt_at=self.db.clock()
@@ -313,14 +318,24 @@ class JobQueue:
             )
 
     def recheck(self, row_keys: Sequence[str]) -> int:
-        """Queue decided rows again: a moderator may have set their Status. Returns how many."""
+        """Queue decided rows again: a moderator may have set their Status. A job waiting for a later
+        time (a moderator's rejection in its grace period) is brought forward: the Status may have been
+        changed back. Returns how many."""
         now, changed = self.db.clock(), 0
+        decided = sa.and_(t.c.state == JobState.DONE, t.c.row_gone.is_(False))
+        waiting = sa.and_(t.c.state == JobState.QUEUED, t.c.next_attempt_at > now)
         with self.db.tx() as conn:
             for chunk in in_chunks(row_keys):
                 changed += conn.execute(
                     sa.update(t)
-                    .where(t.c.state == JobState.DONE, t.c.row_gone.is_(False), t.c.row_key.in_(chunk))
-                    .values(state=JobState.QUEUED.value, attempts=0, next_attempt_at=now, updated_at=now)
+                    .where(sa.or_(decided, waiting), t.c.row_key.in_(chunk))
+                    .values(
+                        state=JobState.QUEUED.value,
+                        # A decided row starts over; a waiting job keeps its count (outage alerts).
+                        attempts=sa.case((decided, 0), else_=t.c.attempts),
+                        next_attempt_at=now,
+                        updated_at=now,
+                    )
                 ).rowcount
         return changed
 

@@ -1,7 +1,7 @@
 """NocoDB rows as facegate sees them: the few cells moderation needs, and an idempotency key.
 
 Only what moderation needs is kept: the row Id, its creation time, the politician named, where the
-attachments are, the Status cell and facegate's stamp (``app.moderation.stamps``); when the table
+attachments are, the Status cell, facegate's stamp (``app.moderation.stamps``) and note; when the table
 asks for consent, whether its box is ticked is read too, but not stored. Other cells of the form (and
 attachment titles, which are the uploader's file names) are dropped before anything is stored.
 """
@@ -53,6 +53,8 @@ class UploadRow:
     status: str | None = None
     # facegate's stamp cell. Not kept in a job (``to_json``): only the copy NocoDB's API gives is read.
     stamp: str | None = None
+    # facegate's note for moderators (``app.moderation.notes``); not kept in a job either.
+    note: str | None = None
     # Whether the consent box is ticked; None when the table asks for no consent. Not stored with the
     # job: it is read from NocoDB when the row is decided, as every cell is.
     consent: bool | None = None
@@ -109,6 +111,7 @@ def parse_row(raw: Mapping[str, Any], fields: FieldNames) -> UploadRow:
         attachments=attachments,
         status=status if isinstance(status := raw.get(fields.status), str) else None,
         stamp=stamp if isinstance(stamp := raw.get(fields.stamp), str) else None,
+        note=note if isinstance(note := raw.get(fields.note), str) else None,
         consent=_ticked(raw.get(fields.consent)) if fields.consent else None,
         missing=tuple(column for column in wanted if column not in raw),
     )

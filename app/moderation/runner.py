@@ -19,7 +19,7 @@ from app.errors import AnalysisFailed, DatabaseUnavailable, NotReady, ServiceErr
 from app.integrations.nocodb.errors import NocoDBRequestError, NocoDBUnavailable
 from app.logs import current_job
 from app.metrics import JOB_SECONDS, NOCODB_ERRORS
-from app.moderation.holds import Alerts, Held
+from app.moderation.holds import Alerts, Deferred, Held
 from app.moderation.queue import WAITING_LONG_ATTEMPTS, Job, JobQueue, LeaseLost
 from app.moderation.service import ModerationService
 
@@ -166,6 +166,9 @@ class QueueRunner:
             raise  # not a crash of this job: ``_run_one`` leaves it to its lease
         except LeaseLost as exc:
             log.warning("%s It is left to that one.", exc)
+            return
+        except Deferred as exc:
+            await asyncio.to_thread(self.queue.defer, job, exc.until, exc.detail)
             return
         except Held as exc:
             # Undecided and untouched until what holds it is fixed (``release_held``).

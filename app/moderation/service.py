@@ -17,23 +17,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 
 from app.carousel.service import Carousel
 from app.carousel.store import NewApproval
 from app.erasure.provenance import ForeignAttachment
 from app.faces.renditions import Rendition
 from app.integrations.nocodb.errors import AttachmentRefused
-from app.metrics import ACTIONS, VERDICTS
+from app.metrics import ACTIONS, REVIEW_WAIT_SECONDS, REVIEWS_SETTLED, VERDICTS
 from app.moderation.act import APPROVED_STATUS, REJECTED_STATUS, NocoDBWriter
 from app.moderation.backlog import Backlog
 from app.moderation.decide import RowDecider, RowVerdict
 from app.moderation.decisions import DecisionLog, DecisionRecord
 from app.moderation.download import Downloader, RowGone
+from app.moderation.holds import Deferred
 from app.moderation.lifecycle import UploadLifecycle
+from app.moderation.notes import Settlement
 from app.moderation.queue import Job, JobQueue
 from app.moderation.restore import StampRestorer
 from app.moderation.rows import UploadRow
-from app.outcomes import Action, Decision, Reason
+from app.outcomes import Action, Decision, Reason, Source
 from app.verification import FaceService
 
 __all__ = ["ModerationService"]
@@ -56,6 +59,24 @@ def _decided(job: Job, record: DecisionRecord, action: Action) -> dict[str, obje
 SETTLED_IN_NOCODB = frozenset({Action.APPROVED, Action.REVIEW, Action.FLAGGED})
 
 
+def _pending_rejection(settled: DecisionRecord) -> bool:
+    """A moderator's rejection in its grace period: logged, not carried out yet."""
+    moderators = settled.source is Source.MODERATOR
+    return moderators and settled.decision is Decision.REJECTED and settled.action is None
+
+
+@dataclass(frozen=True)
+class _Followed:
+    """A decided row whose Status a moderator may have changed: the job, the row as NocoDB has it,
+    facegate's decision, where the row stands in the log (``settled``), and the politician's slug."""
+
+    job: Job
+    row: UploadRow
+    record: DecisionRecord
+    settled: DecisionRecord
+    politician: str | None
+
+
 class ModerationService:
     def __init__(
         self,
@@ -70,8 +91,10 @@ class ModerationService:
         decider: RowDecider,
         backlog: Backlog,
         restorer: StampRestorer | None = None,
+        grace_seconds: float = 0.0,
     ) -> None:
         self.leases = leases
+        self.grace_seconds = grace_seconds
         self.restorer = restorer
         self.lifecycle = lifecycle
         self.decider = decider
@@ -121,6 +144,7 @@ class ModerationService:
                 reason=verdict.reason,
                 detail=verdict.detail,
                 distances=verdict.distances,
+                note=verdict.note,
             )
             VERDICTS.labels(source="moderation", decision=record.decision, reason=record.reason).inc()
             renditions = verdict.renditions
@@ -138,8 +162,10 @@ class ModerationService:
 
     async def _follow_moderator(self, job: Job, record: DecisionRecord) -> Action:
         """A decided row queued again (it changed in NocoDB, or the sweep saw a moderator's Status).
-        Once facegate has decided, the Status cell is the moderators' word, and final: ``approved``
-        publishes the upload, ``rejected`` removes it. Anything else changes nothing."""
+        Once facegate has decided, the Status cell is the moderators' word: ``approved`` publishes the
+        upload; ``rejected`` takes it off the carousel at once and deletes the row once the grace
+        period is over (``FACEGATE_MODERATOR_GRACE_SECONDS``: a misclick can be changed back until
+        then). The note follows what the moderator did."""
         row = await self.downloader.current_by_key(job.table_id, job.row_id, job.row_key)
         if row is None:
             return Action.ALREADY_GONE  # deleted, or another upload by now (which has a job of its own)
@@ -149,30 +175,50 @@ class ModerationService:
         politician = record.politician or row.politician
         if record.politician is None and row.politician is not None and self.faces.ready:
             politician = self.faces.references.resolve(row.politician) or row.politician
+        pending = _pending_rejection(settled)
+        it = _Followed(job, row, record, settled, politician)
         if status == APPROVED_STATUS and not await self.carousel.shows(job.row_key):
-            return await self._moderator_approves(job, row, politician)
-        if status == REJECTED_STATUS and settled.decision is not Decision.REJECTED:
-            return await self._moderator_rejects(job, row, politician)
+            return await self._moderator_approves(it)
+        if status == REJECTED_STATUS and (pending or settled.decision is not Decision.REJECTED):
+            return await self._moderator_rejects(it)
+        if pending:
+            return await self._rejection_taken_back(it)
+        if record.decision is Decision.REVIEW and settled.decision is Decision.REVIEW:
+            # Still waiting: its note's link is renewed (the sweep queues it when it runs short).
+            moderated = settled.source is Source.MODERATOR
+            back = Settlement(Decision.REVIEW, settled.decided_at) if moderated else None
+            await self.writer.write_note(job, row, self.writer.note(record, back))
+            # When the note (and its link) was last written: the sweep renews it from there.
+            await asyncio.to_thread(self.decisions.record_action, settled.id, settled.action or Action.REVIEW)
         return settled.action or record.action or Action.REVIEW
 
-    async def _record_moderator(self, job: Job, politician: str | None, decision: Decision) -> DecisionRecord:
+    async def _record_moderator(self, it: _Followed, decision: Decision) -> DecisionRecord:
+        """Log what the moderator's Status says; a row facegate sent to review counts as settled
+        (its wait measured) the first time a moderator decides it."""
         VERDICTS.labels(source="moderator", decision=decision, reason=Reason.MODERATOR).inc()
-        return await asyncio.to_thread(
+        moderated = await asyncio.to_thread(
             self.decisions.record_moderator,
-            row_key=job.row_key,
-            table_id=job.table_id,
-            row_id=job.row_id,
-            politician=politician,
+            row_key=it.job.row_key,
+            table_id=it.job.table_id,
+            row_id=it.job.row_id,
+            politician=it.politician,
             decision=decision,
         )
+        if it.record.decision is Decision.REVIEW and moderated.id != it.settled.id:
+            outcome = "taken_back" if decision is Decision.REVIEW else decision.value
+            REVIEWS_SETTLED.labels(outcome=outcome).inc()
+            if it.settled.source is Source.FACEGATE:
+                REVIEW_WAIT_SECONDS.observe(max(0.0, moderated.decided_at - it.record.decided_at))
+        return moderated
 
-    async def _moderator_approves(self, job: Job, row: UploadRow, politician: str | None) -> Action:
+    async def _moderator_approves(self, it: _Followed) -> Action:
+        job, row, record, politician = it.job, it.row, it.record, it.politician
         try:  # proved when facegate decided it, unless that was before facegate proved uploads
             await self.decider.prove_own(row, job.table_id)
         except ForeignAttachment as exc:
             log.warning("job %d: row %d approved by a moderator, not published: %s", job.id, job.row_id, exc)
             return Action.REVIEW
-        decision = await self._record_moderator(job, politician, Decision.APPROVED)
+        decision = await self._record_moderator(it, Decision.APPROVED)
         if row.attachments:
             try:
                 data = await self.downloader.fetch(job.table_id, row, row.attachments[0])
@@ -188,32 +234,50 @@ class ModerationService:
             renditions = await asyncio.to_thread(self.carousel.renditions.make, data)
             approval = NewApproval(job.row_key, job.table_id, job.row_id, politician or "", row.attachments)
             await self.lifecycle.approved(approval, renditions)
-        await asyncio.to_thread(self.decisions.record_action, decision.id, Action.APPROVED)
-        ACTIONS.labels(action=Action.APPROVED).inc()
-        log.info(
-            "job %d: row %d approved by a moderator",
-            job.id,
-            job.row_id,
-            extra=_decided(job, decision, Action.APPROVED),
-        )
+        await self._settled(job, row, record, decision, Action.APPROVED)
         return Action.APPROVED
 
-    async def _moderator_rejects(self, job: Job, row: UploadRow, politician: str | None) -> Action:
-        decision = await self._record_moderator(job, politician, Decision.REJECTED)
+    async def _moderator_rejects(self, it: _Followed) -> Action:
+        job, row, record = it.job, it.row, it.record
+        decision = await self._record_moderator(it, Decision.REJECTED)
+        # Off the carousel at once; its files stay while the row does (the eraser checks).
         await self.lifecycle.rejected(job.table_id, job.row_id)
+        deletes_at = decision.decided_at + self.grace_seconds
+        if self.writer.deletes and self.decisions.db.clock() < deletes_at:
+            note = self.writer.note(record, Settlement(Decision.REJECTED, decision.decided_at, deletes_at))
+            await self.writer.write_note(job, row, note)
+            raise Deferred(deletes_at, "rejected by a moderator: deleted once the grace period is over")
         await asyncio.to_thread(self.leases.check_lease, job)
         action = await self.writer.reject_for_moderator(job)
         await self.lifecycle.acted(job, row, action)
+        await self._settled(job, row, record, decision, action)
+        return action
+
+    async def _rejection_taken_back(self, it: _Followed) -> Action:
+        """A moderator's rejection changed back (to ``review``, or to anything but ``approved`` and
+        ``rejected``) within the grace period: the row stays, and waits as before."""
+        decision = await self._record_moderator(it, Decision.REVIEW)
+        await self._settled(it.job, it.row, it.record, decision, Action.REVIEW)
+        return Action.REVIEW
+
+    async def _settled(
+        self, job: Job, row: UploadRow, record: DecisionRecord, decision: DecisionRecord, action: Action
+    ) -> None:
+        """A moderator's decision carried out: its note written (a row that stays), and logged."""
+        if action is not Action.DELETED and action is not Action.ALREADY_GONE:
+            await self.writer.write_note(
+                job, row, self.writer.note(record, Settlement(decision.decision, decision.decided_at))
+            )
         await asyncio.to_thread(self.decisions.record_action, decision.id, action)
         ACTIONS.labels(action=action).inc()
         log.info(
-            "job %d: row %d rejected by a moderator, %s",
+            "job %d: row %d %s by a moderator, %s",
             job.id,
             job.row_id,
+            decision.decision,
             action,
             extra=_decided(job, decision, action),
         )
-        return action
 
     async def _act(
         self, job: Job, row: UploadRow, record: DecisionRecord, renditions: dict[Rendition, bytes] | None

@@ -3,10 +3,11 @@ or whose webhook was lost, are found by listing the table and queuing the upload
 seen (a row whose attachments changed is a new upload). The Status cell is not trusted to say what was
 decided: anyone who can write a row can write it. Once facegate has decided a row, though, its Status
 is the moderators' (the public form cannot change a row): the sweep queues decided rows whose Status
-a moderator set to ``approved`` (not on the carousel) or ``rejected`` again, for the moderation loop
-to follow. It also tells the uploads' lifecycle (``app.moderation.lifecycle``) which rows are still
-approved in NocoDB, and queues again backlog rows still held once the operator has confirmed the
-backlog (``app.moderation.backlog``).
+a moderator set to ``approved`` (not on the carousel), ``rejected``, or back to ``review`` after a
+rejection, for the moderation loop to follow; and rows in review whose note's link to the reference
+page runs short, for their note to be written with a fresh one. It also tells the uploads'
+lifecycle (``app.moderation.lifecycle``) which rows are still approved in NocoDB, and queues again
+backlog rows still held once the operator has confirmed the backlog (``app.moderation.backlog``).
 
 After a loss of facegate's database (or on a second server), every row is an upload facegate has not
 seen: the sweep queues them all, and moderation restores, rather than decides, each row whose stamp
@@ -26,13 +27,14 @@ import logging
 from app.carousel.service import Carousel
 from app.config import FieldNames
 from app.integrations.nocodb.client import NocoDBClient
-from app.moderation.act import APPROVED_STATUS, REJECTED_STATUS
+from app.moderation.act import APPROVED_STATUS, REJECTED_STATUS, REVIEW_STATUS
 from app.moderation.backlog import Backlog
-from app.moderation.decisions import DecisionLog
+from app.moderation.decisions import DecisionLog, DecisionRecord
 from app.moderation.lifecycle import UploadLifecycle
+from app.moderation.links import ReviewLinks
 from app.moderation.queue import JobQueue, NewJob
 from app.moderation.rows import UploadRow, new_job, parse_row, row_key
-from app.outcomes import Decision
+from app.outcomes import Decision, Source
 
 __all__ = ["Sweeper"]
 
@@ -63,6 +65,7 @@ class Sweeper:
         lifecycle: UploadLifecycle,
         wake: asyncio.Event,
         backlog: Backlog | None = None,
+        links: ReviewLinks | None = None,
     ) -> None:
         self.queue = queue
         self.decisions = decisions
@@ -73,6 +76,7 @@ class Sweeper:
         self.lifecycle = lifecycle
         self.wake = wake
         self.backlog = backlog
+        self.links = links
         # The highest Id ``newest`` has listed (None before its first listing).
         self._listed_up_to: int | None = None
 
@@ -149,15 +153,30 @@ class Sweeper:
         queued = self.queue.enqueue(fresh, source=source, listed_at=listed_at)
         status = {job.row_key: (row.status or "").strip().lower() for job, row in page}
         settled = self.decisions.settled_many(
-            [k for k, s in status.items() if s in (APPROVED_STATUS, REJECTED_STATUS)]
+            [k for k, s in status.items() if s in (APPROVED_STATUS, REJECTED_STATUS, REVIEW_STATUS)]
         )
         moderated = [
             key
             for key, record in settled.items()
             if (status[key] == APPROVED_STATUS and key not in shown)
             or (status[key] == REJECTED_STATUS and record.decision is not Decision.REJECTED)
+            or (status[key] == REVIEW_STATUS and self._note_to_renew(record, listed_at))
         ]
         return queued + (self.queue.recheck(moderated) if moderated else 0)
+
+    def _note_to_renew(self, settled: DecisionRecord, now: float) -> bool:
+        """A row in review whose note needs writing: a moderator's rejection taken back (the note still
+        says it will be deleted), or a link to the reference page that expires within half its life
+        (the link written when the note was, ``acted_at``: the listing does not read the note, as
+        NocoDB refuses to list a column that a table attached before notes existed lacks)."""
+        if settled.source is Source.MODERATOR and settled.decision is not Decision.REVIEW:
+            return settled.decision is Decision.REJECTED and settled.action is None
+        if self.links is None or settled.acted_at is None:
+            return False
+        written = self.links.link(
+            table_id=settled.table_id, row_id=settled.row_id, row_key=settled.row_key, now=settled.acted_at
+        )
+        return written.expires_at - now < self.links.ttl / 2
 
     async def sweep_approvals(self) -> int:
         """Tell the uploads' lifecycle which rows NocoDB still shows as approved; returns how many
