@@ -106,8 +106,8 @@ def _facts(view: ReviewView) -> str:
             "Thresholds",
             f'tolerance <span class="num">{view.tolerance:.3f}</span>, review band'
             f' <span class="num">±{view.review_band:.3f}</span>: approved at or below'
-            f' <span class="num">{view.approve_at_most:.3f}</span>, deleted above'
-            f' <span class="num">{view.delete_above:.3f}</span>, review between',
+            f' <span class="num">{view.approve_at_most:.3f}</span>, review above that up to'
+            f' <span class="num">{view.delete_above:.3f}</span>, deleted above it',
         )
     )
     if view.findings:
