@@ -26,6 +26,10 @@ from tests.carousel.conftest import start_chromium
 from tests.utils.fake_nocodb import FakeNocoDB
 from tests.utils.review import QuietNocoDB, decided, link, review_settings
 
+# Chromium is installed by `make test` (its `browser` target), not by `make test-fast`: this runs
+# with the other browser tests, deselected by `-m "not integration"`.
+pytestmark = pytest.mark.integration
+
 ARTIFACTS = ROOT / "artifacts"
 START_TIMEOUT_SECONDS = 60.0
 IMAGES_SCRIPT = """
