@@ -55,6 +55,7 @@ from app.moderation.links import ReviewLinks
 from app.moderation.options import PoliticianColumn
 from app.moderation.queue import JobQueue
 from app.moderation.restore import StampRestorer
+from app.moderation.review_page import ReviewPage
 from app.moderation.runner import QueueRunner
 from app.moderation.service import ModerationService
 from app.moderation.stamps import StampKey
@@ -100,6 +101,8 @@ class Runtime:
     readiness: ReadinessMonitor
     wake: asyncio.Event  # set when a job becomes due, so the runner does not wait for its poll
     tasks: Mapping[str, asyncio.Task[None]]
+    # The reference page the notes link to; None without links or NocoDB (``review_page``).
+    review: ReviewPage | None = None
 
     def check_ready(self) -> None:
         """Raise ``NotReady`` unless facegate can moderate: the references loaded and not empty,
@@ -282,6 +285,7 @@ async def assemble(
             readiness=readiness,
             wake=wake,
             tasks=tasks,
+            review=review_page(settings, nocodb, decisions, faces),
         )
 
 
@@ -330,14 +334,6 @@ def _queue_runner(
     return QueueRunner(queue=queue, moderation=moderation, concurrency=settings.concurrency, wake=wake)
 
 
-def review_links(settings: Settings) -> ReviewLinks | None:
-    """The reference page's links in notes; None without a stamp secret or ``FACEGATE_PUBLIC_URL``."""
-    if settings.stamp_secret is None or settings.public_url is None:
-        return None
-    secret = settings.stamp_secret.get_secret_value()
-    return ReviewLinks(secret, settings.public_url, settings.review_link_seconds)
-
-
 def stamp_key(settings: Settings) -> StampKey | None:
     """The key of the stamps facegate writes into NocoDB; None (logged) without a stamp secret."""
     if settings.stamp_secret is None:
@@ -348,6 +344,28 @@ def stamp_key(settings: Settings) -> StampKey | None:
         )
         return None
     return StampKey(settings.stamp_secret.get_secret_value())
+
+
+def review_links(settings: Settings) -> ReviewLinks | None:
+    """The reference page's links, written into the notes; None (no links) without a stamp secret
+    (their key is derived from it) or without ``FACEGATE_PUBLIC_URL``."""
+    if settings.stamp_secret is None or settings.public_url is None:
+        return None
+    secret = settings.stamp_secret.get_secret_value()
+    return ReviewLinks(secret, settings.public_url, settings.review_link_seconds)
+
+
+def review_page(
+    settings: Settings, nocodb: NocoDBClient | None, decisions: DecisionLog, faces: FaceService
+) -> ReviewPage | None:
+    """The reference page ``GET /review/{token}`` serves; None without links or NocoDB."""
+    links = review_links(settings)
+    if links is None or nocodb is None:
+        return None
+    downloader = Downloader(nocodb=nocodb, fields=settings.fields, max_bytes=settings.max_upload_bytes)
+    return ReviewPage(
+        links=links, decisions=decisions, downloader=downloader, faces=faces, limits=_limits(settings)
+    )
 
 
 def build_decider(

@@ -27,7 +27,17 @@ from app.api.client_address import ClientAddresses
 from app.api.head import HeadAsGet
 from app.api.headers import SecurityHeaders
 from app.api.ratelimit import CredentialGuard, RateLimiter
-from app.api.routes import approved, decisions, health, metrics, politicians, site, verify, webhooks
+from app.api.routes import (
+    approved,
+    decisions,
+    health,
+    metrics,
+    politicians,
+    review,
+    site,
+    verify,
+    webhooks,
+)
 from app.api.timing import RequestTiming
 from app.assembly import assemble
 from app.config import MIB, PROJECT_ROOT, Settings, get_settings
@@ -123,7 +133,7 @@ def create_app(
     app.add_middleware(HeadAsGet)  # outside gzip: a HEAD's Content-Length is the GET's
     app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestTiming)
-    for module in (health, verify, politicians, webhooks, decisions, approved, site, metrics):
+    for module in (health, verify, politicians, webhooks, decisions, approved, site, metrics, review):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=site.STATIC_DIR), name="static")
 
