@@ -183,6 +183,27 @@ def _bootstrap_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
         " (no_consent). Attaching, the column must exist; facegate's own table gets it, required in its"
         " form (default: FACEGATE_NOCODB_CONSENT_FIELD, else none)",
     )
+    boot.add_argument(
+        "--public-url",
+        help="facegate's address for browsers (PUBLIC_URL: the moderators' note links, the carousel)."
+        " Default: the address PUBLIC_URL has, else --facegate-url",
+    )
+    boot.add_argument(
+        "--carousel-url",
+        help="the carousel's address, named in the forms' success message (default: PUBLIC_URL/)",
+    )
+    boot.add_argument(
+        "--review-view",
+        action="store_true",
+        help="with --table-id: add (or fix) the grid view 'Review', the rows in review, oldest first"
+        " (facegate's own table always has it)",
+    )
+    boot.add_argument(
+        "--form-messages",
+        action="store_true",
+        help="write what happens next into the success message of every form of the table, replacing"
+        " the one there (without it only facegate's own form gets it, if it has none of yours)",
+    )
 
 
 def _politicians_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -344,6 +365,7 @@ def _bootstrap(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int
         politician=field(args.politician_field, "POLITICIAN", settings.nocodb_politician_field),
         status=field(args.status_field, "STATUS", settings.nocodb_status_field),
         stamp=field(None, "STAMP", settings.nocodb_stamp_field),
+        note=field(None, "NOTE", settings.nocodb_note_field),
         consent=args.consent_field
         or current.get("FACEGATE_NOCODB_CONSENT_FIELD")
         or settings.nocodb_consent_field,
@@ -363,6 +385,10 @@ def _bootstrap(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int
             table_id=args.table_id,
             action=settings.action,
             add_options=args.add_options,
+            public_url=args.public_url or None,
+            carousel_url=args.carousel_url or None,
+            review_view=args.review_view,
+            form_messages=args.form_messages,
             changes=changes,
         )
     )

@@ -60,12 +60,15 @@ def main() -> int:
     try:
         email, password = admin_credentials(data_dir / "nocodb-admin.json")
         settings = Settings()
+        # Where the browser reaches facegate: the note's links to the reference page, the carousel.
+        facegate_url = f"http://127.0.0.1:{args.port}"
         result = asyncio.run(
             run_bootstrap(
                 nocodb_url=nocodb.url,
                 email=email,
                 password=password,
-                facegate_url=f"http://127.0.0.1:{args.port}",
+                facegate_url=facegate_url,
+                public_url=facegate_url,
                 env_file=ROOT / ".env",
                 reference_dir=settings.reference_dir,
                 action=settings.action,
@@ -75,7 +78,7 @@ def main() -> int:
             "\n"
             f"  Upload form (open it, upload a photo):  {result.form_url}\n"
             f"  NocoDB admin: {nocodb.url} ({email}, password in {data_dir / 'nocodb-admin.json'})\n"
-            f"  facegate: http://127.0.0.1:{args.port} (carousel: /, API: /openapi.json)\n"
+            f"  facegate: {facegate_url} (carousel: /, API: /openapi.json)\n"
             "  operator endpoints (/verify, /decisions, /jobs, /metrics) need the header X-API-Key:"
             " FACEGATE_OPERATOR_API_KEY in .env\n",
             flush=True,
@@ -84,6 +87,7 @@ def main() -> int:
             "FACEGATE_DATA_DIR": str(data_dir / "facegate"),
             # facegate erases the files of deleted uploads from NocoDB's own disk.
             "FACEGATE_NOCODB_UPLOADS_DIR": str(nocodb.uploads_dir),
+            "FACEGATE_PUBLIC_URL": facegate_url,
         }
         # `facegate serve`'s own command line: the flags the image runs with.
         server = subprocess.Popen(server_command("127.0.0.1", args.port), cwd=ROOT, env=env)

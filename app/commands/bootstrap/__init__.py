@@ -5,8 +5,9 @@
 - ``nocodb``       ``bootstrap()`` (a table of its own) and ``attach()`` (the campaign's table)
 - ``credentials``  the API token: the operator's, checked, or made with the admin's login
 - ``columns``      the politician, image and Status columns: types checked, added, select options
-- ``forms``        the public upload form; Status hidden in every form
-- ``stamp``        facegate's stamp column: added, hidden in every form
+- ``forms``        the public upload form, its success message; Status hidden in every form
+- ``own_columns``  facegate's stamp and note columns: added, hidden in every form
+- ``review``       the ``Review`` grid view: the rows in review, oldest first
 - ``webhook``      facegate's one webhook on the table
 - ``errors``       ``BootstrapError``, and NocoDB's errors translated into it
 

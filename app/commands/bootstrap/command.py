@@ -34,6 +34,7 @@ OPERATOR_KEY_SETTING = "FACEGATE_OPERATOR_API_KEY"
 STAMP_SECRET_SETTING = "FACEGATE_STAMP_SECRET"  # noqa: S105 - the name of a setting, not a secret
 TABLE_SETTING = "FACEGATE_NOCODB_TABLE_ID"
 FORM_URL_SETTING = "FACEGATE_FORM_URL"
+PUBLIC_URL_SETTING = "FACEGATE_PUBLIC_URL"
 SECRET_SETTINGS = frozenset({TOKEN_SETTING, SECRET_SETTING, OPERATOR_KEY_SETTING, STAMP_SECRET_SETTING})
 # A shared form's link after NocoDB's address: ``{address}/#/nc/form/{uuid}``.
 FORM_LINK = "/#/nc/form/"
@@ -54,6 +55,10 @@ async def run_bootstrap(
     table_id: str | None = None,
     action: RejectAction = RejectAction.DELETE,
     add_options: bool = False,
+    public_url: str | None = None,
+    carousel_url: str | None = None,
+    review_view: bool = False,
+    form_messages: bool = False,
     changes: Changes | None = None,
 ) -> BootstrapResult:
     """Bootstrap NocoDB (attach to ``table_id`` when given) and write the settings facegate needs
@@ -61,7 +66,12 @@ async def run_bootstrap(
 
     ``facegate_url`` and ``public_nocodb_url`` None keep what the webhook and ``FORM_URL`` have. With
     ``fields.consent``, the consent checkbox is checked (attach) or made (own table). The first attach
-    to a table records its backlog (``FACEGATE_BACKLOG_BEFORE``)."""
+    to a table records its backlog (``FACEGATE_BACKLOG_BEFORE``).
+
+    ``public_url`` is facegate's address for browsers (``PUBLIC_URL``); None keeps the setting, else
+    takes ``facegate_url``. The forms' success message names ``carousel_url``, by default the carousel
+    at ``public_url``. Attaching, the review view and the forms' messages are set only with
+    ``review_view`` and ``form_messages`` (facegate's own table always has its view)."""
     changes = changes or Changes()
     check_writable(env_file)
     current = read_settings_file(env_file)
@@ -72,6 +82,9 @@ async def run_bootstrap(
     # Signs the stamps NocoDB keeps of facegate's decisions: kept on a rerun, or every stamp is void.
     stamp_secret = current.get(STAMP_SECRET_SETTING) or secrets.token_urlsafe(32)
     token = api_token or current.get(TOKEN_SETTING) or None
+    # The note's links and the carousel's address; NocoDB's webhook address is the first guess.
+    public_url = public_url or current.get(PUBLIC_URL_SETTING) or facegate_url
+    carousel_url = carousel_url or (public_url.rstrip("/") + "/" if public_url else None)
     if table_id is not None:
         if token is None:
             raise BootstrapError(
@@ -90,6 +103,9 @@ async def run_bootstrap(
             fields=fields,
             action=action,
             add_options=add_options,
+            review_view=review_view,
+            form_messages=form_messages,
+            carousel_url=carousel_url,
             changes=changes,
         )
     else:
@@ -105,6 +121,8 @@ async def run_bootstrap(
             base_title=base_title,
             fields=fields,
             action=action,
+            carousel_url=carousel_url,
+            form_messages=form_messages,
             changes=changes,
         )
         if fields.consent:
@@ -119,6 +137,7 @@ async def run_bootstrap(
         "FACEGATE_NOCODB_POLITICIAN_FIELD": fields.politician,
         "FACEGATE_NOCODB_STATUS_FIELD": fields.status,
         "FACEGATE_NOCODB_STAMP_FIELD": fields.stamp,
+        "FACEGATE_NOCODB_NOTE_FIELD": fields.note,
         SECRET_SETTING: secret,
         OPERATOR_KEY_SETTING: operator_key,
         STAMP_SECRET_SETTING: stamp_secret,
@@ -126,6 +145,8 @@ async def run_bootstrap(
     form_url = form_url_setting(result.form_url, nocodb_url, public_nocodb_url, current.get(FORM_URL_SETTING))
     if form_url is not None:
         settings[FORM_URL_SETTING] = form_url
+    if public_url:
+        settings[PUBLIC_URL_SETTING] = public_url
     if fields.consent:
         settings[CONSENT_SETTING] = fields.consent
     if table_id is not None and current.get(TABLE_SETTING) != table_id:

@@ -1,8 +1,16 @@
 """The upload forms: facegate's own public form (made, required fields, the rules as its description,
-shared), and in every form of the table, Status hidden so that the public cannot set it."""
+shared), in every form of the table Status hidden so that the public cannot set it, and the message an
+uploader reads after submitting (what happens next).
+
+NocoDB's form can, after a submission, show a message (``success_msg``), offer another submission, or
+redirect (``redirect_url``, whose ``{record_id}`` the form page replaces by the new row's Id). Row Ids
+are sequential, so a page per Id would show anyone every upload's outcome: facegate sets the message
+only, and leaves the redirect as it is.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -10,7 +18,19 @@ from app.commands.bootstrap.changes import Changes
 from app.config import FieldNames
 from app.integrations.nocodb.meta import NocoDBMetaClient, find
 
-__all__ = ["DEFAULT_FORM_TITLE", "FORM_RULES", "configure_form", "ensure_form", "hide_in_forms", "share"]
+__all__ = [
+    "AFTER_SUBMIT_OPENING",
+    "DEFAULT_FORM_TITLE",
+    "FORM_RULES",
+    "after_submit_message",
+    "configure_form",
+    "ensure_form",
+    "hide_in_forms",
+    "set_after_submit",
+    "share",
+]
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_FORM_TITLE: Final = "Upload"
 FORM_RULES: Final = (
@@ -18,6 +38,19 @@ FORM_RULES: Final = (
     " that face must be the politician you chose; any other upload is deleted. Approved pictures appear"
     " on the campaign's page."
 )
+# How facegate's message begins: a message that begins so is facegate's to rewrite (a new carousel URL).
+AFTER_SUBMIT_OPENING: Final = "Thank you! Your picture is checked within seconds."
+
+
+def after_submit_message(carousel_url: str | None) -> str:
+    """What an uploader reads after submitting: what happens to the picture, and where approved ones
+    are shown (``carousel_url``; None: "the campaign's page")."""
+    carousel = f"on the carousel: {carousel_url}" if carousel_url else "on the campaign's page"
+    return (
+        f"{AFTER_SUBMIT_OPENING} If it is approved it appears {carousel}. A picture with no face,"
+        " with several faces, or of someone else than the politician you chose is deleted. A borderline"
+        " one waits for a moderator to look at it first."
+    )
 
 
 async def ensure_form(meta: NocoDBMetaClient, table_id: str, title: str, changes: Changes) -> dict[str, Any]:
@@ -50,6 +83,27 @@ async def configure_form(
     if not (form.get("subheading") or "").strip():
         await meta.update_form(view_id, {"subheading": FORM_RULES})
         changes.add("wrote the rules into the form's description")
+
+
+async def set_after_submit(
+    meta: NocoDBMetaClient, view: Mapping[str, Any], message: str, changes: Changes, *, replace: bool
+) -> None:
+    """Write ``message`` as the form's success message: always with ``replace``, otherwise only over
+    none or over facegate's own (an operator's message stays)."""
+    form = await meta.form(str(view["id"]))
+    current = (form.get("success_msg") or "").strip()
+    ours = not current or current.startswith(AFTER_SUBMIT_OPENING)
+    if current == message or not (replace or ours):
+        return
+    await meta.update_form(str(view["id"]), {"success_msg": message})
+    changes.add(f"wrote what happens next into the success message of form {view.get('title')!r}")
+    if (form.get("redirect_url") or "").strip():
+        # The form page redirects instead of showing the message; the redirect is the campaign's.
+        logger.warning(
+            "form %r redirects to %s after a submission: its success message is not shown",
+            view.get("title"),
+            form["redirect_url"],
+        )
 
 
 def _title(columns: Mapping[str, Mapping[str, Any]], column_id: str) -> str:

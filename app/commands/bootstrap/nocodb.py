@@ -1,13 +1,14 @@
 """Idempotent set-up of a NocoDB table for facegate, over NocoDB's meta API, in one of two ways.
 
 - ``bootstrap()`` makes its own: the admin user (or an API token), the base, the ``Uploads`` table,
-  its public upload form (the politicians' display names as choices, the rules as its description)
-  and the webhook.
+  its public upload form (the politicians' display names as choices, the rules as its description,
+  what happens next as its success message), the review view and the webhook.
 - ``attach()`` joins a campaign's existing table: it checks that the image column is an Attachment
   and the politician column a SingleSelect or text, adds the Status column if there is none, adds
-  facegate's stamp column likewise (``stamp``), hides both in every form of the table, and installs
-  facegate's webhook. It creates no table or form, and leaves the campaign's politician select as it
-  is unless asked (``add_options``).
+  facegate's stamp and note columns likewise (``own_columns``), hides them in every form of the table,
+  and installs facegate's webhook. It creates no table or form, and leaves the campaign's politician
+  select, its views and its forms' messages as they are unless asked (``add_options``, ``review_view``,
+  ``form_messages``).
 
 Both make a SingleSelect Status offer every value facegate writes, keep the installed webhook's
 address unless given one, and look before they write: running either again changes nothing. What
@@ -30,7 +31,8 @@ from app.commands.bootstrap.changes import Changes
 from app.commands.bootstrap.columns import column_specs, prepare_columns
 from app.commands.bootstrap.credentials import check_token, usable_token
 from app.commands.bootstrap.errors import BootstrapError, nocodb_errors
-from app.commands.bootstrap.stamp import ensure_stamp_column
+from app.commands.bootstrap.own_columns import ensure_note_column, ensure_stamp_column
+from app.commands.bootstrap.review import ensure_review_view
 from app.commands.bootstrap.webhook import ensure_hook
 from app.config import FieldNames, RejectAction
 from app.integrations.nocodb.errors import NocoDBRequestError
@@ -58,6 +60,8 @@ class BootstrapResult:
     politician_column_id: str
     image_column_id: str
     status_column_id: str
+    note_column_id: str
+    review_view_id: str | None = None
 
 
 async def bootstrap(
@@ -74,6 +78,8 @@ async def bootstrap(
     api_token: str | None = None,
     fields: FieldNames | None = None,
     action: RejectAction = RejectAction.DELETE,
+    carousel_url: str | None = None,
+    form_messages: bool = False,
     transport: httpx.AsyncBaseTransport | None = None,
     changes: Changes | None = None,
 ) -> BootstrapResult:
@@ -86,6 +92,8 @@ async def bootstrap(
     reused if NocoDB lists its value, and created otherwise. With an ``api_token`` and no password, no
     user session is needed at all (an operator who only has a token). ``action`` decides which
     Status values a SingleSelect Status must offer (``flag`` writes ``rejected: <reason>``).
+    The form's success message names ``carousel_url``; it replaces an operator's message only with
+    ``form_messages`` (then in every form of the table).
     """
     fields = fields or FieldNames()
     changes = changes or Changes()
@@ -115,14 +123,16 @@ async def bootstrap(
             )
             view = await forms.ensure_form(meta, table_id, form_title, changes)
             await forms.configure_form(meta, str(view["id"]), columns, fields, changes)
-            status_id = str(columns[fields.status]["id"])
-            await forms.hide_in_forms(meta, table_id, status_id, fields.status, changes)
-            await ensure_stamp_column(meta, table_id, fields, changes)
+            columns = await _own_columns(meta, table_id, columns, fields, changes)
+            message = forms.after_submit_message(carousel_url)
+            for form in await meta.form_views(table_id) if form_messages else [view]:
+                await forms.set_after_submit(meta, form, message, changes, replace=form_messages)
+            review_id = await ensure_review_view(meta, table_id, columns, fields, changes)
             form_uuid = await forms.share(meta, view, changes)
             hook_id = await ensure_hook(
                 meta, table_id, facegate_url=facegate_url, webhook_secret=webhook_secret, changes=changes
             )
-    return _result(token, base_id, table_id, view, form_uuid, root, hook_id, columns, fields)
+    return _result(token, base_id, table_id, view, form_uuid, root, hook_id, columns, fields, review_id)
 
 
 async def attach(
@@ -136,6 +146,9 @@ async def attach(
     fields: FieldNames | None = None,
     action: RejectAction = RejectAction.DELETE,
     add_options: bool = False,
+    review_view: bool = False,
+    form_messages: bool = False,
+    carousel_url: str | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     changes: Changes | None = None,
 ) -> BootstrapResult:
@@ -145,7 +158,9 @@ async def attach(
     Attachment, the politician a SingleSelect or text), except Status, which is added (a
     SingleSelect) when missing. The public form is the table's first shared form, if any. The
     campaign's politician select gets an option per politician it lacks only with ``add_options``.
-    ``facegate_url`` None keeps the installed webhook's address.
+    ``facegate_url`` None keeps the installed webhook's address. The review view is made or fixed only
+    with ``review_view``, and every form's success message set (naming ``carousel_url``) only with
+    ``form_messages``: a campaign's message is its own.
     """
     fields = fields or FieldNames()
     changes = changes or Changes()
@@ -171,19 +186,41 @@ async def attach(
                 add_options=add_options,
                 changes=changes,
             )
-            status_id = str(columns[fields.status]["id"])
-            await forms.hide_in_forms(meta, table_id, status_id, fields.status, changes)
-            await ensure_stamp_column(meta, table_id, fields, changes)
+            columns = await _own_columns(meta, table_id, columns, fields, changes)
+            if form_messages:
+                message = forms.after_submit_message(carousel_url)
+                for form in await meta.form_views(table_id):
+                    await forms.set_after_submit(meta, form, message, changes, replace=True)
+            review_id = None
+            if review_view:
+                review_id = await ensure_review_view(meta, table_id, columns, fields, changes)
             shared = await _shared_form(meta, table_id)
             hook_id = await ensure_hook(
                 meta, table_id, facegate_url=facegate_url, webhook_secret=webhook_secret, changes=changes
             )
     uuid = str(shared["uuid"]) if shared else None
-    return _result(token, str(table["base_id"]), table_id, shared, uuid, root, hook_id, columns, fields)
+    base_id = str(table["base_id"])
+    return _result(token, base_id, table_id, shared, uuid, root, hook_id, columns, fields, review_id)
 
 
 def _politician_names(politicians: PoliticianNames | Sequence[str]) -> PoliticianNames:
     return politicians if isinstance(politicians, PoliticianNames) else PoliticianNames.of_slugs(politicians)
+
+
+async def _own_columns(
+    meta: NocoDBMetaClient,
+    table_id: str,
+    columns: Mapping[str, Mapping[str, Any]],
+    fields: FieldNames,
+    changes: Changes,
+) -> dict[str, dict[str, Any]]:
+    """Status, the stamp and the note hidden in every form (the last two added when missing); returns
+    the table's columns, these among them."""
+    status_id = str(columns[fields.status]["id"])
+    await forms.hide_in_forms(meta, table_id, status_id, fields.status, changes)
+    await ensure_stamp_column(meta, table_id, fields, changes)
+    await ensure_note_column(meta, table_id, fields, changes)
+    return await meta.columns(table_id)
 
 
 def _result(
@@ -196,6 +233,7 @@ def _result(
     hook_id: str,
     columns: Mapping[str, Mapping[str, Any]],
     fields: FieldNames,
+    review_view_id: str | None,
 ) -> BootstrapResult:
     return BootstrapResult(
         api_token=token,
@@ -208,6 +246,8 @@ def _result(
         politician_column_id=str(columns[fields.politician]["id"]),
         image_column_id=str(columns[fields.image]["id"]),
         status_column_id=str(columns[fields.status]["id"]),
+        note_column_id=str(columns[fields.note]["id"]),
+        review_view_id=review_view_id,
     )
 
 
