@@ -195,3 +195,27 @@ def test_a_restored_decision_is_facegates_one_decision(stores: Stores, clock: Cl
     assert decide(stores, job, Decision.APPROVED, Reason.MATCH) == restored
     assert stores.decisions.decisions() == [restored]
     assert not decide(stores, jobs(stores, 2)[0]).restored
+
+
+def test_a_moderators_decision_made_again_is_logged_anew(stores: Stores, clock: Clock) -> None:
+    [job] = jobs(stores, 1)
+    decide(stores, job, Decision.REVIEW, Reason.NEAR_TOLERANCE)
+
+    def moderator(decision: Decision) -> DecisionRecord:
+        clock.now += 10
+        return stores.decisions.record_moderator(
+            row_key=job.row_key, table_id="t1", row_id=1, politician="obama", decision=decision
+        )
+
+    first = moderator(Decision.REJECTED)
+    assert moderator(Decision.REJECTED) == first  # still the same rejection
+    taken_back = moderator(Decision.REVIEW)
+    again = moderator(Decision.REJECTED)  # a new rejection: its grace period starts now
+    assert again.id > taken_back.id > first.id and again.decided_at == T0 + 40
+    assert stores.decisions.settled(job.row_key) == again
+    # The moderator's latest decision of each kind, and facegate's.
+    assert [(d.source, d.decision) for d in stores.decisions.decisions(row_id=1)] == [
+        (Source.MODERATOR, Decision.REJECTED),
+        (Source.MODERATOR, Decision.REVIEW),
+        (Source.FACEGATE, Decision.REVIEW),
+    ]

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from app.db import Database
 from app.errors import AnalysisFailed, DatabaseUnavailable, NotReady, ServiceError
 from app.integrations.nocodb.errors import NocoDBRequestError, NocoDBUnavailable
+from app.moderation.holds import Deferred
 from app.moderation.queue import WAITING_LONG_ATTEMPTS, Job, JobQueue, JobState, NewJob
 from app.moderation.runner import BACKOFF_MAX_SECONDS, MAX_WORKER_CRASHES, QueueRunner, backoff
 from app.outcomes import Action
@@ -85,6 +86,20 @@ def test_a_long_outage_waits_and_alerts(queue: JobQueue, caplog: pytest.LogCaptu
         assert job.state is JobState.QUEUED  # never given up on: nothing is lost
         assert queue.waiting_long() == (1 if attempt >= WAITING_LONG_ATTEMPTS else 0)
     assert [r.levelname for r in caplog.records][-2:] == ["WARNING", "ERROR"]
+
+
+def test_a_deferred_job_waits_queued_until_its_time_and_an_update_brings_it_forward(queue: JobQueue) -> None:
+    until = queue.db.clock() + 600
+    job = _run_once(queue, Outcome(Deferred(until, "rejected by a moderator: deleted later")))
+    assert (job.state, job.attempts, job.last_error) == (
+        JobState.QUEUED,
+        0,
+        "rejected by a moderator: deleted later",
+    )
+    assert 590 < queue.next_due_in() <= 600  # type: ignore[operator]
+    assert queue.claim(1) == []
+    assert queue.recheck(["k1"]) == 1  # the row changed in NocoDB: its Status may be changed back
+    assert queue.next_due_in() == 0
 
 
 def test_refused_request_fails_the_job_for_operators(queue: JobQueue) -> None:

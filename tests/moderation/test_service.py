@@ -6,6 +6,7 @@ import asyncio
 import io
 import json
 import logging
+from typing import Any
 
 import httpx
 import pytest
@@ -17,11 +18,16 @@ from app.faces.pool import Analysis
 from app.faces.renditions import Rendition
 from app.integrations.nocodb.errors import NocoDBUnavailable
 from app.logs import JsonFormatter
+from app.metrics import REVIEW_WAIT_SECONDS, REVIEWS_SETTLED
+from app.moderation.holds import Deferred
+from app.moderation.links import ReviewLinks
 from app.moderation.queue import Job, JobQueue, LeaseLost
 from app.moderation.service import ModerationService
-from app.tables import jobs
+from app.moderation.stamps import StampKey
+from app.tables import decisions, jobs
 from app.verification import FaceService
 from harness.images import png_declaring, sample, side_by_side
+from tests.utils.clock import Clock
 from tests.utils.fake_nocodb import FakeNocoDB
 from tests.utils.moderation import MAX_IMAGES, moderation_service, queued_job
 from tests.utils.stores import Stores
@@ -240,9 +246,12 @@ def test_a_replay_after_nocodb_applied_the_status_writes_nothing(faces: FaceServ
     fake = FakeNocoDB()
     row = fake.add(1, "obama", ("a.jpg", sample("obama2.jpg")))
     job = _job(stores, row)
-    fake.rows[1]["Status"] = "approved"
-    assert _run(_service(fake, stores, faces), job) == "approved"
-    assert fake.actions() == []
+    service = _service(fake, stores, faces)
+    assert _run(service, job) == "approved" and len(fake.actions()) == 1
+    with stores.db.tx() as conn:  # the action was not recorded
+        conn.execute(sa.update(decisions).values(action=None, acted_at=None))
+    assert _run(service, job) == "approved"
+    assert len(fake.actions()) == 1  # Status, stamp and note are there already
 
 
 def test_a_forged_webhook_copy_of_a_row_is_not_what_is_decided(faces: FaceService, stores: Stores) -> None:
@@ -411,3 +420,120 @@ def test_a_job_taken_over_by_another_instance_writes_nothing(
     assert fake.actions() == [] and stores.approvals.approvals() == []
     assert _run(service, theirs) == outcome  # the other instance acts, on the same logged verdict
     assert len(fake.actions()) == 1 and len(stores.decisions.decisions()) == 1
+
+
+GRACE = 600.0
+
+
+def _in_review(
+    fake: FakeNocoDB, stores: Stores, faces: FaceService, monkeypatch: pytest.MonkeyPatch, **kwargs: Any
+) -> tuple[ModerationService, Job]:
+    """obama2.jpg (about 0.38 from obama, tolerance 0.667) in a band wide enough to take it in."""
+    monkeypatch.setitem(faces.references.review_bands, "obama", 0.35)
+    job = _job(stores, fake.add(1, "obama", ("a.jpg", sample("obama2.jpg"))))
+    service = moderation_service(httpx.MockTransport(fake.handler), stores, faces, **kwargs)
+    assert _run(service, job) == "review"
+    return service, job
+
+
+def _deferred(service: ModerationService, stores: Stores, job: Job) -> tuple[Job, Deferred]:
+    """The job runs and is deferred, as the runner keeps it; returns it as claimed again at once (an
+    update event brought it forward) and what deferred it."""
+    with pytest.raises(Deferred) as deferred:
+        _run(service, job)
+    assert stores.queue.defer(job, deferred.value.until, deferred.value.detail)
+    assert stores.queue.recheck([job.row_key]) == 1
+    (again,) = stores.queue.claim(1)
+    return again, deferred.value
+
+
+def test_a_row_in_review_carries_a_note_with_the_numbers_written_with_its_status(
+    faces: FaceService, stores: Stores, monkeypatch: pytest.MonkeyPatch, clock: Clock
+) -> None:
+    fake = FakeNocoDB()
+    links = ReviewLinks("s" * 32, "https://facegate.example", ttl=86400)
+    _in_review(fake, stores, faces, monkeypatch, links=links, stamps=StampKey("s" * 32))
+    ((method, _),) = fake.actions()  # Status, stamp and note: one PATCH
+    first, link = fake.rows[1]["Facegate"].splitlines()
+    distance = stores.decisions.decisions()[0].distances[0]["obama"]
+    assert first.startswith("Waits for a moderator: one face, within the review band of Barack Obama's")
+    assert f"Distance {distance:.3f} (approved at 0.317 or less, deleted above 1.017)." in first
+    assert link.startswith("Reference photos and distances: https://facegate.example/review/")
+    assert links.verify(link.split()[4].rsplit("/", 1)[1], now=clock.now).row_id == 1
+    assert method == "PATCH" and fake.rows[1]["Status"] == "review" and fake.rows[1]["Facegate stamp"]
+
+
+def test_a_moderators_rejection_waits_out_the_grace_period_then_deletes(
+    faces: FaceService, stores: Stores, monkeypatch: pytest.MonkeyPatch, clock: Clock
+) -> None:
+    fake = FakeNocoDB()
+    service, job = _in_review(fake, stores, faces, monkeypatch, grace_seconds=GRACE)
+    fake.rows[1]["Status"] = "rejected"  # a moderator, in NocoDB's grid
+    job = _recheck(stores, job, "review")
+    settled = REVIEWS_SETTLED.labels(outcome="rejected")._value.get()
+    job, deferred = _deferred(service, stores, job)
+    assert deferred.until == clock.now + GRACE
+    assert 1 in fake.rows and fake.rows[1]["Facegate"].splitlines()[-1] == (
+        "Rejected by a moderator at 2027-01-15 08:00 UTC: the row is deleted at 2027-01-15 08:10 UTC"
+        " unless its Status is changed back."
+    )
+    clock.now += GRACE / 2  # brought forward by its own note's update event: still waiting
+    job, _ = _deferred(service, stores, job)
+    assert REVIEWS_SETTLED.labels(outcome="rejected")._value.get() == settled + 1  # counted once
+    clock.now += GRACE / 2
+    assert _run(service, job) == "deleted"
+    assert 1 not in fake.rows and stores.purges.for_row(job.row_key) is not None
+    assert [(d.source, d.decision, d.action) for d in stores.decisions.decisions()] == [
+        ("moderator", "rejected", "deleted"),
+        ("facegate", "review", "review"),
+    ]
+
+
+def test_a_rejection_changed_back_to_approved_in_time_publishes_the_row(
+    faces: FaceService, stores: Stores, monkeypatch: pytest.MonkeyPatch, clock: Clock
+) -> None:
+    fake = FakeNocoDB()
+    service, job = _in_review(fake, stores, faces, monkeypatch, grace_seconds=GRACE)
+    waits = REVIEW_WAIT_SECONDS._sum.get()
+    clock.now += 120
+    fake.rows[1]["Status"] = "rejected"  # a misclick ...
+    job, _ = _deferred(service, stores, _recheck(stores, job, "review"))
+    assert REVIEW_WAIT_SECONDS._sum.get() == waits + 120
+    fake.rows[1]["Status"] = "approved"  # ... taken back
+    assert _run(service, job) == "approved"
+    assert 1 in fake.rows and len(stores.approvals.approvals()) == 1
+    assert fake.rows[1]["Facegate"].splitlines()[-1] == "Approved by a moderator at 2027-01-15 08:02 UTC."
+    assert stores.queue.finish(job)
+    clock.now += GRACE  # nothing is left to delete it
+    assert stores.queue.claim(1) == []
+
+
+def test_a_rejection_changed_back_to_review_waits_and_a_new_one_has_its_own_grace(
+    faces: FaceService, stores: Stores, monkeypatch: pytest.MonkeyPatch, clock: Clock
+) -> None:
+    fake = FakeNocoDB()
+    service, job = _in_review(fake, stores, faces, monkeypatch, grace_seconds=GRACE)
+    fake.rows[1]["Status"] = "rejected"
+    job, _ = _deferred(service, stores, _recheck(stores, job, "review"))
+    clock.now += 60
+    fake.rows[1]["Status"] = "review"
+    assert _run(service, job) == "review"
+    assert fake.rows[1]["Facegate"].splitlines()[-1] == (
+        "A moderator's rejection was taken back at 2027-01-15 08:01 UTC."
+    )
+    clock.now += GRACE
+    fake.rows[1]["Status"] = "rejected"  # later, on purpose: a full grace period from now
+    _, deferred = _deferred(service, stores, _recheck(stores, job, "review"))
+    assert deferred.until == clock.now + GRACE and 1 in fake.rows
+
+
+def test_with_flag_a_moderators_rejection_keeps_the_row_at_once(
+    faces: FaceService, stores: Stores, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = FakeNocoDB()
+    service, job = _in_review(
+        fake, stores, faces, monkeypatch, grace_seconds=GRACE, on_reject=RejectAction.FLAG
+    )
+    fake.rows[1]["Status"] = "rejected"
+    assert _run(service, _recheck(stores, job, "review")) == "flagged"
+    assert fake.rows[1]["Facegate"].splitlines()[-1].startswith("Rejected by a moderator at ")

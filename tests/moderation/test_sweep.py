@@ -11,12 +11,14 @@ import httpx
 import pytest
 
 from app.moderation import sweep
+from app.moderation.links import ReviewLinks
 from app.moderation.rows import parse_row
 from app.moderation.sweep import Sweeper
 from app.moderation.webhook import INSERT_EVENT, WebhookReceiver
 from app.outcomes import Action, Decision, Reason
 from harness.images import sample
 from harness.loop import FIELDS
+from tests.utils.clock import Clock
 from tests.utils.fake_nocodb import TABLE, FakeNocoDB
 from tests.utils.moderation import approve, make_sweeper, nocodb_client, queued_job
 from tests.utils.stores import Stores
@@ -210,3 +212,41 @@ def test_an_upload_published_while_the_approvals_are_listed_stays(stores: Stores
     sweeper.nocodb = nocodb_client(httpx.MockTransport(publishing_during_the_listing))
     assert asyncio.run(sweeper.sweep_approvals()) == 0
     assert len(stores.approvals.approvals()) == 2
+
+
+def test_rows_in_review_are_queued_to_renew_their_note(stores: Stores, clock: Clock) -> None:
+    # Row 1 waits with a link written now; row 2's moderator took a rejection back (its note still
+    # says the row will be deleted); row 3 waits with no moderator.
+    fake = FakeNocoDB()
+    for n in (1, 2, 3):
+        fake.add(n, "obama", ("a.jpg", sample("obama2.jpg")))["Status"] = "review"
+    links = ReviewLinks("s" * 32, "https://facegate.example", ttl=86400)
+    sweeper = make_sweeper(fake, stores, links=links)
+    assert asyncio.run(sweeper.sweep()) == 3
+    for job in stores.queue.claim(10):
+        record = stores.decisions.record_decision(
+            row_key=job.row_key,
+            table_id=TABLE,
+            row_id=job.row_id,
+            politician="obama",
+            decision=Decision.REVIEW,
+            reason=Reason.NEAR_TOLERANCE,
+            detail=None,
+            distances=[],
+        )
+        stores.decisions.record_action(record.id, Action.REVIEW)
+        if job.row_id == 2:
+            stores.decisions.record_moderator(
+                row_key=job.row_key, table_id=TABLE, row_id=2, politician="obama", decision=Decision.REJECTED
+            )
+        stores.queue.finish(job)
+    assert asyncio.run(sweeper.sweep()) == 1  # the rejection taken back; the links are fresh
+    (taken_back,) = stores.queue.claim(10)
+    back = stores.decisions.record_moderator(  # as moderation follows it, with a fresh note
+        row_key=taken_back.row_key, table_id=TABLE, row_id=2, politician="obama", decision=Decision.REVIEW
+    )
+    stores.decisions.record_action(back.id, Action.REVIEW)
+    assert stores.queue.finish(taken_back) and asyncio.run(sweeper.sweep()) == 0
+    clock.now += 86400 / 2  # the links written then have less than half their life left
+    assert asyncio.run(sweeper.sweep()) == 3
+    assert sorted(j.row_id for j in stores.queue.claim(10)) == [1, 2, 3]

@@ -25,6 +25,7 @@ from app.moderation.backlog import Backlog, BacklogStore
 from app.moderation.decide import RowDecider
 from app.moderation.download import Downloader
 from app.moderation.lifecycle import UploadLifecycle
+from app.moderation.links import ReviewLinks
 from app.moderation.options import PoliticianColumn
 from app.moderation.queue import Job, JobQueue
 from app.moderation.restore import StampRestorer
@@ -68,7 +69,12 @@ def lifecycle(stores: Stores, nocodb: NocoDBClient | None, eraser: Eraser | None
 
 
 def make_sweeper(
-    fake: FakeNocoDB, stores: Stores, *, fields: FieldNames = FIELDS, backlog: Backlog | None = None
+    fake: FakeNocoDB,
+    stores: Stores,
+    *,
+    fields: FieldNames = FIELDS,
+    backlog: Backlog | None = None,
+    links: ReviewLinks | None = None,
 ) -> Sweeper:
     """The sweep as ``app.assembly`` builds it, over the fake NocoDB ``fake``."""
     nocodb = nocodb_client(httpx.MockTransport(fake.handler))
@@ -83,6 +89,7 @@ def make_sweeper(
         lifecycle=uploads,
         wake=asyncio.Event(),
         backlog=backlog,
+        links=links,
     )
 
 
@@ -99,11 +106,15 @@ def moderation_service(
     stamps: StampKey | None = None,
     fields: FieldNames = FIELDS,
     backlog_before: datetime | None = None,
+    grace_seconds: float = 0.0,
+    links: ReviewLinks | None = None,
 ) -> ModerationService:
     """The moderation service as ``app.assembly`` builds it, over a fake NocoDB; with ``stamps``, it
-    writes them and restores decisions from them; ``backlog_before``: the table's backlog, as bootstrap
-    records it. Without ``uploads_dir`` its storage is not configured for erasure, and provenance
-    takes every upload for written just before its row (``WrittenWithTheirRows``)."""
+    writes them and restores decisions from them; ``links``: notes carry links to the reference page;
+    ``grace_seconds``: a moderator's rejection waits that long; ``backlog_before``: the table's
+    backlog, as bootstrap records it. Without ``uploads_dir`` its storage is not configured for
+    erasure, and provenance takes every upload for written just before its row
+    (``WrittenWithTheirRows``)."""
     nocodb = nocodb_client(transport, allowed_origins=allowed_origins)
     files = StoredFiles(local=LocalUploads(uploads_dir) if uploads_dir else None)
     eraser = eraser_over(stores, nocodb, files, enabled=on_reject is RejectAction.DELETE)
@@ -128,7 +139,14 @@ def moderation_service(
         decisions=stores.decisions,
         faces=faces,
         downloader=downloader,
-        writer=NocoDBWriter(nocodb=nocodb, fields=fields, on_reject=on_reject, stamps=stamps),
+        writer=NocoDBWriter(
+            nocodb=nocodb,
+            fields=fields,
+            on_reject=on_reject,
+            stamps=stamps,
+            links=links,
+            clock=stores.db.clock,
+        ),
         carousel=uploads.carousel,
         lifecycle=uploads,
         leases=stores.queue,
@@ -137,6 +155,7 @@ def moderation_service(
         backlog=Backlog(
             store=BacklogStore(stores.db), queue=stores.queue, table_id=TABLE, before=backlog_before
         ),
+        grace_seconds=grace_seconds,
     )
 
 
