@@ -52,6 +52,7 @@ def _decided(job: Job, record: DecisionRecord, action: Action) -> dict[str, obje
         "decision": record.decision,
         "reason": record.reason,
         "action": action,
+        "source": record.source,
     }
 
 

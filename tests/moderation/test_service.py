@@ -361,7 +361,8 @@ def _decision_fields(caplog: pytest.LogCaptureFixture) -> list[dict[str, object]
     lines = [
         json.loads(JsonFormatter().format(r)) for r in caplog.records if r.name == "app.moderation.service"
     ]
-    return [{k: line.get(k) for k in ("row", "politician", "decision", "reason", "action")} for line in lines]
+    fields = ("row", "politician", "decision", "reason", "action", "source")
+    return [{k: line.get(k) for k in fields} for line in lines]
 
 
 def test_a_decision_is_fields_of_its_log_line(
@@ -375,8 +376,22 @@ def test_a_decision_is_fields_of_its_log_line(
         fake.rows[1]["Status"] = "rejected"  # a moderator, in NocoDB's grid
         assert _run(service, _recheck(stores, job, "approved")) == "deleted"
     assert _decision_fields(caplog) == [
-        {"row": 1, "politician": "obama", "decision": "approved", "reason": "match", "action": "approved"},
-        {"row": 1, "politician": "obama", "decision": "rejected", "reason": "moderator", "action": "deleted"},
+        {
+            "row": 1,
+            "politician": "obama",
+            "decision": "approved",
+            "reason": "match",
+            "action": "approved",
+            "source": "facegate",
+        },
+        {
+            "row": 1,
+            "politician": "obama",
+            "decision": "rejected",
+            "reason": "moderator",
+            "action": "deleted",
+            "source": "moderator",
+        },
     ]
 
 
