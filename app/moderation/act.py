@@ -98,6 +98,7 @@ class NocoDBWriter:
         self.stamps = stamps
         self.links = links
         self.clock = clock
+        self._warned_no_note = False
 
     async def act(self, job: Job, row: UploadRow, record: DecisionRecord) -> Action:
         """Apply the decision in NocoDB; returns what was done."""
@@ -116,6 +117,9 @@ class NocoDBWriter:
             deleted = await self.nocodb.delete_row(job.table_id, job.row_id)
             return Action.DELETED if deleted else Action.ALREADY_GONE
         cells = self.cells(record)
+        if self.fields.note not in current:
+            self._no_note_column()
+            cells.pop(self.fields.note)
         # A replay after a crash between NocoDB's answer and our record: already written.
         if any(current.get(name) != value for name, value in cells.items()):
             await self.nocodb.update_row(job.table_id, job.row_id, cells)
@@ -151,8 +155,21 @@ class NocoDBWriter:
         the row's note differs. Returns whether it was written."""
         if self.on_reject is RejectAction.DRY_RUN or row.note == note:
             return False
+        if row.note is None:
+            # Written anyway, NocoDB would drop it and fire an update event: facegate would write again.
+            self._no_note_column()
+            return False
         await self.nocodb.update_row(job.table_id, job.row_id, {self.fields.note: note})
         return True
+
+    def _no_note_column(self) -> None:
+        if not self._warned_no_note:
+            self._warned_no_note = True
+            log.warning(
+                "the table has no column %r: facegate's notes for moderators are not written; run"
+                " facegate bootstrap (--attach for a table of your own) to add it",
+                self.fields.note,
+            )
 
     @property
     def deletes(self) -> bool:

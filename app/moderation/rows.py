@@ -53,7 +53,8 @@ class UploadRow:
     status: str | None = None
     # facegate's stamp cell. Not kept in a job (``to_json``): only the copy NocoDB's API gives is read.
     stamp: str | None = None
-    # facegate's note for moderators (``app.moderation.notes``); not kept in a job either.
+    # facegate's note for moderators (``app.moderation.notes``), "" when empty; None when the table has
+    # no note column (attached before notes existed). Not kept in a job either.
     note: str | None = None
     # Whether the consent box is ticked; None when the table asks for no consent. Not stored with the
     # job: it is read from NocoDB when the row is decided, as every cell is.
@@ -111,10 +112,18 @@ def parse_row(raw: Mapping[str, Any], fields: FieldNames) -> UploadRow:
         attachments=attachments,
         status=status if isinstance(status := raw.get(fields.status), str) else None,
         stamp=stamp if isinstance(stamp := raw.get(fields.stamp), str) else None,
-        note=note if isinstance(note := raw.get(fields.note), str) else None,
+        note=_note(raw, fields.note),
         consent=_ticked(raw.get(fields.consent)) if fields.consent else None,
         missing=tuple(column for column in wanted if column not in raw),
     )
+
+
+def _note(raw: Mapping[str, Any], column: str) -> str | None:
+    """The note cell: NocoDB gives an empty cell as null, and no key at all for a column it lacks."""
+    if column not in raw:
+        return None
+    cell = raw[column]
+    return cell if isinstance(cell, str) else ""
 
 
 def _ticked(cell: object) -> bool:

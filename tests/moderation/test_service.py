@@ -552,3 +552,17 @@ def test_with_flag_a_moderators_rejection_keeps_the_row_at_once(
     fake.rows[1]["Status"] = "rejected"
     assert _run(service, _recheck(stores, job, "review")) == "flagged"
     assert fake.rows[1]["Facegate"].splitlines()[-1].startswith("Rejected by a moderator at ")
+
+
+def test_a_table_without_the_note_column_gets_its_status_and_no_note_loop(
+    faces: FaceService, stores: Stores, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Attached before notes existed, bootstrap not run again: NocoDB would drop the note, and each of
+    # facegate's writes fires an update event; writing it again on each would never end.
+    fake = FakeNocoDB(note_column=False)
+    service, job = _in_review(fake, stores, faces, monkeypatch)
+    assert fake.rows[1]["Status"] == "review" and "Facegate" not in fake.rows[1]
+    writes = len(fake.actions())
+    assert _run(service, _recheck(stores, job, "review")) == "review"  # its own update event
+    assert len(fake.actions()) == writes
+    assert "has no column 'Facegate'" in caplog.text

@@ -45,6 +45,8 @@ class FakeNocoDB:
     listed_fields: list[list[str]] = field(default_factory=list)  # each records list's ``fields``
     # The politician column's select options; None: a text column.
     politician_options: list[str] | None = field(default_factory=lambda: list(OPTIONS))
+    # The table has facegate's note column (bootstrap adds it; a table attached before notes lacks it).
+    note_column: bool = True
 
     def add(self, row_id: int, politician: str | None, *images: tuple[str, bytes]) -> dict[str, Any]:
         attachments = []
@@ -60,6 +62,8 @@ class FakeNocoDB:
             "Politician": politician,
             "Status": None,
         }
+        if self.note_column:
+            row["Facegate"] = None
         row["Image"] = attachments or None
         self.rows[row_id] = row
         return row
@@ -101,6 +105,8 @@ class FakeNocoDB:
             body = json.loads(request.content)
             if body["Id"] not in self.rows:
                 return _not_found()
+            if not self.note_column:
+                body.pop("Facegate", None)  # NocoDB drops the cells of columns it lacks
             self.rows[body["Id"]].update(body)
             return httpx.Response(200, json={"Id": body["Id"]})
         if request.method == "DELETE" and path == records:
