@@ -16,6 +16,7 @@ decided it (the log was lost) is not decided again: its decision is restored
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
 
@@ -159,6 +160,10 @@ class ModerationService:
         restored = await self.restorer.restore(job, row) if self.restorer is not None else None
         if restored is None:
             return None
+        # Proved when it was first decided, but the claims went with the log: claimed again, so that
+        # its files are erased when it leaves NocoDB (a file proved foreign now stays unclaimed).
+        with contextlib.suppress(ForeignAttachment):
+            await self.decider.prove_own(row, job.table_id)
         return await self._follow_moderator(job, restored.record) if restored.moderated else restored.action
 
     async def _follow_moderator(self, job: Job, record: DecisionRecord) -> Action:

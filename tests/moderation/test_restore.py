@@ -25,7 +25,7 @@ from app.outcomes import Action
 from app.verification import FaceService
 from harness.images import sample
 from harness.loop import FIELDS
-from tests.utils.fake_nocodb import TABLE, FakeNocoDB
+from tests.utils.fake_nocodb import TABLE, FakeNocoDB, location
 from tests.utils.moderation import moderation_service, queued_job
 from tests.utils.stores import Stores, fresh_stores
 
@@ -183,6 +183,10 @@ def test_a_lost_database_is_rebuilt_from_the_stamps(
     # Settled: the next sweep queues nothing, and no row is ever decided twice.
     assert _rebuild(service, second) == {}
     assert len(second.decisions.decisions()) == 6
+    # The restored uploads' files are claimed again: erased once their rows leave NocoDB.
+    for n, name in ((1, "a.jpg"), (2, "b.jpg"), (3, "c.jpg")):
+        key = row_key(TABLE, parse_row(rows[n], FIELDS))
+        assert list(second.claims.owned(key, [location(n, name)])) == [location(n, name)]
 
 
 def test_a_flagged_rejection_is_restored(faces: FaceService, stores: Stores, second: Stores) -> None:
