@@ -174,15 +174,6 @@ def test_a_near_tolerance_row_carries_its_reason_numbers_and_link_in_one_patch(s
     assert cells[STAMP] == patch[STAMP] and cells[STAMP]
 
 
-def test_every_status_facegate_writes_comes_with_its_note(setup: Setup) -> None:
-    # Each PATCH facegate sent in this module: a Status never without a note and a stamp.
-    written = [item for items in setup.proxy.patches for item in items]
-    assert written
-    for item in written:
-        if FIELDS.status in item:
-            assert item.get(NOTE) and item.get(STAMP), item
-
-
 def test_the_review_view_lists_exactly_the_rows_in_review(loop: Loop) -> None:
     waiting = _in_review(loop)
     approved = loop.submit("obama", sample("obama.jpg"))  # a reference photo: well within tolerance
@@ -200,9 +191,11 @@ def test_the_review_view_lists_exactly_the_rows_in_review(loop: Loop) -> None:
     assert waiting["Id"] in in_review and approved["Id"] not in in_review
 
 
-def test_a_rejection_changed_back_to_approved_in_the_grace_period_publishes_the_row(loop: Loop) -> None:
+def test_a_rejection_changed_back_to_approved_in_the_grace_period_publishes_the_row(setup: Setup) -> None:
+    loop = setup.loop
     row = _in_review(loop)
     before = _shown(loop)
+    patched = len(setup.proxy.patches)
     rejected_at, note = _moderator_rejects(loop, row)
     assert _cells(loop, row)[FIELDS.status] == "rejected"
     assert any(LINK_LINE.match(line) for line in note)  # the moderator may still need the page
@@ -217,6 +210,9 @@ def test_a_rejection_changed_back_to_approved_in_the_grace_period_publishes_the_
     time.sleep(max(0.0, rejected_at + GRACE_SECONDS + 2 - time.monotonic()))
     assert _cells(loop, row)[FIELDS.status] == "approved"  # kept after the grace period
     assert _shown(loop) - before
+    # facegate wrote the note twice (the rejection pending, the approval), and never the Status.
+    mine = [item for items in setup.proxy.patches[patched:] for item in items if item.get("Id") == row["Id"]]
+    assert [set(item) for item in mine] == [{"Id", NOTE}, {"Id", NOTE}], mine
 
 
 def test_a_rejection_left_alone_deletes_the_row_after_the_grace_period_and_erases_its_files(
@@ -309,6 +305,22 @@ def test_an_expired_or_forged_link_is_refused_in_chromium(loop: Loop, browser: w
         assert _images(browser) == []
     browser.get(valid)  # the genuine link still opens
     assert _images(browser)[0]["alt"] == "Upload"
+
+
+def test_facegate_writes_a_status_only_with_its_note_and_stamp_and_never_over_a_moderators(
+    setup: Setup,
+) -> None:
+    # Every PATCH facegate sent in this module (after the tests above: decisions, a moderator's
+    # approval, rejections, one taken back): a decision's Status, stamp and note together, or the
+    # note alone when it follows what a moderator did.
+    written = [item for items in setup.proxy.patches for item in items]
+    decisions = [item for item in written if FIELDS.status in item]
+    assert decisions and len(decisions) < len(written)
+    for item in written:
+        if FIELDS.status in item:
+            assert set(item) == {"Id", FIELDS.status, STAMP, NOTE} and item[NOTE] and item[STAMP], item
+        else:
+            assert set(item) == {"Id", NOTE} and item[NOTE], item
 
 
 def test_the_metrics_count_the_reviews_settled_by_outcome(loop: Loop) -> None:
