@@ -230,14 +230,16 @@ def running_loop(
 
     ``webhook=False`` points NocoDB's webhook at a closed port, so facegate sees only the events posted
     to it; ``facegate_nocodb_url`` lets facegate reach NocoDB through a proxy; ``extra_env`` adds to or
-    overrides facegate's settings (e.g. its S3 storage).
+    overrides facegate's settings (e.g. its S3 storage). facegate's public URL is its own address, so
+    the notes it writes link to its reference page.
     """
     port = free_port()
     setup = bootstrap_base(
         nocodb.url, f"http://127.0.0.1:{port if webhook else free_port()}", base_title=base_title
     )
     env = loop_env(nocodb, setup, workdir, nocodb_url=facegate_nocodb_url, sweep_seconds=sweep_seconds)
-    env |= extra_env or {}
+    # Notes carry the reference page's link: signed with the harness's stamp secret, to this facegate.
+    env |= {"FACEGATE_PUBLIC_URL": f"http://127.0.0.1:{port}"} | dict(extra_env or {})
     with running_facegate(workdir, env, port) as server:
         loop = Loop(nocodb=nocodb, setup=setup, facegate=server)
         yield loop

@@ -13,6 +13,7 @@ import re
 import threading
 from collections import Counter
 from collections.abc import Collection
+from typing import Any
 
 from harness.net import free_port
 
@@ -36,6 +37,8 @@ class CountingProxy:
         self.requests: Counter[str] = Counter()
         self.targets: Counter[str] = Counter()  # "METHOD /path" without the query
         self.writes: list[tuple[str, list[int], int]] = []  # method, row Ids, status
+        # The rows each successful PATCH of records wrote, as sent: which cells went together.
+        self.patches: list[list[dict[str, Any]]] = []
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: asyncio.Server | None = None
@@ -92,6 +95,8 @@ class CountingProxy:
                 status = int(answer[0].split(b" ", 2)[1])
                 if method in ("DELETE", "PATCH") and WRITE.match(target):
                     self.writes.append((method, _row_ids(body), status))
+                    if method == "PATCH" and 200 <= status < 300:
+                        self.patches.append(_items(body))
                     if method in self.hold:
                         self.hold = ()
                         self.held_write = (method, _row_ids(body))
@@ -134,10 +139,15 @@ async def _read_message(
     return head, (await reader.read() if request_method is not None else b"")
 
 
-def _row_ids(body: bytes) -> list[int]:
+def _items(body: bytes) -> list[dict[str, Any]]:
+    """The rows a write's JSON body names (one object, or a list of them)."""
     try:
         data = json.loads(body or b"null")
     except ValueError:
         return []
     items = data if isinstance(data, list) else [data]
-    return [i["Id"] for i in items if isinstance(i, dict) and isinstance(i.get("Id"), int)]
+    return [i for i in items if isinstance(i, dict)]
+
+
+def _row_ids(body: bytes) -> list[int]:
+    return [i["Id"] for i in _items(body) if isinstance(i.get("Id"), int)]

@@ -26,7 +26,11 @@ RUNS = 5  # approved -> rejected raced facegate's own DELETE in 3 of 5 runs
 @pytest.fixture(scope="module")
 def loop(nocodb: LocalNocoDB, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
     workdir = tmp_path_factory.mktemp("facegate")
-    with running_loop(nocodb, workdir, base_title="withdrawn", sweep_seconds=SWEEP_SECONDS) as running:
+    # A moderator's rejection is carried out at once: no grace period (what these runs race).
+    env = {"FACEGATE_MODERATOR_GRACE_SECONDS": "0"}
+    with running_loop(
+        nocodb, workdir, base_title="withdrawn", sweep_seconds=SWEEP_SECONDS, extra_env=env
+    ) as running:
         yield running
 
 

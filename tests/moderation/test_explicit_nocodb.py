@@ -5,6 +5,7 @@ sample portraits (its face labels), so the blocking path and the review path run
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -63,3 +64,11 @@ def test_an_uncertain_score_waits_for_a_moderator(loop: Loop) -> None:
     )
     current = loop.row(row["Id"])
     assert current is not None and current[FIELDS.status] == "review"
+    # The note says which label scored what, against the gate's two scores, and links the page.
+    first, link, *rest = current[FIELDS.note].splitlines()
+    assert first.startswith("Waits for a moderator: one face, and a nudity label scoring between")
+    assert re.search(
+        r" Found FACE_FEMALE 0\.7[0-9] \(a moderator decides from 0\.50, deleted from 0\.75\)\.$", first
+    )
+    assert link.startswith(f"Reference photos and distances: {loop.facegate.url}/review/") and rest == []
+    assert current[FIELDS.stamp]

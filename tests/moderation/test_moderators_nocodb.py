@@ -37,8 +37,13 @@ def _references_with_wide_band(folder: Path) -> Path:
 def loop(nocodb: LocalNocoDB, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
     workdir = tmp_path_factory.mktemp("facegate")
     references = _references_with_wide_band(tmp_path_factory.mktemp("refs") / "reference_faces")
-    # The sweep is off: what is followed here is followed through the webhook.
-    env = {"FACEGATE_REFERENCE_DIR": str(references), "FACEGATE_SWEEP_INTERVAL_SECONDS": "0"}
+    # The sweep is off: what is followed here is followed through the webhook. A moderator's
+    # rejection is carried out at once (its grace period: tests/moderation/test_review_notes_nocodb.py).
+    env = {
+        "FACEGATE_REFERENCE_DIR": str(references),
+        "FACEGATE_SWEEP_INTERVAL_SECONDS": "0",
+        "FACEGATE_MODERATOR_GRACE_SECONDS": "0",
+    }
     with running_loop(nocodb, workdir, base_title="moderators", extra_env=env) as running:
         yield running
 
