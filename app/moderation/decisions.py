@@ -137,10 +137,13 @@ class DecisionLog:
         reason: Reason,
         decided_at: float,
         action: Action,
+        note: str | None = None,
     ) -> DecisionRecord:
         """Log facegate's earlier decision on an upload as its stamp in NocoDB recorded it, with what
-        was done then (its Status written): once, as ``record_decision``, whose record wins if any."""
+        was done then (its Status written) and facegate's line of the row's note: once, as
+        ``record_decision``, whose record wins if any."""
         values = _values(row_key, table_id, row_id, politician, decision, reason) | {
+            "note": note,
             "decided_at": decided_at,
             "action": action.value,
             "acted_at": self.db.clock(),

@@ -20,7 +20,15 @@ from datetime import UTC, datetime
 from app.faces.verdict import Verdict
 from app.outcomes import Decision, Reason
 
-__all__ = ["ExplicitThresholds", "Settlement", "compose", "reason_words", "verdict_note"]
+__all__ = [
+    "ExplicitThresholds",
+    "Settlement",
+    "compose",
+    "facegate_line",
+    "reason_words",
+    "reports",
+    "verdict_note",
+]
 
 # The README's decision table, for the reasons whose rows may stay in NocoDB (flagged rejections too).
 _WORDS = {
@@ -131,6 +139,24 @@ def compose(
             line += f": the row is deleted at {_time(settled.deletes_at)} unless its Status is changed back"
         lines.append(line + ".")
     return "\n".join(lines)[:MAX_NOTE_CHARS]
+
+
+def facegate_line(note: str | None) -> str | None:
+    """facegate's own line of a note read back from NocoDB (a log rebuilt from the stamps keeps the
+    numbers it gave); None when the note does not start with one."""
+    first = (note or "").split("\n", 1)[0][:MAX_NOTE_CHARS]
+    return first if first.startswith(tuple(f"{heading}: " for heading in _HEADINGS.values())) else None
+
+
+def reports(note: str | None, decision: Decision) -> bool:
+    """The note already ends with a moderator's ``decision`` (carried out): written again, it would
+    only change the time (the same decision followed after a rebuilt log)."""
+    last = (note or "").rsplit("\n", 1)[-1]
+    return (
+        decision is not Decision.REVIEW
+        and last.startswith(f"{_HEADINGS[decision]} by a moderator at ")
+        and (": the row is deleted at" not in last)
+    )
 
 
 def _time(epoch: float) -> str:

@@ -25,6 +25,7 @@ from app.moderation.act import APPROVED_STATUS, KEPT_ACTIONS, status_of
 from app.moderation.decisions import DecisionLog, DecisionRecord
 from app.moderation.download import Downloader, RowGone
 from app.moderation.lifecycle import UploadLifecycle
+from app.moderation.notes import facegate_line
 from app.moderation.queue import Job
 from app.moderation.rows import UploadRow
 from app.moderation.stamps import InvalidStamp, Stamp, StampKey
@@ -83,6 +84,7 @@ class StampRestorer:
             reason=stamp.reason,
             decided_at=float(stamp.decided_at),
             action=action,
+            note=facegate_line(row.note),
         )
         STAMPS.labels(result="restored").inc()
         log.info(

@@ -33,7 +33,7 @@ from app.moderation.decisions import DecisionLog, DecisionRecord
 from app.moderation.download import Downloader, RowGone
 from app.moderation.holds import Deferred
 from app.moderation.lifecycle import UploadLifecycle
-from app.moderation.notes import Settlement
+from app.moderation.notes import Settlement, reports
 from app.moderation.queue import Job, JobQueue
 from app.moderation.restore import StampRestorer
 from app.moderation.rows import UploadRow
@@ -270,7 +270,8 @@ class ModerationService:
         self, job: Job, row: UploadRow, record: DecisionRecord, decision: DecisionRecord, action: Action
     ) -> None:
         """A moderator's decision carried out: its note written (a row that stays), and logged."""
-        if action is not Action.DELETED and action is not Action.ALREADY_GONE:
+        stays = action is not Action.DELETED and action is not Action.ALREADY_GONE
+        if stays and not reports(row.note, decision.decision):
             await self.writer.write_note(
                 job, row, self.writer.note(record, Settlement(decision.decision, decision.decided_at))
             )

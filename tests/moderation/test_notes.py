@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from app.faces.verdict import Box, ExplicitFinding, FaceResult, Verdict
-from app.moderation.notes import MAX_NOTE_CHARS, ExplicitThresholds, Settlement, compose, verdict_note
+from app.moderation.notes import (
+    MAX_NOTE_CHARS,
+    ExplicitThresholds,
+    Settlement,
+    compose,
+    facegate_line,
+    reports,
+    verdict_note,
+)
 from app.outcomes import Decision, Reason
 
 BOX = Box(top=10, right=60, bottom=60, left=10)
@@ -98,3 +106,17 @@ def test_a_decision_without_its_line_is_said_in_the_readmes_words() -> None:
         "Waits for a moderator: one face, within the review band of the politician's tolerance (either side)."
     )
     assert compose(None, Reason.NO_MATCH, Decision.REJECTED).startswith("Rejected: one face, not within")
+
+
+def test_facegates_line_and_a_moderators_decision_are_read_back_from_a_note() -> None:
+    first = "Waits for a moderator: one face, within the review band. Distance 0.384 (approved at 0.317)."
+    note = compose(first, Reason.NEAR_TOLERANCE, Decision.REVIEW, settled=Settlement(Decision.APPROVED, T))
+    assert facegate_line(note) == first
+    assert (
+        facegate_line("typed by someone\nWaits for a moderator: x") is None and facegate_line(None) is None
+    )
+    assert reports(note, Decision.APPROVED) and not reports(note, Decision.REJECTED)
+    pending = compose(
+        first, Reason.NEAR_TOLERANCE, Decision.REVIEW, settled=Settlement(Decision.REJECTED, T, T + 1)
+    )
+    assert not reports(pending, Decision.REJECTED)  # not carried out yet: its deletion follows

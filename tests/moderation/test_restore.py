@@ -170,7 +170,9 @@ def test_a_lost_database_is_rebuilt_from_the_stamps(
     }
     # Nothing written but the moderator's rejection, which deletes the row as it always does; the
     # pictures were read only for the carousel's renditions.
-    assert [method for method, _ in fake.actions()[writes:]] == ["DELETE"] and 5 not in fake.rows
+    # Nothing facegate decided is written again: the moderator's approval gains its line in the note.
+    assert [method for method, _ in fake.actions()[writes:]] == ["PATCH", "DELETE"] and 5 not in fake.rows
+    assert fake.rows[3]["Facegate"].splitlines()[-1].startswith("Approved by a moderator at ")
     assert _downloads(fake) - downloads == 2
     assert {d.row_id: int(d.decided_at) for d in second.decisions.decisions() if d.restored} == {
         n: int(before[n]) for n in (1, 2, 3, 5)
