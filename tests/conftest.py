@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from selenium import webdriver
 
 from app.config import Settings
 from app.faces.engine import FaceEngine
@@ -18,6 +19,7 @@ from app.verification import FaceService
 from harness.images import ROOT, SAMPLES, sample
 from harness.nocodb import LocalNocoDB, is_installed, running_nocodb
 from harness.postgres import LocalPostgres, running_postgres
+from tests.utils.browser import start_chromium
 from tests.utils.clock import Clock
 from tests.utils.faces import CONFIG, LIMITS
 from tests.utils.stores import BACKENDS, Stores, fresh_stores
@@ -176,3 +178,13 @@ def real_encodings(engine: FaceEngine) -> dict[str, np.ndarray]:
         assert len(found.boxes) == 1, name
         out[name] = found.encodings[0]
     return out
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chrome]:
+    """One headless Chromium per test module (``tests.utils.browser``)."""
+    driver = start_chromium(tmp_path_factory.mktemp("chromium"))
+    try:
+        yield driver
+    finally:
+        driver.quit()

@@ -22,7 +22,6 @@ from app.assembly import Runtime
 from app.main import create_app
 from harness.images import ROOT, sample
 from harness.net import HOST, free_port
-from tests.carousel.conftest import start_chromium
 from tests.utils.fake_nocodb import FakeNocoDB
 from tests.utils.review import QuietNocoDB, decided, link, review_settings
 
@@ -79,15 +78,6 @@ def facegate(
     finally:
         server.should_exit = True
         thread.join(30)
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chrome]:
-    driver = start_chromium(tmp_path_factory.mktemp("chromium"))
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 def images(browser: webdriver.Chrome) -> list[dict[str, Any]]:

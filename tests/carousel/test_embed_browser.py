@@ -30,7 +30,7 @@ from harness.images import ROOT, sample
 from harness.loop import Loop, running_loop
 from harness.net import HOST, free_port
 from harness.nocodb import LocalNocoDB
-from tests.carousel.conftest import start_chromium
+from tests.utils.browser import start_chromium
 
 ARTIFACTS = ROOT / "artifacts"
 FORM_URL = "https://forms.campaign.example/upload"

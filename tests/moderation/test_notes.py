@@ -112,9 +112,7 @@ def test_facegates_line_and_a_moderators_decision_are_read_back_from_a_note() ->
     first = "Waits for a moderator: one face, within the review band. Distance 0.384 (approved at 0.317)."
     note = compose(first, Reason.NEAR_TOLERANCE, Decision.REVIEW, settled=Settlement(Decision.APPROVED, T))
     assert facegate_line(note) == first
-    assert (
-        facegate_line("typed by someone\nWaits for a moderator: x") is None and facegate_line(None) is None
-    )
+    assert facegate_line("typed by someone\nWaits for a moderator: x") is None and facegate_line(None) is None
     assert reports(note, Decision.APPROVED) and not reports(note, Decision.REJECTED)
     pending = compose(
         first, Reason.NEAR_TOLERANCE, Decision.REVIEW, settled=Settlement(Decision.REJECTED, T, T + 1)

@@ -29,7 +29,6 @@ from harness.images import ROOT, sample
 from harness.loop import FIELDS, Loop, running_loop
 from harness.nocodb import LocalNocoDB
 from harness.proxy import CountingProxy
-from tests.carousel.conftest import start_chromium
 from tests.moderation.test_moderators_nocodb import WIDE_BAND, _references_with_wide_band
 
 GRACE_SECONDS = 4
@@ -87,15 +86,6 @@ def setup(nocodb: LocalNocoDB, tmp_path_factory: pytest.TempPathFactory) -> Iter
 @pytest.fixture(scope="module")
 def loop(setup: Setup) -> Loop:
     return setup.loop
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chrome]:
-    driver = start_chromium(tmp_path_factory.mktemp("chromium"))
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 def _until(check: Callable[[], Any], what: str, loop: Loop, timeout: float = 30) -> Any:

@@ -1,13 +1,14 @@
-"""Headless Chromium for the carousel's browser tests: Debian's package, driven by Selenium."""
+"""Headless Chromium for the browser tests (the carousel, the embed script, the reference page):
+Debian's package, driven by Selenium. Each test module gets one browser, the ``browser`` fixture of
+``tests/conftest.py``."""
 
 from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
@@ -40,12 +41,3 @@ def start_chromium(profile: Path, extra_flags: Sequence[str] = ()) -> webdriver.
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chrome]:
-    driver = start_chromium(tmp_path_factory.mktemp("chromium"))
-    try:
-        yield driver
-    finally:
-        driver.quit()
