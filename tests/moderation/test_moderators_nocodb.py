@@ -18,7 +18,7 @@ from harness.images import ROOT, sample
 from harness.loop import FIELDS, Loop, running_loop
 from harness.nocodb import LocalNocoDB
 
-# obama2.jpg is about 0.38 from obama's references, 0.30 below his tolerance (0.68): inside a band
+# obama2.jpg is about 0.38 from obama's references, about 0.3 below his tolerance: inside a band
 # this wide around it. obama's profile.toml has a band of its own, which comes before
 # FACEGATE_REVIEW_BAND: this facegate reads a copy of the references with the wide band written in.
 WIDE_BAND = 0.35

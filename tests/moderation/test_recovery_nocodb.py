@@ -29,7 +29,7 @@ from harness.nocodb import LocalNocoDB
 from harness.proxy import CountingProxy
 
 T = TypeVar("T")
-# obama2.jpg is about 0.38 from obama's references: a band this wide around his tolerance (0.68)
+# obama2.jpg is about 0.38 from obama's references: a band this wide around his tolerance (about 0.67)
 # sends it to review. biden.jpg is Biden's own reference photo: approved as biden. A cat has no face.
 WIDE_BAND = 0.35
 DECIDED_SECONDS = 90.0

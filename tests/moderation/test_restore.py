@@ -129,7 +129,8 @@ def test_without_a_secret_no_stamp_is_written_or_read(
 def test_a_lost_database_is_rebuilt_from_the_stamps(
     faces: FaceService, stores: Stores, second: Stores, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # obama2.jpg is 0.38 from obama's references: a band of 0.35 around his 0.68 sends it to review.
+    # obama2.jpg is 0.38 from obama's references: a band of 0.35 around his tolerance (about 0.67)
+    # sends it to review.
     # biden.jpg is Biden's reference itself (approved as biden); the cat has no face (deleted).
     monkeypatch.setitem(faces.references.review_bands, "obama", 0.35)
     fake = FakeNocoDB()

@@ -311,7 +311,7 @@ def _recheck(stores: Stores, job: Job, action: str) -> Job:
 def test_a_face_near_the_tolerance_waits_for_a_moderator(
     faces: FaceService, stores: Stores, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # obama2.jpg is about 0.38 from obama's references, 0.30 below his tolerance (0.68): a band this
+    # obama2.jpg is about 0.38 from obama's references, about 0.3 below his tolerance: a band this
     # wide takes it in.
     monkeypatch.setitem(faces.references.review_bands, "obama", 0.35)
     fake = FakeNocoDB()
