@@ -39,8 +39,9 @@ from app.erasure.service import Eraser, GoneRow
 from app.erasure.store import PurgeTrigger
 from app.faces.renditions import Rendition
 from app.integrations.nocodb.client import NocoDBClient
-from app.integrations.nocodb.errors import NocoDBError
+from app.integrations.nocodb.errors import AttachmentRefused, NocoDBError
 from app.moderation.decisions import DecisionLog
+from app.moderation.download import Downloader, RowGone
 from app.moderation.queue import Job, JobQueue
 from app.moderation.rows import UploadRow, row_key, same_upload
 from app.outcomes import Action
@@ -86,6 +87,24 @@ class UploadLifecycle:
         earlier = await self.carousel.shown_ids_of_rows(approval.table_id, [approval.row_id])
         approval_id = await self.carousel.publish(approval, renditions)
         await self._withdraw([i for i in earlier if i != approval_id], trigger=PurgeTrigger.NOT_APPROVED)
+
+    async def approved_as_in_nocodb(
+        self, job: Job, row: UploadRow, politician: str | None, downloader: Downloader, *, why: str
+    ) -> bool:
+        """An upload approved without renditions from facegate's own check (a moderator's approval, a
+        restored one) is shown, rendered now from NocoDB's copy of its first picture: what the
+        moderator saw. False (logged with ``why``) when the picture is unavailable or the row gone."""
+        if row.attachments:
+            try:
+                data = await downloader.fetch(job.table_id, row, row.attachments[0])
+            except (AttachmentRefused, RowGone) as exc:
+                reason = getattr(exc, "message", "the row is gone")
+                log.warning("job %d: row %d %s, picture unavailable: %s", job.id, job.row_id, why, reason)
+                return False
+            renditions = await asyncio.to_thread(self.carousel.renditions.make, data)
+            approval = NewApproval(job.row_key, job.table_id, job.row_id, politician or "", row.attachments)
+            await self.approved(approval, renditions)
+        return True
 
     async def rejected(self, table_id: str, row_id: int) -> None:
         """A row's upload was rejected: facegate deleted it, or a moderator set its Status to

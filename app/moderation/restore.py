@@ -18,12 +18,10 @@ import logging
 from dataclasses import dataclass
 
 from app.carousel.service import Carousel
-from app.carousel.store import NewApproval
-from app.integrations.nocodb.errors import AttachmentRefused
 from app.metrics import STAMPS
 from app.moderation.act import APPROVED_STATUS, KEPT_ACTIONS, status_of
 from app.moderation.decisions import DecisionLog, DecisionRecord
-from app.moderation.download import Downloader, RowGone
+from app.moderation.download import Downloader
 from app.moderation.lifecycle import UploadLifecycle
 from app.moderation.notes import facegate_line
 from app.moderation.queue import Job
@@ -119,18 +117,6 @@ class StampRestorer:
 
     async def _publish(self, job: Job, row: UploadRow, stamp: Stamp) -> None:
         """The approved upload back on the carousel, its renditions made now from NocoDB's copy."""
-        if await self.carousel.shows(job.row_key) or not row.attachments:
-            return
-        try:
-            data = await self.downloader.fetch(job.table_id, row, row.attachments[0])
-        except (AttachmentRefused, RowGone) as exc:
-            log.warning(
-                "job %d: row %d restored as approved, but its picture is unavailable: %s",
-                job.id,
-                job.row_id,
-                getattr(exc, "message", "the row is gone"),
-            )
-            return
-        renditions = await asyncio.to_thread(self.carousel.renditions.make, data)
-        approval = NewApproval(job.row_key, job.table_id, job.row_id, stamp.politician or "", row.attachments)
-        await self.lifecycle.approved(approval, renditions)
+        if not await self.carousel.shows(job.row_key):
+            why = "restored as approved"
+            await self.lifecycle.approved_as_in_nocodb(job, row, stamp.politician, self.downloader, why=why)

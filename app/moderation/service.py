@@ -24,13 +24,12 @@ from app.carousel.service import Carousel
 from app.carousel.store import NewApproval
 from app.erasure.provenance import ForeignAttachment
 from app.faces.renditions import Rendition
-from app.integrations.nocodb.errors import AttachmentRefused
 from app.metrics import ACTIONS, REVIEW_WAIT_SECONDS, REVIEWS_SETTLED, VERDICTS
 from app.moderation.act import APPROVED_STATUS, REJECTED_STATUS, NocoDBWriter
 from app.moderation.backlog import Backlog
 from app.moderation.decide import RowDecider, RowVerdict
 from app.moderation.decisions import DecisionLog, DecisionRecord
-from app.moderation.download import Downloader, RowGone
+from app.moderation.download import Downloader
 from app.moderation.holds import Deferred
 from app.moderation.lifecycle import UploadLifecycle
 from app.moderation.notes import Settlement, reports
@@ -225,21 +224,9 @@ class ModerationService:
             log.warning("job %d: row %d approved by a moderator, not published: %s", job.id, job.row_id, exc)
             return Action.REVIEW
         decision = await self._record_moderator(it, Decision.APPROVED)
-        if row.attachments:
-            try:
-                data = await self.downloader.fetch(job.table_id, row, row.attachments[0])
-            except (AttachmentRefused, RowGone) as exc:
-                log.warning(
-                    "job %d: row %d approved by a moderator, picture unavailable: %s",
-                    job.id,
-                    job.row_id,
-                    getattr(exc, "message", "the row is gone"),
-                )
-                return Action.ALREADY_GONE
-            # What the moderator saw is what the carousel shows: rendered now, from these bytes.
-            renditions = await asyncio.to_thread(self.carousel.renditions.make, data)
-            approval = NewApproval(job.row_key, job.table_id, job.row_id, politician or "", row.attachments)
-            await self.lifecycle.approved(approval, renditions)
+        why = "approved by a moderator"
+        if not await self.lifecycle.approved_as_in_nocodb(job, row, politician, self.downloader, why=why):
+            return Action.ALREADY_GONE
         await self._settled(job, row, record, decision, Action.APPROVED)
         return Action.APPROVED
 
