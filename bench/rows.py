@@ -41,6 +41,7 @@ import psutil
 
 from app.assembly import Runtime, assemble
 from app.config import Settings
+from app.erasure.provenance import FORM_FOLDER
 from app.faces.renditions import Renditions
 from bench.common import limits
 from bench.throughput import mix
@@ -48,6 +49,8 @@ from harness.images import ROOT
 
 BASE = "http://nocodb.bench"
 TABLE_ID = "bench_rows"
+CREATED_AT = "2026-01-01 00:00:00+00:00"
+CREATED_EPOCH = 1_767_225_600  # CREATED_AT
 DRAIN_TIMEOUT_SECONDS = 600.0
 POLL_SECONDS = 0.02
 CONFIGS = ("pool", "one decode", "two decodes")
@@ -62,6 +65,9 @@ class FakeNocoDB:
     """NocoDB's records API and file server, as a function: what one job's path calls, no more."""
 
     renditions: Renditions
+    # NocoDB's uploads folder: each picture is written there as the public form writes it, just
+    # before its row, so that facegate proves it the row's own upload (``app.erasure.provenance``).
+    uploads: Path
     rows: dict[int, dict[str, Any]] = field(default_factory=dict)
     files: dict[str, bytes] = field(default_factory=dict)
     # "two decodes": each approval also decodes and renders the picture here, in the main process.
@@ -69,10 +75,15 @@ class FakeNocoDB:
     second_decodes: int = 0
 
     def add(self, row_id: int, politician: str, data: bytes) -> dict[str, Any]:
-        path = f"download/bench/{row_id}.jpg"
+        location = f"2026/01/01/{FORM_FOLDER}/photo_{row_id:05d}.jpg"
+        stored = self.uploads / location
+        stored.parent.mkdir(parents=True, exist_ok=True)
+        stored.write_bytes(data)
+        os.utime(stored, (CREATED_EPOCH, CREATED_EPOCH))
+        path = f"download/{location}"
         self.files[path] = data
         image = {"id": f"att{row_id}", "path": path, "title": f"{row_id}.jpg", "mimetype": "image/jpeg"}
-        row = {"Id": row_id, "CreatedAt": "2026-01-01 00:00:00+00:00", "Politician": politician}
+        row = {"Id": row_id, "CreatedAt": CREATED_AT, "Politician": politician}
         self.rows[row_id] = row | {"Image": [image], "Status": None}
         return self.rows[row_id]
 
@@ -137,8 +148,8 @@ class _Bench:
         queue = self.runtime.queue
         while True:
             counts = await asyncio.to_thread(queue.counts)
-            if counts["failed"]:
-                raise RuntimeError(f"{counts['failed']} jobs failed")
+            if counts["failed"] or counts.get("held"):
+                raise RuntimeError(f"jobs failed or held: {counts}")
             if counts["done"] >= self.queued:
                 return
             if time.perf_counter() - started > DRAIN_TIMEOUT_SECONDS:
@@ -156,13 +167,14 @@ def _settings(folder: Path, workers: int) -> Settings:
         nocodb_url=BASE,
         nocodb_api_token=secrets.token_hex(8),  # the fake NocoDB takes any
         nocodb_table_id=TABLE_ID,
+        nocodb_uploads_dir=folder / "uploads",
         sweep_interval_seconds=0,
     )
 
 
 async def _measure(photos: list[tuple[str, str, bytes]], workers: int, rounds: int) -> dict[str, Any]:
-    nocodb = FakeNocoDB(Renditions(limits()))
     with tempfile.TemporaryDirectory(prefix="facegate-bench-rows-") as tmp:
+        nocodb = FakeNocoDB(Renditions(limits()), uploads=Path(tmp) / "uploads")
         settings = _settings(Path(tmp), workers)
         async with assemble(settings, nocodb_transport=httpx.MockTransport(nocodb.handler)) as runtime:
             bench = _Bench(runtime, nocodb, photos)

@@ -138,10 +138,10 @@ def test_rows_per_second_end_to_end_beside_the_pool_one_and_two_decodes(
     rows = result["rows"]
     assert rows["rows"] == 2 and rows["rounds"] == 2
     assert _positive(rows["photos_per_s"], *rows["rows_per_s"].values(), *rows["of_pool"].values())
-    # CPU per row is reported, not asserted: two rows a round on a shared machine may round to 0 ms
-    # (the pool alone leaves the main process idle), and that is a measurement, not a failure.
-    cpu = [*rows["main_cpu_ms"].values(), *rows["workers_cpu_ms"].values()]
-    assert len(cpu) == 6 and all(isinstance(v, int | float) and v >= 0 for v in cpu)
+    # The pool alone leaves the main process idle (its CPU may round to 0 ms); the face workers work
+    # in every configuration (0 ms: the rows were never analysed, e.g. held).
+    assert all(isinstance(v, int | float) and v >= 0 for v in rows["main_cpu_ms"].values())
+    assert _positive(*rows["workers_cpu_ms"].values())
     assert rows["approved"] == rows["expected_approved"] == 2 * 5  # an untimed round and 4 timed ones
     assert rows["second_decodes"] == 2 * 2  # one per approved picture of the "two decodes" rounds
     text = (out / "bench.txt").read_text()
