@@ -33,7 +33,7 @@ ends (``tolerance = (a + r) / 2``, ``review_band = (r - a) / 2``):
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -192,15 +192,22 @@ class Calibration:
         return min(measured, key=_distance) if measured else None
 
 
-def calibrate(measurement: Measurement, *, max_approve: float) -> Calibration:
+def calibrate(
+    measurement: Measurement,
+    *,
+    max_approve: float,
+    in_review: Callable[[int], int] | None = None,
+) -> Calibration:
     """The rule of the module docstring for ``measurement``; ``max_approve`` is the operator's
-    tolerance for genuine photos (``FACEGATE_TOLERANCE``), beyond which nothing is approved."""
+    tolerance for genuine photos (``FACEGATE_TOLERANCE``), beyond which nothing is approved.
+    ``in_review``: how many of n strangers review may hold (``strangers_in_review``; the bench
+    compares others)."""
     strangers = sorted(d for s in measurement.strangers if (d := s.distance) is not None)
     fakes = sorted(d for s in measurement.deepfakes if (d := s.distance) is not None)
     weak = measurement.photos < 2
     margin = APPROVE_MARGIN * (2 if weak else 1)
     approve = _down(max_approve if not strangers else min(max_approve, strangers[0] - margin))
-    allowed = strangers_in_review(len(strangers))
+    allowed = (in_review or strangers_in_review)(len(strangers))
     limit = strangers[allowed] if allowed < len(strangers) else None
     ceiling = (limit - EDGE_GAP) if limit is not None else None
     needed = fakes[max(0, math.ceil(MIN_KEPT * len(fakes)) - 1)] if fakes else None
