@@ -85,9 +85,10 @@ def test_add_calibrates_the_new_politician_and_writes_how(campaign: tuple[Path, 
     folder, status, out = campaign
     text = (folder / NEW / "profile.toml").read_text()
     assert "# Calibrated by `facegate politicians calibrate` on " in text
-    assert "2 reference photos, 120 deepfakes of them on 12 people of the bank (leave one out)" in " ".join(
-        line.removeprefix("# ") for line in text.splitlines()
-    )
+    flat = " ".join(line.removeprefix("# ") for line in text.splitlines())
+    assert "2 reference photos, 120 deepfakes of them on 12 people of the bank (leave one out)" in flat
+    # Every person of the bank is a stranger to the politician, the hosts' own faces too.
+    assert "34 strangers (32 people of the bank, 2 other politicians)" in flat
     (new,) = [p for p in read_politicians(folder) if p.slug == NEW]
     assert new.profile.tolerance is not None and new.profile.review_band is not None
     assert status == 0  # added and calibrated (its table says when the bar is missed)
