@@ -6,10 +6,12 @@ distances are the matcher's (to the politician's nearest reference photo) of thr
   (``app.politicians.deepfakes``), each made from one reference photo and measured against the
   *other* reference photos (leave one out: a photo is never measured against itself). With a single
   photo there is no other: its deepfakes are measured against the photo they were made from, which
-  makes them look nearer than an uploader's will be; the calibration is then *weak*, and conservative:
-  approval ends twice the margin below the nearest stranger, and no stranger may wait in review.
-- ``strangers``: the bank's other people, and the campaign's other politicians (an upload of minister
-  B claimed as A), against every reference photo, as facegate measures an upload.
+  makes them look nearer than an uploader's will be; the calibration is then *weak*, and conservative
+  where it decides alone: approval ends twice the margin below the nearest stranger. Review (a
+  moderator decides) keeps the deepfakes, under the same strangers' share as any calibration.
+- ``strangers``: every person of the bank (the strangers and the hosts' own faces), and the campaign's
+  other politicians (an upload of minister B claimed as A), against every reference photo, as
+  facegate measures an upload.
 - ``genuine``: each reference photo against the others (leave one out).
 
 The rule (README, "Choosing the review band"), with ``a`` where approval ends and ``r`` where review
@@ -20,7 +22,10 @@ ends (``tolerance = (a + r) / 2``, ``review_band = (r - a) / 2``):
 2. Review up to where at least ``MIN_KEPT`` of the deepfakes are kept (approved or review), plus
    ``REVIEW_MARGIN`` for deepfakes of photos and people the bank does not hold, as long as no more
    than ``MAX_STRANGERS_REVIEW`` of the strangers fall in review: ``r`` stays ``EDGE_GAP`` short of
-   the first stranger beyond that share.
+   the first stranger beyond ``strangers_in_review(n)`` of them. The measured strangers are a
+   sample, and the campaign's uploaders are not the bank's people: that count is the largest k for
+   which a true share of ``MAX_STRANGERS_REVIEW`` would show more than k of n in review at least
+   half the time (2 of 33, where a plain tenth allows 3), so that the share holds beyond the bank.
 3. When both cannot hold, the strangers' share holds and the deepfakes give: the calibration says by
    how much, and what would help.
 """
@@ -28,7 +33,7 @@ ends (``tolerance = (a + r) / 2``, ``review_band = (r - a) / 2``):
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -46,10 +51,12 @@ __all__ = [
     "Rule",
     "Sample",
     "calibrate",
+    "strangers_in_review",
 ]
 
 MIN_KEPT = 0.90  # of the generated deepfakes, approved or in review
 MAX_STRANGERS_REVIEW = 0.10  # of the strangers, in review (none approved)
+STRANGER_ODDS = 0.5  # strangers_in_review: how often the bank may show fewer than a true 10 % share
 APPROVE_MARGIN = 0.04  # approval ends this far below the nearest stranger
 REVIEW_MARGIN = 0.03  # review reaches this far beyond the deepfake the bar needs kept
 EDGE_GAP = 0.005  # review ends this far short of the first stranger it must leave out
@@ -185,15 +192,22 @@ class Calibration:
         return min(measured, key=_distance) if measured else None
 
 
-def calibrate(measurement: Measurement, *, max_approve: float) -> Calibration:
+def calibrate(
+    measurement: Measurement,
+    *,
+    max_approve: float,
+    in_review: Callable[[int], int] | None = None,
+) -> Calibration:
     """The rule of the module docstring for ``measurement``; ``max_approve`` is the operator's
-    tolerance for genuine photos (``FACEGATE_TOLERANCE``), beyond which nothing is approved."""
+    tolerance for genuine photos (``FACEGATE_TOLERANCE``), beyond which nothing is approved.
+    ``in_review``: how many of n strangers review may hold (``strangers_in_review``; the bench
+    compares others)."""
     strangers = sorted(d for s in measurement.strangers if (d := s.distance) is not None)
     fakes = sorted(d for s in measurement.deepfakes if (d := s.distance) is not None)
     weak = measurement.photos < 2
     margin = APPROVE_MARGIN * (2 if weak else 1)
     approve = _down(max_approve if not strangers else min(max_approve, strangers[0] - margin))
-    allowed = 0 if weak else math.floor(MAX_STRANGERS_REVIEW * len(strangers))
+    allowed = (in_review or strangers_in_review)(len(strangers))
     limit = strangers[allowed] if allowed < len(strangers) else None
     ceiling = (limit - EDGE_GAP) if limit is not None else None
     needed = fakes[max(0, math.ceil(MIN_KEPT * len(fakes)) - 1)] if fakes else None
@@ -204,6 +218,20 @@ def calibrate(measurement: Measurement, *, max_approve: float) -> Calibration:
     return Calibration(measurement, rule, max_approve, weak, needed, limit, _notes(draft))
 
 
+def strangers_in_review(n: int) -> int:
+    """How many of ``n`` measured strangers review may hold: the largest k with P[Binomial(n,
+    ``MAX_STRANGERS_REVIEW``) <= k] <= ``STRANGER_ODDS``, i.e. were a tenth of all strangers in review,
+    a sample of ``n`` would show more than k of them at least half the time: none of fewer than 17,
+    1 of 17 to 26, 2 of 27 to 36, 9 of 100 (a plain tenth of 21, 33 and 100: 2, 3 and 10)."""
+    p, allowed, below = MAX_STRANGERS_REVIEW, -1, 0.0
+    for k in range(n + 1):
+        below += math.comb(n, k) * p**k * (1 - p) ** (n - k)
+        if below > STRANGER_ODDS:
+            break
+        allowed = k
+    return max(0, allowed)
+
+
 def _notes(c: Calibration) -> tuple[str, ...]:
     """What the numbers do not say by themselves: a weak calibration, which part of the bar gives
     and by how much, genuine photos that would wait for review, and what would help."""
@@ -212,7 +240,7 @@ def _notes(c: Calibration) -> tuple[str, ...]:
         notes.append(
             f"weak: {m.photos} reference photo, so each deepfake was measured against the photo it was"
             " made from, and deepfakes of other photos will be farther; so approval ends twice as far below"
-            " the nearest stranger, and review before it. Add at least"
+            " the nearest stranger (review, where a moderator decides, takes the difference). Add at least"
             f" {MIN_PHOTOS - m.photos} more photos (frontal, recent, from different days) and calibrate"
             " again."
         )
@@ -229,7 +257,7 @@ def _notes(c: Calibration) -> tuple[str, ...]:
             f"the deepfakes give: {fakes.kept} of {fakes.n} kept ({fakes.kept_share:.0%}, not"
             f" {MIN_KEPT:.0%}); keeping {MIN_KEPT:.0%} needs review up to {c.needed:.3f}, where"
             f" {would} of {len(strangers)} strangers ({would / len(strangers):.0%}) would wait for review"
-            f" ({'none, for a weak calibration' if c.weak else f'at most {MAX_STRANGERS_REVIEW:.0%}'})."
+            f" (at most {strangers_in_review(len(strangers))} of {len(strangers)})."
             " The nearest other people are within"
             f" {c.needed - c.rule.review_up_to:.3f} of the deepfakes: more reference photos (frontal,"
             " sharp, from different days) bring the politician's deepfakes nearer."

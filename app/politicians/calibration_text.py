@@ -8,7 +8,7 @@ from __future__ import annotations
 import textwrap
 from datetime import date
 
-from app.politicians.calibration import MIN_KEPT, Calibration, Count
+from app.politicians.calibration import MIN_KEPT, Calibration, Count, strangers_in_review
 
 __all__ = ["comment_lines", "table_lines"]
 
@@ -103,7 +103,10 @@ def _margins(c: Calibration) -> str:
             f" ({c.needed:.3f})"
         )
     if c.limit is not None:
+        n = sum(s.distance is not None for s in c.measurement.strangers)
         parts.append(
-            f"{c.limit - rule.review_up_to:.3f} short of the first stranger it leaves out ({c.limit:.3f})"
+            f"{c.limit - rule.review_up_to:.3f} short of the first stranger it leaves out ({c.limit:.3f}):"
+            f" review may hold {strangers_in_review(n)} of the {n} strangers, not a tenth: the bank is a"
+            " sample, and people outside it may look more like the politician (deepfakes give for it)"
         )
     return "Margins: " + "; ".join(parts) + "." if parts else ""

@@ -7,8 +7,11 @@ Every upload here goes through what the service runs (``decode`` with the servic
    landmarks (``app.politicians.deepfakes.prepare``);
 2. each reference photo's deepfakes onto the bank's hosts, encoded; a deepfake's distance is to the
    nearest *other* reference photo (leave one out), or to its own when there is no other;
-3. the bank's strangers and the other politicians: their distance to the nearest reference (another
-   politician is one stranger, at their photo nearest the politician).
+3. every person of the bank (the strangers, and the hosts' own faces) and the other politicians: their
+   distance to the nearest reference (another politician is one stranger, at their photo nearest the
+   politician). A host's own face is only ever measured against the politician's references, never
+   against a deepfake pasted onto it, so no one scores against their own face; counting the hosts
+   gives the stranger tail 32 people rather than 20, and the nearest-looking ones among them.
 The bank's faces (landmarks, encodings) are cached in ``<bank_dir>/faces``, keyed by the photo's
 SHA-256, the face and what changes an encoding, so only the first calibration computes them.
 """
@@ -23,7 +26,7 @@ import multiprocessing
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -70,6 +73,13 @@ class Bank:
     hosts: dict[str, Face]
     strangers: dict[str, Matrix]  # person -> (128,)
     left_out: tuple[str, ...]  # people whose photo showed facegate no single face
+    host_encodings: dict[str, Matrix] = field(default_factory=dict)  # host -> (128,), their own face
+
+    @property
+    def people(self) -> dict[str, Matrix]:
+        """Every person of the bank as a stranger to the politician: the strangers, then the hosts'
+        own faces (module docstring, step 3)."""
+        return {**self.strangers, **self.host_encodings}
 
 
 class Trial:
@@ -133,19 +143,20 @@ class Trial:
             results[name] = future.result()
             with contextlib.suppress(OSError):  # a read-only bank only costs this again next time
                 write_cached_face(path, results[name])
-        hosts, strangers, left_out = {}, {}, []
+        hosts, strangers, host_encodings, left_out = {}, {}, {}, []
         for person in people:
             found = results[person.name]
             if person.role is Role.HOST and found.face is not None and found.encoding is not None:
                 hosts[person.name] = found.face
+                host_encodings[person.name] = found.encoding
             elif person.role is Role.STRANGER and found.encoding is not None:
                 strangers[person.name] = found.encoding
             else:
                 left_out.append(person.name)
-        return Bank(hosts, strangers, tuple(left_out))
+        return Bank(hosts, strangers, tuple(left_out), host_encodings)
 
     def measure(self, politician: Politician, others: Sequence[Politician], bank: Bank) -> Measurement:
-        """The politician's deepfakes onto ``bank``'s hosts, ``bank``'s strangers and ``others``'
+        """The politician's deepfakes onto ``bank``'s hosts, ``bank``'s people and ``others``'
         photos, each as a distance to the politician's references (module docstring)."""
         started = time.perf_counter()
         refs = self.references(politician.photos)
@@ -155,7 +166,7 @@ class Trial:
         deepfakes = self._measure_deepfakes(politician.slug, refs, encodings, bank)
         strangers = [
             Sample(f"bank:{name}", "stranger", _nearest(encoding, encodings))
-            for name, encoding in bank.strangers.items()
+            for name, encoding in bank.people.items()
         ]
         for other in others:
             strangers.append(_nearest_photo(other.slug, self._encode_references(other), encodings))
@@ -168,7 +179,7 @@ class Trial:
             slug=politician.slug,
             photos=len(refs),
             hosts=len(bank.hosts),
-            people=len(bank.strangers) + len(others),
+            people=len(bank.people) + len(others),
             deepfakes=tuple(deepfakes),
             strangers=tuple(strangers),
             genuine=tuple(genuine),

@@ -20,6 +20,7 @@ from app.politicians.calibration import (
     Rule,
     Sample,
     calibrate,
+    strangers_in_review,
 )
 from app.politicians.calibration_text import comment_lines, table_lines
 
@@ -44,7 +45,7 @@ def _measured(
 
 
 FAKES = [0.50 + 0.01 * i for i in range(20)]  # 0.50 .. 0.69: 90 % of them (18) up to 0.67
-STRANGERS = [0.70, 0.80, 0.82, 0.85, 0.88, 0.9, 0.92, 0.95, 0.97, 0.99]
+STRANGERS = [0.70, *[0.80 + 0.01 * i for i in range(19)]]  # twenty: one may wait in review
 
 
 def test_the_rule_is_facegates() -> None:
@@ -69,16 +70,21 @@ def test_review_reaches_the_deepfake_the_bar_needs_plus_a_margin() -> None:
     c = calibrate(_measured(FAKES, STRANGERS), max_approve=MAX_APPROVE)
     assert c.needed == pytest.approx(0.67)
     assert c.rule.review_up_to == pytest.approx(0.67 + REVIEW_MARGIN)
-    # One stranger in ten may wait in review (0.70); the next, 0.80, is left out.
+    # One stranger of twenty may wait in review (0.70); the next, 0.80, is left out.
     assert c.limit == pytest.approx(0.80)
     assert c.count(c.measurement.strangers).review == 1
     assert c.count(c.fakes).kept_share >= MIN_KEPT
     assert c.meets_bar and not c.notes
 
 
+def test_strangers_in_review_are_fewer_than_a_tenth_of_a_sample() -> None:
+    # A tenth of all strangers would show more than this many of a sample at least half the time.
+    assert [strangers_in_review(n) for n in (10, 16, 17, 21, 26, 27, 33, 100)] == [0, 0, 1, 1, 1, 2, 2, 9]
+
+
 def test_review_stops_short_of_the_strangers_it_must_leave_out() -> None:
-    # Twenty strangers: two may wait in review, the third must not.
-    strangers = [0.64, 0.65, 0.66, *[0.8 + 0.01 * i for i in range(17)]]
+    # Thirty strangers: two may wait in review, the third must not (a plain tenth would allow three).
+    strangers = [0.64, 0.65, 0.66, *[0.8 + 0.005 * i for i in range(27)]]
     c = calibrate(_measured(FAKES, strangers), max_approve=MAX_APPROVE)
     assert c.limit == pytest.approx(0.66)
     assert c.rule.review_up_to < 0.66
@@ -87,14 +93,15 @@ def test_review_stops_short_of_the_strangers_it_must_leave_out() -> None:
 
 
 def test_when_both_cannot_hold_the_deepfakes_give_and_it_says_by_how_much() -> None:
-    strangers = [0.62, 0.63, *[0.9] * 8]  # one of ten may wait in review, not the second
+    strangers = [0.62, 0.63, *[0.9] * 18]  # one of twenty may wait in review, not the second
     c = calibrate(_measured(FAKES, strangers), max_approve=MAX_APPROVE)
     assert c.rule.review_up_to < 0.63
     assert c.count(c.measurement.strangers).review == 1
     assert not c.meets_bar
     (note,) = c.notes
     assert note.startswith("the deepfakes give: ")
-    assert "keeping 90% needs review up to 0.670, where 2 of 10 strangers (20%) would wait" in note
+    assert "keeping 90% needs review up to 0.670, where 2 of 20 strangers (10%) would wait" in note
+    assert "(at most 1 of 20)" in note
     assert "more reference photos" in note
 
 
@@ -105,11 +112,12 @@ def test_one_photo_is_weak_and_conservative() -> None:
     assert weak.weak and not strong.weak
     assert weak.rule.approve_below == pytest.approx(0.62 - 2 * APPROVE_MARGIN)
     assert strong.rule.approve_below == pytest.approx(0.62 - APPROVE_MARGIN)
-    # ... and no stranger waits in review: review ends short of the nearest one.
-    assert strong.rule.review_up_to >= 0.67 and weak.rule.review_up_to == pytest.approx(
-        0.62 - EDGE_GAP, abs=0.002
-    )
-    assert weak.count(weak.measurement.strangers).review == 0
+    # Conservative where it decides alone: it approves fewer deepfakes, and review (a moderator
+    # decides) keeps them, under the same strangers' share: one of twenty-one, not the second (0.70).
+    assert weak.rule.review_up_to == strong.rule.review_up_to == pytest.approx(0.70 - EDGE_GAP, abs=0.002)
+    assert weak.count(weak.fakes).approved < strong.count(strong.fakes).approved
+    assert weak.count(weak.fakes).kept == strong.count(strong.fakes).kept
+    assert weak.count(weak.measurement.strangers).review == 1
     assert any(note.startswith("weak: 1 reference photo") for note in weak.notes)
 
 

@@ -20,7 +20,7 @@ import pytest
 from app.cli import main
 from app.config import Settings
 from app.politicians.bank_people import BANK
-from app.politicians.calibration import MIN_KEPT, Calibration
+from app.politicians.calibration import MAX_STRANGERS_REVIEW, MIN_KEPT, Calibration
 from app.politicians.profiles import read_politicians
 from app.politicians.trial import Trial
 from harness.calibration import judge, measure_unseen, rule_of, start_trial
@@ -85,9 +85,10 @@ def test_add_calibrates_the_new_politician_and_writes_how(campaign: tuple[Path, 
     folder, status, out = campaign
     text = (folder / NEW / "profile.toml").read_text()
     assert "# Calibrated by `facegate politicians calibrate` on " in text
-    assert "2 reference photos, 120 deepfakes of them on 12 people of the bank (leave one out)" in " ".join(
-        line.removeprefix("# ") for line in text.splitlines()
-    )
+    flat = " ".join(line.removeprefix("# ") for line in text.splitlines())
+    assert "2 reference photos, 120 deepfakes of them on 12 people of the bank (leave one out)" in flat
+    # Every person of the bank is a stranger to the politician, the hosts' own faces too.
+    assert "34 strangers (32 people of the bank, 2 other politicians)" in flat
     (new,) = [p for p in read_politicians(folder) if p.slug == NEW]
     assert new.profile.tolerance is not None and new.profile.review_band is not None
     assert status == 0  # added and calibrated (its table says when the bar is missed)
@@ -110,6 +111,19 @@ def test_the_new_politicians_deepfakes_onto_people_outside_the_bank_are_kept(jud
 def test_no_stranger_is_approved(judged: Calibration) -> None:
     strangers = judged.count(judged.measurement.strangers)
     assert strangers.n == len(OUTSIDE) + 2 and strangers.approved == 0
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 23, short of the bar on this set whatever the rule: 3 of the 13 sample people"
+    " (aaron_paul 0.621, t1_c 0.651, t1_e 0.683) are nearer to Cage than the deepfake his 90 %"
+    " needs kept (0.685), so keeping 90 % puts 3 of 13 (23 %) in review, and 1 of 13 keeps ~75 %",
+)
+def test_at_most_a_tenth_of_the_strangers_outside_the_bank_wait_for_review(judged: Calibration) -> None:
+    strangers = judged.count(judged.measurement.strangers)
+    assert strangers.review_share <= MAX_STRANGERS_REVIEW, [
+        (s.name, s.distance) for s in judged.measurement.strangers
+    ]
 
 
 def _sha256(path: Path) -> str:
