@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -184,6 +184,15 @@ class Loop:
         raise AssertionError(
             f"row {row['Id']} undecided after {DECIDE_TIMEOUT_SECONDS} s:\n{self.facegate.log_tail()}"
         )
+
+    def until(self, check: Callable[[], Any], what: str, timeout: float = 30) -> Any:
+        """Poll ``check`` until it gives something; past ``timeout`` seconds, fail with ``what`` and
+        facegate's last log lines."""
+        deadline = time.monotonic() + timeout
+        while not (found := check()):
+            assert time.monotonic() < deadline, f"{what}:\n{self.facegate.log_tail()}"
+            time.sleep(0.1)
+        return found
 
     def decisions(self, row_id: int) -> list[dict[str, Any]]:
         response = httpx.get(

@@ -5,7 +5,7 @@ still there, keeps the files (``kept``) and is looked at again when the row leav
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,14 +34,6 @@ def loop(nocodb: LocalNocoDB, tmp_path_factory: pytest.TempPathFactory) -> Itera
         yield running
 
 
-def _until(check: Callable[[], Any], what: str, loop: Loop, timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (found := check()):
-        assert time.monotonic() < deadline, f"{what}:\n{loop.facegate.log_tail()}"
-        time.sleep(0.1)
-    return found
-
-
 def _approved(loop: Loop) -> tuple[dict[str, Any], list[Path]]:
     """An approved upload, and its original and three thumbnails on NocoDB's disk."""
     row = loop.submit("obama", sample("obama2.jpg"))
@@ -49,7 +41,7 @@ def _approved(loop: Loop) -> tuple[dict[str, Any], list[Path]]:
     location = stored_location(row[FIELDS.image][0])
     assert location is not None
     thumbnails = loop.nocodb.uploads_dir.parent / "thumbnails" / location
-    _until(lambda: thumbnails.is_dir() and len(list(thumbnails.iterdir())) == 3, "no thumbnails", loop)
+    loop.until(lambda: thumbnails.is_dir() and len(list(thumbnails.iterdir())) == 3, "no thumbnails")
     return row, [loop.nocodb.uploads_dir / location, *thumbnails.iterdir()]
 
 
@@ -79,14 +71,14 @@ def test_set_back_to_review_then_deleted_is_erased(loop: Loop) -> None:
     row, files = _approved(loop)
     shown = _shown(loop)
     _moderator_sets(loop, row, "review")
-    _until(lambda: _shown(loop) == shown - 1, "never withdrawn by the sweep", loop)
-    kept = _until(lambda: (p := _purge(loop, row)) and p["state"] == "kept" and p, "purge not kept", loop)
+    loop.until(lambda: _shown(loop) == shown - 1, "never withdrawn by the sweep")
+    kept = loop.until(lambda: (p := _purge(loop, row)) and p["state"] == "kept" and p, "purge not kept")
     assert kept["files"] == 0 and all(f.exists() for f in files)  # the row is still in NocoDB
     time.sleep(2 * SWEEP_SECONDS)  # sweeps meanwhile change nothing
     assert all(f.exists() for f in files)
     _moderator_deletes(loop, row)
-    _until(lambda: not any(f.exists() for f in files), "files left after the deletion", loop)
-    done = _until(lambda: (p := _purge(loop, row)) and p["state"] == "done" and p, "purge not done", loop)
+    loop.until(lambda: not any(f.exists() for f in files), "files left after the deletion")
+    done = loop.until(lambda: (p := _purge(loop, row)) and p["state"] == "done" and p, "purge not done")
     assert done["files"] == len(files) and done["trigger"] == "deleted_in_nocodb"
 
 
@@ -95,17 +87,17 @@ def test_withdrawn_by_the_sweep_then_deleted_is_erased(loop: Loop) -> None:
     row, files = _approved(loop)
     shown = _shown(loop)
     _moderator_sets(loop, row, "")
-    _until(lambda: _shown(loop) == shown - 1, "never withdrawn by the sweep", loop)
-    _until(lambda: (p := _purge(loop, row)) and p["state"] == "kept", "purge not kept", loop)
+    loop.until(lambda: _shown(loop) == shown - 1, "never withdrawn by the sweep")
+    loop.until(lambda: (p := _purge(loop, row)) and p["state"] == "kept", "purge not kept")
     _moderator_deletes(loop, row)
-    _until(lambda: not any(f.exists() for f in files), "files left after the deletion", loop)
+    loop.until(lambda: not any(f.exists() for f in files), "files left after the deletion")
 
 
 @pytest.mark.parametrize("run", range(RUNS))
 def test_approved_then_rejected_is_erased(loop: Loop, run: int) -> None:
     row, files = _approved(loop)
     _moderator_sets(loop, row, "rejected")
-    _until(lambda: loop.row(row["Id"]) is None, "not deleted", loop)
-    _until(lambda: not any(f.exists() for f in files), f"run {run}: files left", loop)
-    done = _until(lambda: (p := _purge(loop, row)) and p["state"] == "done" and p, "purge not done", loop)
+    loop.until(lambda: loop.row(row["Id"]) is None, "not deleted")
+    loop.until(lambda: not any(f.exists() for f in files), f"run {run}: files left")
+    done = loop.until(lambda: (p := _purge(loop, row)) and p["state"] == "done" and p, "purge not done")
     assert done["files"] == len(files)

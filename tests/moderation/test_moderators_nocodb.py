@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,14 +48,6 @@ def loop(nocodb: LocalNocoDB, tmp_path_factory: pytest.TempPathFactory) -> Itera
         yield running
 
 
-def _until(check: Callable[[], Any], what: str, loop: Loop, timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (found := check()):
-        assert time.monotonic() < deadline, f"{what}:\n{loop.facegate.log_tail()}"
-        time.sleep(0.1)
-    return found
-
-
 def _status(loop: Loop, row: dict[str, Any]) -> str | None:
     current = loop.row(row["Id"])
     return None if current is None else current.get(FIELDS.status)
@@ -63,7 +55,7 @@ def _status(loop: Loop, row: dict[str, Any]) -> str | None:
 
 def _in_review(loop: Loop) -> dict[str, Any]:
     row = loop.submit("obama", sample("obama2.jpg"))
-    _until(lambda: _status(loop, row) == "review", "never set to review", loop)
+    loop.until(lambda: _status(loop, row) == "review", "never set to review")
     return row
 
 
@@ -94,7 +86,7 @@ def test_a_borderline_upload_waits_until_a_moderator_approves_it(loop: Loop) -> 
     assert _shown(loop) == before
     assert _decisions(loop, row) == [("facegate", "review", "near_tolerance", "review")]
     _moderator_sets(loop, row, "approved")
-    shown = _until(lambda: (now := _shown(loop)) != before and now, "not published", loop)
+    shown = loop.until(lambda: (now := _shown(loop)) != before and now, "not published")
     assert len(shown) == len(before) + 1
     thumbnail = httpx.get(f"{loop.facegate.url}/approved/{shown[0]}/thumbnail", timeout=10)
     assert thumbnail.status_code == 200 and thumbnail.content[:2] == b"\xff\xd8"
@@ -109,9 +101,9 @@ def test_a_moderator_rejects_an_upload_in_review(loop: Loop) -> None:
     before = _shown(loop)
     row = _in_review(loop)
     _moderator_sets(loop, row, "rejected")
-    _until(lambda: loop.row(row["Id"]) is None, "not deleted", loop)
-    decided = _until(
-        lambda: (d := _decisions(loop, row)) and d[0][3] is not None and d, "no moderator action", loop
+    loop.until(lambda: loop.row(row["Id"]) is None, "not deleted")
+    decided = loop.until(
+        lambda: (d := _decisions(loop, row)) and d[0][3] is not None and d, "no moderator action"
     )
     assert decided[0] == ("moderator", "rejected", "moderator", "deleted")
     assert _shown(loop) == before
@@ -121,10 +113,10 @@ def test_a_moderator_withdraws_a_published_upload(loop: Loop) -> None:
     row = _in_review(loop)
     before = _shown(loop)
     _moderator_sets(loop, row, "approved")
-    published = _until(lambda: (now := _shown(loop)) != before and now[0], "not published", loop)
+    published = loop.until(lambda: (now := _shown(loop)) != before and now[0], "not published")
     _moderator_sets(loop, row, "rejected")  # changed their mind
-    _until(lambda: loop.row(row["Id"]) is None, "not deleted", loop)
-    _until(lambda: published not in _shown(loop), "still on the carousel", loop)
+    loop.until(lambda: loop.row(row["Id"]) is None, "not deleted")
+    loop.until(lambda: published not in _shown(loop), "still on the carousel")
 
 
 def test_a_moderator_deletes_an_upload_in_review_and_its_files_are_erased(loop: Loop) -> None:
@@ -140,5 +132,5 @@ def test_a_moderator_deletes_an_upload_in_review_and_its_files_are_erased(loop: 
         found = decided[-1]["purge"] if decided else None
         return found if found is not None and found["state"] == "done" else None
 
-    done = _until(purge, "files not erased", loop)
+    done = loop.until(purge, "files not erased")
     assert done["trigger"] == "deleted_in_nocodb" and done["files"] >= 1

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -88,14 +88,6 @@ def loop(setup: Setup) -> Loop:
     return setup.loop
 
 
-def _until(check: Callable[[], Any], what: str, loop: Loop, timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (found := check()):
-        assert time.monotonic() < deadline, f"{what}:\n{loop.facegate.log_tail()}"
-        time.sleep(0.1)
-    return found
-
-
 def _cells(loop: Loop, row: dict[str, Any]) -> dict[str, Any]:
     current = loop.row(row["Id"])
     return current or {}
@@ -107,7 +99,7 @@ def _note(loop: Loop, row: dict[str, Any]) -> list[str]:
 
 def _in_review(loop: Loop) -> dict[str, Any]:
     row = loop.submit("obama", sample("obama2.jpg"))
-    _until(lambda: _cells(loop, row).get(FIELDS.status) == "review", "never set to review", loop)
+    loop.until(lambda: _cells(loop, row).get(FIELDS.status) == "review", "never set to review")
     return row
 
 
@@ -120,7 +112,7 @@ def _moderator_sets(loop: Loop, row: dict[str, Any], status: str) -> None:
 def _moderator_rejects(loop: Loop, row: dict[str, Any]) -> tuple[float, list[str]]:
     """Status ``rejected``; when facegate's note says the row waits for its deletion, and the note."""
     _moderator_sets(loop, row, "rejected")
-    note = _until(lambda: (n := _note(loop, row)) and PENDING.match(n[-1]) and n, "no pending note", loop)
+    note = loop.until(lambda: (n := _note(loop, row)) and PENDING.match(n[-1]) and n, "no pending note")
     return time.monotonic(), note
 
 
@@ -190,11 +182,10 @@ def test_a_rejection_changed_back_to_approved_in_the_grace_period_publishes_the_
     assert _cells(loop, row)[FIELDS.status] == "rejected"
     assert any(LINK_LINE.match(line) for line in note)  # the moderator may still need the page
     _moderator_sets(loop, row, "approved")
-    _until(lambda: _shown(loop) - before, "not published", loop)
-    approved = _until(
+    loop.until(lambda: _shown(loop) - before, "not published")
+    approved = loop.until(
         lambda: (n := _note(loop, row)) and n[-1].startswith("Approved by a moderator at") and n,
         "no approval in the note",
-        loop,
     )
     assert not any(LINK_LINE.match(line) for line in approved)  # settled: no link any more
     time.sleep(max(0.0, rejected_at + GRACE_SECONDS + 2 - time.monotonic()))
@@ -216,7 +207,7 @@ def test_a_rejection_left_alone_deletes_the_row_after_the_grace_period_and_erase
     rejected_at, _ = _moderator_rejects(loop, row)
     time.sleep(1)
     assert loop.row(row["Id"]) is not None and original.exists()  # within the grace period
-    _until(lambda: loop.row(row["Id"]) is None, "not deleted after the grace period", loop)
+    loop.until(lambda: loop.row(row["Id"]) is None, "not deleted after the grace period")
     assert time.monotonic() - rejected_at >= GRACE_SECONDS - 1.5  # not before its time
     key = _key(loop, row)
 
@@ -224,7 +215,7 @@ def test_a_rejection_left_alone_deletes_the_row_after_the_grace_period_and_erase
         purges = [d["purge"] for d in loop.decisions(row["Id"]) if d["row_key"] == key and d["purge"]]
         return purges[0] if purges and purges[0]["state"] == "done" else None
 
-    done = _until(purge, "files not erased", loop)
+    done = loop.until(purge, "files not erased")
     assert done["files"] >= 1 and not original.exists()
     decided = [
         (d["source"], d["decision"], d["action"]) for d in loop.decisions(row["Id"]) if d["row_key"] == key
@@ -236,12 +227,11 @@ def test_a_rejection_changed_back_to_review_keeps_the_row_and_says_so(loop: Loop
     row = _in_review(loop)
     rejected_at, _ = _moderator_rejects(loop, row)
     _moderator_sets(loop, row, "review")
-    note = _until(
+    note = loop.until(
         lambda: (
             (n := _note(loop, row)) and n[-1].startswith("A moderator's rejection was taken back at") and n
         ),
         "no taking back in the note",
-        loop,
     )
     assert FIRST_LINE.match(note[0]) and LINK_LINE.match(note[1]), note  # it waits again, with its link
     time.sleep(max(0.0, rejected_at + GRACE_SECONDS + 2 - time.monotonic()))
