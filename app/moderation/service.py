@@ -200,7 +200,6 @@ class ModerationService:
     async def _record_moderator(self, it: _Followed, decision: Decision) -> DecisionRecord:
         """Log what the moderator's Status says; a row facegate sent to review counts as settled
         (its wait measured) the first time a moderator decides it."""
-        VERDICTS.labels(source="moderator", decision=decision, reason=Reason.MODERATOR).inc()
         moderated = await asyncio.to_thread(
             self.decisions.record_moderator,
             row_key=it.job.row_key,
@@ -209,7 +208,10 @@ class ModerationService:
             politician=it.politician,
             decision=decision,
         )
-        if it.record.decision is Decision.REVIEW and moderated.id != it.settled.id:
+        if moderated.id == it.settled.id:
+            return moderated  # seen before (a rejection in its grace period, run again)
+        VERDICTS.labels(source="moderator", decision=decision, reason=Reason.MODERATOR).inc()
+        if it.record.decision is Decision.REVIEW:
             outcome = "taken_back" if decision is Decision.REVIEW else decision.value
             REVIEWS_SETTLED.labels(outcome=outcome).inc()
             if it.settled.source is Source.FACEGATE:

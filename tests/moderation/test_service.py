@@ -18,7 +18,7 @@ from app.faces.pool import Analysis
 from app.faces.renditions import Rendition
 from app.integrations.nocodb.errors import NocoDBUnavailable
 from app.logs import JsonFormatter
-from app.metrics import REVIEW_WAIT_SECONDS, REVIEWS_SETTLED
+from app.metrics import REVIEW_WAIT_SECONDS, REVIEWS_SETTLED, VERDICTS
 from app.moderation.holds import Deferred
 from app.moderation.links import ReviewLinks
 from app.moderation.queue import Job, JobQueue, LeaseLost
@@ -486,6 +486,7 @@ def test_a_moderators_rejection_waits_out_the_grace_period_then_deletes(
     fake.rows[1]["Status"] = "rejected"  # a moderator, in NocoDB's grid
     job = _recheck(stores, job, "review")
     settled = REVIEWS_SETTLED.labels(outcome="rejected")._value.get()
+    verdicts = VERDICTS.labels(source="moderator", decision="rejected", reason="moderator")._value.get()
     job, deferred = _deferred(service, stores, job)
     assert deferred.until == clock.now + GRACE
     assert 1 in fake.rows and fake.rows[1]["Facegate"].splitlines()[-1] == (
@@ -495,6 +496,10 @@ def test_a_moderators_rejection_waits_out_the_grace_period_then_deletes(
     clock.now += GRACE / 2  # brought forward by its own note's update event: still waiting
     job, _ = _deferred(service, stores, job)
     assert REVIEWS_SETTLED.labels(outcome="rejected")._value.get() == settled + 1  # counted once
+    assert (
+        VERDICTS.labels(source="moderator", decision="rejected", reason="moderator")._value.get()
+        == verdicts + 1
+    )
     clock.now += GRACE / 2
     assert _run(service, job) == "deleted"
     assert 1 not in fake.rows and stores.purges.for_row(job.row_key) is not None
