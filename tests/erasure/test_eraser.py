@@ -51,12 +51,17 @@ def _claimed(stores: Stores, row: dict[str, Any], source: UploadSource = UploadS
     return gone
 
 
-def test_a_withdrawn_upload_keeps_its_files_until_its_row_leaves(stores: Stores, tmp_path: Path) -> None:
-    # Approved, set back to review by a moderator (the sweep withdraws it), deleted an hour later.
+def _one_claimed_upload(stores: Stores, uploads: Path) -> tuple[FakeNocoDB, GoneRow]:
+    """Row 1 of a fake NocoDB, its file in ``uploads`` and claimed as its form upload."""
     fake = FakeNocoDB()
     row = fake.add(1, "obama", ("a.jpg", b"jpeg"))
-    on_disk(fake, tmp_path / "nc")
-    gone = _claimed(stores, row)
+    on_disk(fake, uploads)
+    return fake, _claimed(stores, row)
+
+
+def test_a_withdrawn_upload_keeps_its_files_until_its_row_leaves(stores: Stores, tmp_path: Path) -> None:
+    # Approved, set back to review by a moderator (the sweep withdraws it), deleted an hour later.
+    fake, gone = _one_claimed_upload(stores, tmp_path / "nc")
 
     async def scenario() -> None:
         async with _eraser(stores, fake, tmp_path / "nc") as eraser:
@@ -83,10 +88,7 @@ def test_a_withdrawn_upload_keeps_its_files_until_its_row_leaves(stores: Stores,
 def test_a_kept_purge_is_finished_by_the_periodic_pass_when_the_webhook_is_lost(
     stores: Stores, tmp_path: Path
 ) -> None:
-    fake = FakeNocoDB()
-    row = fake.add(1, "obama", ("a.jpg", b"jpeg"))
-    on_disk(fake, tmp_path / "nc")
-    gone = _claimed(stores, row)
+    fake, gone = _one_claimed_upload(stores, tmp_path / "nc")
 
     async def scenario() -> None:
         async with _eraser(stores, fake, tmp_path / "nc") as eraser:
@@ -101,10 +103,7 @@ def test_a_kept_purge_is_finished_by_the_periodic_pass_when_the_webhook_is_lost(
 
 def test_a_moderators_rejection_racing_facegates_delete_still_erases(stores: Stores, tmp_path: Path) -> None:
     # The withdrawal's purge runs while the row is still there; facegate's DELETE follows.
-    fake = FakeNocoDB()
-    row = fake.add(1, "obama", ("a.jpg", b"jpeg"))
-    on_disk(fake, tmp_path / "nc")
-    gone = _claimed(stores, row)
+    fake, gone = _one_claimed_upload(stores, tmp_path / "nc")
 
     async def scenario() -> None:
         async with _eraser(stores, fake, tmp_path / "nc") as eraser:
