@@ -65,6 +65,13 @@ KEYS = {
 }
 
 
+# ``facegate politicians add`` for a minister the tests' references do not hold; the photos follow.
+ADD_JANE_DOE = [
+    *("politicians", "add", "jane-doe"),
+    *("--name", "Jane Doe", "--role", "Minister", "--country", "Nowhere"),
+]
+
+
 def _run(nocodb: LocalNocoDB, env_file: Path, public: str | None = None) -> None:
     asyncio.run(
         run_bootstrap(
@@ -532,32 +539,21 @@ def test_politicians_add_checks_before_it_writes(
     refs = _references(operator_shell / "refs")
     monkeypatch.setenv("FACEGATE_REFERENCE_DIR", str(refs))
     before = sorted(p.relative_to(refs) for p in refs.rglob("*"))
-    add = [
-        "politicians",
-        "add",
-        "jane-doe",
-        "--name",
-        "Jane Doe",
-        "--role",
-        "Minister",
-        "--country",
-        "Nowhere",
-    ]
     # Obama's photo under another name: two politicians within the tolerance. Nothing is written.
-    assert main([*add, str(SAMPLES / "obama2.jpg")]) == 1
+    assert main([*ADD_JANE_DOE, str(SAMPLES / "obama2.jpg")]) == 1
     out = capsys.readouterr().out
     assert "jane-doe and obama are" in out and out.endswith("nothing written: jane-doe was not added\n")
     # A cat: no face.
-    assert main([*add, str(SAMPLES / "cat.png")]) == 1
+    assert main([*ADD_JANE_DOE, str(SAMPLES / "cat.png")]) == 1
     assert f"problem: {SAMPLES / 'cat.png'}: no face found" in capsys.readouterr().out
     # A display name that is someone else's.
-    assert main([*add[:4], "barack obama", *add[5:], str(SAMPLES / "astronaut.png")]) == 1
+    assert main([*ADD_JANE_DOE[:4], "barack obama", *ADD_JANE_DOE[5:], str(SAMPLES / "astronaut.png")]) == 1
     assert "names both 'obama' and 'jane-doe'" in capsys.readouterr().err
     assert sorted(p.relative_to(refs) for p in refs.rglob("*")) == before
 
     # A rule given by hand is written as given, and no calibration runs.
     hand = ["--tolerance", "0.5", "--review-band", "0.05"]
-    assert main([*add, "--form-label", "Minister Doe", *hand, str(SAMPLES / "astronaut.png")]) == 0
+    assert main([*ADD_JANE_DOE, "--form-label", "Minister Doe", *hand, str(SAMPLES / "astronaut.png")]) == 0
     out = capsys.readouterr().out
     assert "added jane-doe" in out and "deepfakes" not in out
     (jane,) = [p for p in read_politicians(refs) if p.slug == "jane-doe"]
@@ -569,7 +565,7 @@ def test_politicians_add_checks_before_it_writes(
     assert jane.profile.review_band == 0.05
     assert [p.name for p in jane.photos] == ["astronaut.png"]
     assert (refs / "jane-doe" / "astronaut.png").read_bytes() == (SAMPLES / "astronaut.png").read_bytes()
-    assert main([*add, str(SAMPLES / "astronaut.png")]) == 1  # it exists now
+    assert main([*ADD_JANE_DOE, str(SAMPLES / "astronaut.png")]) == 1  # it exists now
     assert "exists already" in capsys.readouterr().err
 
 
@@ -601,18 +597,7 @@ def test_politicians_add_from_another_folder_writes_into_that_folders_reference_
 ) -> None:
     # No FACEGATE_REFERENCE_DIR: the default is ./reference_faces of the current folder, like .env.
     monkeypatch.setenv("FACEGATE_DATA_DIR", str(audit_data))
-    add = [
-        "politicians",
-        "add",
-        "jane-doe",
-        "--name",
-        "Jane Doe",
-        "--role",
-        "Minister",
-        "--country",
-        "Nowhere",
-    ]
-    assert main([*add, str(SAMPLES / "astronaut.png")]) == 0
+    assert main([*ADD_JANE_DOE, str(SAMPLES / "astronaut.png")]) == 0
     assert (operator_shell / "reference_faces" / "jane-doe" / "profile.toml").is_file()
     assert not (ROOT / "reference_faces" / "jane-doe").exists()
 
