@@ -3,7 +3,7 @@
 Each politician (the demo ones, and Cage and Franck from the sample photos, as new ministers) is
 measured once on the whole bank (``app.politicians.trial``) and once on the generated set
 (``harness.calibration``). Then, ``SPLITS`` times, calibration sees only ``KEPT_PEOPLE`` of the bank's
-32 people (chosen at random, seeded) and the other politicians; its rule is judged on the people it did
+people (chosen at random, seeded) and the other politicians; its rule is judged on the people it did
 not see (the rest of the bank, and the 11 sample people the bank does not hold): the share of them in
 review, and the share of the generated set's deepfakes kept. Two ways of counting how many strangers
 review may hold are compared: a plain tenth of those measured, and ``strangers_in_review`` (what
@@ -41,7 +41,7 @@ from harness.deepfakes import NEW_POLITICIANS, POLITICIAN_PHOTOS
 from harness.images import SAMPLES
 
 SPLITS = 200
-KEPT_PEOPLE = 22  # of the bank's 32: calibration sees these, the rest are judged
+KEPT_PEOPLE = round(0.7 * len(BANK))  # calibration sees these (40 of 58), the rest are judged
 SEED = 23
 COUNTS: dict[str, Callable[[int], int]] = {
     "a plain tenth": lambda n: math.floor(MAX_STRANGERS_REVIEW * n),
