@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import struct
+import tomllib
 import zlib
 
 from PIL import Image
@@ -14,6 +15,7 @@ __all__ = [
     "ROOT",
     "SAMPLES",
     "crowd",
+    "demo_rule",
     "encode",
     "exif_rotated",
     "open_sample",
@@ -105,3 +107,10 @@ def png_declaring(width: int, height: int) -> bytes:
         + chunk(b"IDAT", zlib.compress(b"\0" * 1024))
         + chunk(b"IEND", b"")
     )
+
+
+def demo_rule(slug: str) -> tuple[float, float]:
+    """``(tolerance, review_band)`` of a demo politician's ``profile.toml``, as calibration wrote it:
+    tests read it rather than copy numbers that each recalibration moves."""
+    profile = tomllib.loads((ROOT / "reference_faces" / slug / "profile.toml").read_text())
+    return float(profile["tolerance"]), float(profile["review_band"])

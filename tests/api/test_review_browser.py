@@ -20,7 +20,7 @@ from selenium import webdriver
 
 from app.assembly import Runtime
 from app.main import create_app
-from harness.images import ROOT, sample
+from harness.images import ROOT, demo_rule, sample
 from harness.net import HOST, free_port
 from tests.utils.fake_nocodb import FakeNocoDB
 from tests.utils.review import QuietNocoDB, decided, link, review_settings
@@ -100,7 +100,9 @@ def test_the_note_link_opens_the_upload_beside_the_references(
     assert abs(upload["top"] - reference["top"]) < 10 and upload["left"] < reference["left"]
     text = browser.find_element("tag name", "body").text
     assert "Barack Obama (obama)" in text and "0.631 review band" in text
-    assert "approved at or below 0.590, review above that up to 0.744, deleted above it" in text
+    tolerance, band = demo_rule("obama")
+    edges = f"approved at or below {tolerance - band:.3f}, review above that up to {tolerance + band:.3f}"
+    assert f"{edges}, deleted above it" in text
     ARTIFACTS.mkdir(exist_ok=True)
     browser.save_screenshot(str(ARTIFACTS / "review-page.png"))
     errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]  # type: ignore[no-untyped-call]

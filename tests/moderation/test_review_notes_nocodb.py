@@ -25,7 +25,7 @@ from app.erasure.local import stored_location
 from app.moderation.links import ReviewLinks
 from app.moderation.rows import parse_row, row_key
 from harness.facegate import STAMP_SECRET
-from harness.images import ROOT, sample
+from harness.images import ROOT, demo_rule, sample
 from harness.loop import FIELDS, Loop, running_loop
 from harness.nocodb import LocalNocoDB
 from harness.proxy import CountingProxy
@@ -33,7 +33,7 @@ from tests.moderation.test_moderators_nocodb import WIDE_BAND, _references_with_
 
 GRACE_SECONDS = 4
 ARTIFACTS = ROOT / "artifacts"
-OBAMA_TOLERANCE = 0.667  # reference_faces/obama/profile.toml
+OBAMA_TOLERANCE, _ = demo_rule("obama")
 NOTE = FIELDS.note
 STAMP = FIELDS.stamp
 FIRST_LINE = re.compile(

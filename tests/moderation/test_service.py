@@ -443,7 +443,7 @@ GRACE = 600.0
 def _in_review(
     fake: FakeNocoDB, stores: Stores, faces: FaceService, monkeypatch: pytest.MonkeyPatch, **kwargs: Any
 ) -> tuple[ModerationService, Job]:
-    """obama2.jpg (about 0.38 from obama, tolerance 0.667) in a band wide enough to take it in."""
+    """obama2.jpg (about 0.38 from obama, tolerance near 0.67) in a band wide enough to take it in."""
     monkeypatch.setitem(faces.references.review_bands, "obama", 0.35)
     job = _job(stores, fake.add(1, "obama", ("a.jpg", sample("obama2.jpg"))))
     service = moderation_service(httpx.MockTransport(fake.handler), stores, faces, **kwargs)
