@@ -10,7 +10,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from PIL import Image
 
+from app.faces.intake import decode
 from app.politicians.bank import (
     Archive,
     BankError,
@@ -22,8 +24,12 @@ from app.politicians.bank import (
     photo_path,
 )
 from app.politicians.bank_people import BANK
+from app.politicians.deepfakes import CROP_FACES, FACE_WIDTH, jpeg, prepare
+from harness.deepfakes import reader
+from harness.images import ROOT
 
 MIN_PEOPLE = 30
+BANK_DIR = ROOT / "data" / "bank"  # as tests/politicians/test_trial.py
 
 
 def test_the_bank_holds_enough_distinct_people_each_host_or_stranger() -> None:
@@ -131,3 +137,32 @@ def test_an_unreachable_registry_is_a_bank_error(tmp_path: Path) -> None:
 
     with pytest.raises(BankError, match=r"cannot download pkg 1.0 \(test\)"):
         fetch_bank(tmp_path / "bank", PEOPLE, archive_cache=tmp_path, transport=httpx.MockTransport(down))
+
+
+def test_each_person_is_the_face_found_in_their_box() -> None:
+    """A crop around one person can hold a neighbour's face too (a group photo): the one face the
+    engine finds there must be the listed one, else a bank person would stand for someone else.
+    Real dlib, on the bank fetched into the checkout's ``data/bank``."""
+    fetch_bank(BANK_DIR, BANK)
+    engine, limits = reader().engine, reader().limits
+    for person in BANK:
+        image = Image.open(photo_path(BANK_DIR, person.photo))
+        found = engine.find_faces(decode(jpeg(prepare(image, person.box)), limits))
+        assert len(found.boxes) == 1, person.name
+        # The crop (deepfakes.prepare) is a square around the listed box, cut at the photo's edges.
+        left, top, right, bottom = person.box
+        half = CROP_FACES * (right - left) / 2
+        x0, y0 = max(0, round((left + right) / 2 - half)), max(0, round((top + bottom) / 2 - half))
+        scale = (right - left) / FACE_WIDTH
+        box = found.boxes[0]
+        seen = (x0 + box.left * scale, y0 + box.top * scale, x0 + box.right * scale, y0 + box.bottom * scale)
+        assert _overlap(seen, person.box) >= 0.5, (person.name, seen)
+
+
+def _overlap(a: tuple[float, ...], b: tuple[int, ...]) -> float:
+    """Intersection over union of two ``(left, top, right, bottom)`` boxes."""
+    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = width * height
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union
