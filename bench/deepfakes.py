@@ -242,12 +242,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--plot", type=str, default=None, help="also draw the distances to this PNG")
     args = parser.parse_args(argv)
     if args.photos:
-        rows = photo_counts()
-        print(json.dumps(rows, indent=1))
-        return {"photos": rows}
-    result = run(quick=args.quick)
-    print("\n".join(lines(result)))
-    if args.plot:
+        result: dict[str, Any] = {"photos": photo_counts()}
+        print(json.dumps(result["photos"], indent=1))
+    else:
+        result = run(quick=args.quick)
+        print("\n".join(lines(result)))
+    if args.plot and not args.photos:
         from bench.plot import calibration_plot
 
         calibration_plot(result, args.plot)
