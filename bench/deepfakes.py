@@ -33,19 +33,9 @@ from app.politicians.profiles import read_politicians
 from bench.common import REFERENCE_DIR
 from bench.common import settings as default_settings
 from harness.calibration import judge, measure_unseen, rule_of, start_trial
-from harness.deepfakes import HOSTS, POLITICIAN_PHOTOS
+from harness.deepfakes import GENUINE, HOSTS, POLITICIAN_PHOTOS
 from harness.images import SAMPLES
 
-# The demo politicians' sample photos that are not references: each must be approved.
-GENUINE: dict[str, tuple[str, ...]] = {
-    "obama": (
-        "obama2.jpg",
-        "obama2_rgba.png",
-        "obama_partial_face.jpg",
-        "obama_partial_face2.jpg",
-        "obama4.jpg",
-    ),
-}
 # The politician whose calibration is timed: Obama with three photos (a campaign's usual minister).
 TIMED_PHOTOS = ("obama.jpg", "obama2.jpg", "obama3.jpg")
 LIMIT_SECONDS = 120.0

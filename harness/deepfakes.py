@@ -23,6 +23,7 @@ from app.politicians.deepfakes import Deepfake, Face, deepfakes_of, jpeg, prepar
 from harness.images import SAMPLES, open_sample, sample
 
 __all__ = [
+    "GENUINE",
     "HOSTS",
     "NEW_POLITICIANS",
     "OUTSIDE",
@@ -41,6 +42,18 @@ __all__ = [
 POLITICIAN_PHOTOS: dict[str, tuple[str, ...]] = {
     "obama": ("obama2.jpg", "obama.jpg", "obama3.jpg", "obama4.jpg"),
     "biden": ("biden.jpg",),
+}
+
+
+# The demo politicians' sample photos that are not references: each must be approved.
+GENUINE: dict[str, tuple[str, ...]] = {
+    "obama": (
+        "obama2.jpg",
+        "obama2_rgba.png",
+        "obama_partial_face.jpg",
+        "obama_partial_face2.jpg",
+        "obama4.jpg",
+    ),
 }
 
 
