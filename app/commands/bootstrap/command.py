@@ -18,7 +18,7 @@ from app.commands.bootstrap.backlog import BACKLOG_SETTING, find_backlog
 from app.commands.bootstrap.changes import Changes
 from app.commands.bootstrap.consent import CONSENT_SETTING, add_consent, check_consent
 from app.commands.bootstrap.errors import BootstrapError
-from app.commands.bootstrap.nocodb import BootstrapResult, attach, bootstrap
+from app.commands.bootstrap.nocodb import BootstrapResult, attach, attached_before, bootstrap
 from app.config import FieldNames, RejectAction
 from app.politicians.names import PoliticianNames
 from app.politicians.profiles import politician_names, read_politicians
@@ -61,8 +61,9 @@ async def run_bootstrap(
     form_messages: bool = False,
     changes: Changes | None = None,
 ) -> BootstrapResult:
-    """Bootstrap NocoDB (attach to ``table_id`` when given) and write the settings facegate needs
-    into ``env_file``; idempotent. What it changes goes to ``changes``, one line each.
+    """Bootstrap NocoDB (attach to ``table_id`` when given, or to the table the settings file names
+    when facegate was attached to it) and write the settings facegate needs into ``env_file``;
+    idempotent. What it changes goes to ``changes``, one line each.
 
     ``facegate_url`` and ``public_nocodb_url`` None keep what the webhook and ``FORM_URL`` have. With
     ``fields.consent``, the consent checkbox is checked (attach) or made (own table). The first attach
@@ -85,6 +86,15 @@ async def run_bootstrap(
     # The note's links and the carousel's address; NocoDB's webhook address is the first guess.
     public_url = public_url or current.get(PUBLIC_URL_SETTING) or facegate_url
     carousel_url = carousel_url or (public_url.rstrip("/") + "/" if public_url else None)
+    known = current.get(TABLE_SETTING)
+    if (
+        table_id is None
+        and token is not None
+        and known
+        and await attached_before(base_url=nocodb_url, api_token=token, table_id=known, base_title=base_title)
+    ):
+        log.warning("no --table-id: attaching again to table %s, which the settings file names", known)
+        table_id = known
     if table_id is not None:
         if token is None:
             raise BootstrapError(

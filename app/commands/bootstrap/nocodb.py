@@ -35,7 +35,7 @@ from app.commands.bootstrap.own_columns import ensure_note_column, ensure_stamp_
 from app.commands.bootstrap.review import ensure_review_view
 from app.commands.bootstrap.webhook import ensure_hook
 from app.config import FieldNames, RejectAction
-from app.integrations.nocodb.errors import NocoDBRequestError
+from app.integrations.nocodb.errors import NocoDBRequestError, NocoDBTokenRefused
 from app.integrations.nocodb.meta import NocoDBMetaClient, find
 from app.moderation.act import status_values
 from app.politicians.names import PoliticianNames
@@ -249,6 +249,35 @@ def _result(
         note_column_id=str(columns[fields.note]["id"]),
         review_view_id=review_view_id,
     )
+
+
+async def attached_before(
+    *,
+    base_url: str,
+    api_token: str,
+    table_id: str,
+    base_title: str = "facegate",
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> bool:
+    """Whether the settings file's ``table_id`` is a campaign's table facegate was attached to, not
+    the table of its own base ``base_title``. A rerun without ``--table-id`` (the README's advice
+    after adding a minister) must attach to it again: making a table of facegate's own would move
+    moderation off the campaign's table. A token NocoDB refuses, or a table it no longer has, is not
+    (the own-table path signs in again or makes its table, as before)."""
+    root = base_url.rstrip("/")
+    with nocodb_errors(root):
+        async with NocoDBMetaClient(base_url=root, transport=transport) as meta:
+            meta.use_token(api_token)
+            try:
+                table = await meta.table(table_id)
+                own = find(await meta.bases(), title=base_title)
+            except NocoDBTokenRefused:
+                return False
+            except NocoDBRequestError as exc:
+                if exc.status_code in (400, 404):
+                    return False
+                raise
+    return own is None or str(own["id"]) != str(table.get("base_id"))
 
 
 # ------------------------------------------------------------------------------------ own table

@@ -544,3 +544,25 @@ def test_a_rerun_keeps_the_webhook_address_and_the_form_url_unless_given_new_one
         f"{env_file}: FACEGATE_FORM_URL changed from {first[1]} to https://nocodb.example.org/#/nc/form/{uuid}"
         in output.splitlines()
     )
+
+
+def test_a_rerun_without_the_table_id_attaches_to_the_table_the_settings_file_names(
+    nocodb: LocalNocoDB, campaign: Campaign, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run again with NocoDB's address alone (after adding a minister, say), facegate stays on the
+    campaign's table: it does not make a table of its own and move moderation there."""
+    table_id, _ = _shared_campaign_table(nocodb, campaign, f"Forgetful {free_port()}")
+    _operator(monkeypatch, tmp_path, campaign)
+    env_file = tmp_path / ".env"
+    argv = _attach_command(nocodb, campaign, env_file, "http://facegate:8000")
+    argv[argv.index("--table-id") + 1] = table_id
+    _captured(tmp_path / "first.txt", argv)
+    settings = read_settings_file(env_file)
+    bases = _meta(nocodb, campaign, "/api/v2/meta/bases")["list"]
+    output = _captured(
+        tmp_path / "second.txt", ["bootstrap", "--nocodb-url", nocodb.url, "--env-file", str(env_file)]
+    )
+    assert read_settings_file(env_file) == settings
+    assert settings["FACEGATE_NOCODB_TABLE_ID"] == table_id
+    assert "nothing changed" in output.splitlines()
+    assert _meta(nocodb, campaign, "/api/v2/meta/bases")["list"] == bases  # no base of facegate's own
