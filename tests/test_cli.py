@@ -520,6 +520,16 @@ def test_politicians_check_reports_and_names_a_wrong_photo(
     assert "[3/3] good/obama/obama3.jpg: 1 face" in captured.err  # progress, on stderr
     # Too few photos for a calibration to trust: a note, not a problem.
     assert "note: biden has 1 reference photo, fewer than the 3 its calibration needs" in captured.out
+    assert "was calibrated on" not in captured.out  # the demo profiles: as their folders are
+
+    # A photo added since the calibration: calibrate again.
+    grown = _references(operator_shell / "grown")
+    shutil.copy(SAMPLES / "obama2.jpg", grown / "obama" / "obama2.jpg")
+    assert main(["politicians", "check", "--reference-dir", str(grown)]) == 0
+    assert (
+        "note: obama was calibrated on 2 reference photos and 1 other politician; the folder now holds"
+        " 3 reference photos and 1 other politician: run facegate politicians calibrate obama"
+    ) in capsys.readouterr().out
 
     bad = _references(operator_shell / "bad", wrong="new.jpg")
     assert main(["politicians", "check", "--reference-dir", str(bad)]) == 1

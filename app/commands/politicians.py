@@ -217,11 +217,12 @@ def _report(politicians: Sequence[Politician], measured: Measured, result: Audit
 
 
 def _calibration_notes(politicians: Sequence[Politician]) -> list[str]:
-    """Politicians whose calibration cannot be trusted yet: too few photos, or none at all. Notes, not
-    problems: facegate runs with them (README, "Adding a politician")."""
+    """Politicians whose calibration cannot be trusted yet: too few photos, none at all, or one
+    measured on other photos or other politicians than the folder holds now. Notes, not problems:
+    facegate runs with them (README, "Adding a politician")."""
     notes = []
     for p in politicians:
-        count = len(p.photos)
+        count, others = len(p.photos), len(politicians) - 1
         if count < MIN_PHOTOS:
             notes.append(
                 f"{p.slug} has {count} reference photo{'s' * (count != 1)}, fewer than the {MIN_PHOTOS} its"
@@ -230,7 +231,21 @@ def _calibration_notes(politicians: Sequence[Politician]) -> list[str]:
             )
         elif p.profile.tolerance is None and p.profile.review_band is None:
             notes.append(f"{p.slug} is not calibrated: run facegate politicians calibrate {p.slug}")
+        if p.calibrated is not None and (p.calibrated.photos, p.calibrated.others) != (count, others):
+            notes.append(
+                f"{p.slug} was calibrated on {_photos(p.calibrated.photos)} and"
+                f" {_others(p.calibrated.others)}; the folder now holds {_photos(count)} and"
+                f" {_others(others)}: run facegate politicians calibrate {p.slug}"
+            )
     return notes
+
+
+def _photos(count: int) -> str:
+    return f"{count} reference photo{'s' * (count != 1)}"
+
+
+def _others(count: int) -> str:
+    return f"{count} other politician{'s' * (count != 1)}"
 
 
 def _faces(count: int) -> str:

@@ -26,8 +26,10 @@ __all__ = [
     "PHOTO_SUFFIXES",
     "PROFILE_FILE",
     "SLUG_PATTERN",
+    "Calibrated",
     "Politician",
     "Profile",
+    "calibrated",
     "politician_names",
     "profile_toml",
     "read_politicians",
@@ -79,10 +81,36 @@ class Profile(BaseModel):
 
 
 @dataclass(frozen=True)
+class Calibrated:
+    """What the last calibration measured, as its comment in ``profile.toml`` says: how many
+    reference photos, and how many other politicians (each a stranger to this one)."""
+
+    photos: int
+    others: int
+
+
+# The comment's first sentence (``app.politicians.calibration_text``), its lines joined again.
+CALIBRATED = re.compile(
+    r"Calibrated by `facegate politicians calibrate` on \S+ .*?: (\d+) reference photos?, .*?"
+    r" strangers \(\d+ people of the bank, (\d+) other politicians?\)"
+)
+
+
+def calibrated(text: str) -> Calibrated | None:
+    """The last calibration of a ``profile.toml``'s ``text``; None when no comment says one."""
+    comment = " ".join(
+        line.strip().removeprefix("#").strip() for line in text.splitlines() if line.lstrip().startswith("#")
+    )
+    match = CALIBRATED.search(comment)
+    return Calibrated(int(match[1]), int(match[2])) if match else None
+
+
+@dataclass(frozen=True)
 class Politician:
     slug: str
     profile: Profile
     photos: tuple[Path, ...]
+    calibrated: Calibrated | None = None
 
 
 def politician_names(politicians: Iterable[Politician]) -> PoliticianNames:
@@ -107,7 +135,8 @@ def read_politicians(reference_dir: Path) -> list[Politician]:
             raise ReferenceSetError(f"{folder}: a politician's folder name must be a slug like 'jane-doe'.")
         profile_path = folder / PROFILE_FILE
         try:
-            profile = Profile.model_validate(tomllib.loads(profile_path.read_text(encoding="utf-8")))
+            text = profile_path.read_text(encoding="utf-8")
+            profile = Profile.model_validate(tomllib.loads(text))
         except FileNotFoundError as exc:
             raise ReferenceSetError(f"{profile_path}: missing.") from exc
         except (tomllib.TOMLDecodeError, ValidationError, UnicodeDecodeError) as exc:
@@ -117,7 +146,7 @@ def read_politicians(reference_dir: Path) -> list[Politician]:
         )
         if not photos:
             raise ReferenceSetError(f"{folder}: no reference photo ({', '.join(sorted(PHOTO_SUFFIXES))}).")
-        politicians.append(Politician(folder.name, profile, photos))
+        politicians.append(Politician(folder.name, profile, photos, calibrated(text)))
     politician_names(politicians)  # a name that names two politicians is a broken folder
     return politicians
 

@@ -6,6 +6,8 @@ hold."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
+from datetime import date
 
 import pytest
 
@@ -23,6 +25,7 @@ from app.politicians.calibration import (
     strangers_in_review,
 )
 from app.politicians.calibration_text import comment_lines, table_lines
+from app.politicians.profiles import Calibrated, calibrated, with_calibration
 
 MAX_APPROVE = 0.6
 
@@ -134,8 +137,6 @@ def test_deepfakes_without_one_face_are_left_out_of_the_share() -> None:
 
 
 def test_the_comment_and_the_table_say_the_same() -> None:
-    from datetime import date
-
     c = calibrate(_measured(FAKES, STRANGERS), max_approve=MAX_APPROVE)
     comment = "\n".join(comment_lines(c, date(2030, 1, 2)))
     table = "\n".join(table_lines(c))
@@ -146,3 +147,16 @@ def test_the_comment_and_the_table_say_the_same() -> None:
         assert "3 reference photos, 20 deepfakes of them on 10 people of the bank (leave one out)" in flat
         assert f"approved below {c.rule.approve_below:.3f}".lower() in flat.lower()
         assert "Margins: approval ends 0.100 below the nearest stranger (bank:0, 0.700)" in flat
+
+
+@pytest.mark.parametrize(("photos", "politicians"), [(1, 0), (1, 1), (3, 2), (12, 4)])
+def test_the_profile_says_what_the_calibration_measured(photos: int, politicians: int) -> None:
+    """`politicians check` reads the comment back to tell a calibration the folder has outgrown."""
+    measured = _measured(FAKES, STRANGERS, photos=photos)
+    others = tuple(Sample(f"minister-{i}", "politician", 0.9) for i in range(politicians))
+    c = calibrate(replace(measured, strangers=(*measured.strangers, *others)), max_approve=MAX_APPROVE)
+    profile = 'name = "Jane"\nrole = "Minister"\ncountry = "Utopia"\n'
+    comment = comment_lines(c, date.today())
+    text = with_calibration(profile, tolerance=c.rule.tolerance, review_band=c.rule.band, comment=comment)
+    assert calibrated(text) == Calibrated(photos, politicians)
+    assert calibrated(profile + "tolerance = 0.6\n") is None  # set by hand
