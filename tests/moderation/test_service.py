@@ -26,11 +26,13 @@ from app.moderation.service import ModerationService
 from app.moderation.stamps import StampKey
 from app.tables import decisions, jobs
 from app.verification import FaceService
-from harness.images import png_declaring, sample, side_by_side
+from harness.images import demo_rule, png_declaring, sample, side_by_side
 from tests.utils.clock import Clock
 from tests.utils.fake_nocodb import FakeNocoDB
 from tests.utils.moderation import MAX_IMAGES, moderation_service, queued_job
 from tests.utils.stores import Stores
+
+IN_REVIEW_BAND = 0.35  # wide enough to take obama2.jpg (about 0.38 from obama) in
 
 
 def _service(
@@ -313,7 +315,7 @@ def test_a_face_near_the_tolerance_waits_for_a_moderator(
 ) -> None:
     # obama2.jpg is about 0.38 from obama's references, about 0.3 below his tolerance: a band this
     # wide takes it in.
-    monkeypatch.setitem(faces.references.review_bands, "obama", 0.35)
+    monkeypatch.setitem(faces.references.review_bands, "obama", IN_REVIEW_BAND)
     fake = FakeNocoDB()
     job = _job(stores, fake.add(1, "obama", ("a.jpg", sample("obama2.jpg"))))
     service = _service(fake, stores, faces)
@@ -444,7 +446,7 @@ def _in_review(
     fake: FakeNocoDB, stores: Stores, faces: FaceService, monkeypatch: pytest.MonkeyPatch, **kwargs: Any
 ) -> tuple[ModerationService, Job]:
     """obama2.jpg (about 0.38 from obama, tolerance near 0.67) in a band wide enough to take it in."""
-    monkeypatch.setitem(faces.references.review_bands, "obama", 0.35)
+    monkeypatch.setitem(faces.references.review_bands, "obama", IN_REVIEW_BAND)
     job = _job(stores, fake.add(1, "obama", ("a.jpg", sample("obama2.jpg"))))
     service = moderation_service(httpx.MockTransport(fake.handler), stores, faces, **kwargs)
     assert _run(service, job) == "review"
@@ -472,7 +474,9 @@ def test_a_row_in_review_carries_a_note_with_the_numbers_written_with_its_status
     first, link = fake.rows[1]["Facegate"].splitlines()
     distance = stores.decisions.decisions()[0].distances[0]["obama"]
     assert first.startswith("Waits for a moderator: one face, within the review band of Barack Obama's")
-    assert f"Distance {distance:.3f} (approved at 0.317 or less, deleted above 1.017)." in first
+    tolerance, _ = demo_rule("obama")  # the band is _in_review's
+    low, high = tolerance - IN_REVIEW_BAND, tolerance + IN_REVIEW_BAND
+    assert f"Distance {distance:.3f} (approved at {low:.3f} or less, deleted above {high:.3f})." in first
     assert link.startswith("Reference photos and distances: https://facegate.example/review/")
     assert links.verify(link.split()[4].rsplit("/", 1)[1], now=clock.now).row_id == 1
     assert method == "PATCH" and fake.rows[1]["Status"] == "review" and fake.rows[1]["Facegate stamp"]
