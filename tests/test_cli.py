@@ -148,6 +148,21 @@ def test_a_rerun_of_its_own_set_up_keeps_the_webhook_and_form_url_and_says_nothi
     assert payload["path"] == "http://facegate:8000/webhooks/nocodb"
 
 
+def test_a_rerun_whose_settings_token_nocodb_refuses_signs_in_and_stays_on_its_table(
+    nocodb: LocalNocoDB, tmp_path: Path
+) -> None:
+    """`make run` after NocoDB's data was reset keeps working: the admin signs in again, and facegate's
+    own table is found (or made) as before, never a campaign's table attached to instead."""
+    env_file = tmp_path / ".env"
+    _run(nocodb, env_file)
+    first = read_settings_file(env_file)
+    write_settings_file(env_file, {"FACEGATE_NOCODB_API_TOKEN": "refused-by-nocodb"})
+    _run(nocodb, env_file)
+    second = read_settings_file(env_file)
+    assert second["FACEGATE_NOCODB_API_TOKEN"] not in ("refused-by-nocodb", "")
+    assert second["FACEGATE_NOCODB_TABLE_ID"] == first["FACEGATE_NOCODB_TABLE_ID"]
+
+
 def test_env_file_updates_in_place(tmp_path: Path) -> None:
     env_file = tmp_path / ".env"
     write_settings_file(env_file, {"A": "1", "B": "2"})

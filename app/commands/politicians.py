@@ -208,7 +208,7 @@ def _report(politicians: Sequence[Politician], measured: Measured, result: Audit
     problems = [*measured.unreadable, *result.problems]
     for problem in problems:
         print(f"problem: {problem}", file=out)
-    for note in _calibration_notes(politicians):
+    for note in _calibration_notes(politicians, measured):
         print(f"note: {note}", file=out)
     photos = sum(len(p.photos) for p in politicians)
     verdict = f"{len(problems)} problem{'s' * (len(problems) != 1)}" if problems else "no problem"
@@ -216,13 +216,15 @@ def _report(politicians: Sequence[Politician], measured: Measured, result: Audit
     return CHECK_FAILED if problems else CHECK_PASSED
 
 
-def _calibration_notes(politicians: Sequence[Politician]) -> list[str]:
+def _calibration_notes(politicians: Sequence[Politician], measured: Measured) -> list[str]:
     """Politicians whose calibration cannot be trusted yet: too few photos, none at all, or one
-    measured on other photos or other politicians than the folder holds now. Notes, not problems:
-    facegate runs with them (README, "Adding a politician")."""
+    measured on other photos or other politicians than the folder holds now (calibration counts the
+    photos with one face, as ``measured`` does). Notes, not problems: facegate runs with them
+    (README, "Adding a politician")."""
     notes = []
     for p in politicians:
         count, others = len(p.photos), len(politicians) - 1
+        usable = sum(faces == 1 for _, faces, _ in measured.photos[p.slug])
         if count < MIN_PHOTOS:
             notes.append(
                 f"{p.slug} has {count} reference photo{'s' * (count != 1)}, fewer than the {MIN_PHOTOS} its"
@@ -231,10 +233,10 @@ def _calibration_notes(politicians: Sequence[Politician]) -> list[str]:
             )
         elif p.profile.tolerance is None and p.profile.review_band is None:
             notes.append(f"{p.slug} is not calibrated: run facegate politicians calibrate {p.slug}")
-        if p.calibrated is not None and (p.calibrated.photos, p.calibrated.others) != (count, others):
+        if p.calibrated is not None and (p.calibrated.photos, p.calibrated.others) != (usable, others):
             notes.append(
                 f"{p.slug} was calibrated on {_photos(p.calibrated.photos)} and"
-                f" {_others(p.calibrated.others)}; the folder now holds {_photos(count)} and"
+                f" {_others(p.calibrated.others)}; the folder now holds {_photos(usable)} and"
                 f" {_others(others)}: run facegate politicians calibrate {p.slug}"
             )
     return notes

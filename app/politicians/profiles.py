@@ -101,8 +101,8 @@ def calibrated(text: str) -> Calibrated | None:
     comment = " ".join(
         line.strip().removeprefix("#").strip() for line in text.splitlines() if line.lstrip().startswith("#")
     )
-    match = CALIBRATED.search(comment)
-    return Calibrated(int(match[1]), int(match[2])) if match else None
+    found = list(CALIBRATED.finditer(comment))  # a comment left above by hand may hold an older one
+    return Calibrated(int(found[-1][1]), int(found[-1][2])) if found else None
 
 
 @dataclass(frozen=True)

@@ -144,10 +144,10 @@ def test_each_person_is_the_face_found_in_their_box() -> None:
     engine finds there must be the listed one, else a bank person would stand for someone else.
     Real dlib, on the bank fetched into the checkout's ``data/bank``."""
     fetch_bank(BANK_DIR, BANK)
-    engine, limits = reader().engine, reader().limits
+    faces = reader()
     for person in BANK:
         image = Image.open(photo_path(BANK_DIR, person.photo))
-        found = engine.find_faces(decode(jpeg(prepare(image, person.box)), limits))
+        found = faces.engine.find_faces(decode(jpeg(prepare(image, person.box)), faces.limits))
         assert len(found.boxes) == 1, person.name
         # The crop (deepfakes.prepare) is a square around the listed box, cut at the photo's edges.
         left, top, right, bottom = person.box

@@ -159,4 +159,9 @@ def test_the_profile_says_what_the_calibration_measured(photos: int, politicians
     comment = comment_lines(c, date.today())
     text = with_calibration(profile, tolerance=c.rule.tolerance, review_band=c.rule.band, comment=comment)
     assert calibrated(text) == Calibrated(photos, politicians)
+    # An older calibration's comment kept above by hand: the last one counts.
+    older = calibrate(_measured(FAKES, STRANGERS, photos=7), max_approve=MAX_APPROVE)
+    assert calibrated("\n".join(comment_lines(older, date.today())) + "\n\n" + text) == Calibrated(
+        photos, politicians
+    )
     assert calibrated(profile + "tolerance = 0.6\n") is None  # set by hand

@@ -18,7 +18,7 @@ from app.commands.bootstrap.backlog import BACKLOG_SETTING, find_backlog
 from app.commands.bootstrap.changes import Changes
 from app.commands.bootstrap.consent import CONSENT_SETTING, add_consent, check_consent
 from app.commands.bootstrap.errors import BootstrapError
-from app.commands.bootstrap.nocodb import BootstrapResult, attach, attached_before, bootstrap
+from app.commands.bootstrap.nocodb import BootstrapResult, KnownTable, attach, bootstrap, known_table
 from app.config import FieldNames, RejectAction
 from app.politicians.names import PoliticianNames
 from app.politicians.profiles import politician_names, read_politicians
@@ -87,14 +87,14 @@ async def run_bootstrap(
     public_url = public_url or current.get(PUBLIC_URL_SETTING) or facegate_url
     carousel_url = carousel_url or (public_url.rstrip("/") + "/" if public_url else None)
     known = current.get(TABLE_SETTING)
-    if (
-        table_id is None
-        and token is not None
-        and known
-        and await attached_before(base_url=nocodb_url, api_token=token, table_id=known, base_title=base_title)
-    ):
-        log.warning("no --table-id: attaching again to table %s, which the settings file names", known)
-        table_id = known
+    if table_id is None and token is not None and known:
+        match await known_table(base_url=nocodb_url, api_token=token, table_id=known, base_title=base_title):
+            case KnownTable.ATTACHED:
+                log.warning("no --table-id: attaching again to table %s, the settings file's", known)
+                table_id = known
+            case KnownTable.REFUSED if api_token is None and email and password:
+                log.warning("NocoDB refuses the settings file's API token (was NocoDB reset?): signing in")
+                token = None
     if table_id is not None:
         if token is None:
             raise BootstrapError(

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 import httpx
@@ -251,33 +252,38 @@ def _result(
     )
 
 
-async def attached_before(
+class KnownTable(StrEnum):
+    """What the table a settings file names is to a rerun without ``--table-id``."""
+
+    OWN = "own"  # facegate's own table: the own-table path, as before
+    ATTACHED = "attached"  # any other table: a campaign's, which facegate was attached to
+    REFUSED = "refused"  # NocoDB refuses the settings file's token (reset?)
+
+
+async def known_table(
     *,
     base_url: str,
     api_token: str,
     table_id: str,
     base_title: str = "facegate",
+    table_title: str = "Uploads",
     transport: httpx.AsyncBaseTransport | None = None,
-) -> bool:
-    """Whether the settings file's ``table_id`` is a campaign's table facegate was attached to, not
-    the table of its own base ``base_title``. A rerun without ``--table-id`` (the README's advice
-    after adding a minister) must attach to it again: making a table of facegate's own would move
-    moderation off the campaign's table. A token NocoDB refuses, or a table it no longer has, is not
-    (the own-table path signs in again or makes its table, as before)."""
+) -> KnownTable:
+    """What the settings file's ``table_id`` is. A rerun without ``--table-id`` (the README's advice
+    after adding a minister) must attach to a campaign's table again: making a table of facegate's
+    own would move moderation off it. Only the ``table_title`` table of the ``base_title`` base is
+    facegate's own; a table NocoDB no longer has is taken for attached, so that the rerun refuses,
+    naming it, rather than make a new table."""
     root = base_url.rstrip("/")
     with nocodb_errors(root):
         async with NocoDBMetaClient(base_url=root, transport=transport) as meta:
             meta.use_token(api_token)
             try:
-                table = await meta.table(table_id)
-                own = find(await meta.bases(), title=base_title)
+                base = find(await meta.bases(), title=base_title)
+                own = find(await meta.tables(str(base["id"])), title=table_title) if base else None
             except NocoDBTokenRefused:
-                return False
-            except NocoDBRequestError as exc:
-                if exc.status_code in (400, 404):
-                    return False
-                raise
-    return own is None or str(own["id"]) != str(table.get("base_id"))
+                return KnownTable.REFUSED
+    return KnownTable.OWN if own is not None and str(own["id"]) == table_id else KnownTable.ATTACHED
 
 
 # ------------------------------------------------------------------------------------ own table
