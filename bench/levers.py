@@ -34,7 +34,7 @@ from bench.common import (
     jpeg_of,
     limits,
 )
-from harness.images import sample, side_by_side
+from harness.images import box_overlap, sample, side_by_side
 
 DETECT_SIDES = (640, 1024, 1600, 2048)
 ENCODE_SIDES = (1024, 2048, FULL_RESOLUTION)
@@ -100,13 +100,6 @@ def draft(
     return rows
 
 
-def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    left, top, right, bottom = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
-    inter = max(0.0, right - left) * max(0.0, bottom - top)
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union else 0.0
-
-
 def detection(
     photos: dict[str, bytes], min_score: float, runs: int, sides: tuple[int, ...] = DETECT_SIDES
 ) -> dict[str, Any]:
@@ -135,7 +128,7 @@ def detection(
                 name
                 for name, boxes in found.items()
                 if len(boxes) == len(baseline[name])
-                and all(max((_iou(b, a) for a in boxes), default=0) >= 0.5 for b in baseline[name])
+                and all(max((box_overlap(b, a) for a in boxes), default=0) >= 0.5 for b in baseline[name])
             ]
             seconds = [
                 median_of(lambda im=image, s=side, u=upsample: faces(im, s, u), runs)  # type: ignore[misc]

@@ -14,6 +14,7 @@ from harness import ROOT
 __all__ = [
     "ROOT",
     "SAMPLES",
+    "box_overlap",
     "crowd",
     "demo_rule",
     "encode",
@@ -114,3 +115,11 @@ def demo_rule(slug: str) -> tuple[float, float]:
     tests read it rather than copy numbers that each recalibration moves."""
     profile = tomllib.loads((ROOT / "reference_faces" / slug / "profile.toml").read_text())
     return float(profile["tolerance"]), float(profile["review_band"])
+
+
+def box_overlap(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    """Intersection over union of two ``(left, top, right, bottom)`` boxes (0 for empty ones)."""
+    left, top, right, bottom = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0.0, right - left) * max(0.0, bottom - top)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union else 0.0

@@ -227,7 +227,7 @@ def _calibration_notes(politicians: Sequence[Politician], measured: Measured) ->
         usable = sum(faces == 1 for _, faces, _ in measured.photos[p.slug])
         if count < MIN_PHOTOS:
             notes.append(
-                f"{p.slug} has {count} reference photo{'s' * (count != 1)}, fewer than the {MIN_PHOTOS} its"
+                f"{p.slug} has {_photos(count)}, fewer than the {MIN_PHOTOS} its"
                 " calibration needs to be trustworthy: add frontal, recent photos from different days,"
                 f" then run facegate politicians calibrate {p.slug}"
             )

@@ -9,6 +9,7 @@ import textwrap
 from datetime import date
 
 from app.politicians.calibration import MIN_KEPT, Calibration, Count, strangers_in_review
+from app.politicians.profiles import CALIBRATED_BY
 
 __all__ = ["comment_lines", "table_lines"]
 
@@ -20,8 +21,7 @@ def comment_lines(c: Calibration, when: date) -> list[str]:
     m, rule = c.measurement, c.rule
     fakes, strangers, genuine = c.count(c.fakes), c.count(m.strangers), c.count(m.genuine)
     text = [
-        f'Calibrated by `facegate politicians calibrate` on {when.isoformat()} (README, "Choosing the'
-        f' review band"): {_sources(c)}.',
+        f'{CALIBRATED_BY} {when.isoformat()} (README, "Choosing the review band"): {_sources(c)}.',
         f"Approved below {rule.approve_below:.3f}, review from {rule.approve_below:.3f} to"
         f" {rule.review_up_to:.3f}, deleted above.",
         f"Deepfakes kept {_kept(fakes)}: {fakes.approved} approved, {fakes.review} in review. Strangers:"

@@ -23,6 +23,7 @@ from app.errors import ReferenceSetError
 from app.politicians.names import NameClash, PoliticianNames
 
 __all__ = [
+    "CALIBRATED_BY",
     "PHOTO_SUFFIXES",
     "PROFILE_FILE",
     "SLUG_PATTERN",
@@ -89,9 +90,11 @@ class Calibrated:
     others: int
 
 
-# The comment's first sentence (``app.politicians.calibration_text``), its lines joined again.
+# How the comment ``app.politicians.calibration_text`` writes above the rule begins; its first
+# sentence, the lines joined again, says what was measured.
+CALIBRATED_BY = "Calibrated by `facegate politicians calibrate` on"
 CALIBRATED = re.compile(
-    r"Calibrated by `facegate politicians calibrate` on \S+ .*?: (\d+) reference photos?, .*?"
+    re.escape(CALIBRATED_BY) + r" \S+ .*?: (\d+) reference photos?, .*?"
     r" strangers \(\d+ people of the bank, (\d+) other politicians?\)"
 )
 

@@ -26,7 +26,7 @@ from app.politicians.bank import (
 from app.politicians.bank_people import BANK
 from app.politicians.deepfakes import CROP_FACES, FACE_WIDTH, jpeg, prepare
 from harness.deepfakes import reader
-from harness.images import ROOT
+from harness.images import ROOT, box_overlap
 
 MIN_PEOPLE = 30
 BANK_DIR = ROOT / "data" / "bank"  # as tests/politicians/test_trial.py
@@ -156,13 +156,4 @@ def test_each_person_is_the_face_found_in_their_box() -> None:
         scale = (right - left) / FACE_WIDTH
         box = found.boxes[0]
         seen = (x0 + box.left * scale, y0 + box.top * scale, x0 + box.right * scale, y0 + box.bottom * scale)
-        assert _overlap(seen, person.box) >= 0.5, (person.name, seen)
-
-
-def _overlap(a: tuple[float, ...], b: tuple[int, ...]) -> float:
-    """Intersection over union of two ``(left, top, right, bottom)`` boxes."""
-    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = width * height
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union
+        assert box_overlap(seen, person.box) >= 0.5, (person.name, seen)
