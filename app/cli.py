@@ -145,7 +145,11 @@ def _bootstrap_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
         epilog=ENVIRONMENT_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    boot.add_argument("--nocodb-url", required=True, help="NocoDB's address, as facegate reaches it")
+    boot.add_argument(
+        "--nocodb-url",
+        help="NocoDB's address, as facegate reaches it. Default: the address FACEGATE_NOCODB_URL has in"
+        " --env-file (a rerun)",
+    )
     boot.add_argument(
         "--facegate-url",
         help="facegate's address, as NocoDB reaches it (the webhook's target). Default: the installed"
@@ -348,6 +352,9 @@ def _bootstrap(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int
     password = os.environ.get(PASSWORD_ENV) or None
     token = os.environ.get(TOKEN_ENV) or os.environ.get(TOKEN_ENV_ALIAS) or None
     current = read_settings_file(args.env_file)
+    nocodb_url = args.nocodb_url or current.get("FACEGATE_NOCODB_URL")
+    if not nocodb_url:
+        parser.error(f"give --nocodb-url: {args.env_file} has no FACEGATE_NOCODB_URL yet")
     if args.table_id and not (token or current.get(TOKEN_ENV)):
         parser.error(f"--table-id needs an API token in ${TOKEN_ENV_ALIAS} (or ${TOKEN_ENV})")
     if not ((args.email and password) or token or current.get(TOKEN_ENV)):
@@ -373,7 +380,7 @@ def _bootstrap(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int
     changes = Changes(announce=print)  # each change on stdout as it is made
     result = asyncio.run(
         run_bootstrap(
-            nocodb_url=args.nocodb_url,
+            nocodb_url=nocodb_url,
             email=args.email or None,
             password=password,
             facegate_url=args.facegate_url or None,

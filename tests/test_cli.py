@@ -219,6 +219,26 @@ def test_the_cli_reads_the_token_under_the_apps_name_or_its_alias(
     assert seen["fields"] == FieldNames(image="Picture")
 
 
+def test_a_rerun_takes_nocodbs_address_from_the_settings_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("FACEGATE_NOCODB_API_TOKEN", "NOCODB_API_TOKEN", "NOCODB_ADMIN_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    env_file = tmp_path / "campaign.env"
+    write_settings_file(env_file, {"FACEGATE_NOCODB_API_TOKEN": "tok-123"})
+    with pytest.raises(SystemExit) as exited:  # no address anywhere: a usage error, nothing called
+        main(["bootstrap", "--env-file", str(env_file)])
+    assert exited.value.code == 2
+    assert "give --nocodb-url" in capsys.readouterr().err
+    write_settings_file(env_file, {"FACEGATE_NOCODB_URL": "http://nocodb:8080"})
+    seen = _captured_bootstrap(monkeypatch)
+    assert main(["bootstrap", "--env-file", str(env_file)]) == 1
+    assert seen["nocodb_url"] == "http://nocodb:8080"
+    assert main(["bootstrap", "--env-file", str(env_file), "--nocodb-url", "http://10.0.0.2:8080"]) == 1
+    assert seen["nocodb_url"] == "http://10.0.0.2:8080"  # given, it wins
+
+
 def test_the_cli_refuses_to_run_without_credentials(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
