@@ -74,6 +74,9 @@ class HoldReason(StrEnum):
     REFERENCES_EMPTY = "references_empty"
     # A configured column (image, politician, consent) is not in the row NocoDB returned.
     COLUMN_MISSING = "column_missing"
+    # A configured column holds cells its type never has (an image cell that is no attachment list, a
+    # consent cell that is no checkbox's): its type was changed, or the setting names another column.
+    COLUMN_TYPE = "column_type"
     # Neither NocoDB's uploads folder nor its bucket is configured: no upload can be proved the row's.
     STORAGE_NOT_CONFIGURED = "storage_not_configured"
 

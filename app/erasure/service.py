@@ -32,6 +32,7 @@ from app.erasure.store import PurgeLog, PurgeRecord, PurgeState, PurgeTrigger
 from app.integrations.nocodb.client import NocoDBClient
 from app.integrations.nocodb.errors import NocoDBError
 from app.metrics import PURGED_BYTES, PURGES
+from app.moderation.holds import Held
 
 __all__ = ["Eraser", "GoneRow", "PurgeTrigger", "RowPresence"]
 
@@ -227,6 +228,8 @@ class Eraser:
                 return PurgeState.KEPT, Removed(), KEPT_WHILE_LIVE
         except NocoDBError as exc:
             return PurgeState.PENDING, Removed(), f"NocoDB could not be asked whether the row is gone: {exc}"
+        except Held as exc:  # the table's columns cannot be read as configured: it cannot tell
+            return PurgeState.PENDING, Removed(), f"Whether the row is gone cannot be told: {exc.detail}"
         return await self._remove(row.table_id, owned)
 
     async def _remove(

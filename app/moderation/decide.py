@@ -22,7 +22,7 @@ from app.faces.renditions import Rendition
 from app.faces.verdict import Verdict
 from app.integrations.nocodb.errors import AttachmentRefused
 from app.moderation.download import Downloader, RowGone
-from app.moderation.holds import Held, columns_missing
+from app.moderation.holds import Held, columns_malformed, columns_missing
 from app.moderation.notes import ExplicitThresholds, verdict_note
 from app.moderation.options import Offer, PoliticianColumn
 from app.moderation.rows import UploadRow, row_key
@@ -80,6 +80,13 @@ class RowDecider:
         """Every image must pass for the row to be approved; the first rejected image decides. A row
         without consent is rejected before its pictures are downloaded."""
         self._check_columns(row)
+        # First of all, the row's own files are claimed: whatever comes next (a rejection before any
+        # download, a hold, a moderator deleting the row meanwhile), they are erased with it.
+        foreign: ForeignAttachment | None = None
+        try:
+            await self.prove_own(row, table_id)
+        except ForeignAttachment as exc:
+            foreign = exc
         if self.fields.consent and not row.consent:
             detail = f"The consent box {self.fields.consent!r} is not ticked."
             return RowVerdict(Decision.REJECTED, Reason.NO_CONSENT, self._named(row), detail, [])
@@ -96,20 +103,18 @@ class RowDecider:
         if len(row.attachments) > self.max_images:
             detail = f"The row has {len(row.attachments)} images; at most {self.max_images} are moderated."
             return RowVerdict(Decision.REJECTED, Reason.TOO_MANY_IMAGES, claimed, detail, [])
-        try:  # before any download: a file the row did not upload is not looked at
-            await self.prove_own(row, table_id)
-        except ForeignAttachment as exc:
-            return RowVerdict(Decision.REJECTED, Reason.FOREIGN_ATTACHMENT, claimed, exc.detail, [])
+        if foreign is not None:  # before any download: a file the row did not upload is not looked at
+            return RowVerdict(Decision.REJECTED, Reason.FOREIGN_ATTACHMENT, claimed, foreign.detail, [])
         return await self._verify_images(row, table_id, claimed)
 
     async def prove_own(self, row: UploadRow, table_id: str) -> None:
         """Claim the row's attachments as its own submission's uploads, or raise ``ForeignAttachment``
-        (``app.erasure.provenance``); ``Held`` without any storage to prove them in."""
+        (``app.erasure.provenance``); ``Held`` without any storage to prove them in. Only the first
+        ``max_images`` are looked at: a forged cell of a thousand costs no more than a real one."""
         key = row_key(table_id, row)
+        attachments = row.attachments[: self.max_images]
         try:
-            await self.provenance.prove(
-                Submission(table_id, key, row.row_id, row.created_at, row.attachments)
-            )
+            await self.provenance.prove(Submission(table_id, key, row.row_id, row.created_at, attachments))
         except StorageNotConfigured as exc:
             raise Held(HoldReason.STORAGE_NOT_CONFIGURED, str(exc)) from exc
 
@@ -124,6 +129,8 @@ class RowDecider:
         would look like one without an image, politician or consent."""
         if row.missing:
             raise columns_missing(row.missing)
+        if row.malformed:
+            raise columns_malformed(row.malformed)
 
     def _references(self) -> ReferenceSet:
         if not self.faces.ready:

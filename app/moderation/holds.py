@@ -17,7 +17,7 @@ from typing import Final
 
 from app.outcomes import HoldReason
 
-__all__ = ["Alerts", "Deferred", "Held", "columns_missing"]
+__all__ = ["Alerts", "Deferred", "Held", "columns_malformed", "columns_missing"]
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,19 @@ def columns_missing(columns: Sequence[str]) -> Held:
     return Held(
         HoldReason.COLUMN_MISSING,
         f"The table has no column {named} any more: restore it, or name the right one in"
+        " FACEGATE_NOCODB_*_FIELD and restart facegate.",
+    )
+
+
+def columns_malformed(columns: Sequence[str]) -> Held:
+    """A row whose configured column holds cells its type never has: the column's type was changed
+    in NocoDB, or the setting names another column. Read as they are, an image cell would look empty
+    and a consent cell unticked: every row would be deleted."""
+    named = ", ".join(repr(column) for column in columns)
+    return Held(
+        HoldReason.COLUMN_TYPE,
+        f"The column {named} does not hold what facegate reads there (the image column: attachments;"
+        " the consent column: a checkbox): change its type back, or name the right column in"
         " FACEGATE_NOCODB_*_FIELD and restart facegate.",
     )
 

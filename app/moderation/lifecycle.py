@@ -139,6 +139,8 @@ class UploadLifecycle:
         # key (the event's attachments are then that upload's), or an upload the carousel shows under
         # a named Id (the carousel's own record of its files).
         decided = await asyncio.to_thread(self.decisions.settled_many, list(named))
+        # A held upload is undecided: its job runs again now, finds the row gone and erases its files.
+        await asyncio.to_thread(self.queue.release_rows, [key for key in named if key not in decided])
         known = {key: named[key].row_id for key in decided} | {a.row_key: a.row_id for a in shown}
         gone = await self._gone_from_nocodb(table_id, known)
         if untouched := sorted({row.row_id for key, row in named.items() if key not in gone}):

@@ -263,6 +263,19 @@ class JobQueue:
                 .values(state=JobState.QUEUED.value, held_reason=None, next_attempt_at=now, updated_at=now)
             ).rowcount
 
+    def release_rows(self, row_keys: Sequence[str]) -> int:
+        """Queue the held jobs of these uploads again, due at once: a delete event named them, and a
+        job that finds its row gone erases the files it proved the row's own while it was held."""
+        if not row_keys:
+            return 0
+        now = self.db.clock()
+        with self.db.tx() as conn:
+            return conn.execute(
+                sa.update(t)
+                .where(t.c.state == JobState.HELD, t.c.row_key.in_(list(row_keys)))
+                .values(state=JobState.QUEUED.value, held_reason=None, next_attempt_at=now, updated_at=now)
+            ).rowcount
+
     def held(self, *, limit: int = 100) -> list[HeldRow]:
         """The rows held longest, first."""
         query = (

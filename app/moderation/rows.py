@@ -9,6 +9,7 @@ attachment titles, which are the uploader's file names) are dropped before anyth
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,7 +17,7 @@ from typing import Any
 
 from app.config import FieldNames
 from app.db import MAX_ID
-from app.moderation.holds import columns_missing
+from app.moderation.holds import columns_malformed, columns_missing
 from app.moderation.queue import NewJob
 
 __all__ = [
@@ -62,6 +63,10 @@ class UploadRow:
     # Configured columns the row as read lacks altogether (renamed or deleted in NocoDB): an
     # operator's problem, never a reason to decide (a row without its image column has no image).
     missing: tuple[str, ...] = ()
+    # Configured columns whose cell has a shape their type never gives (an image cell that is not a
+    # list of attachments, a consent cell that is not a checkbox's): the column's type was changed,
+    # or the setting names another column. Never a reason to decide either.
+    malformed: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -98,13 +103,15 @@ def parse_row(raw: Mapping[str, Any], fields: FieldNames) -> UploadRow:
         raise ValueError("a row needs a positive integer Id")
     created = next((raw[f] for f in CREATED_AT_FIELDS if isinstance(raw.get(f), str)), None)
     politician = raw.get(fields.politician)
-    cell = raw.get(fields.image)
+    cell = _attachment_list(raw.get(fields.image))
     attachments = [
         {k: a[k] for k in ATTACHMENT_KEYS if k in a and isinstance(a[k], str | int | float)}
-        for a in (cell if isinstance(cell, list) else [])
-        if isinstance(a, Mapping)
+        for a in cell or []
     ]
+    consent = _ticked(raw.get(fields.consent)) if fields.consent else False
+    malformed = (*((fields.image,) if cell is None else ()), *((fields.consent,) if consent is None else ()))
     wanted = (fields.politician, fields.image, *((fields.consent,) if fields.consent else ()))
+    missing = tuple(column for column in wanted if column not in raw)
     return UploadRow(
         row_id=row_id,
         created_at=created,
@@ -113,9 +120,25 @@ def parse_row(raw: Mapping[str, Any], fields: FieldNames) -> UploadRow:
         status=status if isinstance(status := raw.get(fields.status), str) else None,
         stamp=stamp if isinstance(stamp := raw.get(fields.stamp), str) else None,
         note=_note(raw, fields.note),
-        consent=_ticked(raw.get(fields.consent)) if fields.consent else None,
-        missing=tuple(column for column in wanted if column not in raw),
+        consent=bool(consent) if fields.consent else None,
+        missing=missing,
+        malformed=tuple(column for column in malformed if column not in missing),
     )
+
+
+def _attachment_list(cell: object) -> list[Mapping[str, Any]] | None:
+    """An Attachment cell's items: NocoDB gives a list of objects, null when empty (some versions a
+    JSON string of the list). None for anything else: the column is not an Attachment column."""
+    if isinstance(cell, str):
+        try:
+            cell = json.loads(cell) if cell.strip() else []
+        except ValueError:
+            return None
+    if cell is None:
+        return []
+    if not isinstance(cell, list) or not all(isinstance(a, Mapping) for a in cell):
+        return None
+    return cell
 
 
 def _note(raw: Mapping[str, Any], column: str) -> str | None:
@@ -126,14 +149,16 @@ def _note(raw: Mapping[str, Any], column: str) -> str | None:
     return cell if isinstance(cell, str) else ""
 
 
-def _ticked(cell: object) -> bool:
-    """A Checkbox cell as NocoDB returns it (true, 1, "1" or "true" when ticked; false, 0 or null
-    when not): only an explicit tick is consent."""
-    if isinstance(cell, bool):
-        return cell
-    if isinstance(cell, int | float):
+def _ticked(cell: object) -> bool | None:
+    """A Checkbox cell as NocoDB returns it: true, 1, "1" or "true" when ticked; false, 0, "0",
+    "false", "" or null when not. None for anything else ("Yes", 2, a list): not a checkbox's cell."""
+    if cell is None or isinstance(cell, bool):
+        return bool(cell)
+    if isinstance(cell, int | float) and cell in (0, 1):
         return cell == 1
-    return isinstance(cell, str) and cell.strip().lower() in {"1", "true"}
+    if isinstance(cell, str) and (text := cell.strip().lower()) in {"1", "true", "0", "false", ""}:
+        return text in {"1", "true"}
+    return None
 
 
 def _politician(cell: object) -> str | None:
@@ -165,6 +190,8 @@ def same_upload(
     if row.missing:
         # Not comparable: the key covers the attachments of a column the row was read without.
         raise columns_missing(row.missing)
+    if row.malformed:
+        raise columns_malformed(row.malformed)
     return row if row_key(table_id, row) == key else None
 
 

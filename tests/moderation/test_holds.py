@@ -17,6 +17,7 @@ from app.integrations.nocodb.errors import NocoDBUnavailable
 from app.moderation.backlog import Backlog, BacklogStore
 from app.moderation.holds import Held
 from app.moderation.queue import Job
+from app.moderation.rows import parse_row
 from app.moderation.runner import QueueRunner
 from app.moderation.service import ModerationService
 from app.outcomes import HoldReason
@@ -25,7 +26,7 @@ from app.verification import FaceService
 from harness.images import sample
 from harness.loop import FIELDS
 from tests.utils.fake_nocodb import TABLE, FakeNocoDB
-from tests.utils.moderation import make_sweeper, moderation_service, queued_job
+from tests.utils.moderation import lifecycle, make_sweeper, moderation_service, nocodb_client, queued_job
 from tests.utils.stores import Stores
 
 CONSENT = FieldNames(image="Image", politician="Politician", status="Status", consent="Consent")
@@ -74,6 +75,30 @@ def test_an_option_without_a_politician_is_held_untouched_and_logged_once(
     assert "'Jane Doe'" in errors[0] and "facegate politicians add" in errors[0]
 
 
+def test_a_held_row_deleted_in_nocodb_is_found_gone_with_its_files_claimed(
+    faces: FaceService, stores: Stores
+) -> None:
+    # Held (a minister not added yet), then deleted by a moderator: the delete event sends its job
+    # round again, which finds the row gone; the files it proved while held are the eraser's to erase.
+    fake = FakeNocoDB()
+    fake.politician_options = [*(fake.politician_options or []), "Jane Doe"]
+    service = _service(fake, stores, faces)
+    row = fake.add(1, "Jane Doe", ("a.jpg", sample("obama2.jpg")))
+    job = queued_job(stores.queue, row)
+    held = _held(service, job)
+    assert stores.queue.hold(job, held.reason, held.detail)
+    del fake.rows[1]
+    nocodb = nocodb_client(httpx.MockTransport(fake.handler))
+    asyncio.run(lifecycle(stores, nocodb).deleted_in_nocodb(TABLE, [parse_row(row, FIELDS)]))
+    assert stores.queue.held() == []
+    (again,) = stores.queue.claim(1)
+    assert asyncio.run(service.process(again)) == "already_gone"
+    (decision,) = stores.decisions.decisions()
+    assert decision.reason == "row_gone"
+    location = row["Image"][0]["path"].removeprefix("download/")
+    assert list(stores.claims.owned(job.row_key, [location])) == [location]
+
+
 def test_a_value_the_form_no_longer_offers_is_rejected(faces: FaceService, stores: Stores) -> None:
     fake = FakeNocoDB()  # "Jane Doe" was an option once; the cell is stale, or written past the form
     job = queued_job(stores.queue, fake.add(1, "Jane Doe", ("a.jpg", sample("obama2.jpg"))))
@@ -115,6 +140,34 @@ def test_a_row_without_consent_is_deleted_unseen(faces: FaceService, stores: Sto
     assert (decision.decision, decision.reason) == ("rejected", "no_consent")
     assert "'Consent'" in (decision.detail or "")
     assert _downloads(fake) == 0 and 1 not in fake.rows
+
+
+def test_a_row_without_consent_has_its_files_claimed_for_erasure(faces: FaceService, stores: Stores) -> None:
+    # Deleted unseen, but its picture is someone's: proved the row's own first, so the eraser erases it.
+    fake = FakeNocoDB()
+    row = fake.add(1, "obama", ("a.jpg", sample("obama2.jpg")))
+    row["Consent"] = False
+    job = queued_job(stores.queue, row)
+    assert asyncio.run(_service(fake, stores, faces, fields=CONSENT).process(job)) == "deleted"
+    location = row["Image"][0]["path"].removeprefix("download/")
+    assert list(stores.claims.owned(job.row_key, [location])) == [location]
+    assert _downloads(fake) == 0
+
+
+@pytest.mark.parametrize(("column", "cell"), [("Consent", "Yes"), ("Image", "download/x.jpg")])
+def test_a_cell_its_column_type_never_has_holds_the_row(
+    faces: FaceService, stores: Stores, column: str, cell: object
+) -> None:
+    # A Checkbox turned into a Yes/No select, an image setting naming a text column: read as they are,
+    # every row would be deleted (no consent, no image).
+    fake = FakeNocoDB()
+    row = fake.add(1, "obama", ("a.jpg", sample("obama2.jpg")))
+    row["Consent"] = True
+    job = queued_job(stores.queue, row)
+    row[column] = cell
+    held = _held(_service(fake, stores, faces, fields=CONSENT), job)
+    assert held.reason is HoldReason.COLUMN_TYPE and repr(column) in held.detail
+    assert stores.decisions.decisions() == [] and fake.actions() == []
 
 
 @pytest.mark.parametrize("ticked", [1, True, "true"])

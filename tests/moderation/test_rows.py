@@ -9,8 +9,12 @@ from typing import Any
 import pytest
 
 from app.config import FieldNames
-from app.moderation.rows import ATTACHMENT_KEYS, UploadRow, new_job, parse_row, row_key
+from app.moderation.holds import Held
+from app.moderation.rows import ATTACHMENT_KEYS, UploadRow, new_job, parse_row, row_key, same_upload
+from app.outcomes import HoldReason
 from harness.loop import FIELDS
+
+CONSENT = FieldNames(image="Image", politician="Politician", status="Status", consent="Consent")
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "nocodb_webhook_insert.json"
 TABLE = "m3nx10p8o6cyd9w"
@@ -83,16 +87,60 @@ def test_lowercase_id_and_created_at_variants_accepted() -> None:
     ("cell", "expected"),
     [
         (None, []),
-        ("download/a.jpg", []),
-        ({"path": "download/a.jpg"}, []),
+        ("", []),
         ([], []),
-        ([None, 1, "download/a.jpg", ["x"], {"path": "download/b.jpg"}], [{"path": "download/b.jpg"}]),
         ([{}], [{}]),
+        ('[{"path": "download/b.jpg"}]', [{"path": "download/b.jpg"}]),  # a version that sends JSON text
     ],
 )
-def test_odd_image_cells(cell: object, expected: list[dict[str, Any]]) -> None:
-    assert parse_row({"Id": 1, "Image": cell}, FIELDS).attachments == expected
+def test_image_cells(cell: object, expected: list[dict[str, Any]]) -> None:
+    row = parse_row({"Id": 1, "Image": cell}, FIELDS)
+    assert row.attachments == expected and row.malformed == ()
     assert parse_row({"Id": 1}, FIELDS).attachments == []
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        "download/a.jpg",
+        "{not json",
+        {"path": "download/a.jpg"},
+        7,
+        [None, 1, "download/a.jpg", ["x"], {"path": "download/b.jpg"}],
+        '{"path": "download/a.jpg"}',
+    ],
+)
+def test_an_image_cell_no_attachment_column_gives_is_malformed_not_empty(cell: object) -> None:
+    # Read as "no image" it would be a rejection: a column whose type was changed would delete every row.
+    row = parse_row({"Id": 1, "Image": cell}, FIELDS)
+    assert row.malformed == ("Image",) and row.attachments == []
+
+
+@pytest.mark.parametrize(
+    ("cell", "ticked"),
+    [
+        *[(True, True), (1, True), ("1", True), (" TRUE ", True)],
+        *[(False, False), (0, False), ("0", False), ("false", False), ("", False), (None, False)],
+    ],
+)
+def test_consent_cells(cell: object, ticked: bool) -> None:
+    row = parse_row({"Id": 1, "Image": None, "Consent": cell}, CONSENT)
+    assert (row.consent, row.malformed) == (ticked, ())
+
+
+@pytest.mark.parametrize("cell", ["Yes", "no", 2, 0.5, ["x"], {"checked": True}])
+def test_a_consent_cell_no_checkbox_gives_is_malformed(cell: object) -> None:
+    # A Checkbox changed into a select ("Yes"/"No") must not read as "not ticked": rows would be deleted.
+    row = parse_row({"Id": 1, "Image": None, "Consent": cell}, CONSENT)
+    assert row.malformed == ("Consent",)
+    assert parse_row({"Id": 1, "Image": None, "Consent": cell}, FIELDS).malformed == ()  # consent not asked
+
+
+def test_a_row_with_a_malformed_column_is_held_not_compared() -> None:
+    row = {"Id": 1, "Politician": "obama", "Image": "download/a.jpg"}
+    with pytest.raises(Held) as held:
+        same_upload(row, "any", table_id="t", fields=FIELDS)
+    assert held.value.reason is HoldReason.COLUMN_TYPE and "'Image'" in held.value.detail
 
 
 @pytest.mark.parametrize(
