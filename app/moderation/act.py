@@ -113,6 +113,10 @@ class NocoDBWriter:
             # the CreatedAt format or the attachment ids, and nothing is being acted on.
             log.warning("job %d: row %d is another upload now; not touched", job.id, job.row_id)
             return Action.ALREADY_GONE
+        if record.reason is Reason.ROW_GONE:
+            # Read as gone a moment ago, and there now: a read to doubt, never a reason to delete.
+            log.warning("job %d: row %d was read as deleted and is there; not touched", job.id, job.row_id)
+            return Action.ALREADY_GONE
         if record.decision is Decision.REJECTED and self.on_reject is not RejectAction.FLAG:
             deleted = await self.nocodb.delete_row(job.table_id, job.row_id)
             return Action.DELETED if deleted else Action.ALREADY_GONE

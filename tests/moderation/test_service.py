@@ -575,3 +575,23 @@ def test_a_table_without_the_note_column_gets_its_status_and_no_note_loop(
     assert _run(service, _recheck(stores, job, "review")) == "review"  # its own update event
     assert len(fake.actions()) == writes
     assert "has no column 'Facegate'" in caplog.text
+
+
+def test_a_row_read_as_gone_once_and_there_after_is_never_deleted(faces: FaceService, stores: Stores) -> None:
+    # NocoDB answers {} for some missing rows: a {} for a live row must not end in a deletion.
+    fake = FakeNocoDB()
+    row = fake.add(1, "obama", ("a.jpg", sample("biden.jpg")))  # decided, it would be deleted (no_match)
+    job = queued_job(stores.queue, row)
+    reads = 0
+
+    def flaky(request: httpx.Request) -> httpx.Response:
+        nonlocal reads
+        if request.method == "GET" and request.url.path.endswith("/records/1"):
+            reads += 1
+            if reads == 1:
+                return httpx.Response(200, json={})
+        return fake.handler(request)
+
+    service = moderation_service(httpx.MockTransport(flaky), stores, faces)
+    assert asyncio.run(service.process(job)) == "already_gone"
+    assert reads >= 2 and 1 in fake.rows and fake.actions() == []

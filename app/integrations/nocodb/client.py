@@ -115,12 +115,19 @@ class NocoDBClient:
             last_id = max(ids)
 
     async def get_row(self, table_id: str, row_id: int) -> dict[str, Any] | None:
-        """The row, or None when it does not exist (any more)."""
+        """The row, or None when it does not exist (any more). A table or base NocoDB does not find
+        says nothing about the row (a table id mistyped in the settings, a base being restored): an
+        outage, so that no row is taken for deleted because of it."""
         try:
             row = await self._json("GET", f"api/v2/tables/{table_id}/records/{row_id}")
         except NocoDBRequestError as exc:
-            if exc.status_code == 404:
+            if exc.status_code == 404 and "RECORD" in (exc.code or "ERR_RECORD_NOT_FOUND").upper():
                 return None
+            if exc.status_code == 404:
+                raise NocoDBUnavailable(
+                    f"NocoDB does not find table {table_id} ({exc.code}): check FACEGATE_NOCODB_TABLE_ID",
+                    status_code=404,
+                ) from exc
             raise
         return row if isinstance(row, dict) else None
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import httpx
 
 __all__ = [
+    "MESSAGE_CHARS",
     "AttachmentRefused",
     "NocoDBError",
     "NocoDBRequestError",
@@ -31,10 +32,12 @@ MESSAGE_CHARS = 300
 class NocoDBError(Exception):
     """``status_code`` is NocoDB's HTTP status, None when it gave no answer."""
 
-    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+    def __init__(self, message: str, *, status_code: int | None = None, code: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.status_code = status_code
+        # NocoDB's error code (``ERR_RECORD_NOT_FOUND``, ``ERR_TABLE_NOT_FOUND``), when it gave one.
+        self.code = code
 
 
 class NocoDBUnavailable(NocoDBError):

@@ -17,6 +17,7 @@ from typing import Any, Final
 import httpx
 
 from app.integrations.nocodb.errors import (
+    MESSAGE_CHARS,
     NocoDBError,
     NocoDBRequestError,
     NocoDBTokenRefused,
@@ -110,7 +111,9 @@ def _refusal(method: str, path: str, response: httpx.Response) -> NocoDBError:
             status_code=status,
             retry_after=retry_after(response),
         )
-    return NocoDBRequestError(f"NocoDB refused {method} {path}: {status} {message}", status_code=status)
+    return NocoDBRequestError(
+        f"NocoDB refused {method} {path}: {status} {message}", status_code=status, code=_error_code(response)
+    )
 
 
 def _retryable(error: NocoDBError) -> bool:
@@ -126,11 +129,16 @@ def _delay(error: NocoDBError, attempt: int) -> float:
 def _is_not_found(response: httpx.Response) -> bool:
     """NocoDB's own answer for a missing record, table, view or hook: JSON
     ``{"error": "ERR_RECORD_NOT_FOUND", ...}`` (``ERR_TABLE_NOT_FOUND``, ...)."""
+    return "NOT_FOUND" in (_error_code(response) or "").upper()
+
+
+def _error_code(response: httpx.Response) -> str | None:
     try:
         body = response.json()
     except ValueError:
-        return False
-    return isinstance(body, dict) and "NOT_FOUND" in str(body.get("error", "")).upper()
+        return None
+    code = body.get("error") if isinstance(body, dict) else None
+    return code[:MESSAGE_CHARS] if isinstance(code, str) else None
 
 
 def retry_after(response: httpx.Response) -> float | None:

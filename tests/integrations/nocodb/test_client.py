@@ -144,6 +144,14 @@ def test_get_row_returns_the_row_or_none_when_gone() -> None:
     assert info.value.status_code == 400
 
 
+@pytest.mark.parametrize("code", ["ERR_TABLE_NOT_FOUND", "ERR_BASE_NOT_FOUND"])
+def test_a_table_nocodb_does_not_find_is_an_outage_not_a_deleted_row(code: str) -> None:
+    # A mistyped table id, a base being restored: taken for "row gone", every row would be decided so.
+    with pytest.raises(NocoDBUnavailable) as info:
+        call(fails(404, {"error": code, "message": "not found"}), lambda c: c.get_row(TABLE, 7))
+    assert code in info.value.message and "FACEGATE_NOCODB_TABLE_ID" in info.value.message
+
+
 def test_update_row_patches_id_and_fields() -> None:
     seen: list[httpx.Request] = []
 
