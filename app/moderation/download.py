@@ -2,10 +2,12 @@
 
 The row is read from NocoDB's records API: the trigger's copy of it (webhook, sweep) only names it.
 An HTTP refusal of a file (expired signed link) is no verdict on the picture yet: the row is read
-again for fresh links and the download tried once more. A file NocoDB's storage still does not have
-(4xx) is a picture that cannot be obtained: a rejection, so that a forged attachment cannot leave a
-row undecided. A refusal of facegate's credentials (401, 403) and outages (5xx, timeouts) are not
-the upload's fault: the job waits and is retried.
+again for fresh links and the download tried once more. Every file downloaded was proved first to be
+in NocoDB's storage, written by the row's own submission (``app.erasure.provenance``; a forged
+location is rejected there, before any download), so a second refusal (a 404 from a proxy that does
+not pass ``/download``, facegate's credentials refused) and outages (5xx, timeouts) are not the
+upload's fault: the job waits and is retried. Only what the picture itself is (too large, a
+redirect off NocoDB) rejects it.
 """
 
 from __future__ import annotations
@@ -63,8 +65,10 @@ class Downloader:
         try:
             return await self.nocodb.download(fresh, max_bytes=self.max_bytes)
         except AttachmentRefused as exc:
-            if exc.status_code in CREDENTIALS_REFUSED:
-                raise NocoDBUnavailable(
-                    f"The storage refuses facegate: {exc.message}", status_code=exc.status_code
-                ) from exc
-            raise AttachmentRefused(f"NocoDB's storage does not serve the picture ({exc.message}).") from exc
+            if exc.status_code is None:
+                raise
+            why = "refuses facegate" if exc.status_code in CREDENTIALS_REFUSED else "does not serve it"
+            raise NocoDBUnavailable(
+                f"The picture is in NocoDB's storage, and NocoDB {why} ({exc.status_code}).",
+                status_code=exc.status_code,
+            ) from exc

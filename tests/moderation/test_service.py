@@ -193,14 +193,23 @@ def test_expired_link_is_refreshed_from_the_row(faces: FaceService, stores: Stor
     assert _run(_service(fake, stores, faces), _job(stores, stale)) == "approved"
 
 
-def test_a_file_nocodb_does_not_have_is_a_rejection(faces: FaceService, stores: Stores) -> None:
-    # The public form accepts attachment JSON naming any path: such a row must not stay undecided.
+def test_a_proved_file_nocodb_does_not_serve_is_waited_out_not_a_rejection(
+    faces: FaceService, stores: Stores
+) -> None:
+    # The file was proved in NocoDB's storage (this fake's provenance: every file is), so a 404 for
+    # every copy, also after reading the row again, is NocoDB's or a proxy's fault: never a deletion.
+    # (A forged location whose file the storage lacks is foreign, rejected before any download:
+    # tests/erasure/test_provenance.py.)
     fake = FakeNocoDB()
     row = fake.add(1, "obama", ("a.jpg", sample("obama2.jpg")))
-    fake.files.clear()  # 404 for every copy, also after reading the row again
-    assert _run(_service(fake, stores, faces), _job(stores, row)) == "deleted"
-    (decision,) = stores.decisions.decisions()
-    assert decision.reason == "unreadable_image" and "does not serve" in (decision.detail or "")
+    files, fake.files = fake.files, {}
+    job = _job(stores, row)
+    with pytest.raises(NocoDBUnavailable) as info:
+        _run(_service(fake, stores, faces), job)
+    assert "does not serve it (404)" in info.value.message
+    assert fake.actions() == [] and stores.decisions.decisions() == []
+    fake.files = files
+    assert _run(_service(fake, stores, faces), job) == "approved"
 
 
 def test_storage_refusing_facegate_is_waited_out_not_a_verdict(faces: FaceService, stores: Stores) -> None:
