@@ -28,8 +28,9 @@ class RateLimiter:
         self.take(client)
 
     def ensure_available(self, client: str) -> None:
-        """Raise ``RateLimited`` if ``client`` has no token left; take none."""
-        if self.capacity <= 0:
+        """Raise ``RateLimited`` if ``client`` has no token left; take none (and keep no bucket for a
+        client that has taken none: a look from every address of a /48 leaves nothing behind)."""
+        if self.capacity <= 0 or client not in self._buckets:
             return
         tokens = self._tokens(client, self._clock())
         if tokens < 1.0:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from app.erasure.store import PurgeRecord, PurgeState, PurgeTrigger
+from app.errors import hide_paths
 from app.moderation.decisions import DecisionRecord
 from app.moderation.queue import Job, JobState
 from app.outcomes import Action, Decision, HoldReason, Reason, Source
@@ -152,7 +155,9 @@ class JobOut(BaseModel):
     updated_at: datetime
 
     @classmethod
-    def from_job(cls, job: Job) -> JobOut:
+    def from_job(cls, job: Job, private_roots: Sequence[Path] = ()) -> JobOut:
+        """``private_roots``: folders whose absolute paths ``last_error`` shows from their name on
+        (an error's text may name a file of the server's disk)."""
         return cls(
             id=job.id,
             row_key=job.row_key,
@@ -161,7 +166,7 @@ class JobOut(BaseModel):
             source=job.source,
             state=job.state,
             attempts=job.attempts,
-            last_error=job.last_error,
+            last_error=hide_paths(job.last_error, private_roots),
             held_reason=job.held_reason,
             held_since=epoch_to_datetime(job.held_since) if job.held_since is not None else None,
             created_at=epoch_to_datetime(job.created_at),

@@ -25,6 +25,7 @@ THUMBNAILS_DIR = "thumbnails"
 _PATH = re.compile(r"^download/(?P<rel>.+)$")
 _SIGNED_PATH = re.compile(r"^dltemp/[^/]+/\d+/(?P<rel>.+)$")
 _REL = re.compile(r"^\d{4}/\d{2}/\d{2}/[^/]+/[^/]+$")
+NAME_MAX = 255  # bytes of one file or folder name, on every file system NocoDB writes to
 
 
 def stored_location(attachment: Mapping[str, Any]) -> str | None:
@@ -38,7 +39,12 @@ def stored_location(attachment: Mapping[str, Any]) -> str | None:
                 raise PurgeRefused(f"The attachment's {key} is not in NocoDB's storage.")
             rel = match["rel"]
             parts = PurePosixPath(rel).parts
-            if not _REL.match(rel) or ".." in parts or any(ord(c) < 32 for c in rel):
+            if (
+                not _REL.match(rel)
+                or ".." in parts
+                or any(ord(c) < 32 for c in rel)
+                or any(len(part.encode()) > NAME_MAX for part in parts)  # no file system holds it
+            ):
                 raise PurgeRefused(f"The attachment's {key} is not a NocoDB upload location.")
             return rel
     return None

@@ -229,8 +229,12 @@ class Provenance:
             raise self._unprovable() from exc
         except PurgeRefused as exc:
             raise ForeignAttachment(str(exc)) from exc
-        except (StorageUnavailable, OSError) as exc:
+        except StorageUnavailable as exc:
             raise NotReady(f"NocoDB's storage cannot be read now: {exc}") from exc
+        except OSError as exc:  # its message names the file: the path stays out of GET /jobs
+            raise NotReady(
+                f"NocoDB's storage cannot be read now: {exc.strerror or type(exc).__name__}"
+            ) from exc
 
     async def _check_no_earlier_row(self, row: Submission, location: str, created: float) -> None:
         """A row created before this one that names the same file is its submission's, not this one."""

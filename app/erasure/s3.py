@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = ["S3Uploads"]
 
 UPLOADS_PREFIX = "nc/uploads/"
+MAX_KEY_BYTES = 1024  # S3's limit on an object key
 THUMBNAILS_PREFIX = "nc/thumbnails/"
 # YYYY/MM/DD/<folder>/<file>, as NocoDB names an upload (the same shape as on its local disk).
 _REL = re.compile(r"^\d{4}/\d{2}/\d{2}/[^/]+/[^/]+$")
@@ -100,6 +101,7 @@ class S3Uploads:
             or not _REL.match(rel)
             or {".", ".."} & set(segments)
             or any(ord(c) < 32 or ord(c) == 127 for c in key)
+            or len(key.encode()) > MAX_KEY_BYTES  # S3 refuses it (400): no object has it
         ):
             raise PurgeRefused("The attachment's URL is not a NocoDB upload in the S3 bucket.")
         return key

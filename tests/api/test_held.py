@@ -49,3 +49,17 @@ def test_held_rows_are_listed_counted_and_released_by_a_reload(client: TestClien
     states = {j.id: (j.state, j.held_reason) for j in runtime.queue.jobs(limit=500)}
     assert states[option.id] == ("queued", None)  # a politician may have been added: tried again
     assert states[backlog.id] == ("held", "backlog")  # waits for `facegate backlog --apply`
+
+
+def test_jobs_show_no_absolute_path_of_the_servers_disk(client: TestClient) -> None:
+    runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    key = "held-test:7103"
+    runtime.queue.enqueue([NewJob(key, "tbl-held", 7103, {"Id": 7103})], source="test")
+    with runtime.queue.db.tx() as conn:  # as an OSError's text would put it there
+        conn.execute(
+            sa.update(jobs)
+            .where(jobs.c.row_key == key)
+            .values(last_error="cannot read /srv/nocodb/uploads/2026/01/01/abc/a_12345.jpg: gone")
+        )
+    (item,) = [i for i in client.get("/jobs", params={"limit": 500}).json()["items"] if i["row_id"] == 7103]
+    assert item["last_error"] == "cannot read …/a_12345.jpg: gone"

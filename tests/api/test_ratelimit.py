@@ -34,6 +34,18 @@ def test_zero_disables_and_memory_is_bounded() -> None:
     assert len(limiter._buckets) == MAX_CLIENTS
 
 
+def test_looking_without_taking_keeps_no_bucket() -> None:
+    # Every request without a credential looks (before_checking); only failures take. Looks from
+    # 20 000 addresses must not grow the table past its bound.
+    guard = CredentialGuard(5)
+    for i in range(20_000):
+        guard.before_checking(f"2001:db8:{i:x}::/64")
+    assert len(guard._failures._buckets) == 0
+    guard.failed("2001:db8:1::/64")
+    guard.before_checking("2001:db8:1::/64")
+    assert len(guard._failures._buckets) == 1
+
+
 def test_verify_answers_429_with_retry_after(client: TestClient) -> None:
     state = client.app.state  # type: ignore[attr-defined]
     saved, state.verify_limiter = state.verify_limiter, RateLimiter(1)

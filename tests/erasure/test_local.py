@@ -49,6 +49,7 @@ def test_an_s3_attachment_names_no_local_file() -> None:
         "/etc/passwd",
         "download/2026/11/22/a.jpg",  # not YYYY/MM/DD/folder/file
         "api/v2/tables/x/records",
+        "download/2026/11/22/abc/" + "A" * 300 + "_abcde.jpg",  # no file system holds the name
     ],
 )
 def test_locations_outside_the_upload_layout_are_refused(path: str) -> None:

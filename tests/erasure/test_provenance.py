@@ -89,6 +89,17 @@ def test_a_form_upload_written_just_before_its_row_is_claimed(stores: Stores, tm
     _prove(fake, stores, files, row)  # proved again (a replay): the same claim
 
 
+def test_a_name_too_long_for_any_file_system_is_foreign_not_waited_for(
+    stores: Stores, tmp_path: Path
+) -> None:
+    # lstat would fail with ENAMETOOLONG: taken for an outage, the row would be retried for ever.
+    fake = FakeNocoDB()
+    row = fake.add(1, "obama", ("a.jpg", b"jpeg"))
+    files = _uploads(fake, tmp_path)
+    _moved(row, FORM_FOLDER, "A" * 300 + "_abcde.jpg")
+    assert "not a NocoDB upload location" in _foreign(fake, stores, files, row)
+
+
 def test_a_form_upload_written_long_before_the_row_is_foreign(stores: Stores, tmp_path: Path) -> None:
     # An approved picture, a deleted row's file or another base's form upload, named by a new row.
     fake = FakeNocoDB()

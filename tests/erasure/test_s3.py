@@ -111,6 +111,7 @@ def test_the_default_port_is_the_same_host() -> None:
         "https://127.0.0.1:9000/nocodb/nc/profilePics/abc/me.jpg",
         "https://127.0.0.1:9000/nocodb/",
         "https://127.0.0.1:notaport/nocodb/nc/uploads/a.jpg",
+        "https://127.0.0.1:9000/nocodb/nc/uploads/2026/11/22/abc/" + "é" * 600 + ".jpg",  # S3 says 400
     ],
 )
 def test_urls_that_are_not_a_nocodb_upload_in_the_bucket_are_refused(url: str) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 
 from app.api.deps import OPERATOR_ERRORS, OperatorDep, RuntimeDep
 from app.api.schemas import DecisionOut, DecisionPage, JobOut, JobPage
@@ -42,17 +42,20 @@ async def list_decisions(
 
 
 @router.post("/jobs/{job_id}/retry", responses={404: {"model": ErrorResponse}})
-async def retry_job(runtime: RuntimeDep, job_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> JobOut:
+async def retry_job(
+    request: Request, runtime: RuntimeDep, job_id: Annotated[int, Path(ge=1, le=MAX_ID)]
+) -> JobOut:
     """Queue a failed job again, once its cause is fixed (operator)."""
     job = await asyncio.to_thread(runtime.queue.retry_failed, job_id)
     if job is None:
         raise NotFound(f"No failed job {job_id}.")
     runtime.wake.set()
-    return JobOut.from_job(job)
+    return JobOut.from_job(job, request.app.state.private_roots)
 
 
 @router.get("/jobs")
 async def list_jobs(
+    request: Request,
     runtime: RuntimeDep,
     state: JobState | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
@@ -62,7 +65,7 @@ async def list_jobs(
     jobs = await asyncio.to_thread(runtime.queue.jobs, state=state, limit=limit, before_id=cursor)
     counts = await asyncio.to_thread(runtime.queue.counts)
     return JobPage(
-        items=[JobOut.from_job(j) for j in jobs],
+        items=[JobOut.from_job(j, request.app.state.private_roots) for j in jobs],
         counts=counts,
         next_cursor=jobs[-1].id if len(jobs) == limit else None,
     )
