@@ -27,6 +27,18 @@ __all__ = [
 
 metadata = sa.MetaData()
 
+
+class Text(sa.types.TypeDecorator[str]):
+    """Text that may hold what an uploader typed or forged: PostgreSQL refuses a NUL character in a
+    text column (SQLite keeps it), so a NUL is written as U+FFFD on both; DDL as ``sa.Text``."""
+
+    impl = sa.Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: sa.Dialect) -> str | None:
+        return value.replace("\x00", "\ufffd") if value is not None else None
+
+
 # A 64-bit id on PostgreSQL; on SQLite, INTEGER PRIMARY KEY is the rowid (the same range).
 Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 Epoch: sa.Double[float] = sa.Double()
@@ -35,24 +47,24 @@ jobs = sa.Table(
     "jobs",
     metadata,
     sa.Column("id", Id, primary_key=True),
-    sa.Column("row_key", sa.Text, nullable=False, unique=True),
-    sa.Column("table_id", sa.Text, nullable=False),
+    sa.Column("row_key", Text, nullable=False, unique=True),
+    sa.Column("table_id", Text, nullable=False),
     sa.Column("row_id", sa.BigInteger, nullable=False),
-    sa.Column("row_json", sa.Text, nullable=False),
-    sa.Column("source", sa.Text, nullable=False),
-    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("row_json", Text, nullable=False),
+    sa.Column("source", Text, nullable=False),
+    sa.Column("state", Text, nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("next_attempt_at", Epoch, nullable=False),
-    sa.Column("last_error", sa.Text),
+    sa.Column("last_error", Text),
     sa.Column("created_at", Epoch, nullable=False),
     sa.Column("updated_at", Epoch, nullable=False),
     sa.Column("row_gone", sa.Boolean, nullable=False, server_default=sa.false()),
     # Who runs a running job (one claim of one instance), and until when unless it renews.
-    sa.Column("claimed_by", sa.Text),
+    sa.Column("claimed_by", Text),
     sa.Column("lease_until", Epoch),
     # A held job (state ``held``): why (``app.outcomes.HoldReason``; ``last_error`` says it in words),
     # and since when it waits, kept while it is tried again and held again.
-    sa.Column("held_reason", sa.Text),
+    sa.Column("held_reason", Text),
     sa.Column("held_since", Epoch),
     sa.Index("jobs_due", "state", "next_attempt_at"),
 )
@@ -61,22 +73,22 @@ decisions = sa.Table(
     "decisions",
     metadata,
     sa.Column("id", Id, primary_key=True),
-    sa.Column("row_key", sa.Text, nullable=False),
-    sa.Column("source", sa.Text, nullable=False, server_default="facegate"),
-    sa.Column("table_id", sa.Text, nullable=False),
+    sa.Column("row_key", Text, nullable=False),
+    sa.Column("source", Text, nullable=False, server_default="facegate"),
+    sa.Column("table_id", Text, nullable=False),
     sa.Column("row_id", sa.BigInteger, nullable=False),
-    sa.Column("politician", sa.Text),
-    sa.Column("decision", sa.Text, nullable=False),
-    sa.Column("reason", sa.Text, nullable=False),
-    sa.Column("detail", sa.Text),
-    sa.Column("distances_json", sa.Text, nullable=False),
-    sa.Column("action", sa.Text),
+    sa.Column("politician", Text),
+    sa.Column("decision", Text, nullable=False),
+    sa.Column("reason", Text, nullable=False),
+    sa.Column("detail", Text),
+    sa.Column("distances_json", Text, nullable=False),
+    sa.Column("action", Text),
     sa.Column("decided_at", Epoch, nullable=False),
     sa.Column("acted_at", Epoch),
     # facegate's decision read back from the row's stamp in NocoDB (a rebuilt log), not made here.
     sa.Column("restored", sa.Boolean, nullable=False, server_default=sa.false()),
     # facegate's line of the note it writes for moderators (``app.moderation.notes``).
-    sa.Column("note", sa.Text),
+    sa.Column("note", Text),
     sa.Index("decisions_row", "table_id", "row_id"),
 )
 # facegate decides an upload once; the log keeps a moderator's latest decision of each kind.
@@ -93,11 +105,11 @@ approvals = sa.Table(
     "approvals",
     metadata,
     sa.Column("id", Id, primary_key=True),
-    sa.Column("row_key", sa.Text, nullable=False, unique=True),
-    sa.Column("table_id", sa.Text, nullable=False),
+    sa.Column("row_key", Text, nullable=False, unique=True),
+    sa.Column("table_id", Text, nullable=False),
     sa.Column("row_id", sa.BigInteger, nullable=False),
-    sa.Column("politician", sa.Text, nullable=False),
-    sa.Column("attachments_json", sa.Text, nullable=False),
+    sa.Column("politician", Text, nullable=False),
+    sa.Column("attachments_json", Text, nullable=False),
     sa.Column("approved_at", Epoch, nullable=False),
     sa.Column("removed_at", Epoch),
     sa.Index("approvals_live", "removed_at", "politician", "id"),
@@ -109,7 +121,7 @@ renditions = sa.Table(
     "renditions",
     metadata,
     sa.Column("approval_id", sa.BigInteger, primary_key=True),
-    sa.Column("rendition", sa.Text, primary_key=True),
+    sa.Column("rendition", Text, primary_key=True),
     sa.Column("jpeg", sa.LargeBinary, nullable=False),
 )
 
@@ -117,15 +129,15 @@ purges = sa.Table(
     "purges",
     metadata,
     sa.Column("id", Id, primary_key=True),
-    sa.Column("row_key", sa.Text, nullable=False, unique=True),
-    sa.Column("table_id", sa.Text, nullable=False),
+    sa.Column("row_key", Text, nullable=False, unique=True),
+    sa.Column("table_id", Text, nullable=False),
     sa.Column("row_id", sa.BigInteger, nullable=False),
-    sa.Column("trigger", sa.Text, nullable=False),
-    sa.Column("state", sa.Text, nullable=False),
-    sa.Column("locations_json", sa.Text, nullable=False),
+    sa.Column("trigger", Text, nullable=False),
+    sa.Column("state", Text, nullable=False),
+    sa.Column("locations_json", Text, nullable=False),
     sa.Column("files", sa.Integer, nullable=False, server_default="0"),
     sa.Column("bytes", sa.BigInteger, nullable=False, server_default="0"),
-    sa.Column("detail", sa.Text),
+    sa.Column("detail", Text),
     sa.Column("created_at", Epoch, nullable=False),
     sa.Column("updated_at", Epoch, nullable=False),
     sa.Index("purges_state", "state", "id"),
@@ -137,11 +149,11 @@ file_claims = sa.Table(
     "file_claims",
     metadata,
     sa.Column("id", Id, primary_key=True),
-    sa.Column("digest", sa.Text, nullable=False),
-    sa.Column("row_key", sa.Text, nullable=False),
-    sa.Column("table_id", sa.Text, nullable=False),
+    sa.Column("digest", Text, nullable=False),
+    sa.Column("row_key", Text, nullable=False),
+    sa.Column("table_id", Text, nullable=False),
     sa.Column("row_id", sa.BigInteger, nullable=False),
-    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("source", Text, nullable=False),
     sa.Column("claimed_at", Epoch, nullable=False),
     sa.Index("file_claims_once", "digest", "row_key", unique=True),
     sa.Index("file_claims_row", "row_key"),
@@ -158,7 +170,7 @@ sa.Index(
 backlog_confirmations = sa.Table(
     "backlog_confirmations",
     metadata,
-    sa.Column("table_id", sa.Text, primary_key=True),
+    sa.Column("table_id", Text, primary_key=True),
     sa.Column("before", Epoch, primary_key=True),
     sa.Column("confirmed_at", Epoch, nullable=False),
 )

@@ -89,7 +89,7 @@ class RowDecider:
             foreign = exc
         if self.fields.consent and not row.consent:
             detail = f"The consent box {self.fields.consent!r} is not ticked."
-            return RowVerdict(Decision.REJECTED, Reason.NO_CONSENT, self._named(row), detail, [])
+            return RowVerdict(Decision.REJECTED, Reason.NO_CONSENT, self.named(row), detail, [])
         references = self._references()
         # The cell may hold a slug, a display name or a form label: decided against its slug.
         claimed = row.politician
@@ -118,11 +118,12 @@ class RowDecider:
         except StorageNotConfigured as exc:
             raise Held(HoldReason.STORAGE_NOT_CONFIGURED, str(exc)) from exc
 
-    def _named(self, row: UploadRow) -> str | None:
-        """The politician the row names, as a slug when facegate knows it (else the cell's text)."""
+    def named(self, row: UploadRow) -> str | None:
+        """The slug of the politician the row names, None when it names none facegate knows: the
+        decision log keeps slugs, not what an uploader typed (the detail quotes it, cut short)."""
         if row.politician is None or not self.faces.ready:
-            return row.politician
-        return self.faces.references.resolve(row.politician) or row.politician
+            return None
+        return self.faces.references.resolve(row.politician)
 
     def _check_columns(self, row: UploadRow) -> None:
         """A configured column the row lacks was renamed or deleted in NocoDB: without it, every row
@@ -150,7 +151,7 @@ class RowDecider:
         offer = await self.politicians.offers(cell)
         if offer is Offer.NOT_OFFERED:
             detail = f"Unknown politician {shown!r}, which the form does not offer."
-            return RowVerdict(Decision.REJECTED, Reason.UNKNOWN_POLITICIAN, cell, detail, [])
+            return RowVerdict(Decision.REJECTED, Reason.UNKNOWN_POLITICIAN, None, detail, [])
         if offer is Offer.NO_COLUMN:
             raise columns_missing((column,))
         if offer is Offer.OPTION:

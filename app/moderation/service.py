@@ -126,11 +126,11 @@ class ModerationService:
                 return restored
             if current is None:
                 detail = "The row was deleted, or its attachments changed, before it was decided."
-                verdict = RowVerdict(Decision.REJECTED, Reason.ROW_GONE, row.politician, detail, [])
+                verdict = RowVerdict(Decision.REJECTED, Reason.ROW_GONE, self.decider.named(row), detail, [])
             elif unanalysable is not None:
                 row = current
                 verdict = RowVerdict(
-                    Decision.REJECTED, Reason.ANALYSIS_FAILED, row.politician, unanalysable, []
+                    Decision.REJECTED, Reason.ANALYSIS_FAILED, self.decider.named(row), unanalysable, []
                 )
             else:
                 row = current

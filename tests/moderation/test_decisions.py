@@ -219,3 +219,20 @@ def test_a_moderators_decision_made_again_is_logged_anew(stores: Stores, clock: 
         (Source.MODERATOR, Decision.REVIEW),
         (Source.FACEGATE, Decision.REVIEW),
     ]
+
+
+def test_text_an_uploader_forged_with_a_nul_is_logged_not_refused(stores: Stores) -> None:
+    # PostgreSQL refuses NUL in a text column: the decision would fail, and the row stay undecided.
+    [job] = jobs(stores, 1)
+    record = stores.decisions.record_decision(
+        row_key=job.row_key,
+        table_id=job.table_id,
+        row_id=job.row_id,
+        politician=None,
+        decision=Decision.REJECTED,
+        reason=Reason.UNREADABLE_IMAGE,
+        detail="Attachment origin http://a\x00b is not NocoDB's",
+        distances=[],
+    )
+    assert record.detail == "Attachment origin http://a\ufffdb is not NocoDB's"
+    assert stores.decisions.decisions()[0].detail == record.detail
