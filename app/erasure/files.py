@@ -5,12 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
-from app.erasure.local import LocalUploads, stored_location
+from app.erasure.local import LocalUploads, names_stored, stored_location
 from app.erasure.s3 import UPLOADS_PREFIX, S3Uploads
-from app.erasure.storage import Storage, is_object_url
+from app.erasure.storage import PurgeRefused, Storage, is_object_url
 
-__all__ = ["StorageNotConfigured", "StoredFiles", "locate"]
+__all__ = ["LOCATION_KEYS", "StorageNotConfigured", "StoredFiles", "locate", "same_file"]
+
+# Where an attachment cell says its file is: NocoDB's local storage gives ``path`` and ``signedPath``,
+# S3 ``url`` and ``signedUrl``.
+LOCATION_KEYS = ("path", "signedPath", "url", "signedUrl")
 
 
 class StorageNotConfigured(Exception):
@@ -28,6 +33,29 @@ def locate(attachment: Mapping[str, Any]) -> str | None:
     if isinstance(url, str) and url.lower().startswith(("https://", "http://")):
         return url
     return None
+
+
+def same_file(attachment: Mapping[str, Any]) -> dict[str, Any]:
+    """The attachment with only the locations that name the file ``locate`` names: the one provenance
+    proves the row's own. A forged cell may prove one file by its ``path`` and name another (a private
+    table's photo) by its ``url``; the download tries each location in turn, and must fetch no other."""
+    try:
+        located = locate(attachment)
+    except PurgeRefused:
+        located = None
+    kept = {key: value for key, value in attachment.items() if key not in LOCATION_KEYS}
+    for key in LOCATION_KEYS:
+        value = attachment.get(key)
+        if isinstance(value, str) and located is not None and _names(value, located):
+            kept[key] = value
+    return kept
+
+
+def _names(location: str, located: str) -> bool:
+    if not is_object_url(located):
+        return names_stored(location, located)
+    # S3: the object URL, or a presigned URL of the same object (the same address, a query added).
+    return urlsplit(location)._replace(query="", fragment="").geturl() == located
 
 
 class StoredFiles:

@@ -14,11 +14,11 @@ import re
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from app.erasure.storage import PurgeRefused, Removed
 
-__all__ = ["LocalUploads", "stored_location"]
+__all__ = ["LocalUploads", "names_stored", "stored_location"]
 
 THUMBNAILS_DIR = "thumbnails"
 # download/<rel>, or dltemp/<token>/<expiry>/<rel>; <rel> is YYYY/MM/DD/<folder>/<file>.
@@ -48,6 +48,14 @@ def stored_location(attachment: Mapping[str, Any]) -> str | None:
                 raise PurgeRefused(f"The attachment's {key} is not a NocoDB upload location.")
             return rel
     return None
+
+
+def names_stored(location: str, rel: str) -> bool:
+    """Whether ``location`` (a ``path``, a ``signedPath``, or a URL of either on NocoDB) names the
+    stored upload ``rel``. A relative path is a file name, '?' and '#' included (as ``stored_location``
+    reads it); only a URL has a query."""
+    path = unquote(urlsplit(location).path if "://" in location else location)
+    return re.search(r"(?:^|/)(?:download|dltemp/[^/]+/\d+)/" + re.escape(rel) + "$", path) is not None
 
 
 class LocalUploads:

@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from app.config import FieldNames
+from app.erasure.files import locate, same_file
+from app.erasure.storage import PurgeRefused
 from app.integrations.nocodb.client import NocoDBClient
 from app.integrations.nocodb.errors import AttachmentRefused, NocoDBUnavailable
 from app.moderation.rows import UploadRow, row_key, same_upload
@@ -52,18 +54,19 @@ class Downloader:
         return await self.current_by_key(table_id, row_id, key) is not None
 
     async def fetch(self, table_id: str, row: UploadRow, attachment: Mapping[str, Any]) -> bytes:
-        """The attachment's bytes. ``AttachmentRefused`` only for a content problem (size, location)."""
+        """The attachment's bytes, from the locations that name the file proved the row's own
+        (``same_file``) only. ``AttachmentRefused`` only for a content problem (size, location)."""
         try:
-            return await self.nocodb.download(attachment, max_bytes=self.max_bytes)
+            return await self.nocodb.download(same_file(attachment), max_bytes=self.max_bytes)
         except AttachmentRefused as exc:
             if exc.status_code is None:
                 raise
         current = await self.current(table_id, row)
         if current is None:
             raise RowGone
-        fresh = next((a for a in current.attachments if a.get("id") == attachment.get("id")), attachment)
+        fresh = next((a for a in current.attachments if _same_attachment(a, attachment)), attachment)
         try:
-            return await self.nocodb.download(fresh, max_bytes=self.max_bytes)
+            return await self.nocodb.download(same_file(fresh), max_bytes=self.max_bytes)
         except AttachmentRefused as exc:
             if exc.status_code is None:
                 raise
@@ -72,3 +75,13 @@ class Downloader:
                 f"The picture is in NocoDB's storage, and NocoDB {why} ({exc.status_code}).",
                 status_code=exc.status_code,
             ) from exc
+
+
+def _same_attachment(fresh: Mapping[str, Any], old: Mapping[str, Any]) -> bool:
+    """The fresh copy of ``old`` in the row read again: the same id, or without ids the same file."""
+    if old.get("id") is not None:
+        return bool(fresh.get("id") == old.get("id"))
+    try:
+        return locate(fresh) == locate(old) is not None
+    except PurgeRefused:
+        return False

@@ -28,7 +28,7 @@ from app.tables import decisions, jobs
 from app.verification import FaceService
 from harness.images import demo_rule, png_declaring, sample, side_by_side
 from tests.utils.clock import Clock
-from tests.utils.fake_nocodb import FakeNocoDB
+from tests.utils.fake_nocodb import BASE, FakeNocoDB
 from tests.utils.moderation import MAX_IMAGES, moderation_service, queued_job
 from tests.utils.stores import Stores
 
@@ -608,3 +608,16 @@ def test_a_row_read_as_gone_once_and_there_after_is_never_deleted(faces: FaceSer
     service = moderation_service(httpx.MockTransport(flaky), stores, faces)
     assert asyncio.run(service.process(job)) == "already_gone"
     assert reads >= 2 and 1 in fake.rows and fake.actions() == []
+
+
+def test_the_download_fetches_only_the_file_proved_the_rows_own(faces: FaceService, stores: Stores) -> None:
+    # A forged cell proves one file by its path and names a private photo by its url: were the path
+    # refused, the download must not fall through to the url.
+    fake = FakeNocoDB()
+    private = fake.add(2, "obama", ("private.jpg", sample("obama2.jpg")))["Image"][0]["path"]
+    row = fake.add(1, "obama", ("a.jpg", sample("obama3.jpg")))
+    row["Image"][0]["url"] = f"{BASE}/{private}"
+    del fake.files[row["Image"][0]["path"]]
+    with pytest.raises(NocoDBUnavailable):  # the proved file not served: waited out
+        _run(_service(fake, stores, faces), _job(stores, row))
+    assert ("GET", f"/{private}") not in fake.calls and fake.actions() == []
