@@ -141,6 +141,11 @@ class NotReady(ServiceError):
     code = "not_ready"
 
 
+class FacesUnavailable(NotReady):
+    """The face workers cannot analyse anything (they fail on a blank picture too): the row waits
+    and is tried again, and the failure is not counted against its picture."""
+
+
 class CannotModerate(NotReady):
     """facegate cannot moderate now: NocoDB unreachable, its token refused, the table or a column
     missing, no politician. ``code`` is that reason (``app.readiness.Unready``), for a monitor to

@@ -14,15 +14,20 @@ and fails that one call (``AnalysisFailed``); the pictures on the other workers 
 from __future__ import annotations
 
 import asyncio
+import io
+import logging
 import multiprocessing
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, TypeVar
 
-from app.errors import AnalysisFailed
+from PIL import Image
+
+from app.errors import AnalysisFailed, FacesUnavailable
 from app.faces.engine import EngineConfig, FaceEngine, FoundFaces
 from app.faces.intake import DecodedImage, Limits, decode
 from app.faces.renditions import Rendition, render
@@ -33,6 +38,10 @@ __all__ = ["DEFAULT_TIMEOUT", "Analysis", "FacePool"]
 # Generous: any picture within the intake's limits, a 50 MP crowd included, is analysed in about 2 s
 # on these machines (README, "Security").
 DEFAULT_TIMEOUT = 60.0
+# After a failure, a fresh worker must analyse a blank picture within this (its models load first).
+CANARY_TIMEOUT = 30.0
+
+log = logging.getLogger(__name__)
 
 _engine: FaceEngine | None = None
 _T = TypeVar("_T")
@@ -73,6 +82,14 @@ def _rendered(faces: FoundFaces, decoded: DecodedImage) -> Analysis:
 
 def _ready() -> bool:
     return _engine is not None
+
+
+@cache
+def _blank() -> bytes:
+    """A small grey PNG: any worker that works analyses it at once (no face)."""
+    out = io.BytesIO()
+    Image.new("RGB", (64, 64), (128, 128, 128)).save(out, "PNG")
+    return out.getvalue()
 
 
 class FacePool:
@@ -141,11 +158,13 @@ class FacePool:
                 future = loop.run_in_executor(self._replace(index, kill=False), function, *args)
             return await asyncio.wait_for(future, self.timeout)
         except TimeoutError as exc:
-            self._replace(index, kill=True)
-            raise AnalysisFailed(f"Analysing the image took more than {self.timeout:.0f} s.") from exc
+            failed = f"Analysing the image took more than {self.timeout:.0f} s."
+            await self._blame_the_picture(self._replace(index, kill=True), failed)
+            raise AnalysisFailed(failed) from exc
         except BrokenProcessPool as exc:
-            self._replace(index, kill=False)
-            raise AnalysisFailed("The face worker stopped while analysing the image.") from exc
+            failed = "The face worker stopped while analysing the image."
+            await self._blame_the_picture(self._replace(index, kill=False), failed)
+            raise AnalysisFailed(failed) from exc
         except asyncio.CancelledError:
             # The caller gave up (shutdown, a job taken over): its worker may still be busy with the
             # picture, and the next picture must not wait for it, nor be blamed for its time.
@@ -153,6 +172,24 @@ class FacePool:
             raise
         finally:
             idle.put_nowait(index)
+
+    async def _blame_the_picture(self, fresh: ProcessPoolExecutor, failed: str) -> None:
+        """Returns when the fresh worker analyses a blank picture: the failure was the picture's
+        (``AnalysisFailed``, which rejects it after a few). Raises ``FacesUnavailable`` when that
+        fails too: the workers cannot start or analyse anything (memory, the models, a timeout set
+        too short), which is facegate's outage, never a reason to reject an upload."""
+        loop = asyncio.get_running_loop()
+        try:
+            future = loop.run_in_executor(fresh, _analyse, _blank(), self.limits, False)
+            await asyncio.wait_for(future, max(self.timeout, CANARY_TIMEOUT))
+        except Exception as exc:  # a timeout, a broken pool, a model that does not load
+            unavailable = FacesUnavailable(
+                f"{failed} A fresh face worker failed on a blank picture too ({type(exc).__name__}):"
+                " the workers cannot analyse anything now (memory, the models,"
+                " FACEGATE_ANALYSIS_TIMEOUT_SECONDS); the row waits"
+            )
+            log.error("%s", unavailable.message)
+            raise unavailable from exc
 
     def _replace(self, index: int, *, kill: bool) -> ProcessPoolExecutor:
         """A fresh worker in place of worker ``index``, loading its models at once; the old one's

@@ -4,16 +4,19 @@ and what a picture that hangs or kills its worker costs: that worker, that call,
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import multiprocessing
 import os
 import signal
 import time
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from app.errors import AnalysisFailed, ServiceError
+from app.errors import AnalysisFailed, FacesUnavailable, ServiceError
 from app.faces.engine import FoundFaces
 from app.faces.intake import DecodedImage
 from app.faces.matcher import ENCODING_DIM
@@ -99,14 +102,17 @@ def test_a_stuck_picture_times_out_alone_and_the_pool_recovers(pool: FacePool) -
         await pool.warm_up()
         saved, pool.timeout = pool.timeout, 4.0
         try:
+            started = time.monotonic()
             stuck = asyncio.create_task(pool._call(time.sleep, 30))
             await asyncio.sleep(2.0)
-            # In flight on the other worker when the stuck one is killed, and untouched by it.
+            # In flight on the other worker when the stuck one is killed (at 4 s), and untouched by it.
             other = asyncio.create_task(pool._call(time.sleep, 3))
+            ended: list[float] = []
+            other.add_done_callback(lambda _: ended.append(time.monotonic() - started))
             with pytest.raises(AnalysisFailed, match="took more than 4 s"):
                 await stuck
-            assert not other.done()
             await other  # finished, unharmed
+            assert ended[0] > pool.timeout  # after the stuck one was killed
         finally:
             pool.timeout = saved
         assert len((await pool.find_faces(sample("obama2.jpg"))).boxes) == 1
@@ -125,3 +131,32 @@ def test_a_stuck_analysis_times_out_and_the_pool_recovers(pool: FacePool) -> Non
         assert len((await pool.find_faces(sample("obama2.jpg"))).boxes) == 1
 
     asyncio.run(scenario())
+
+
+def test_workers_that_cannot_analyse_anything_are_an_outage_not_the_pictures_fault() -> None:
+    # Workers that die at start (models missing, no memory): were each failure counted against the
+    # picture, every upload would be rejected in turn as analysis_failed, and deleted.
+    broken = FacePool(config=dataclasses.replace(CONFIG, detect_max_side=-1), limits=LIMITS, workers=1)
+    broken._new_executor = lambda: ProcessPoolExecutor(  # type: ignore[method-assign]
+        max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_fail_to_start
+    )
+    broken._executors = [broken._new_executor()]
+    try:
+        with pytest.raises(FacesUnavailable, match="blank picture too"):
+            asyncio.run(broken.find_faces(sample("obama2.jpg")))
+    finally:
+        broken.close()
+
+
+def test_a_picture_that_kills_its_worker_is_still_the_pictures_fault(pool: FacePool) -> None:
+    async def scenario() -> None:
+        await pool.warm_up()
+        with pytest.raises(AnalysisFailed, match="stopped"):
+            await pool._call(os._exit, 3)  # the picture's doing: a fresh worker analyses a blank one
+        assert len((await pool.find_faces(sample("obama2.jpg"))).boxes) == 1
+
+    asyncio.run(scenario())
+
+
+def _fail_to_start() -> None:
+    raise RuntimeError("the models cannot be loaded")
