@@ -32,6 +32,7 @@ from app.db import Database
 from app.erasure.claims import ClaimLog
 from app.erasure.files import StoredFiles
 from app.erasure.local import LocalUploads
+from app.erasure.probe import StorageProbe
 from app.erasure.provenance import Provenance
 from app.erasure.s3 import S3Uploads
 from app.erasure.service import Eraser
@@ -63,7 +64,7 @@ from app.moderation.sweep import Sweeper
 from app.moderation.webhook import WebhookReceiver
 from app.outcomes import HoldReason
 from app.politicians.references import EncodingCache, ReferenceSet
-from app.readiness import ReadinessMonitor, check_nocodb
+from app.readiness import Check, ReadinessMonitor, check_nocodb
 from app.verification import FaceService
 
 __all__ = ["Runtime", "assemble"]
@@ -185,9 +186,9 @@ async def assemble(
         meta = _meta_client(settings, nocodb_transport)
         if meta is not None:
             stack.push_async_callback(meta.aclose)
-        readiness = _readiness(settings, meta)
         decisions, approvals, purges, claims = DecisionLog(db), ApprovalStore(db), PurgeLog(db), ClaimLog(db)
         files = build_files(settings)
+        readiness = _readiness(settings, meta, nocodb, files)
         eraser = build_eraser(settings, nocodb, purges, claims, files) if nocodb is not None else None
         carousel = Carousel(store=approvals, nocodb=nocodb, renditions=Renditions(limits))
         lifecycle = UploadLifecycle(
@@ -216,7 +217,13 @@ async def assemble(
                     " own upload from another file, so uploads with attachments are held undecided"
                 )
             image = settings.fields.image
-            provenance = Provenance(nocodb=nocodb, files=files, claims=claims, image_field=image)
+            provenance = Provenance(
+                nocodb=nocodb,
+                files=files,
+                claims=claims,
+                image_field=image,
+                storage_problem=functools.partial(readiness.failed, "storage"),
+            )
             runner = _queue_runner(
                 settings,
                 nocodb,
@@ -461,13 +468,23 @@ def _meta_client(settings: Settings, transport: httpx.AsyncBaseTransport | None)
     return meta
 
 
-def _readiness(settings: Settings, meta: NocoDBMetaClient | None) -> ReadinessMonitor:
-    if meta is None or not settings.nocodb_table_id:
+def _readiness(
+    settings: Settings, meta: NocoDBMetaClient | None, nocodb: NocoDBClient | None, files: StoredFiles
+) -> ReadinessMonitor:
+    if meta is None or nocodb is None or not settings.nocodb_table_id:
         return ReadinessMonitor()
     stamps = settings.stamp_secret is not None
-    return ReadinessMonitor(
-        functools.partial(check_nocodb, meta, settings.nocodb_table_id, settings.fields, stamps=stamps)
-    )
+    table_id, fields = settings.nocodb_table_id, settings.fields
+    probe = StorageProbe(nocodb, files)
+
+    async def check() -> list[Check]:
+        checks = await check_nocodb(meta, table_id, fields, stamps=stamps)
+        if files.configured and all(c.passed for c in checks):
+            # Unset, no upload is proved (storage_not_configured holds them): nothing to probe.
+            checks.append(await probe.check())
+        return checks
+
+    return ReadinessMonitor(check)
 
 
 async def _prune_forever(db: Database, stores: Mapping[str, Prunable], retention_days: float) -> None:

@@ -9,6 +9,10 @@ every check with the same words:
 - ``column_missing``        the table lacks the image, politician, Status or consent column named in the
                             settings (or, with ``FACEGATE_STAMP_SECRET`` set, the stamp column: NocoDB
                             would drop the stamps silently)
+- ``storage_mismatch``      a file facegate stores through NocoDB is not where its settings look for
+                            uploads (``FACEGATE_NOCODB_UPLOADS_DIR``, ``FACEGATE_S3_*``,
+                            ``FACEGATE_ATTACHMENT_ALLOWED_ORIGINS``), or not written at NocoDB's time
+                            (``app.erasure.probe``): every upload would be taken for a forged one
 - ``references_empty``      the reference folder has no politician
 
 NocoDB is asked by ``ReadinessMonitor``: once at start, then in the background every
@@ -59,6 +63,7 @@ class Unready(StrEnum):
     NOCODB_TOKEN_REFUSED = "nocodb_token_refused"  # noqa: S105 - a reason, not a secret
     TABLE_NOT_FOUND = "table_not_found"
     COLUMN_MISSING = "column_missing"
+    STORAGE_MISMATCH = "storage_mismatch"
     REFERENCES_EMPTY = "references_empty"
 
 
@@ -154,6 +159,10 @@ class ReadinessMonitor:
     @property
     def failure(self) -> Check | None:
         return _first_failure(self.checks)
+
+    def failed(self, name: str) -> str | None:
+        """Why the check ``name`` failed when last run, None when it passed or did not run."""
+        return next((c.detail for c in self.checks if c.name == name and not c.passed), None)
 
     async def refresh(self) -> list[Check]:
         """Run NocoDB's checks now."""

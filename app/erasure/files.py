@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from app.erasure.local import LocalUploads, names_stored, stored_location
 from app.erasure.s3 import UPLOADS_PREFIX, S3Uploads
@@ -54,8 +54,14 @@ def same_file(attachment: Mapping[str, Any]) -> dict[str, Any]:
 def _names(location: str, located: str) -> bool:
     if not is_object_url(located):
         return names_stored(location, located)
-    # S3: the object URL, or a presigned URL of the same object (the same address, a query added).
-    return urlsplit(location)._replace(query="", fragment="").geturl() == located
+    # S3: the object URL, or a presigned URL of the same object: the same host and path, a query
+    # added (NocoDB 0.301 writes ``url`` as https and signs an http ``signedUrl`` for an http endpoint).
+    return _object(location) == _object(located)
+
+
+def _object(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.netloc.lower(), unquote(parts.path)
 
 
 class StoredFiles:

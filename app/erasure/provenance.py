@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -128,18 +128,34 @@ async def rows_naming(
 class Provenance:
     """Proves, or refuses, that a row's attachments are its own submission's uploads."""
 
-    def __init__(self, *, nocodb: NocoDBClient, files: StoredFiles, claims: Claims, image_field: str) -> None:
+    def __init__(
+        self,
+        *,
+        nocodb: NocoDBClient,
+        files: StoredFiles,
+        claims: Claims,
+        image_field: str,
+        storage_problem: Callable[[], str | None] | None = None,
+    ) -> None:
         self.nocodb = nocodb
         self.files = files
         self.claims = claims
         self.image_field = image_field
+        # Why NocoDB's storage is not where the settings look (``app.erasure.probe``), or None.
+        self.storage_problem = storage_problem
         self._operator_id: str | None = None
 
     async def prove(self, row: Submission) -> None:
         """Claim each attachment for the row, or raise ``ForeignAttachment``. An attachment the
         download refuses anyway (a location outside NocoDB) is left to it. Raises
         ``StorageNotConfigured`` when no storage is configured, ``NotReady`` when the storage cannot
-        be read now; NocoDB's outages propagate."""
+        be read now or is not where the settings look (every upload would look forged); NocoDB's
+        outages propagate."""
+        problem = self.storage_problem() if self.storage_problem is not None else None
+        if problem is not None:
+            raise NotReady(
+                f"No upload is proved while NocoDB's storage is not as the settings say: {problem}"
+            )
         claimed = await self._claimed(row)
         for attachment in row.attachments:
             try:

@@ -18,7 +18,12 @@ from app.assembly import Runtime
 from app.commands.bootstrap.nocodb import BootstrapResult
 from app.commands.status import STATUS_UNHEALTHY, run_status
 from app.config import Settings
+from app.erasure.files import StoredFiles
+from app.erasure.local import LocalUploads
+from app.erasure.probe import StorageProbe
+from app.integrations.nocodb.client import NocoDBClient
 from app.main import create_app
+from app.readiness import Check
 from harness.facegate import facegate_env, running_facegate
 from harness.loop import bootstrap_base, nocodb_api
 from harness.net import free_port
@@ -55,7 +60,14 @@ def app(
     request: pytest.FixtureRequest,
 ) -> Iterator[TestClient]:
     """facegate in this process, with the settings the test is parametrized with, on the real NocoDB."""
-    values = {"nocodb_url": f"http://127.0.0.1:{free_port()}"} if request.param == "down" else request.param
+    named: dict[str, dict[str, Any]] = {
+        "down": {"nocodb_url": f"http://127.0.0.1:{free_port()}"},
+        # A folder that exists but is not NocoDB's nc/uploads (a volume not mounted, a typo).
+        "not-nocodbs-folder": {"nocodb_uploads_dir": tmp_path / "uploads"},
+        "nocodbs-folder": {"nocodb_uploads_dir": nocodb.uploads_dir},
+    }
+    values: dict[str, Any] = named[request.param] if isinstance(request.param, str) else request.param
+    (tmp_path / "uploads").mkdir()
     with TestClient(create_app(_settings(setup, nocodb, reference_dir, tmp_path, **values))) as http:
         yield http
 
@@ -67,9 +79,10 @@ def app(
         ({"nocodb_table_id": "m0nonexistent"}, "table_not_found", "no table 'm0nonexistent'"),
         ({"nocodb_image_field": "Picture"}, "column_missing", "no column 'Picture' (image)"),
         ("down", "nocodb_unreachable", "NocoDB is unreachable"),
+        ("not-nocodbs-folder", "storage_mismatch", "is not in its uploads folder"),
     ],
     indirect=["app"],
-    ids=["refused-token", "wrong-table", "missing-column", "nocodb-down"],
+    ids=["refused-token", "wrong-table", "missing-column", "nocodb-down", "not-nocodbs-uploads-folder"],
 )
 def test_readyz_answers_503_with_the_reason_while_facegate_cannot_moderate(
     app: TestClient, code: str, words: str
@@ -84,6 +97,29 @@ def test_readyz_answers_200_when_nocodb_has_the_table_and_its_columns(app: TestC
     assert app.get("/readyz").json() == {"status": "ready", "politicians": 2, "reference_photos": 3}
     runtime: Runtime = app.app.state.runtime  # type: ignore[attr-defined]
     assert [check.name for check in runtime.readiness.checks] == ["nocodb", "token", "table", "columns"]
+
+
+@pytest.mark.parametrize("app", ["nocodbs-folder"], indirect=True)
+def test_readyz_answers_200_once_a_probe_file_is_found_in_nocodbs_storage(app: TestClient) -> None:
+    assert app.get("/readyz").status_code == 200
+    runtime: Runtime = app.app.state.runtime  # type: ignore[attr-defined]
+    assert runtime.readiness.checks[-1].name == "storage" and runtime.readiness.checks[-1].passed
+
+
+def test_the_storage_probe_erases_the_file_it_found(setup: BootstrapResult, nocodb: LocalNocoDB) -> None:
+    def probes() -> set[Path]:
+        return set(nocodb.uploads_dir.rglob("facegate-storage-probe*"))
+
+    async def probe() -> Check:
+        client = NocoDBClient(base_url=nocodb.url, api_token=setup.api_token)
+        try:
+            return await StorageProbe(client, StoredFiles(local=LocalUploads(nocodb.uploads_dir))).check()
+        finally:
+            await client.aclose()
+
+    before = probes()
+    assert asyncio.run(probe()).passed
+    assert probes() == before
 
 
 def test_a_column_removed_while_facegate_runs_is_seen_at_the_next_check(

@@ -20,6 +20,8 @@ OBJECT = f"https://bucket.s3.example.org/nc/uploads/{REL}"
         {"path": f"download/{REL}", "url": f"http://nocodb:8080/download/{REL}"},
         {"signedPath": f"dltemp/tok/1795321200000/{REL}", "url": f"https://x.org/base/dltemp/t/1/{REL}"},
         {"url": OBJECT, "signedUrl": OBJECT + "?X-Amz-Signature=abc&X-Amz-Expires=3600"},
+        # NocoDB 0.301 on an http endpoint: an https url, an http signed one (tests/erasure/test_s3_nocodb.py)
+        {"url": OBJECT, "signedUrl": OBJECT.replace("https:", "http:") + "?X-Amz-Signature=abc"},
     ],
 )
 def test_locations_of_the_proved_file_are_all_kept(attachment: dict[str, Any]) -> None:

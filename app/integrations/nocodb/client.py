@@ -172,6 +172,19 @@ class NocoDBClient:
 
     # Attachments.
 
+    async def upload(self, name: str, data: bytes, mimetype: str) -> tuple[list[dict[str, Any]], str | None]:
+        """Store a file in NocoDB's storage as facegate's token user (``/api/v2/storage/upload``):
+        the attachment items NocoDB made for it, and its ``Date`` header (NocoDB's clock)."""
+        response = await self._api.send(
+            "POST", "api/v2/storage/upload", files={"files": (name, data, mimetype)}
+        )
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise NocoDBUnavailable("NocoDB answered the upload with a body that is not JSON.") from exc
+        items = [item for item in body if isinstance(item, dict)] if isinstance(body, list) else []
+        return items, response.headers.get("date")
+
     def attachment_urls(self, attachment: Mapping[str, Any]) -> list[str]:
         """Where an attachment cell's file may be fetched, most durable first; refuses other origins."""
         candidates = [attachment.get(key) for key in ("path", "signedPath", "url", "signedUrl")]
