@@ -77,9 +77,9 @@ class Settings(BaseSettings):
     # The bank of other people that calibration measures against (app.politicians.bank); unset:
     # ``<data_dir>/bank``. The image bakes it in at build time.
     bank_dir: Path | None = None
-    tolerance: float = Field(DEFAULT_TOLERANCE, gt=0, le=2)
+    tolerance: float = Field(DEFAULT_TOLERANCE, ge=0.3, le=1.0)  # as a profile's (app.politicians.profiles)
     # |distance - tolerance| <= band: a moderator decides (``review``). README: how it was chosen.
-    review_band: float = Field(DEFAULT_REVIEW_BAND, ge=0, le=1)
+    review_band: float = Field(DEFAULT_REVIEW_BAND, ge=0, le=0.5)
     # Detections scoring below this are HOG false positives (logos, patterns); real faces score >= 0.7.
     min_detection_score: float = Field(0.3, ge=-1, le=5)
     # The landmark model that aligns a face before it is encoded: 68 points (whole face) or 5.

@@ -66,8 +66,10 @@ class Profile(BaseModel):
     description: str = ""
     # This politician's calibration (README, "Choosing the review band"); unset:
     # ``FACEGATE_TOLERANCE`` and ``FACEGATE_REVIEW_BAND``.
-    tolerance: float | None = Field(None, gt=0, le=2)
-    review_band: float | None = Field(None, ge=0, le=1)
+    # Bounds that no calibration leaves, so that a typo (0.06 for 0.6) is refused with the folder,
+    # whose rows are then held, and never rejects every upload as no_match.
+    tolerance: float | None = Field(None, ge=0.3, le=1.0)
+    review_band: float | None = Field(None, ge=0, le=0.5)
     # What the forms facegate creates offer for this politician, when it is not ``name``.
     form_label: str | None = Field(None, min_length=1, max_length=200)
 

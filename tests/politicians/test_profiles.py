@@ -4,8 +4,12 @@ into it (``facegate politicians calibrate``)."""
 from __future__ import annotations
 
 import tomllib
+from pathlib import Path
 
-from app.politicians.profiles import Profile, profile_toml, with_calibration
+import pytest
+
+from app.errors import ReferenceSetError
+from app.politicians.profiles import Profile, profile_toml, read_politicians, with_calibration
 
 
 def test_profile_toml_round_trips_any_text() -> None:
@@ -42,3 +46,19 @@ def test_a_calibration_replaces_the_last_one_and_keeps_the_rest() -> None:
     assert again == first.replace("# Calibrated: first.\ntolerance = 0.68\nreview_band = 0.08\n", "") + (
         "# Calibrated: again.\n# (two lines)\ntolerance = 0.7\nreview_band = 0.1\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("line", "words"), [("tolerance = 0.06", "tolerance"), ("review_band = 0.9", "review_band")]
+)
+def test_a_rule_no_calibration_gives_is_refused_with_the_folder(
+    tmp_path: Path, line: str, words: str
+) -> None:
+    # A typo (0.06 for 0.6) would reject every upload for the politician as no_match, and delete it:
+    # refused, the folder does not load and rows are held (references_not_loaded).
+    folder = tmp_path / "jane-doe"
+    folder.mkdir()
+    (folder / "profile.toml").write_text(f'name = "Jane Doe"\n{line}\n')
+    (folder / "a.jpg").write_bytes(b"jpeg")
+    with pytest.raises(ReferenceSetError, match=words):
+        read_politicians(tmp_path)
