@@ -117,8 +117,8 @@ def decode(data: bytes, limits: Limits) -> DecodedImage:
         # Pixels only from here on: comments, text chunks, XMP, EXIF and profiles are the uploader's
         # metadata, and an encoder (the carousel's renditions) would write some of them back out.
         image.info.clear()
-    except ImageRejected:
-        raise
+    except (ImageRejected, MemoryError):
+        raise  # out of memory: the worker's state, not the file's (``app.faces.pool``)
     except Exception as exc:
         # Pillow answers crafted or damaged files with a zoo of exception types; all mean the same.
         raise ImageRejected(
@@ -144,6 +144,8 @@ def _open(data: bytes, limits: Limits) -> ImageFile.ImageFile:
             RejectKind.UNSUPPORTED,
             "The file is not an image in a supported format (JPEG, PNG, WebP, GIF, BMP, TIFF, HEIC, AVIF).",
         ) from exc
+    except MemoryError:
+        raise
     except Exception as exc:
         raise ImageRejected(RejectKind.UNREADABLE, f"The image header cannot be read: {exc}") from exc
     width, height = image.size

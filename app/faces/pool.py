@@ -76,6 +76,8 @@ def _analyse(data: bytes, limits: Limits, renditions: bool) -> Analysis:
 def _rendered(faces: FoundFaces, decoded: DecodedImage) -> Analysis:
     try:
         return Analysis(faces, render(decoded.image))
+    except MemoryError:
+        raise  # the worker's state, not the picture's: see ``FacePool._call``
     except Exception as exc:  # Pillow's many exception types: the picture is not approved, the job goes on
         return Analysis(faces, unrenderable=f"The image cannot be rendered: {exc}")
 
@@ -164,6 +166,10 @@ class FacePool:
         except BrokenProcessPool as exc:
             failed = "The face worker stopped while analysing the image."
             await self._blame_the_picture(self._replace(index, kill=False), failed)
+            raise AnalysisFailed(failed) from exc
+        except MemoryError as exc:  # the worker's memory may be in pieces: a fresh one, as for a crash
+            failed = "The face worker ran out of memory while analysing the image."
+            await self._blame_the_picture(self._replace(index, kill=True), failed)
             raise AnalysisFailed(failed) from exc
         except asyncio.CancelledError:
             # The caller gave up (shutdown, a job taken over): its worker may still be busy with the

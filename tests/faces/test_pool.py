@@ -160,3 +160,18 @@ def test_a_picture_that_kills_its_worker_is_still_the_pictures_fault(pool: FaceP
 
 def _fail_to_start() -> None:
     raise RuntimeError("the models cannot be loaded")
+
+
+def test_running_out_of_memory_is_a_failed_analysis_not_an_unreadable_picture(pool: FacePool) -> None:
+    # A MemoryError read as "cannot be decoded" would reject the upload at once, on the machine's state.
+    async def scenario() -> None:
+        await pool.warm_up()
+        with pytest.raises(AnalysisFailed, match="ran out of memory"):
+            await pool._call(_out_of_memory)
+        assert len((await pool.find_faces(sample("obama2.jpg"))).boxes) == 1
+
+    asyncio.run(scenario())
+
+
+def _out_of_memory() -> None:
+    raise MemoryError
