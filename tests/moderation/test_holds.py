@@ -99,6 +99,14 @@ def test_a_held_row_deleted_in_nocodb_is_found_gone_with_its_files_claimed(
     assert list(stores.claims.owned(job.row_key, [location])) == [location]
 
 
+def test_a_select_whose_options_cannot_be_read_holds_its_rows(faces: FaceService, stores: Stores) -> None:
+    # No option at all in NocoDB's answer: a shape facegate does not know, not "nothing offered".
+    fake = FakeNocoDB(politician_options=[])
+    job = queued_job(stores.queue, fake.add(1, "Jane Doe", ("a.jpg", sample("obama2.jpg"))))
+    assert _held(_service(fake, stores, faces), job).reason is HoldReason.UNKNOWN_OPTION
+    assert stores.decisions.decisions() == [] and fake.actions() == []
+
+
 def test_a_value_the_form_no_longer_offers_is_rejected(faces: FaceService, stores: Stores) -> None:
     fake = FakeNocoDB()  # "Jane Doe" was an option once; the cell is stale, or written past the form
     job = queued_job(stores.queue, fake.add(1, "Jane Doe", ("a.jpg", sample("obama2.jpg"))))

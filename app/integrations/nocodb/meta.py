@@ -110,8 +110,12 @@ class NocoDBMetaClient:
         return _object(await self._api.json("GET", f"api/v2/meta/tables/{table_id}"))
 
     async def columns(self, table_id: str) -> dict[str, dict[str, Any]]:
-        """The table's columns by title: ``id``, ``uidt`` (the type), ``colOptions`` of a select."""
-        return {column["title"]: column for column in (await self.table(table_id))["columns"]}
+        """The table's columns by title: ``id``, ``uidt`` (the type), ``colOptions`` of a select. An
+        answer without them is an outage (a proxy's page, a NocoDB half started), never "no column"."""
+        columns = (await self.table(table_id)).get("columns")
+        if not isinstance(columns, list):
+            raise NocoDBUnavailable(f"NocoDB answered table {table_id}'s meta without its columns.")
+        return {c["title"]: c for c in columns if isinstance(c, dict) and isinstance(c.get("title"), str)}
 
     async def add_column(self, table_id: str, spec: Mapping[str, Any]) -> None:
         await self._api.json("POST", f"api/v2/meta/tables/{table_id}/columns", json=dict(spec))
