@@ -9,6 +9,8 @@ every check with the same words:
 - ``column_missing``        the table lacks the image, politician, Status or consent column named in the
                             settings (or, with ``FACEGATE_STAMP_SECRET`` set, the stamp column: NocoDB
                             would drop the stamps silently)
+- ``column_type``           the image column is not an Attachment, or the consent column not a
+                            Checkbox (its type changed in NocoDB): its rows are held (``column_type``)
 - ``storage_mismatch``      a file facegate stores through NocoDB is not where its settings look for
                             uploads (``FACEGATE_NOCODB_UPLOADS_DIR``, ``FACEGATE_S3_*``,
                             ``FACEGATE_ATTACHMENT_ALLOWED_ORIGINS``), or not written at NocoDB's time
@@ -63,6 +65,7 @@ class Unready(StrEnum):
     NOCODB_TOKEN_REFUSED = "nocodb_token_refused"  # noqa: S105 - a reason, not a secret
     TABLE_NOT_FOUND = "table_not_found"
     COLUMN_MISSING = "column_missing"
+    COLUMN_TYPE = "column_type"
     STORAGE_MISMATCH = "storage_mismatch"
     REFERENCES_EMPTY = "references_empty"
 
@@ -124,8 +127,14 @@ def _unreachable(why: str) -> Check:
     return Check("nocodb", why, Unready.NOCODB_UNREACHABLE)
 
 
+# What moderation reads in these columns, by NocoDB's type (``uidt``).
+COLUMN_TYPES: Final = {"image": "Attachment", "consent": "Checkbox"}
+
+
 def _columns(table: Mapping[str, Any], fields: FieldNames, *, stamps: bool) -> Check:
-    titles = {str(column.get("title")) for column in table.get("columns") or [] if isinstance(column, dict)}
+    columns = [column for column in table.get("columns") or [] if isinstance(column, dict)]
+    titles = {str(column.get("title")) for column in columns}
+    types = {str(column.get("title")): column.get("uidt") for column in columns}
     wanted = {"image": fields.image, "politician": fields.politician, "status": fields.status}
     if stamps:
         # NocoDB ignores a PATCH's unknown fields: without the column, every stamp would be lost unseen.
@@ -139,6 +148,14 @@ def _columns(table: Mapping[str, Any], fields: FieldNames, *, stamps: bool) -> C
             " FACEGATE_NOCODB_*_FIELD"
         )
         return Check("columns", detail, Unready.COLUMN_MISSING)
+    changed = [
+        f"{wanted[what]!r} is {types[wanted[what]]}, not {uidt}"
+        for what, uidt in COLUMN_TYPES.items()
+        if what in wanted and types.get(wanted[what]) not in (uidt, None)
+    ]
+    if changed:
+        detail = f"{'; '.join(changed)}: change its type back in NocoDB, or fix FACEGATE_NOCODB_*_FIELD"
+        return Check("columns", detail, Unready.COLUMN_TYPE)
     return Check("columns", ", ".join(repr(title) for title in wanted.values()))
 
 

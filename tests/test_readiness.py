@@ -70,6 +70,16 @@ def test_a_missing_column_is_named() -> None:
     assert "no column 'Picture' (image)" in found[-1].detail
 
 
+def test_an_image_column_that_is_no_attachment_is_named() -> None:
+    # Its cells would no longer be attachments: rows are held (column_type), and /readyz says why.
+    typed = [{**c, "uidt": "SingleLineText"} if c["title"] == "Picture" else c for c in COLUMNS]
+    found = checks(table(typed))
+    assert outcome(found)[-1] == ("columns", Unready.COLUMN_TYPE)
+    assert "'Picture' is SingleLineText, not Attachment" in found[-1].detail
+    typed = [{**c, "uidt": "Attachment"} if c["title"] == "Picture" else c for c in COLUMNS]
+    assert outcome(checks(table(typed)))[-1] == ("columns", None)
+
+
 def test_the_stamp_column_is_needed_once_facegate_writes_stamps() -> None:
     # NocoDB ignores a PATCH's unknown fields: without the column the stamps would be lost unseen.
     assert outcome(checks(table(COLUMNS)))[-1] == ("columns", None)  # no STAMP_SECRET: not needed
