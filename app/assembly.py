@@ -205,12 +205,9 @@ async def assemble(
         retained: dict[str, Prunable] = {"decisions": decisions, "jobs": queue, "approvals": approvals}
         background = {"retention": _prune_forever(db, retained, settings.retention_days)}
         if nocodb is not None and meta is not None and eraser is not None and settings.nocodb_table_id:
-            backlog = Backlog(
-                store=BacklogStore(db),
-                queue=queue,
-                table_id=settings.nocodb_table_id,
-                before=settings.backlog_before,
-            )
+            cutoffs = BacklogStore(db)
+            before = cutoffs.cutoff(settings.nocodb_table_id, settings.backlog_before, record=True)
+            backlog = Backlog(store=cutoffs, queue=queue, table_id=settings.nocodb_table_id, before=before)
             if not files.configured:
                 log.warning(
                     "FACEGATE_NOCODB_UPLOADS_DIR and FACEGATE_S3_BUCKET unset: facegate cannot tell a row's"

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 __all__ = [
     "approvals",
     "backlog_confirmations",
+    "backlog_cutoffs",
     "decisions",
     "file_claims",
     "jobs",
@@ -173,6 +174,17 @@ backlog_confirmations = sa.Table(
     sa.Column("table_id", Text, primary_key=True),
     sa.Column("before", Epoch, primary_key=True),
     sa.Column("confirmed_at", Epoch, nullable=False),
+)
+
+
+# Each table's backlog cut-off as the settings last gave it (the latest, if they ever gave two), so
+# that an instance started without ``FACEGATE_BACKLOG_BEFORE`` still holds the backlog.
+backlog_cutoffs = sa.Table(
+    "backlog_cutoffs",
+    metadata,
+    sa.Column("table_id", Text, primary_key=True),
+    sa.Column("before", Epoch, nullable=False),
+    sa.Column("recorded_at", Epoch, nullable=False),
 )
 
 

@@ -123,7 +123,7 @@ def test_the_migrations_reach_the_schema(database: Path | str, backend: str) -> 
         with db.engine.connect() as conn:
             context = MigrationContext.configure(conn, opts={"include_object": _compared})
             assert compare_metadata(context, metadata) == []
-            assert context.get_current_revision() == "0006"
+            assert context.get_current_revision() == "0007"
             names = set(conn.execute(sa.text(INDEX_NAMES[backend])).scalars())
         assert names >= EXPRESSION_INDEXES
     finally:

@@ -87,6 +87,7 @@ async def run_backlog(
         missing = ", ".join(k for k, v in named.items() if not v)
         print(f"facegate backlog: {missing} not set", file=sys.stderr)
         return BACKLOG_MISCONFIGURED
+    settings = _with_recorded_cutoff(settings, table_id)
     if settings.backlog_before is None:
         print(
             "no backlog: FACEGATE_BACKLOG_BEFORE is not set (bootstrap sets it when it attaches facegate"
@@ -100,6 +101,19 @@ async def run_backlog(
         outcomes, skipped = await _preview(settings, table_id, progress, nocodb_transport)
     _report(settings, outcomes, skipped, out)
     return BACKLOG_DONE
+
+
+def _with_recorded_cutoff(settings: Settings, table_id: str) -> Settings:
+    """The settings with the table's cut-off as the service holds it: the later of the setting and
+    the one its database recorded (``BacklogStore.cutoff``; read only, nothing recorded here)."""
+    db = _database(settings)
+    if db is None:
+        return settings
+    try:
+        before = BacklogStore(db).cutoff(table_id, settings.backlog_before, record=False)
+    finally:
+        db.close()
+    return settings.model_copy(update={"backlog_before": before})
 
 
 def _database(settings: Settings) -> Database | None:

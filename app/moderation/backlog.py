@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
@@ -26,6 +26,7 @@ from app.moderation.queue import JobQueue
 from app.moderation.rows import UploadRow, created_epoch
 from app.outcomes import HoldReason
 from app.tables import backlog_confirmations as t
+from app.tables import backlog_cutoffs as c
 
 __all__ = ["Backlog", "BacklogStore", "in_backlog"]
 
@@ -45,10 +46,39 @@ def in_backlog(row: UploadRow, before: datetime | None) -> bool:
 
 
 class BacklogStore:
-    """The operator's confirmations (table ``backlog_confirmations``), per table and cut-off."""
+    """The operator's confirmations (table ``backlog_confirmations``), per table and cut-off, and each
+    table's cut-off as the settings gave it (``backlog_cutoffs``)."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
+
+    def cutoff(self, table_id: str, configured: datetime | None, *, record: bool) -> datetime | None:
+        """The table's cut-off: the later of ``configured`` (``FACEGATE_BACKLOG_BEFORE``) and the one
+        recorded before, so that a setting lost or left out of one instance's settings never lets
+        the backlog be decided unseen. With ``record``, ``configured`` is recorded."""
+        with self.db.tx() as conn:
+            stored = conn.execute(sa.select(c.c.before).where(c.c.table_id == table_id)).scalar()
+            wanted = configured.timestamp() if configured is not None else None
+            if record and wanted is not None and (stored is None or wanted > stored):
+                now = self.db.clock()
+                if stored is None:
+                    row = {"table_id": table_id, "before": wanted, "recorded_at": now}
+                    conn.execute(self.db.insert(c).values(row).on_conflict_do_nothing())
+                else:
+                    conn.execute(
+                        sa.update(c).where(c.c.table_id == table_id).values(before=wanted, recorded_at=now)
+                    )
+        if stored is None or (wanted is not None and wanted >= stored):
+            return configured
+        kept = datetime.fromtimestamp(stored, UTC)
+        log.warning(
+            "table %s: the backlog cut-off recorded in facegate's database (%s) is kept, as"
+            " FACEGATE_BACKLOG_BEFORE is %s",
+            table_id,
+            kept.isoformat(sep=" "),
+            "unset" if configured is None else "earlier",
+        )
+        return kept
 
     def confirmed(self, table_id: str, before: float) -> bool:
         query = sa.select(t.c.confirmed_at).where(t.c.table_id == table_id, t.c.before == before)

@@ -4,6 +4,7 @@ see; on SQLite and on the real PostgreSQL."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -295,3 +296,23 @@ def test_a_backlog_confirmation_is_recorded_once(stores: Stores) -> None:
     assert not confirmations.confirm("t1", T0)  # already recorded
     assert confirmations.confirmed("t1", T0) and not confirmations.confirmed("t1", T0 + 1)
     assert not confirmations.confirmed("t2", T0)
+
+
+def test_a_backlog_cutoff_is_recorded_and_outlives_a_setting_left_out(
+    stores: Stores, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A second instance, or a settings file written again, without FACEGATE_BACKLOG_BEFORE: the cut-off
+    # recorded when facegate first ran with it is kept, so the backlog is never decided unseen.
+    store = BacklogStore(stores.db)
+    first = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    assert store.cutoff("t1", None, record=True) is None  # no backlog, nothing recorded
+    assert store.cutoff("t1", first, record=True) == first
+    assert store.cutoff("t1", None, record=True) == first
+    assert "is kept, as FACEGATE_BACKLOG_BEFORE is unset" in caplog.text
+    assert store.cutoff("t1", first - timedelta(days=1), record=True) == first  # earlier: the later kept
+    later = first + timedelta(hours=1)
+    assert store.cutoff("t1", later, record=False) == later  # read only: not recorded
+    assert store.cutoff("t1", None, record=False) == first
+    assert store.cutoff("t1", later, record=True) == later
+    assert store.cutoff("t1", None, record=False) == later
+    assert store.cutoff("t2", None, record=False) is None
