@@ -254,25 +254,19 @@ class JobQueue:
     def release_held(self, reasons: Sequence[HoldReason] | None = None) -> int:
         """Queue held jobs again, due at once (those held for ``reasons``, else all): what held them
         may be fixed. A job still held for the same reason is held again. Returns how many."""
-        now = self.db.clock()
-        which = t.c.held_reason.in_([r.value for r in reasons]) if reasons is not None else sa.true()
-        with self.db.tx() as conn:
-            return conn.execute(
-                sa.update(t)
-                .where(t.c.state == JobState.HELD, which)
-                .values(state=JobState.QUEUED.value, held_reason=None, next_attempt_at=now, updated_at=now)
-            ).rowcount
+        return self._unhold(t.c.held_reason.in_([r.value for r in reasons]) if reasons is not None else None)
 
     def release_rows(self, row_keys: Sequence[str]) -> int:
         """Queue the held jobs of these uploads again, due at once: a delete event named them, and a
         job that finds its row gone erases the files it proved the row's own while it was held."""
-        if not row_keys:
-            return 0
+        return self._unhold(t.c.row_key.in_(list(row_keys))) if row_keys else 0
+
+    def _unhold(self, which: sa.ColumnElement[bool] | None) -> int:
         now = self.db.clock()
         with self.db.tx() as conn:
             return conn.execute(
                 sa.update(t)
-                .where(t.c.state == JobState.HELD, t.c.row_key.in_(list(row_keys)))
+                .where(t.c.state == JobState.HELD, which if which is not None else sa.true())
                 .values(state=JobState.QUEUED.value, held_reason=None, next_attempt_at=now, updated_at=now)
             ).rowcount
 
