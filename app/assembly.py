@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
-import functools
 import logging
 import shutil
 import time
@@ -188,7 +187,8 @@ async def assemble(
             stack.push_async_callback(meta.aclose)
         decisions, approvals, purges, claims = DecisionLog(db), ApprovalStore(db), PurgeLog(db), ClaimLog(db)
         files = build_files(settings)
-        readiness = _readiness(settings, meta, nocodb, files)
+        probe = StorageProbe(nocodb, files) if nocodb is not None and files.configured else None
+        readiness = _readiness(settings, meta, probe)
         eraser = build_eraser(settings, nocodb, purges, claims, files) if nocodb is not None else None
         carousel = Carousel(store=approvals, nocodb=nocodb, renditions=Renditions(limits))
         lifecycle = UploadLifecycle(
@@ -219,7 +219,7 @@ async def assemble(
                 files=files,
                 claims=claims,
                 image_field=image,
-                storage_problem=functools.partial(readiness.failed, "storage"),
+                storage_problem=probe.problem if probe is not None else None,
             )
             runner = _queue_runner(
                 settings,
@@ -466,18 +466,17 @@ def _meta_client(settings: Settings, transport: httpx.AsyncBaseTransport | None)
 
 
 def _readiness(
-    settings: Settings, meta: NocoDBMetaClient | None, nocodb: NocoDBClient | None, files: StoredFiles
+    settings: Settings, meta: NocoDBMetaClient | None, probe: StorageProbe | None
 ) -> ReadinessMonitor:
-    if meta is None or nocodb is None or not settings.nocodb_table_id:
+    if meta is None or not settings.nocodb_table_id:
         return ReadinessMonitor()
     stamps = settings.stamp_secret is not None
     table_id, fields = settings.nocodb_table_id, settings.fields
-    probe = StorageProbe(nocodb, files)
 
     async def check() -> list[Check]:
         checks = await check_nocodb(meta, table_id, fields, stamps=stamps)
-        if files.configured and all(c.passed for c in checks):
-            # Unset, no upload is proved (storage_not_configured holds them): nothing to probe.
+        # Without a storage configured no upload is proved (storage_not_configured holds them).
+        if probe is not None and all(c.passed for c in checks):
             checks.append(await probe.check())
         return checks
 

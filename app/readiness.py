@@ -177,10 +177,6 @@ class ReadinessMonitor:
     def failure(self) -> Check | None:
         return _first_failure(self.checks)
 
-    def failed(self, name: str) -> str | None:
-        """Why the check ``name`` failed when last run, None when it passed or did not run."""
-        return next((c.detail for c in self.checks if c.name == name and not c.passed), None)
-
     async def refresh(self) -> list[Check]:
         """Run NocoDB's checks now."""
         if self._check is None:

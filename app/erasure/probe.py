@@ -48,8 +48,18 @@ class StorageProbe:
         self.nocodb = nocodb
         self.files = files
         self._passed: Check | None = None
+        self._failed: Check | None = None
         self._pending: tuple[dict[str, Any], str | None] | None = None  # stored, not found yet
         self._erase_again: str | None = None
+
+    def problem(self) -> str | None:
+        """Why no upload may be proved yet: None once the probe has passed. Before it has run (NocoDB
+        down at start), no upload is proved either: provenance would judge it on unchecked settings."""
+        if self._passed is not None:
+            return None
+        if self._failed is not None:
+            return self._failed.detail
+        return "the storage probe has not run yet (it runs once NocoDB's checks pass)"
 
     async def check(self) -> Check:
         """Store the probe file through NocoDB (or take the one not found before) and find it as an
@@ -63,23 +73,29 @@ class StorageProbe:
             try:
                 items, date = await self.nocodb.upload(PROBE_NAME, _probe_png(), "image/png")
             except NocoDBError as exc:
-                return _mismatch(f"NocoDB did not store a probe file: {exc.message}")
+                return self._fails(f"NocoDB did not store a probe file: {exc.message}")
             if not items:
-                return _mismatch("NocoDB answered the probe file's upload without an attachment")
+                return self._fails("NocoDB answered the probe file's upload without an attachment")
             self._pending = (items[0], date)
         attachment, date = self._pending
         try:
             location = locate(attachment)
         except PurgeRefused as exc:
             self._pending = None
-            return _mismatch(f"NocoDB's upload names no file of its storage: {exc}")
+            return self._fails(f"NocoDB's upload names no file of its storage: {exc}")
         check, found = await _look_for(self.nocodb, self.files, attachment, location, date)
         if found and location is not None:
             self._pending, self._erase_again = None, location
             await _erase(self.files, location)
         if check.passed:
             self._passed = check
+        else:
+            self._failed = check
         return check
+
+    def _fails(self, detail: str) -> Check:
+        self._failed = _mismatch(detail)
+        return self._failed
 
 
 async def _look_for(

@@ -120,3 +120,22 @@ def test_no_upload_is_proved_while_the_probe_fails(stores: Stores, tmp_path: Pat
         await client.aclose()
 
     asyncio.run(main())
+
+
+def test_no_upload_may_be_proved_before_the_probe_has_passed(tmp_path: Path) -> None:
+    # NocoDB down at start: no probe yet, and provenance must not judge uploads on unchecked settings.
+    uploads = tmp_path / "nc" / "uploads"
+    storage = Storage(uploads)
+
+    async def main() -> list[str | None]:
+        client = nocodb_client(httpx.MockTransport(storage.handler))
+        probe = StorageProbe(client, StoredFiles(local=LocalUploads(uploads)))
+        seen = [probe.problem()]
+        await probe.check()
+        seen.append(probe.problem())
+        await client.aclose()
+        return seen
+
+    before, after = asyncio.run(main())
+    assert before is not None and "has not run yet" in before
+    assert after is None
