@@ -91,6 +91,11 @@ class FakeNocoDB:
             (row_id, user) = re.findall(r"\(Id,eq,(\d+)\)~and\(nc_created_by,eq,([^)]*)\)", where)[0]
             mine = user == OPERATOR and int(row_id) in self.created_by_operator and int(row_id) in self.rows
             return httpx.Response(200, json={"list": [{"Id": int(row_id)}] if mine else [], "pageInfo": {}})
+        if request.method == "GET" and path == records and (exact := re.fullmatch(r"\(Id,eq,(\d+)\)", where)):
+            found = int(exact[1]) in self.rows
+            return httpx.Response(
+                200, json={"list": [{"Id": int(exact[1])}] if found else [], "pageInfo": {}}
+            )
         if request.method == "GET" and path == records:
             self.listed_fields.append(request.url.params.get("fields", "").split(","))
             # Only the keyset paging facegate uses: ``...~and(Id,gt,N)``, one page holding the rest;

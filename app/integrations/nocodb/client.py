@@ -115,21 +115,32 @@ class NocoDBClient:
             last_id = max(ids)
 
     async def get_row(self, table_id: str, row_id: int) -> dict[str, Any] | None:
-        """The row, or None when it does not exist (any more). A table or base NocoDB does not find
-        says nothing about the row (a table id mistyped in the settings, a base being restored): an
-        outage, so that no row is taken for deleted because of it."""
+        """The row, or None when it does not exist (any more). "Gone" decides a row's fate (its
+        files erased, its job finished), so NocoDB's word for it (a 404, or the ``{}`` it gives for
+        some missing rows) is checked against the records list before it counts. A table or base
+        NocoDB does not find says nothing about the row (a table id mistyped, a base being restored):
+        an outage."""
         try:
             row = await self._json("GET", f"api/v2/tables/{table_id}/records/{row_id}")
         except NocoDBRequestError as exc:
             if exc.status_code == 404 and "RECORD" in (exc.code or "ERR_RECORD_NOT_FOUND").upper():
-                return None
+                return await self._gone(table_id, row_id)
             if exc.status_code == 404:
                 raise NocoDBUnavailable(
                     f"NocoDB does not find table {table_id} ({exc.code}): check FACEGATE_NOCODB_TABLE_ID",
                     status_code=404,
                 ) from exc
             raise
-        return row if isinstance(row, dict) else None
+        if isinstance(row, dict) and isinstance(row.get("Id", row.get("id")), int):
+            return row
+        return await self._gone(table_id, row_id)
+
+    async def _gone(self, table_id: str, row_id: int) -> dict[str, Any] | None:
+        """None when the records list agrees the row is gone; an outage when it lists it."""
+        page = await self.list_rows(table_id, where=f"(Id,eq,{row_id})", fields=["Id"], limit=1)
+        if any(row.get("Id") == row_id for row in page.rows):
+            raise NocoDBUnavailable(f"NocoDB answered row {row_id} as missing, and lists it: asked again")
+        return None
 
     async def created_by(self, table_id: str, row_id: int, user_id: str) -> bool:
         """Whether NocoDB records ``user_id`` as the row's creator (its hidden ``nc_created_by`` system

@@ -131,6 +131,8 @@ def test_get_row_returns_the_row_or_none_when_gone() -> None:
         seen.append(request)
         if request.url.path.endswith("/7"):
             return httpx.Response(200, json={"Id": 7, "Status": None})
+        if request.url.path.endswith("/records"):  # "gone" is checked against the list
+            return httpx.Response(200, json={"list": [], "pageInfo": {"isLastPage": True}})
         return httpx.Response(404, json={"error": "ERR_RECORD_NOT_FOUND"})
 
     assert call(handler, lambda c: c.get_row(TABLE, 7)) == {"Id": 7, "Status": None}
@@ -138,6 +140,7 @@ def test_get_row_returns_the_row_or_none_when_gone() -> None:
     assert [(r.method, r.url.path) for r in seen] == [
         ("GET", f"/api/v2/tables/{TABLE}/records/7"),
         ("GET", f"/api/v2/tables/{TABLE}/records/8"),
+        ("GET", f"/api/v2/tables/{TABLE}/records"),
     ]
     with pytest.raises(NocoDBRequestError) as info:
         call(fails(400), lambda c: c.get_row(TABLE, 7))
@@ -308,8 +311,28 @@ def test_a_404_that_is_not_nocodbs_record_not_found_is_an_outage() -> None:
             call(handler, lambda c: c.get_row(TABLE, 19))
         with pytest.raises(NocoDBUnavailable):
             call(handler, lambda c: c.delete_row(TABLE, 19))
-    gone = fails(404, {"error": "ERR_RECORD_NOT_FOUND", "message": "Record '19' not found"})
-    assert call(gone, lambda c: c.get_row(TABLE, 19)) is None
+    assert call(_gone_from_both, lambda c: c.get_row(TABLE, 19)) is None
+
+
+def _gone_from_both(request: httpx.Request) -> httpx.Response:
+    """A row NocoDB answers as missing, and does not list either."""
+    if request.url.path.endswith("/records"):
+        assert request.url.params["where"] == "(Id,eq,19)"
+        return httpx.Response(200, json={"list": [], "pageInfo": {"isLastPage": True}})
+    return httpx.Response(404, json={"error": "ERR_RECORD_NOT_FOUND", "message": "Record '19' not found"})
+
+
+@pytest.mark.parametrize("missing", [{}, [], {"Status": None}])
+def test_a_row_answered_missing_but_listed_is_an_outage_not_gone(missing: object) -> None:
+    # "Gone" finishes a job and lets its files be erased: NocoDB's {} (or a 404) for a row its records
+    # list still has is asked again later, never taken for a deletion.
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/records"):
+            return httpx.Response(200, json={"list": [{"Id": 19}], "pageInfo": {"isLastPage": True}})
+        return httpx.Response(200, json=missing)
+
+    with pytest.raises(NocoDBUnavailable, match="lists it"):
+        call(handler, lambda c: c.get_row(TABLE, 19))
 
 
 @pytest.mark.parametrize("status", [400, 422])
