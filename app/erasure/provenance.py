@@ -157,16 +157,21 @@ class Provenance:
                 f"No upload is proved while NocoDB's storage is not as the settings say: {problem}"
             )
         claimed = await self._claimed(row)
+        foreign: ForeignAttachment | None = None
         for attachment in row.attachments:
             try:
                 self.nocodb.attachment_urls(attachment)
             except AttachmentRefused:
                 continue  # refused without a request when the row is decided: ``unreadable_image``
-            location = self._location(attachment)
-            if location in claimed:
-                continue  # proved before: a replay, or a moderator deciding the upload
-            source = await self._source(row, location)
-            await self._claim(row, location, source)
+            try:
+                location = self._location(attachment)
+                if location in claimed:
+                    continue  # proved before: a replay, or a moderator deciding the upload
+                await self._claim(row, location, await self._source(row, location))
+            except ForeignAttachment as exc:
+                foreign = foreign or exc  # the row's own files after it are claimed all the same
+        if foreign is not None:
+            raise foreign
 
     async def _claimed(self, row: Submission) -> set[str]:
         locations = {loc for a in row.attachments if (loc := _location_or_none(a)) is not None}

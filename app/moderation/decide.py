@@ -34,6 +34,8 @@ __all__ = ["RowDecider", "RowVerdict"]
 
 # A cell's text in messages: a text column may hold anything, of any length.
 SHOWN_CHARS = 80
+# The attachments of a row proved its own (and so erased with it) at most: more than a form allows.
+PROVED_AT_MOST = 20
 RELOAD = "then POST /politicians/reload (or restart facegate)"
 ADD_POLITICIAN = (
     "add the politician (facegate politicians add; --form-label when the form's text is not its name),"
@@ -109,10 +111,11 @@ class RowDecider:
 
     async def prove_own(self, row: UploadRow, table_id: str) -> None:
         """Claim the row's attachments as its own submission's uploads, or raise ``ForeignAttachment``
-        (``app.erasure.provenance``); ``Held`` without any storage to prove them in. Only the first
-        ``max_images`` are looked at: a forged cell of a thousand costs no more than a real one."""
+        (``app.erasure.provenance``); ``Held`` without any storage to prove them in. Up to
+        ``PROVED_AT_MOST`` are looked at (a row of too many images has its files erased too; a
+        forged cell of a thousand costs no more)."""
         key = row_key(table_id, row)
-        attachments = row.attachments[: self.max_images]
+        attachments = row.attachments[: max(self.max_images, PROVED_AT_MOST)]
         try:
             await self.provenance.prove(Submission(table_id, key, row.row_id, row.created_at, attachments))
         except StorageNotConfigured as exc:

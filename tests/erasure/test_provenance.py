@@ -111,6 +111,20 @@ def test_a_form_upload_written_long_before_the_row_is_foreign(stores: Stores, tm
     assert _owned(stores, row) == {}
 
 
+def test_the_rows_own_files_after_a_foreign_one_are_claimed_all_the_same(
+    stores: Stores, tmp_path: Path
+) -> None:
+    # The row is rejected (foreign_attachment), and deleted: its own pictures must be erased with it.
+    fake = FakeNocoDB()
+    row = fake.add(1, "obama", ("a.jpg", b"jpeg"), ("b.jpg", b"jpeg"))
+    files = _uploads(fake, tmp_path)
+    older = WRITTEN_AT - 3600
+    os.utime(tmp_path / "nc" / "uploads" / location(1, "a.jpg"), (older, older))  # the first is foreign
+    assert "written 3600 s before the row" in _foreign(fake, stores, files, row)
+    own = location(1, "b.jpg")
+    assert stores.claims.owned(_submission(row).row_key, [own]) == {own: UploadSource.FORM}
+
+
 def test_a_missing_file_or_a_link_is_foreign(stores: Stores, tmp_path: Path) -> None:
     fake = FakeNocoDB()
     row = fake.add(1, "obama", ("a.jpg", b"jpeg"))
