@@ -35,12 +35,13 @@ def locate(attachment: Mapping[str, Any]) -> str | None:
     return None
 
 
-def same_file(attachment: Mapping[str, Any]) -> dict[str, Any]:
-    """The attachment with only the locations that name the file ``locate`` names: the one provenance
-    proves the row's own. A forged cell may prove one file by its ``path`` and name another (a private
-    table's photo) by its ``url``; the download tries each location in turn, and must fetch no other."""
+def same_file(attachment: Mapping[str, Any], proved: str | None = None) -> dict[str, Any]:
+    """The attachment with only the locations that name the file ``locate`` names (or ``proved``): the
+    one provenance proves the row's own. A forged cell may prove one file by its ``path`` and name
+    another (a private table's photo) by its ``url``; the download tries each location in turn, and
+    must fetch no other."""
     try:
-        located = locate(attachment)
+        located = proved or locate(attachment)
     except PurgeRefused:
         located = None
     kept = {key: value for key, value in attachment.items() if key not in LOCATION_KEYS}

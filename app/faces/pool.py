@@ -161,15 +161,15 @@ class FacePool:
             return await asyncio.wait_for(future, self.timeout)
         except TimeoutError as exc:
             failed = f"Analysing the image took more than {self.timeout:.0f} s."
-            await self._blame_the_picture(self._replace(index, kill=True), failed)
+            await self._blame_the_picture(index, failed, kill=True)
             raise AnalysisFailed(failed) from exc
         except BrokenProcessPool as exc:
             failed = "The face worker stopped while analysing the image."
-            await self._blame_the_picture(self._replace(index, kill=False), failed)
+            await self._blame_the_picture(index, failed, kill=False)
             raise AnalysisFailed(failed) from exc
         except MemoryError as exc:  # the worker's memory may be in pieces: a fresh one, as for a crash
             failed = "The face worker ran out of memory while analysing the image."
-            await self._blame_the_picture(self._replace(index, kill=True), failed)
+            await self._blame_the_picture(index, failed, kill=True)
             raise AnalysisFailed(failed) from exc
         except asyncio.CancelledError:
             # The caller gave up (shutdown, a job taken over): its worker may still be busy with the
@@ -179,15 +179,20 @@ class FacePool:
         finally:
             idle.put_nowait(index)
 
-    async def _blame_the_picture(self, fresh: ProcessPoolExecutor, failed: str) -> None:
-        """Returns when the fresh worker analyses a blank picture: the failure was the picture's
-        (``AnalysisFailed``, which rejects it after a few). Raises ``FacesUnavailable`` when that
-        fails too: the workers cannot start or analyse anything (memory, the models, a timeout set
-        too short), which is facegate's outage, never a reason to reject an upload."""
+    async def _blame_the_picture(self, index: int, failed: str, *, kill: bool) -> None:
+        """Replace worker ``index``; return when the fresh worker analyses a blank picture: the
+        failure was the picture's (``AnalysisFailed``, which rejects it after a few). Raises
+        ``FacesUnavailable`` when that fails too: the workers cannot start or analyse anything
+        (memory, the models, a timeout set too short), which is facegate's outage, never a reason to
+        reject an upload."""
+        fresh = self._replace(index, kill=kill)
         loop = asyncio.get_running_loop()
         try:
             future = loop.run_in_executor(fresh, _analyse, _blank(), self.limits, False)
             await asyncio.wait_for(future, max(self.timeout, CANARY_TIMEOUT))
+        except asyncio.CancelledError:
+            self._replace(index, kill=True)  # the next picture must not wait behind the blank one
+            raise
         except Exception as exc:  # a timeout, a broken pool, a model that does not load
             unavailable = FacesUnavailable(
                 f"{failed} A fresh face worker failed on a blank picture too ({type(exc).__name__}):"

@@ -65,8 +65,10 @@ class Downloader:
         if current is None:
             raise RowGone
         fresh = next((a for a in current.attachments if _same_attachment(a, attachment)), attachment)
-        try:
-            return await self.nocodb.download(same_file(fresh), max_bytes=self.max_bytes)
+        try:  # the fresh links of the file proved, whatever else the row says now
+            return await self.nocodb.download(
+                same_file(fresh, _located(attachment)), max_bytes=self.max_bytes
+            )
         except AttachmentRefused as exc:
             if exc.status_code is None:
                 raise
@@ -77,11 +79,15 @@ class Downloader:
             ) from exc
 
 
+def _located(attachment: Mapping[str, Any]) -> str | None:
+    try:
+        return locate(attachment)
+    except PurgeRefused:
+        return None
+
+
 def _same_attachment(fresh: Mapping[str, Any], old: Mapping[str, Any]) -> bool:
     """The fresh copy of ``old`` in the row read again: the same id, or without ids the same file."""
     if old.get("id") is not None:
         return bool(fresh.get("id") == old.get("id"))
-    try:
-        return locate(fresh) == locate(old) is not None
-    except PurgeRefused:
-        return False
+    return _located(fresh) == _located(old) is not None

@@ -42,6 +42,7 @@ from app.integrations.nocodb.client import NocoDBClient
 from app.integrations.nocodb.errors import AttachmentRefused, NocoDBError
 from app.moderation.decisions import DecisionLog
 from app.moderation.download import Downloader, RowGone
+from app.moderation.holds import Held
 from app.moderation.queue import Job, JobQueue
 from app.moderation.rows import UploadRow, row_key, same_upload
 from app.outcomes import Action
@@ -174,11 +175,15 @@ class UploadLifecycle:
             log.warning("delete event not checked, NocoDB answered: %s", exc.message)
             return []
         now = dict(zip(ids, current, strict=True))
-        return [
-            key
-            for key, row_id in uploads.items()
-            if same_upload(now[row_id], key, table_id=table_id, fields=self.fields) is None
-        ]
+        try:
+            return [
+                key
+                for key, row_id in uploads.items()
+                if same_upload(now[row_id], key, table_id=table_id, fields=self.fields) is None
+            ]
+        except Held as held:  # a column missing or of another type: the rows cannot be compared
+            log.warning("delete event not checked: %s", held.detail)
+            return []
 
     @staticmethod
     async def _row(
