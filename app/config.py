@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from app.faces.engine import DEFAULT_LANDMARKS, Landmarks
 from app.faces.explicit import DEFAULT_EXPLICIT_LABELS, DEFAULT_MIN_SCORE, check_labels
 from app.faces.pool import DEFAULT_TIMEOUT as DEFAULT_ANALYSIS_TIMEOUT
+from app.politicians.profiles import BAND_MAX, TOLERANCE_MAX, TOLERANCE_MIN
 
 # dlib's own recommendation: "0.6 is typical best performance" for its ResNet descriptor.
 DEFAULT_TOLERANCE = 0.6
@@ -77,9 +78,9 @@ class Settings(BaseSettings):
     # The bank of other people that calibration measures against (app.politicians.bank); unset:
     # ``<data_dir>/bank``. The image bakes it in at build time.
     bank_dir: Path | None = None
-    tolerance: float = Field(DEFAULT_TOLERANCE, ge=0.3, le=1.0)  # as a profile's (app.politicians.profiles)
+    tolerance: float = Field(DEFAULT_TOLERANCE, ge=TOLERANCE_MIN, le=TOLERANCE_MAX)  # as a profile's
     # |distance - tolerance| <= band: a moderator decides (``review``). README: how it was chosen.
-    review_band: float = Field(DEFAULT_REVIEW_BAND, ge=0, le=0.5)
+    review_band: float = Field(DEFAULT_REVIEW_BAND, ge=0, le=BAND_MAX)
     # Detections scoring below this are HOG false positives (logos, patterns); real faces score >= 0.7.
     min_detection_score: float = Field(0.3, ge=-1, le=5)
     # The landmark model that aligns a face before it is encoded: 68 points (whole face) or 5.

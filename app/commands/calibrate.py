@@ -25,7 +25,15 @@ from app.politicians.bank_people import BANK
 from app.politicians.calibration import Calibration, calibrate
 from app.politicians.calibration_text import comment_lines, table_lines
 from app.politicians.deepfakes import NoFace
-from app.politicians.profiles import PROFILE_FILE, Politician, read_politicians, with_calibration
+from app.politicians.profiles import (
+    BAND_MAX,
+    PROFILE_FILE,
+    TOLERANCE_MAX,
+    TOLERANCE_MIN,
+    Politician,
+    read_politicians,
+    with_calibration,
+)
 from app.politicians.references import EncodingCache
 from app.politicians.trial import Trial
 
@@ -90,7 +98,7 @@ def calibrate_politicians(
         draw(calibrations, plot)
         print(f"plot: {plot}", file=out)
     verb = "would write" if dry_run else "wrote"
-    slugs_written = [c.slug for c in calibrations if not c.approves_a_stranger] if dry_run else written
+    slugs_written = [c.slug for c in calibrations if _unwritable(c) is None] if dry_run else written
     print(
         f"{verb} {len(slugs_written)} of {len(calibrations)} profiles: {', '.join(slugs_written) or '-'}",
         file=out,
@@ -164,9 +172,26 @@ def _trial(settings: Settings, say: Callable[[str], None]) -> Trial:
     )
 
 
-def _write(folder: Path, calibration: Calibration) -> bool:
-    """Write the rule into ``folder``'s profile, unless it would approve a stranger of the bank."""
+def _unwritable(calibration: Calibration) -> str | None:
+    """Why the rule is not written: it would approve a stranger of the bank, or it lies outside what
+    a profile accepts (so close a stranger that approval would end below 0.3)."""
+    rule = calibration.rule
     if calibration.approves_a_stranger:
+        return "it would approve a stranger of the bank"
+    if not (TOLERANCE_MIN <= rule.tolerance <= TOLERANCE_MAX and rule.band <= BAND_MAX):
+        return (
+            f"tolerance {rule.tolerance:g} and review_band {rule.band:g} lie outside what a profile accepts"
+            f" ({TOLERANCE_MIN:g} to {TOLERANCE_MAX:g}, a band up to {BAND_MAX:g}): check the photos"
+            " with facegate politicians check"
+        )
+    return None
+
+
+def _write(folder: Path, calibration: Calibration) -> bool:
+    """Write the rule into ``folder``'s profile, unless ``_unwritable`` says why not."""
+    why = _unwritable(calibration)
+    if why is not None:
+        print(f"{calibration.slug}: not written: {why}", file=sys.stderr)
         return False
     path = folder / PROFILE_FILE
     comment = comment_lines(calibration, datetime.now(UTC).date())

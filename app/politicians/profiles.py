@@ -55,6 +55,9 @@ SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 CALIBRATION_KEYS = re.compile(r"^\s*(tolerance|review_band)\s*=")
 
 
+TOLERANCE_MIN, TOLERANCE_MAX, BAND_MAX = 0.3, 1.0, 0.5  # what a profile (and the settings) accept
+
+
 class Profile(BaseModel):
     """What the carousel shows of a politician; read from ``profile.toml``."""
 
@@ -68,8 +71,8 @@ class Profile(BaseModel):
     # ``FACEGATE_TOLERANCE`` and ``FACEGATE_REVIEW_BAND``.
     # Bounds that no calibration leaves, so that a typo (0.06 for 0.6) is refused with the folder,
     # whose rows are then held, and never rejects every upload as no_match.
-    tolerance: float | None = Field(None, ge=0.3, le=1.0)
-    review_band: float | None = Field(None, ge=0, le=0.5)
+    tolerance: float | None = Field(None, ge=TOLERANCE_MIN, le=TOLERANCE_MAX)
+    review_band: float | None = Field(None, ge=0, le=BAND_MAX)
     # What the forms facegate creates offer for this politician, when it is not ``name``.
     form_label: str | None = Field(None, min_length=1, max_length=200)
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date
+from pathlib import Path
 
 import pytest
 
+from app.commands.calibrate import _write
 from app.politicians.calibration import (
     APPROVE_MARGIN,
     EDGE_GAP,
@@ -25,7 +27,7 @@ from app.politicians.calibration import (
     strangers_in_review,
 )
 from app.politicians.calibration_text import comment_lines, table_lines
-from app.politicians.profiles import Calibrated, calibrated, with_calibration
+from app.politicians.profiles import TOLERANCE_MIN, Calibrated, calibrated, with_calibration
 
 MAX_APPROVE = 0.6
 
@@ -165,3 +167,18 @@ def test_the_profile_says_what_the_calibration_measured(photos: int, politicians
         photos, politicians
     )
     assert calibrated(profile + "tolerance = 0.6\n") is None  # set by hand
+
+
+def test_a_rule_no_profile_accepts_is_not_written(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # A stranger of the bank at 0.2 (a photo of a near twin, or of the wrong person): approval would end
+    # below what a profile accepts; written, the folder would no longer load. Said, and left alone.
+    near = calibrate(_measured([0.1, 0.15, 0.2], [0.2, *STRANGERS]), max_approve=MAX_APPROVE)
+    assert near.rule.tolerance < TOLERANCE_MIN and not near.approves_a_stranger
+    folder = tmp_path / "jane"
+    folder.mkdir()
+    profile = 'name = "Jane"\nrole = "Minister"\ncountry = "Utopia"\n'
+    (folder / "profile.toml").write_text(profile)
+    assert not _write(folder, near)
+    assert (folder / "profile.toml").read_text() == profile
+    assert "jane: not written: tolerance" in capsys.readouterr().err
+    assert _write(folder, calibrate(_measured(FAKES, STRANGERS), max_approve=MAX_APPROVE))
