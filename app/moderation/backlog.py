@@ -56,18 +56,19 @@ class BacklogStore:
         """The table's cut-off: the later of ``configured`` (``FACEGATE_BACKLOG_BEFORE``) and the one
         recorded before, so that a setting lost or left out of one instance's settings never lets
         the backlog be decided unseen. With ``record``, ``configured`` is recorded."""
+        wanted = configured.timestamp() if configured is not None else None
         with self.db.tx() as conn:
-            stored = conn.execute(sa.select(c.c.before).where(c.c.table_id == table_id)).scalar()
-            wanted = configured.timestamp() if configured is not None else None
-            if record and wanted is not None and (stored is None or wanted > stored):
+            if record and wanted is not None:
+                # Two instances starting at once: whichever writes last, the later cut-off stays.
                 now = self.db.clock()
-                if stored is None:
-                    row = {"table_id": table_id, "before": wanted, "recorded_at": now}
-                    conn.execute(self.db.insert(c).values(row).on_conflict_do_nothing())
-                else:
-                    conn.execute(
-                        sa.update(c).where(c.c.table_id == table_id).values(before=wanted, recorded_at=now)
-                    )
+                row = {"table_id": table_id, "before": wanted, "recorded_at": now}
+                conn.execute(self.db.insert(c).values(row).on_conflict_do_nothing())
+                conn.execute(
+                    sa.update(c)
+                    .where(c.c.table_id == table_id, c.c.before < wanted)
+                    .values(before=wanted, recorded_at=now)
+                )
+            stored = conn.execute(sa.select(c.c.before).where(c.c.table_id == table_id)).scalar()
         if stored is None or (wanted is not None and wanted >= stored):
             return configured
         kept = datetime.fromtimestamp(stored, UTC)

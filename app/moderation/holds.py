@@ -68,7 +68,8 @@ def columns_malformed(columns: Sequence[str]) -> Held:
         HoldReason.COLUMN_TYPE,
         f"The column {named} does not hold what facegate reads there (the image column: attachments;"
         " the consent column: a checkbox): change its type back, or name the right column in"
-        " FACEGATE_NOCODB_*_FIELD and restart facegate.",
+        " FACEGATE_NOCODB_*_FIELD and restart facegate. If its type is right (GET /readyz passes),"
+        " this row's value was forged past the form: delete the row in NocoDB.",
     )
 
 

@@ -136,9 +136,10 @@ def _attachment_list(cell: object) -> list[Mapping[str, Any]] | None:
             return None
     if cell is None:
         return []
-    if not isinstance(cell, list) or not all(isinstance(a, Mapping) for a in cell):
+    if not isinstance(cell, list):
         return None
-    return cell
+    # A list is an Attachment column's: an item that is no object is forged into it, and dropped.
+    return [item for item in cell if isinstance(item, Mapping)]
 
 
 def _note(raw: Mapping[str, Any], column: str) -> str | None:
