@@ -57,11 +57,15 @@ def _names(location: str, located: str) -> bool:
         return names_stored(location, located)
     # S3: the object URL, or a presigned URL of the same object: the same host and path, a query
     # added (NocoDB 0.301 writes ``url`` as https and signs an http ``signedUrl`` for an http endpoint).
-    return _object(location) == _object(located)
+    found = _object(location)
+    return found is not None and found == _object(located)
 
 
-def _object(url: str) -> tuple[str, str]:
-    parts = urlsplit(url)
+def _object(url: str) -> tuple[str, str] | None:
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # a malformed host (``http://[not-an-ip/``): names no object
+        return None
     return parts.netloc.lower(), unquote(parts.path)
 
 

@@ -54,7 +54,10 @@ def names_stored(location: str, rel: str) -> bool:
     """Whether ``location`` (a ``path``, a ``signedPath``, or a URL of either on NocoDB) names the
     stored upload ``rel``. A relative path is a file name, '?' and '#' included (as ``stored_location``
     reads it); only a URL has a query."""
-    path = unquote(urlsplit(location).path if "://" in location else location)
+    try:
+        path = unquote(urlsplit(location).path if "://" in location else location)
+    except ValueError:  # a malformed host: names nothing
+        return False
     return re.search(r"(?:^|/)(?:download|dltemp/[^/]+/\d+)/" + re.escape(rel) + "$", path) is not None
 
 

@@ -43,6 +43,8 @@ def test_locations_of_the_proved_file_are_all_kept(attachment: dict[str, Any]) -
         ({"path": f"download/{REL}", "signedUrl": f"http://nocodb:8080/download/{REL}.png"}, {"path"}),
         ({"url": OBJECT, "signedUrl": OBJECT.replace("obama2", "other") + "?X-Amz-Signature=abc"}, {"url"}),
         ({"path": "download/../../noco.db", "url": f"http://nocodb:8080/download/{REL}"}, set()),
+        ({"url": "http://[not-an-ip/a.jpg"}, set()),  # the download refuses it (tests/hostile)
+        ({"path": f"download/{REL}", "url": "http://[not-an-ip/a.jpg"}, {"path"}),
     ],
 )
 def test_locations_naming_another_file_are_dropped(attachment: dict[str, Any], kept: set[str]) -> None:
