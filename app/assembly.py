@@ -475,8 +475,9 @@ def _readiness(
 
     async def check() -> list[Check]:
         checks = await check_nocodb(meta, table_id, fields, stamps=stamps)
-        # Without a storage configured no upload is proved (storage_not_configured holds them).
-        if probe is not None and all(c.passed for c in checks):
+        # Whatever the table's checks say (no upload is proved before the probe passes); without a
+        # storage configured no upload is proved anyway (storage_not_configured holds them).
+        if probe is not None:
             checks.append(await probe.check())
         return checks
 

@@ -33,6 +33,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +93,13 @@ class FakeNocoDB:
         records = f"/api/v2/tables/{TABLE_ID}/records"
         if path.startswith("/download/"):
             return httpx.Response(200, content=self.files[path.lstrip("/")])
-        if method == "GET" and path == records:  # the start-up sweep: nothing to find
+        if method == "POST" and path == "/api/v2/storage/upload":  # facegate's storage probe
+            location = f"{time.strftime('%Y/%m/%d')}/operator/facegate-storage-probe_AbCdE.png"
+            (self.uploads / location).parent.mkdir(parents=True, exist_ok=True)
+            (self.uploads / location).write_bytes(b"png")
+            item = {"path": f"download/{location}"}
+            return httpx.Response(200, json=[item], headers={"date": formatdate(usegmt=True)})
+        if method == "GET" and path == records:  # the start-up sweep, and "is it gone?": nothing to find
             return httpx.Response(200, json={"list": [], "pageInfo": {"isLastPage": True}})
         if method == "GET" and path.startswith(records + "/"):
             row = self.rows.get(int(path.rsplit("/", 1)[1]))
