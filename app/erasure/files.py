@@ -11,7 +11,7 @@ from app.erasure.local import LocalUploads, names_stored, stored_location
 from app.erasure.s3 import UPLOADS_PREFIX, S3Uploads
 from app.erasure.storage import PurgeRefused, Storage, is_object_url
 
-__all__ = ["LOCATION_KEYS", "StorageNotConfigured", "StoredFiles", "locate", "same_file"]
+__all__ = ["LOCATION_KEYS", "StorageNotConfigured", "StoredFiles", "locate", "location_or_none", "same_file"]
 
 # Where an attachment cell says its file is: NocoDB's local storage gives ``path`` and ``signedPath``,
 # S3 ``url`` and ``signedUrl``.
@@ -35,15 +35,23 @@ def locate(attachment: Mapping[str, Any]) -> str | None:
     return None
 
 
+def location_or_none(attachment: object) -> str | None:
+    """``locate``, None for anything that names no file of NocoDB's storage (not a cell item, or a
+    location ``locate`` refuses)."""
+    if not isinstance(attachment, Mapping):
+        return None
+    try:
+        return locate(attachment)
+    except PurgeRefused:
+        return None
+
+
 def same_file(attachment: Mapping[str, Any], proved: str | None = None) -> dict[str, Any]:
     """The attachment with only the locations that name the file ``locate`` names (or ``proved``): the
     one provenance proves the row's own. A forged cell may prove one file by its ``path`` and name
     another (a private table's photo) by its ``url``; the download tries each location in turn, and
     must fetch no other."""
-    try:
-        located = proved or locate(attachment)
-    except PurgeRefused:
-        located = None
+    located = proved or location_or_none(attachment)
     kept = {key: value for key, value in attachment.items() if key not in LOCATION_KEYS}
     for key in LOCATION_KEYS:
         value = attachment.get(key)

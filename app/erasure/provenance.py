@@ -33,7 +33,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from app.erasure.claims import Claims, UploadSource
-from app.erasure.files import StorageNotConfigured, StoredFiles, locate
+from app.erasure.files import StorageNotConfigured, StoredFiles, locate, location_or_none
 from app.erasure.storage import PurgeRefused, StorageUnavailable
 from app.errors import NotReady
 from app.integrations.nocodb.client import NocoDBClient
@@ -120,7 +120,7 @@ async def rows_naming(
     found: list[dict[str, Any]] = []
     async for row in nocodb.iter_rows(table_id, where=where, fields=["Id", image_field, *fields]):
         cell = row.get(image_field)
-        if any(_location_or_none(a) == location for a in (cell if isinstance(cell, list) else [])):
+        if any(location_or_none(a) == location for a in (cell if isinstance(cell, list) else [])):
             found.append(row)
     return found
 
@@ -174,7 +174,7 @@ class Provenance:
             raise foreign
 
     async def _claimed(self, row: Submission) -> set[str]:
-        locations = {loc for a in row.attachments if (loc := _location_or_none(a)) is not None}
+        locations = {loc for a in row.attachments if (loc := location_or_none(a)) is not None}
         return set(await asyncio.to_thread(self.claims.owned, row.row_key, sorted(locations)))
 
     @staticmethod
@@ -295,12 +295,3 @@ class Provenance:
         )
         if source is UploadSource.FORM and first != row.row_key:
             raise ForeignAttachment("Another upload claimed the same file first.")
-
-
-def _location_or_none(attachment: object) -> str | None:
-    if not isinstance(attachment, Mapping):
-        return None
-    try:
-        return locate(attachment)
-    except PurgeRefused:
-        return None

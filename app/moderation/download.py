@@ -16,8 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from app.config import FieldNames
-from app.erasure.files import locate, same_file
-from app.erasure.storage import PurgeRefused
+from app.erasure.files import location_or_none, same_file
 from app.integrations.nocodb.client import NocoDBClient
 from app.integrations.nocodb.errors import AttachmentRefused, NocoDBUnavailable
 from app.moderation.rows import UploadRow, row_key, same_upload
@@ -67,7 +66,7 @@ class Downloader:
         fresh = next((a for a in current.attachments if _same_attachment(a, attachment)), attachment)
         try:  # the fresh links of the file proved, whatever else the row says now
             return await self.nocodb.download(
-                same_file(fresh, _located(attachment)), max_bytes=self.max_bytes
+                same_file(fresh, location_or_none(attachment)), max_bytes=self.max_bytes
             )
         except AttachmentRefused as exc:
             if exc.status_code is None:
@@ -79,15 +78,8 @@ class Downloader:
             ) from exc
 
 
-def _located(attachment: Mapping[str, Any]) -> str | None:
-    try:
-        return locate(attachment)
-    except PurgeRefused:
-        return None
-
-
 def _same_attachment(fresh: Mapping[str, Any], old: Mapping[str, Any]) -> bool:
     """The fresh copy of ``old`` in the row read again: the same id, or without ids the same file."""
     if old.get("id") is not None:
         return bool(fresh.get("id") == old.get("id"))
-    return _located(fresh) == _located(old) is not None
+    return location_or_none(fresh) == location_or_none(old) is not None
