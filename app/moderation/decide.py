@@ -22,10 +22,10 @@ from app.faces.renditions import Rendition
 from app.faces.verdict import Verdict
 from app.integrations.nocodb.errors import AttachmentRefused
 from app.moderation.download import Downloader, RowGone
-from app.moderation.holds import Held, columns_malformed, columns_missing
+from app.moderation.holds import Held, columns_missing
 from app.moderation.notes import ExplicitThresholds, verdict_note
 from app.moderation.options import Offer, PoliticianColumn
-from app.moderation.rows import UploadRow, row_key
+from app.moderation.rows import UploadRow, require_columns, row_key
 from app.outcomes import Decision, HoldReason, Reason
 from app.politicians.references import ReferenceSet
 from app.verification import FaceService
@@ -81,7 +81,7 @@ class RowDecider:
     async def decide(self, row: UploadRow, table_id: str) -> RowVerdict:
         """Every image must pass for the row to be approved; the first rejected image decides. A row
         without consent is rejected before its pictures are downloaded."""
-        self._check_columns(row)
+        require_columns(row)
         # First of all, the row's own files are claimed: whatever comes next (a rejection before any
         # download, a hold, a moderator deleting the row meanwhile), they are erased with it.
         foreign: ForeignAttachment | None = None
@@ -127,14 +127,6 @@ class RowDecider:
         if row.politician is None or not self.faces.ready:
             return None
         return self.faces.references.resolve(row.politician)
-
-    def _check_columns(self, row: UploadRow) -> None:
-        """A configured column the row lacks was renamed or deleted in NocoDB: without it, every row
-        would look like one without an image, politician or consent."""
-        if row.missing:
-            raise columns_missing(row.missing)
-        if row.malformed:
-            raise columns_malformed(row.malformed)
 
     def _references(self) -> ReferenceSet:
         if not self.faces.ready:

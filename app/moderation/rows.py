@@ -26,6 +26,7 @@ __all__ = [
     "created_epoch",
     "new_job",
     "parse_row",
+    "require_columns",
     "row_key",
     "same_upload",
 ]
@@ -188,12 +189,18 @@ def same_upload(
         row = parse_row(current, fields)
     except ValueError:
         return None
+    # Not comparable: the key covers the attachments of a column the row was read without.
+    require_columns(row)
+    return row if row_key(table_id, row) == key else None
+
+
+def require_columns(row: UploadRow) -> None:
+    """Raise ``Held`` for a row read without a configured column, or with one its type never gives:
+    read as it is, it would look like a row without an image or consent, and another upload."""
     if row.missing:
-        # Not comparable: the key covers the attachments of a column the row was read without.
         raise columns_missing(row.missing)
     if row.malformed:
         raise columns_malformed(row.malformed)
-    return row if row_key(table_id, row) == key else None
 
 
 def row_key(table_id: str, row: UploadRow) -> str:
